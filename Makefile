@@ -1,0 +1,43 @@
+# Referee developer commands. Everything installs into ./.venv from PyPI; nothing else is needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+IN ?= examples/batch.jsonl
+PACKAGES := verifiers service sandbox trainer_client
+
+.PHONY: install score test lint typecheck check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Quickstart: score a JSONL batch with the embedded executor (IN=your.jsonl to change it).
+score: $(STAMP)
+	$(VENV)/bin/referee score $(IN)
+
+# Every test. CI runs exactly this.
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# mypy cannot follow setuptools' editable finder for the package-dir mapping, so it checks a
+# symlink tree that spells the installed layout (referee/<package> -> ../../<package>).
+typecheck: $(STAMP)
+	mkdir -p .typecheck/referee
+	for p in $(PACKAGES); do ln -sfn ../../$$p .typecheck/referee/$$p; done
+	MYPYPATH=.typecheck $(VENV)/bin/mypy $(foreach p,$(PACKAGES),-p referee.$(p))
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	$(PY) bench/math_throughput.py
+
+clean:
+	rm -rf $(VENV) .typecheck build *.egg-info .mypy_cache .ruff_cache .pytest_cache

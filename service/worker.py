@@ -1,0 +1,90 @@
+"""The body of one executor worker process.
+
+A worker receives tasks (a few items) over a pipe, scores each item scorer by scorer, and
+sends every scorer's result back as soon as it is known, so that the parent can keep the
+finished scores of an item whose next scorer overruns the time bound and gets the worker
+killed. The worker never bounds its own time: the parent does, from outside.
+
+This module is preloaded by the forkserver (see `warm_up`), so a replacement worker starts in
+milliseconds with sympy, math-verify and the language model already imported and warm.
+"""
+
+from __future__ import annotations
+
+import resource
+import signal
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from referee.verifiers.contract import Item, Result, ScoreResult
+from referee.verifiers.engine import Limits, prepare, run_step
+from referee.verifiers.registry import ScorerConfig, build_registry
+
+# Messages worker -> parent.
+# ("step", task_id, pos, key, result_dict): one scorer of one item finished.
+# ("error", task_id, pos, message): the item could not be planned in the worker.
+# ("ready",): the worker finished its start-up.
+Message = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    scorers: ScorerConfig
+    limits: Limits
+    memory_mb: int
+
+
+def _limit_memory(memory_mb: int) -> None:
+    if memory_mb <= 0:
+        return
+    cap = memory_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def worker_main(conn: Connection, config: WorkerConfig) -> None:
+    """Serve tasks until the pipe closes. Runs in the child process."""
+    # The parent owns shutdown; a Ctrl-C in a terminal must not print tracebacks from workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit_memory(config.memory_mb)
+    registry = build_registry(config.scorers)
+    conn.send(("ready",))
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        task_id, entries = task
+        for pos, item in entries:
+            _score_one(conn, task_id, pos, item, registry, config.limits)
+
+
+def _score_one(
+    conn: Connection, task_id: int, pos: int, item: Item, registry: Any, limits: Limits
+) -> None:
+    plan = prepare(item, registry, limits)
+    if isinstance(plan, Result):
+        conn.send(("error", task_id, pos, plan.error or "item could not be planned"))
+        return
+    scores: dict[str, ScoreResult] = {}
+    for step in plan.steps:
+        outcome = run_step(plan, step, scores)
+        scores[step.key] = outcome
+        conn.send(("step", task_id, pos, step.key, outcome.model_dump()))
+
+
+def warm_up() -> None:
+    """Import and exercise the scorers once, so forked workers inherit warm state."""
+    from referee.verifiers.engine import score_item
+
+    registry = build_registry(ScorerConfig())
+    warm_item = {
+        "completion": "<think>Two plus one is three.</think> \\boxed{3}",
+        "scorers": [{"name": "math", "gold": "3"}, {"name": "format"}],
+    }
+    score_item(warm_item, registry, Limits())

@@ -1,0 +1,102 @@
+"""`referee score`, run as a real subprocess on real files and pipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GOOD = {
+    "id": "ok",
+    "completion": "<think>Add them.</think> The answer is \\boxed{4}.",
+    "scorers": [{"name": "math", "gold": "4"}, {"name": "format", "weight": 0.5}],
+}
+WRONG = {**GOOD, "id": "wrong", "completion": "<think>Add them.</think> \\boxed{5}"}
+
+
+def referee(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REFEREE_WORKERS": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "referee.service.cli", *args],
+        input=stdin, capture_output=True, text=True, timeout=120, env=env,
+    )
+
+
+def lines_of(*values: Any) -> str:
+    return "".join((v if isinstance(v, str) else json.dumps(v)) + "\n" for v in values)
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], str]:
+    folder = tmp_path_factory.mktemp("cli")
+    source = folder / "in.jsonl"
+    source.write_text(lines_of(
+        GOOD, "{not json", "", [1, 2], {"completion": "x", "scorers": [{"name": "nope"}]}, WRONG,
+    ))
+    out = folder / "out.jsonl"
+    proc = referee("score", str(source), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in out.read_text().splitlines()], proc.stderr
+
+
+def test_one_result_per_input_line(mixed_run: tuple[list[dict[str, Any]], str]) -> None:
+    results, _ = mixed_run
+    assert len(results) == 6
+
+
+def test_results_keep_input_order(mixed_run: tuple[list[dict[str, Any]], str]) -> None:
+    results, _ = mixed_run
+    assert results[0]["id"] == "ok" and results[5]["id"] == "wrong"
+
+
+def test_rewards_are_scored(mixed_run: tuple[list[dict[str, Any]], str]) -> None:
+    results, _ = mixed_run
+    assert results[0]["reward"] == 1.5
+    assert results[5]["reward"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [(1, "line 2: invalid JSON"), (2, "line 3: empty line"),
+     (3, "line 4: expected a JSON object"), (4, "line 5: scorers[0].name")],
+    ids=["bad-json", "blank", "not-object", "bad-item"],
+)
+def test_bad_line_is_an_error_naming_the_line(
+    mixed_run: tuple[list[dict[str, Any]], str], index: int, message: str
+) -> None:
+    results, _ = mixed_run
+    assert results[index]["error"].startswith(message)
+    assert results[index]["reward"] is None
+
+
+def test_summary_reports_mean_reward_and_verdicts(
+    mixed_run: tuple[list[dict[str, Any]], str],
+) -> None:
+    _, stderr = mixed_run
+    assert "mean reward 1.0000 over 2 items" in stderr
+    assert "math: " in stderr and "correct=1" in stderr and "incorrect=1" in stderr
+    assert "items/s" in stderr
+
+
+def test_stdin_to_stdout() -> None:
+    proc = referee("score", "-", "-q", stdin=lines_of(GOOD, WRONG))
+    assert proc.returncode == 0, proc.stderr
+    rewards = [json.loads(line)["reward"] for line in proc.stdout.splitlines()]
+    assert rewards == [1.5, 0.5]
+
+
+def test_missing_input_file_is_a_clear_message(tmp_path: Path) -> None:
+    proc = referee("score", str(tmp_path / "absent.jsonl"))
+    assert proc.returncode == 1
+    assert "input file not found" in proc.stderr
+
+
+def test_zero_workers_is_rejected() -> None:
+    proc = referee("score", "-", "--workers", "0", stdin="")
+    assert proc.returncode == 2
+    assert "--workers" in proc.stderr

@@ -1,0 +1,183 @@
+"""Turning a raw item into a scoring plan, running the plan, and assembling the result.
+
+`prepare` validates an item and every scorer's parameters up front, so a bad item becomes a
+result with an error naming the field (`scorers[1].gold: Field required`) while the rest of
+the batch still scores. `run_step` runs one scorer and never raises. `finalize` computes the
+weighted reward. The executor calls these three in its workers; `score_item` chains them for
+in-process use, with no time bound (see `referee.service.executor` for the bounded path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from referee.verifiers.base import Sample, Scorer, ScorerParams
+from referee.verifiers.contract import (
+    VERDICT_SCORER_ERROR,
+    Item,
+    Result,
+    ScorerSpec,
+    ScoreResult,
+    weighted_reward,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input caps enforced before any scorer runs."""
+
+    max_completion_chars: int = 4_000_000
+    max_prompt_chars: int = 4_000_000
+    max_scorers: int = 32
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    scorer: Scorer[Any]
+    params: ScorerParams
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated item with its scorers resolved, ready to run in any process."""
+
+    item: Item
+    steps: tuple[Step, ...]
+
+    def sample(self, prior: Mapping[str, ScoreResult]) -> Sample:
+        return Sample(
+            completion=self.item.completion,
+            prompt=self.item.prompt,
+            completion_tokens=self.item.completion_tokens,
+            prior=prior,
+        )
+
+
+def format_validation_error(error: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each naming its field path: `scorers[0].gold: Field required`."""
+    parts = []
+    for problem in error.errors():
+        path = prefix
+        for loc in problem["loc"]:
+            if isinstance(loc, int):
+                path += f"[{loc}]"
+            else:
+                path += f".{loc}" if path else str(loc)
+        parts.append(f"{path or '(item)'}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def _item_id(raw: object) -> str | None:
+    if isinstance(raw, Item):
+        return raw.id
+    if isinstance(raw, Mapping):
+        value: object = raw.get("id")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def prepare(
+    raw: Item | Mapping[str, Any], registry: Mapping[str, Scorer[Any]], limits: Limits
+) -> Plan | Result:
+    """Validate an item against the contract, the registry and the limits."""
+    item_id = _item_id(raw)
+    try:
+        item = raw if isinstance(raw, Item) else Item.model_validate(raw)
+    except ValidationError as exc:
+        return Result(id=item_id, error=format_validation_error(exc))
+    if len(item.completion) > limits.max_completion_chars:
+        return Result(
+            id=item.id,
+            error=f"completion: {len(item.completion)} characters exceeds the limit of "
+            f"{limits.max_completion_chars} (max_completion_chars)",
+        )
+    if item.prompt is not None and len(item.prompt) > limits.max_prompt_chars:
+        return Result(
+            id=item.id,
+            error=f"prompt: {len(item.prompt)} characters exceeds the limit of "
+            f"{limits.max_prompt_chars} (max_prompt_chars)",
+        )
+    if len(item.scorers) > limits.max_scorers:
+        return Result(
+            id=item.id,
+            error=f"scorers: {len(item.scorers)} scorers exceeds the limit of "
+            f"{limits.max_scorers} (max_scorers)",
+        )
+    steps: list[Step] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    for index, spec in enumerate(item.scorers):
+        step_or_error = _resolve(index, spec, registry, seen)
+        if isinstance(step_or_error, str):
+            errors.append(step_or_error)
+        else:
+            steps.append(step_or_error)
+            seen.add(step_or_error.key)
+    if errors:
+        return Result(id=item.id, error="; ".join(errors))
+    return Plan(item=item, steps=tuple(steps))
+
+
+def _resolve(
+    index: int, spec: ScorerSpec, registry: Mapping[str, Scorer[Any]], seen: set[str]
+) -> Step | str:
+    field = f"scorers[{index}]"
+    scorer = registry.get(spec.name)
+    if scorer is None:
+        known = ", ".join(sorted(registry))
+        return f"{field}.name: unknown scorer {spec.name!r} (known: {known})"
+    if spec.result_key in seen:
+        return (
+            f"{field}.key: duplicate result key {spec.result_key!r}; give each repeated scorer "
+            "a distinct `key`"
+        )
+    try:
+        params = scorer.params_model.model_validate(spec.params)
+    except ValidationError as exc:
+        return format_validation_error(exc, prefix=field)
+    for needed in scorer.requires(params):
+        if needed not in seen:
+            return (
+                f"{field}: scorer {spec.name!r} needs a scorer with key {needed!r} listed "
+                "before it in the same item"
+            )
+    return Step(key=spec.result_key, scorer=scorer, params=params)
+
+
+def run_step(plan: Plan, step: Step, prior: Mapping[str, ScoreResult]) -> ScoreResult:
+    """Run one scorer; an exception becomes a `scorer_error` verdict with a null score."""
+    try:
+        return step.scorer.score(plan.sample(prior), step.params)
+    except MemoryError:
+        return ScoreResult(
+            score=None, verdict=VERDICT_SCORER_ERROR, error="out of memory in scorer"
+        )
+    except Exception as exc:  # a scorer bug must not lose the item or the batch
+        return ScoreResult(
+            score=None, verdict=VERDICT_SCORER_ERROR, error=f"{type(exc).__name__}: {exc}"[:500]
+        )
+
+
+def finalize(plan: Plan, scores: Mapping[str, ScoreResult]) -> Result:
+    """Assemble the result in the item's scorer order, with the weighted reward."""
+    ordered = {step.key: scores[step.key] for step in plan.steps if step.key in scores}
+    reward = weighted_reward(plan.item.scorers, ordered, plan.item.null_as_zero)
+    return Result(id=plan.item.id, reward=reward, scores=ordered)
+
+
+def score_item(
+    raw: Item | Mapping[str, Any], registry: Mapping[str, Scorer[Any]], limits: Limits
+) -> Result:
+    """Validate and score one item in this process, with no time bound."""
+    plan = prepare(raw, registry, limits)
+    if isinstance(plan, Result):
+        return plan
+    scores: dict[str, ScoreResult] = {}
+    for step in plan.steps:
+        scores[step.key] = run_step(plan, step, scores)
+    return finalize(plan, scores)
