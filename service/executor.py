@@ -29,6 +29,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from pydantic import ValidationError
+
 from referee.service.settings import Settings
 from referee.service.worker import WorkerConfig, worker_main
 from referee.verifiers.contract import (
@@ -37,11 +39,14 @@ from referee.verifiers.contract import (
     Item,
     Result,
     ScoreResult,
+    weighted_reward,
 )
-from referee.verifiers.engine import Plan, finalize, prepare
-from referee.verifiers.registry import build_registry
+from referee.verifiers.engine import format_validation_error
 
 ProgressCallback = Callable[[int, int], None]
+
+# Tasks sent to one worker ahead of time; see Executor._dispatch.
+_TASKS_IN_FLIGHT = 2
 
 
 class ExecutorClosed(RuntimeError):
@@ -88,15 +93,13 @@ class BatchFuture:
 
 @dataclass
 class _Pending:
-    """An item waiting for or under scoring."""
+    """An item waiting for or under scoring. Workers validate it; the parent plans it only
+    when it must close it out itself after a timeout or a crash."""
 
     future: BatchFuture
     pos: int
-    plan: Plan
+    raw: Item | Mapping[str, Any]
     scores: dict[str, ScoreResult] = field(default_factory=dict)
-
-    def complete(self) -> bool:
-        return len(self.scores) == len(self.plan.steps)
 
 
 @dataclass
@@ -109,20 +112,30 @@ class _Task:
 class _Worker:
     process: BaseProcess
     conn: Connection
-    task: _Task | None = None
+    tasks: deque[_Task] = field(default_factory=deque)
+    """Tasks sent and not finished, in the order the worker runs them."""
     item_started: float = 0.0
-    ready: bool = False
+    """When the worker's current item (the first unfinished one) started."""
     eof: bool = False
 
+    def current(self) -> _Pending | None:
+        return self.tasks[0].items[0] if self.tasks else None
 
-def _affinity(item: Item) -> str | None:
+
+def _affinity(raw: Item | Mapping[str, Any]) -> str | None:
     """Items that should share a worker: one group, or failing that one gold answer."""
-    if item.group is not None:
-        return "group:" + item.group
-    for spec in item.scorers:
-        gold: object = spec.params.get("gold")
-        if isinstance(gold, str):
-            return "gold:" + gold
+    if isinstance(raw, Item):
+        group: object = raw.group
+        scorers: object = [spec.params for spec in raw.scorers]
+    else:
+        group, scorers = raw.get("group"), raw.get("scorers")
+    if isinstance(group, str):
+        return "group:" + group
+    if isinstance(scorers, list):
+        for spec in scorers:
+            gold = spec.get("gold") if isinstance(spec, Mapping) else None
+            if isinstance(gold, str):
+                return "gold:" + gold
     return None
 
 
@@ -131,7 +144,6 @@ class Executor:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self._registry = build_registry(self.settings.scorer_config())
         self._limits = self.settings.limits()
         self._config = WorkerConfig(
             scorers=self.settings.scorer_config(),
@@ -196,19 +208,19 @@ class Executor:
         items: Sequence[Item | Mapping[str, Any]],
         on_progress: ProgressCallback | None = None,
     ) -> BatchFuture:
-        """Queue a batch; invalid items resolve at once with an error naming the field."""
+        """Queue a batch. Items are validated in the workers: an invalid one comes back as a
+        result with an error naming the field, like any other result."""
         if self._thread is None:
             raise RuntimeError("executor not started; use start() or a with-block")
         future = BatchFuture(len(items), on_progress)
         pending_by_key: dict[str | None, list[_Pending]] = {}
         invalid: list[tuple[int, Result]] = []
         for pos, raw in enumerate(items):
-            plan = prepare(raw, self._registry, self._limits)
-            if isinstance(plan, Result):
-                invalid.append((pos, plan))
+            if isinstance(raw, Item | Mapping):
+                pending_by_key.setdefault(_affinity(raw), []).append(_Pending(future, pos, raw))
             else:
-                pending = _Pending(future, pos, plan)
-                pending_by_key.setdefault(_affinity(plan.item), []).append(pending)
+                invalid.append((pos, Result(error=f"(item): expected an object, got "
+                                                  f"{type(raw).__name__}")))
         tasks = self._make_tasks(pending_by_key)
         with self._lock:
             if self._closed:
@@ -269,7 +281,6 @@ class Executor:
         message = worker.conn.recv()
         if message != ("ready",):
             raise RuntimeError(f"unexpected first message from a worker: {message!r}")
-        worker.ready = True
 
     def _stop_worker(self, worker: _Worker) -> None:
         with contextlib.suppress(Exception):
@@ -294,51 +305,54 @@ class Executor:
                 future._fail(RuntimeError(f"executor dispatcher failed: {exc!r}"))
 
     def _dispatch(self) -> None:
-        for worker in self._workers:
-            if worker.task is not None or not worker.ready:
-                continue
-            with self._lock:
-                if not self._queue:
-                    return
-                task = self._queue.popleft()
-            entries = [(p.pos, p.plan.item) for p in task.items]
-            worker.task = task
-            worker.item_started = time.monotonic()
-            try:
-                worker.conn.send((task.task_id, entries))
-            except OSError:
-                self._replace(worker, VERDICT_WORKER_CRASHED, "worker pipe closed")
+        """Keep every worker fed: idle workers first, then a second task in flight each, so a
+        worker never waits for this thread to process its results before it gets more work."""
+        for depth in range(_TASKS_IN_FLIGHT):
+            for worker in self._workers:
+                if len(worker.tasks) != depth:
+                    continue
+                with self._lock:
+                    if not self._queue:
+                        return
+                    task = self._queue.popleft()
+                if not worker.tasks:
+                    worker.item_started = time.monotonic()
+                worker.tasks.append(task)
+                try:
+                    worker.conn.send((task.task_id, [(p.pos, p.raw) for p in task.items]))
+                except OSError:
+                    worker.eof = True
 
     def _poll(self) -> None:
-        now = time.monotonic()
         bound = self.settings.item_timeout_s
-        busy = [w for w in self._workers if w.task is not None]
-        timeout = min((w.item_started + bound - now for w in busy), default=None)
-        waitables: list[Any] = [self._wake_r]
-        for worker in self._workers:
-            waitables.append(worker.conn)
-            waitables.append(worker.process.sentinel)
-        ready = wait(waitables, timeout=None if timeout is None else max(0.0, timeout))
+        now = time.monotonic()
+        busy = [w.item_started + bound - now for w in self._workers if w.tasks]
+        timeout = max(0.0, min(busy)) if busy else None
+        waitables: list[Any] = [self._wake_r, *(w.conn for w in self._workers if not w.eof)]
+        ready = wait(waitables, timeout=timeout)
         if self._wake_r in ready:
             with contextlib.suppress(BlockingIOError):
                 self._wake_r.recv(4096)
-        for worker in list(self._workers):
+        for worker in self._workers:
             if worker.conn in ready:
                 self._drain(worker)
         now = time.monotonic()
         for worker in list(self._workers):
-            if worker.task is not None and now - worker.item_started > bound:
-                self.stats["timeouts"] += 1
-                self._replace(
-                    worker, VERDICT_TIMEOUT,
-                    f"item exceeded the {bound:g}s bound; its worker was killed",
-                )
-            elif worker.eof or not worker.process.is_alive():
+            # A worker that dies closes its end of the pipe, so EOF is how a crash shows up;
+            # the parent holds no other copy of that end.
+            if worker.eof:
                 self.stats["crashes"] += 1
+                worker.process.join(timeout=1)
                 code = worker.process.exitcode
                 self._replace(
                     worker, VERDICT_WORKER_CRASHED,
                     f"worker process died (exit code {code}) while scoring this item",
+                )
+            elif worker.tasks and now - worker.item_started > bound:
+                self.stats["timeouts"] += 1
+                self._replace(
+                    worker, VERDICT_TIMEOUT,
+                    f"item exceeded the {bound:g}s bound; its worker was killed",
                 )
 
     def _drain(self, worker: _Worker) -> None:
@@ -354,25 +368,16 @@ class Executor:
             self._handle(worker, message)
 
     def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
-        task = worker.task
-        if task is None or message[1] != task.task_id or not task.items:
+        current = worker.current()
+        if current is None or message[1] != worker.tasks[0].task_id or message[2] != current.pos:
             return
-        current = task.items[0]
         if message[0] == "step":
-            _, _, pos, key, data = message
-            if pos != current.pos:
-                return
-            current.scores[key] = ScoreResult.model_validate(data)
-            if not current.complete():
-                return
-            result = finalize(current.plan, current.scores)
+            current.scores[message[3]] = message[4]
         else:
-            result = Result(id=current.plan.item.id, error=str(message[3]))
-        self._finish_current(worker, result)
+            self._finish_current(worker, message[3])
 
     def _finish_current(self, worker: _Worker, result: Result) -> None:
-        task = worker.task
-        assert task is not None
+        task = worker.tasks[0]
         current = task.items.popleft()
         with self._lock:
             current.future._set(current.pos, result)
@@ -380,24 +385,32 @@ class Executor:
                 self._futures.discard(current.future)
         worker.item_started = time.monotonic()
         if not task.items:
-            worker.task = None
+            worker.tasks.popleft()
+
+    def _close_out(self, current: _Pending, verdict: str, reason: str) -> Result:
+        """The result of an item whose worker was lost: its finished scores, and a null score
+        with `verdict` for every scorer that did not finish. The worker had already validated
+        the item, so its scorer list is all the parent needs (no scorer registry here)."""
+        try:
+            item = current.raw if isinstance(current.raw, Item) else Item.model_validate(
+                current.raw)
+        except ValidationError as exc:
+            return Result(id=None, error=format_validation_error(exc))
+        lost = ScoreResult(score=None, verdict=verdict, error=reason)
+        scores = {spec.result_key: current.scores.get(spec.result_key, lost)
+                  for spec in item.scorers}
+        reward = weighted_reward(item.scorers, scores, item.null_as_zero)
+        return Result(id=item.id, reward=reward, scores=scores)
 
     def _replace(self, worker: _Worker, verdict: str, reason: str) -> None:
         """Kill a worker, close out its current item, requeue the rest, start a new one."""
-        task = worker.task
         self._stop_worker(worker)
-        if task is not None and task.items:
-            current = task.items[0]
-            for step in current.plan.steps:
-                if step.key not in current.scores:
-                    current.scores[step.key] = ScoreResult(
-                        score=None, verdict=verdict, error=reason
-                    )
-            self._finish_current(worker, finalize(current.plan, current.scores))
-            if task.items:
-                with self._lock:
-                    self._queue.appendleft(task)
-        worker.task = None
+        current = worker.current()
+        if current is not None:
+            self._finish_current(worker, self._close_out(current, verdict, reason))
+        with self._lock:
+            self._queue.extendleft(reversed([t for t in worker.tasks if t.items]))
+        worker.tasks.clear()
         index = self._workers.index(worker)
         replacement = self._spawn()
         self.stats["respawns"] += 1

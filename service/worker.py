@@ -18,12 +18,12 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from referee.verifiers.contract import Item, Result, ScoreResult
-from referee.verifiers.engine import Limits, prepare, run_step
+from referee.verifiers.engine import Limits, finalize, prepare, run_step
 from referee.verifiers.registry import ScorerConfig, build_registry
 
 # Messages worker -> parent.
-# ("step", task_id, pos, key, result_dict): one scorer of one item finished.
-# ("error", task_id, pos, message): the item could not be planned in the worker.
+# ("step", task_id, pos, key, ScoreResult): a scorer of an item finished, more are to come.
+# ("done", task_id, pos, Result): the item's result (an error result if it was invalid).
 # ("ready",): the worker finished its start-up.
 Message = tuple[Any, ...]
 
@@ -65,17 +65,21 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
 
 
 def _score_one(
-    conn: Connection, task_id: int, pos: int, item: Item, registry: Any, limits: Limits
+    conn: Connection, task_id: int, pos: int, item: Item | dict[str, Any], registry: Any,
+    limits: Limits,
 ) -> None:
     plan = prepare(item, registry, limits)
     if isinstance(plan, Result):
-        conn.send(("error", task_id, pos, plan.error or "item could not be planned"))
+        conn.send(("done", task_id, pos, plan))
         return
     scores: dict[str, ScoreResult] = {}
-    for step in plan.steps:
+    last = len(plan.steps) - 1
+    for index, step in enumerate(plan.steps):
         outcome = run_step(plan, step, scores)
         scores[step.key] = outcome
-        conn.send(("step", task_id, pos, step.key, outcome.model_dump()))
+        if index < last:
+            conn.send(("step", task_id, pos, step.key, outcome))
+    conn.send(("done", task_id, pos, finalize(plan, scores)))
 
 
 def warm_up() -> None:

@@ -31,7 +31,7 @@ def echo(value: float | None, weight: float = 1.0, key: str | None = None) -> di
         ({"completion": "x", "scorers": []}, "scorers"),
         ({"completion": "x", "scorers": [{"name": "nope"}]}, "scorers[0].name"),
         ({"completion": "x", "scorers": [{"name": "math"}]}, "scorers[0].gold"),
-        ({"completion": "x", "scorers": [echo(1.0), {"name": "echo", "bogus": 1}]},
+        ({"completion": "x", "scorers": [echo(1.0, key="a"), {"name": "echo", "bogus": 1}]},
          "scorers[1].bogus"),
         ({"completion": "x", "scorers": [echo(1.0), echo(2.0)]}, "scorers[1].key"),
         ({"completion": "x", "scorers": [{"name": "echo", "weight": "heavy"}]},
