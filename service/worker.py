@@ -83,12 +83,17 @@ def _score_one(
 
 
 def warm_up() -> None:
-    """Import and exercise the scorers once, so forked workers inherit warm state."""
+    """Import and exercise the scorers once, so forked workers inherit warm state: the LaTeX
+    parser's prediction tables, sympy's caches and the language-id model. Without this every
+    fresh or replacement worker would spend its first item's time bound warming up."""
     from referee.verifiers.engine import score_item
+    from referee.verifiers.math_equiv import warm_parser
 
+    warm_parser()
     registry = build_registry(ScorerConfig())
     warm_item = {
-        "completion": "<think>Two plus one is three.</think> \\boxed{3}",
-        "scorers": [{"name": "math", "gold": "3"}, {"name": "format"}],
+        "completion": "<think>Two plus one is three.</think> \\boxed{\\frac{3}{1}}",
+        "scorers": [{"name": "math", "gold": "3", "allow_unsimplified": True},
+                    {"name": "format"}, {"name": "language", "target": "en"}],
     }
     score_item(warm_item, registry, Limits())

@@ -1,0 +1,532 @@
+"""The `math` scorer: extraction, equivalences, distinctions, guards, caps and verdicts.
+
+Adversarial inputs run in a spawned child process with a bound, so a regression shows up as a
+failed test instead of a hung suite.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Iterator, Sequence
+from multiprocessing.pool import Pool
+from typing import Any
+
+import pytest
+
+from referee.verifiers.base import Sample
+from referee.verifiers.contract import Result, ScoreResult
+from referee.verifiers.engine import Limits, score_item
+from referee.verifiers.math import MathParams, MathScorer
+from referee.verifiers.math_extract import is_huge
+
+SCORER = MathScorer()
+
+
+def score(gold: str, completion: str, prompt: str | None = None, **params: Any) -> ScoreResult:
+    sample = Sample(completion=completion, prompt=prompt)
+    return SCORER.score(sample, MathParams(gold=gold, **params))
+
+
+def boxed(answer: str) -> str:
+    return f"<think>Let me work it out.</think> So the answer is $\\boxed{{{answer}}}$."
+
+
+def verdict(result: ScoreResult) -> tuple[str, float | None]:
+    return result.verdict, result.score
+
+
+def table(rows: Sequence[tuple[Any, ...]]) -> Any:
+    """Parametrize rows of (id, values...) with their ids."""
+    return [pytest.param(*row[1:], id=row[0]) for row in rows]
+
+
+# ---- equivalences ---------------------------------------------------------------------------
+
+EQUIVALENT = [
+    ("int", "42", "42"),
+    ("int-float", "42", "42.0"),
+    ("int-plus-sign", "42", "+42"),
+    ("thousands-comma", "1000", "1,000"),
+    ("thousands-comma-gold", "1,000", "1000"),
+    ("thousands-thin-space", "1000", "1\\,000"),
+    ("thousands-braced-comma", "1000000", "1{,}000{,}000"),
+    ("thousands-space", "1234", "1 234"),
+    ("text-wrapped-int", "5", "\\text{5}"),
+    ("decimal-frac", "0.5", "\\frac12"),
+    ("decimal-dfrac", "0.5", "\\dfrac{1}{2}"),
+    ("decimal-slash", "0.5", "1/2"),
+    ("decimal-leading-dot", "0.5", ".5"),
+    ("decimal-trailing-zero", "18.90", "18.9"),
+    ("frac-decimal", "\\frac{1}{2}", "0.5"),
+    ("frac-rounded-decimal", "\\frac{1}{3}", "0.333333"),
+    ("negative-frac", "-\\frac{3}{4}", "\\frac{-3}{4}"),
+    ("radical", "2\\sqrt{2}", "\\sqrt{8}"),
+    ("radical-rationalised", "\\frac{\\sqrt2}{2}", "\\frac{1}{\\sqrt2}"),
+    ("nested-radical", "1+\\sqrt{2}", "\\sqrt{3+2\\sqrt{2}}"),
+    ("pi-product", "2\\pi", "\\pi \\cdot 2"),
+    ("percent-vs-number", "50", "50\\%"),
+    ("percent-vs-fraction", "0.5", "50\\%"),
+    ("degrees", "30", "30^\\circ"),
+    ("degrees-unicode", "30", "30°"),
+    ("degrees-gold", "30^\\circ", "30"),
+    ("unit-gold-omits", "5", "5 \\text{ cm}"),
+    ("unit-same", "12\\text{ cm}^2", "12 \\text{ cm}^2"),
+    ("unit-alias", "10\\text{ inches}", "10 \\text{ in}"),
+    ("dollar-sign", "\\$18.90", "18.90"),
+    ("interval-half-open", "(1, 2]", "(1,2]"),
+    ("interval-infinite", "[0,\\infty)", "[0, \\infty)"),
+    ("interval-left-right", "(1, 2)", "\\left(1, 2\\right)"),
+    ("interval-closed-at-infinity", "(-\\infty, 3]", "[-\\infty, 3]"),
+    ("set-reordered", "\\{1,2\\}", "\\{2,1\\}"),
+    ("set-bare-list", "\\{1,2\\}", "2, 1"),
+    ("tuple", "(1,2)", "(1,2)"),
+    ("tuple-three", "(1,-2,3)", "(1, -2, 3)"),
+    ("matrix", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+    ("equation-vs-value", "3", "x = 3"),
+    ("line-vs-expression", "2x+1", "y=2x+1"),
+    ("equation-rearranged", "y=2x+1", "y = 1+2x"),
+    ("line-implicit", "3x-y+13=0", "y=3x+13"),
+    ("polynomial-factored", "x^2+2x+1", "(x+1)^2"),
+    ("complex", "3+4i", "4i+3"),
+    ("infinity", "\\infty", "\\infty"),
+    ("euler", "e", "e"),
+    ("computed-then-value", "3", "1+2=3"),
+    ("choice", "B", "B"),
+    ("choice-parenthesised", "B", "(B)"),
+    ("choice-text", "B", "\\text{B}"),
+    ("choice-textbf", "B", "\\textbf{(B)}"),
+    ("choice-labelled-value", "B", "B) 42"),
+    ("choice-text-labelled-value", "C", "\\text{(C) } 17"),
+    ("choice-lower-case", "C", "c"),
+    ("choice-gold-wrapped", "\\text{(C)}", "C"),
+    ("yes", "yes", "\\text{Yes}"),
+    ("yes-gold-capital", "Yes", "yes"),
+    ("true", "True", "\\text{true}"),
+    ("gold-boxed", "\\boxed{3}", "3"),
+    ("gold-math-wrapped", "$\\frac12$", "0.5"),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer"), table(EQUIVALENT))
+def test_equivalent_forms_are_correct(gold: str, answer: str) -> None:
+    assert verdict(score(gold, boxed(answer))) == ("correct", 1.0)
+
+
+# ---- distinctions ---------------------------------------------------------------------------
+
+DIFFERENT = [
+    ("sign", "-3", "3"),
+    ("magnitude", "300", "30"),
+    ("decimal-magnitude", "0.5", "5"),
+    ("transposed-digits", "123", "132"),
+    ("prefix-number", "12", "123"),
+    ("prefix-digit", "1", "10"),
+    ("trailing-zero-of-equation", "3x-y+13=0", "0"),
+    ("thin-space-is-not-zero", "0", "1\\,000"),
+    ("unit-mismatch", "5\\text{ m}", "5 \\text{ cm}"),
+    ("unit-power-mismatch", "12\\text{ cm}^2", "12 \\text{ cm}"),
+    ("scale-word", "5", "5 \\text{ million}"),
+    ("open-vs-closed", "(1,2)", "[1,2)"),
+    ("closed-vs-open", "[1,2]", "(1,2]"),
+    ("tuple-order", "(1,2)", "(2,1)"),
+    ("tuple-order-three", "(1,2,3)", "(1,3,2)"),
+    ("set-element", "\\{1,2\\}", "\\{1,3\\}"),
+    ("set-missing-element", "\\{1,2\\}", "\\{1\\}"),
+    ("tiny-factorials", "\\frac{1}{2004!}", "\\frac{1}{2006!}"),
+    ("tiny-powers", "\\frac{1}{2^{99}}", "\\frac{1}{2^{98}}"),
+    ("tiny-powers-in-tuple", "(\\frac{1}{2^{99}}, 1)", "(\\frac{1}{2^{98}}, 1)"),
+    ("tiny-vs-float", "\\frac{1}{2^{99}}", "0.000000001"),
+    ("zero-vs-tiny-float", "0", "0.0000001"),
+    ("rounded-too-far", "\\frac{1}{3}", "0.33"),
+    ("pi-approximation", "\\pi", "3.14"),
+    ("other-variable", "y=2x+1", "x = 2y+1"),
+    ("negative-infinity", "-\\infty", "\\infty"),
+    ("false-equation", "2", "3 = 2"),
+    ("false-equation-decimal", "2", "0.5 = 2"),
+    ("infinity-power", "\\frac{1}{2}", "\\infty^\\pi"),
+    ("infinity-product", "10", "91\\infty"),
+    ("choice-other-letter", "B", "A"),
+    ("choice-hedged", "B", "(B) or (C)"),
+    ("choice-two-letters", "C", "C, D"),
+    ("choice-not-a-letter", "B", "42"),
+    ("no-vs-yes", "no", "yes"),
+    ("yes-vs-no", "\\text{yes}", "\\text{no}"),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer"), table(DIFFERENT))
+def test_genuinely_different_answers_are_incorrect(gold: str, answer: str) -> None:
+    assert verdict(score(gold, boxed(answer))) == ("incorrect", 0.0)
+
+
+HEDGED = [
+    ("or-in-text", "2", "2 \\text{ or } 3"),
+    ("comma-list", "2", "2, 3"),
+    ("and-in-text", "2", "2 \\text{ and } 3"),
+    ("equations-or", "2", "x=2 \\text{ or } x=3"),
+    ("equation-gold-or", "x=2", "x=2 \\text{ or } x=3"),
+    ("plus-minus", "2", "\\pm 2"),
+    ("parenthetical-alternative", "2", "2 \\text{ (or 3)}"),
+    ("trailing-maybe", "2", "2 \\text{ maybe}"),
+    ("set-for-scalar", "2", "\\{2, 3\\}"),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer"), table(HEDGED))
+def test_hedged_answers_are_incorrect(gold: str, answer: str) -> None:
+    assert verdict(score(gold, boxed(answer))) == ("incorrect", 0.0)
+
+
+def test_a_list_matches_a_tuple_gold() -> None:
+    assert verdict(score("(2, 3)", boxed("2, 3"))) == ("correct", 1.0)
+
+
+def test_the_reason_names_the_overruled_match() -> None:
+    assert score("2", boxed("2 \\text{ (or 3)}")).model_dump()["reason"] == "hedged"
+    assert score("5\\text{ m}", boxed("5\\text{ cm}")).model_dump()["reason"] == "unit_mismatch"
+
+
+# ---- extraction -----------------------------------------------------------------------------
+
+PREFILLED = "User: What is 1+2?\nAssistant: <think>"
+
+EXTRACTION = [
+    ("boxed", "3", "\\boxed{3}", None, "correct"),
+    ("fbox", "3", "\\fbox{3}", None, "correct"),
+    ("nested-braces", "\\frac{1}{2}", "\\boxed{\\frac{1}{2}}", None, "correct"),
+    ("escaped-braces", "\\{1,2\\}", "\\boxed{\\{1,2\\}}", None, "correct"),
+    ("bare-box", "3", "so \\boxed 3.", None, "correct"),
+    ("bare-box-number", "42", "\\boxed 42", None, "correct"),
+    ("inside-dollars", "3", "$\\boxed{3}$.", None, "correct"),
+    ("after-think", "3", "<think>\\boxed{2}</think> \\boxed{3}", None, "correct"),
+    ("only-inside-think", "3", "<think>\\boxed{3}</think> I am sure.", None, "no_answer"),
+    ("unterminated-think", "3", "<think>so \\boxed{3}", None, "no_answer"),
+    ("prefilled-think", "3", "reasoning</think> \\boxed{3}", PREFILLED, "correct"),
+    ("prefilled-never-closed", "3", "reasoning \\boxed{3}", PREFILLED, "no_answer"),
+    ("empty-completion", "3", "", None, "no_answer"),
+    ("no-box", "3", "The answer is 3.", None, "no_answer"),
+    ("empty-box", "3", "\\boxed{}", None, "no_answer"),
+    ("unbalanced-box", "3", "\\boxed{3", None, "no_answer"),
+    ("box-without-argument", "3", "put it in \\boxed", None, "no_answer"),
+    ("last-box-wins", "3", "\\boxed{2} wait, no: \\boxed{3}", None, "correct"),
+    ("earlier-box-loses", "2", "\\boxed{2} wait, no: \\boxed{3}", None, "incorrect"),
+    ("many-boxes", "42", "\\boxed{1} " * 500 + "\\boxed{42}", None, "correct"),
+]
+
+
+@pytest.mark.parametrize(("gold", "completion", "prompt", "expected"), table(EXTRACTION))
+def test_extraction(gold: str, completion: str, prompt: str | None, expected: str) -> None:
+    assert score(gold, completion, prompt).verdict == expected
+
+
+@pytest.mark.parametrize(
+    ("completion", "mode", "reason"),
+    [
+        pytest.param("42", "boxed", "no_box", id="no-box"),
+        pytest.param("42", "any", "no_marker", id="no-marker"),
+        pytest.param("\\boxed{ }", "boxed", "empty_box", id="empty-box"),
+        pytest.param("\\boxed{42", "boxed", "unbalanced_box", id="unbalanced-box"),
+    ],
+)
+def test_no_answer_says_why(completion: str, mode: str, reason: str) -> None:
+    assert score("42", completion, answer=mode).model_dump()["reason"] == reason
+
+
+def test_details_report_the_extracted_string_and_box_count() -> None:
+    details = score("3", "<think>x</think> \\boxed{2} or \\boxed{3}").model_dump()
+    assert (details["extracted"], details["n_boxed"]) == ("3", 2)
+
+
+def test_extracted_is_truncated_to_200_characters() -> None:
+    details = score("1" * 300, boxed("1" * 300)).model_dump()
+    assert details["extracted"] == "1" * 200
+
+
+ANY_MARKERS = [
+    ("answer-colon", "42", "Answer: 42"),
+    ("bold-answer-colon", "42", "**Answer:** 42"),
+    ("bold-answer-then-colon", "42", "**Answer**: 42"),
+    ("final-answer-colon", "0.5", "Final answer: $\\frac12$"),
+    ("gsm8k", "1000", "We add them.\n#### 1,000"),
+    ("gsm8k-after-heading", "7", "Answer: 7\n#### Step 3: check it"),
+    ("the-answer-is", "42", "so the answer is 42."),
+    ("final-answer-is", "42", "The final answer is 42"),
+    ("answer-is-math", "42", "The answer is $42$."),
+    ("answer-is-decimal", "3.5", "The answer is 3.5."),
+    ("final-bold", "42", "So it is **42**."),
+    ("bold-not-final", "42", "The **key** step. Answer: 42"),
+    ("last-marker-wins", "42", "Answer: 3\nWait. Answer: 42"),
+    ("box-beats-marker", "42", "Answer: 3, that is \\boxed{42}"),
+    ("answer-tag", "3", "<think>Subtract one.</think><answer>x = 3</answer>"),
+    ("answer-tag-holding-marker", "42", "<answer>The answer is 42.</answer>"),
+    ("last-answer-tag-wins", "42", "<answer>3</answer> no, wait: <answer>42</answer>"),
+]
+
+
+@pytest.mark.parametrize(("gold", "completion"), table(ANY_MARKERS))
+def test_any_mode_reads_final_answer_markers(gold: str, completion: str) -> None:
+    assert verdict(score(gold, completion, answer="any")) == ("correct", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("completion", "mode"),
+    [
+        pytest.param("I computed 42", "any", id="no-marker"),
+        pytest.param("<think>Answer: 42</think> done", "any", id="marker-only-in-think"),
+        pytest.param("Answer: 42", "boxed", id="boxed-mode-ignores-markers"),
+        pytest.param("<answer> </answer>", "any", id="empty-answer-tag"),
+        pytest.param("<think><answer>42</answer></think> done", "any", id="answer-tag-in-think"),
+    ],
+)
+def test_answers_without_a_readable_marker_get_no_answer(completion: str, mode: str) -> None:
+    assert verdict(score("42", completion, answer=mode)) == ("no_answer", 0.0)
+
+
+# ---- unsimplified ---------------------------------------------------------------------------
+
+UNSIMPLIFIED = [
+    ("sum", "3", "1+2", "unsimplified"),
+    ("product", "56088", "123 \\times 456", "unsimplified"),
+    ("cdot", "10", "2 \\cdot 5", "unsimplified"),
+    ("improper-fraction", "3", "\\frac{6}{2}", "unsimplified"),
+    ("fraction-not-lowest", "0.5", "\\frac{2}{4}", "unsimplified"),
+    ("power", "1024", "2^{10}", "unsimplified"),
+    ("factorial", "120", "5!", "unsimplified"),
+    ("assignment", "3", "x = 1+2", "unsimplified"),
+    ("lowest-fraction", "0.5", "\\frac{1}{2}", "correct"),
+    ("radical", "2\\sqrt{2}", "2\\sqrt2", "correct"),
+    ("negative", "-3", "-3", "correct"),
+    ("thousands", "1000", "1,000", "correct"),
+    ("percent", "50", "50\\%", "correct"),
+    ("float-form", "3", "3.0", "correct"),
+    ("scientific", "1500000", "1.5 \\times 10^{6}", "correct"),
+    ("power-of-ten", "1000", "10^3", "correct"),
+    ("wrong-arithmetic-is-incorrect", "3", "1+1", "incorrect"),
+    ("gold-not-a-plain-number", "\\frac{\\sqrt{2}}{2}", "\\frac{2\\sqrt{2}}{4}", "correct"),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer", "expected"), table(UNSIMPLIFIED))
+def test_unsimplified_answers(gold: str, answer: str, expected: str) -> None:
+    assert score(gold, boxed(answer)).verdict == expected
+
+
+def test_allow_unsimplified_accepts_arithmetic() -> None:
+    assert verdict(score("3", boxed("1+2"), allow_unsimplified=True)) == ("correct", 1.0)
+
+
+# ---- gold problems, caps, verdict/score pairs -----------------------------------------------
+
+@pytest.mark.parametrize(
+    "gold",
+    [
+        pytest.param("\\frac{", id="open-frac"),
+        pytest.param("x^2 + \\foo{3}", id="unknown-command"),
+        pytest.param("", id="empty"),
+        pytest.param("\\boxed{}", id="empty-box"),
+    ],
+)
+def test_unparsable_gold_is_undecided(gold: str) -> None:
+    assert verdict(score(gold, boxed("3"))) == ("gold_unparsable", None)
+
+
+def test_unparsable_gold_is_undecided_even_without_an_answer() -> None:
+    assert verdict(score("\\frac{", "no box here")) == ("gold_unparsable", None)
+
+
+VERDICTS = [
+    ("correct", "3", boxed("3"), {}, "correct", 1.0),
+    ("incorrect", "3", boxed("4"), {}, "incorrect", 0.0),
+    ("no-answer", "3", "three", {}, "no_answer", 0.0),
+    ("unsimplified", "3", boxed("1+2"), {}, "unsimplified", 0.0),
+    ("answer-unparsable", "x^2", boxed("x^2 + \\foo{3}"), {}, "answer_unparsable", 0.0),
+    ("too-complex", "3", boxed("10^{10^{10}}"), {}, "too_complex", 0.0),
+    ("answer-too-long", "3", boxed("1" * 1001), {}, "answer_too_long", 0.0),
+    ("answer-cap-grows-with-gold", "7" * 300, boxed("7" * 300 + "." + "0" * 899), {}, "correct",
+     1.0),
+    ("answer-cap-param", "3", boxed("3" + " " * 40), {"max_answer_chars": 2}, "correct", 1.0),
+    ("answer-cap-param-hit", "3", boxed("1+2+3"), {"max_answer_chars": 2}, "answer_too_long",
+     0.0),
+    ("gold-too-long", "3" * 10001, boxed("3"), {}, "gold_too_long", None),
+    ("gold-cap-param", "123", boxed("123"), {"max_gold_chars": 2}, "gold_too_long", None),
+    ("gold-unparsable", "\\frac{", boxed("3"), {}, "gold_unparsable", None),
+]
+
+
+@pytest.mark.parametrize(("gold", "completion", "params", "expected", "value"), table(VERDICTS))
+def test_verdict_and_score_pairs(
+    gold: str, completion: str, params: dict[str, Any], expected: str, value: float | None
+) -> None:
+    assert verdict(score(gold, completion, **params)) == (expected, value)
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer"),
+    [
+        pytest.param("\\frac{3}{4}", "3/4", id="fraction"),
+        pytest.param("(-1, 2]", "(-1,2]", id="interval"),
+        pytest.param("\\{3, 5\\}", "\\{5,3\\}", id="set"),
+        pytest.param("1000", "1,000", id="thousands"),
+    ],
+)
+def test_common_literals_skip_sympy(gold: str, answer: str) -> None:
+    assert score(gold, boxed(answer)).model_dump()["method"] == "exact"
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer"),
+    [
+        pytest.param(gold, answer, id=f"{gold} vs {answer}")
+        for gold, answer in [
+            ("\\frac{3}{4}", "0.75"), ("\\frac{3}{4}", "\\frac{4}{3}"), ("-2", "2"),
+            ("(1, 2]", "(1, 2)"), ("(1, 2]", "[1, 2]"), ("[0, \\infty)", "[0, \\infty]"),
+            ("(3, 1)", "(3, 1)"), ("(3, 1)", "(1, 3)"), ("\\{1, 2\\}", "\\{1, 2, 3\\}"),
+            ("(1, 2, 3)", "(1, 2, 4)"), ("0.5", "\\frac{1}{2}"), ("12", "12.0"),
+        ]
+    ],
+)
+def test_exact_path_agrees_with_math_verify(gold: str, answer: str) -> None:
+    from referee.verifiers.math_equiv import _judge_sympy, analyse_gold
+
+    sympy_verdict = _judge_sympy(analyse_gold(gold), answer, allow_unsimplified=True).verdict
+    assert score(gold, boxed(answer), allow_unsimplified=True).verdict == sympy_verdict
+
+
+def test_params_reject_a_non_positive_cap() -> None:
+    with pytest.raises(ValueError, match="max_answer_chars"):
+        MathParams(gold="3", max_answer_chars=0)
+
+
+def test_params_reject_unknown_fields() -> None:
+    with pytest.raises(ValueError, match=r"(?i)extra"):
+        MathParams(gold="3", gold_answer="3")  # type: ignore[call-arg]
+
+
+def test_scores_from_a_thread_without_signals() -> None:
+    out: list[ScoreResult] = []
+    thread = threading.Thread(target=lambda: out.append(score("y=2x+1", boxed("y = 1 + 2x"))))
+    thread.start()
+    thread.join(timeout=30)
+    assert out and out[0].verdict == "correct"
+
+
+def test_math_verify_timeout_warning_is_silenced(caplog: pytest.LogCaptureFixture) -> None:
+    from math_verify import grader, parser
+
+    parser.TIMEOUT_WARNING_SHOWN = grader.TIMEOUT_WARNING_SHOWN = False
+    with caplog.at_level(logging.WARNING):
+        score("x^3", boxed("x^{3}"))
+        score("x^4", boxed("x^{4}"))
+    assert not [r for r in caplog.records if "Timeout is disabled" in r.getMessage()]
+
+
+# ---- adversarial inputs, bounded in a child process ------------------------------------------
+
+BOUND_S = 6.0
+NESTED_5000 = "{" * 5000 + "1" + "}" * 5000
+POLYNOMIAL_2000 = "+".join(f"{i}x^{{{i}}}" for i in range(2000))
+
+ADVERSARIAL = [
+    ("power-tower", "42", "\\boxed{10^{10^{10}}}", "too_complex"),
+    ("huge-factorial", "42", "\\boxed{(10^{10})!}", "too_complex"),
+    ("nine-tower", "42", "\\boxed{9^{9^9}}", "too_complex"),
+    ("ten-million-digit-power", "42", "\\boxed{10^{10000000}}", "too_complex"),
+    ("million-factorial", "42", "\\boxed{1000000!}", "too_complex"),
+    ("factorial-exponent", "42", "\\boxed{10^{10!}}", "too_complex"),
+    ("huge-binomial", "42", "\\boxed{\\binom{10^{10}}{10^5}}", "too_complex"),
+    ("small-tower-is-computed", "42", "\\boxed{2^{2^{2^{2^{2}}}}}", "incorrect"),
+    ("nesting-5000", "42", "\\boxed{" + NESTED_5000 + "}", "answer_too_long"),
+    ("nesting-5000-long-gold", "1" * 3000, "\\boxed{" + NESTED_5000 + "}", "too_complex"),
+    ("nesting-11", "42", "\\boxed{" + "{" * 11 + "1" + "}" * 11 + "}", "too_complex"),
+    ("polynomial-2000", "42", "\\boxed{" + POLYNOMIAL_2000 + "}", "answer_too_long"),
+    ("megabyte-text", "42", "a" * 1_000_000 + " \\boxed{42}", "correct"),
+    ("megabyte-box", "42", "\\boxed{" + "1" * 1_000_000 + "}", "answer_too_long"),
+    ("megabyte-unbalanced-box", "42", "\\boxed{" + "{" * 1_000_000, "no_answer"),
+]
+# These hang inside sympy because the gold itself is a huge number: only the executor's kill
+# bounds them. They are checked not to answer `correct`, if they answer within the bound at all.
+NEEDS_EXECUTOR_KILL = [
+    ("gold-is-a-tower", "10^{10^{10}}", "\\boxed{9^{9^9}}"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "huge"),
+    [
+        pytest.param("10^{10^{10}}", True, id="tower"),
+        pytest.param("2^{3^{4^{5}}}", True, id="tall-tower"),
+        pytest.param("\\frac{1}{10^{10^{10}}}", True, id="tower-in-denominator"),
+        pytest.param("10^{-10^{10}}", True, id="negative-tower"),
+        pytest.param("0.5^{10^{10}}", True, id="fraction-base"),
+        pytest.param("(10!)!", True, id="factorial-of-factorial"),
+        pytest.param("10^{1000000}", False, id="million-digits"),
+        pytest.param("2^{2^{2^{2^{2}}}}", False, id="small-tower"),
+        pytest.param("\\frac{1}{2004!}", False, id="small-factorial"),
+        pytest.param("x^{10^{10}}", False, id="symbolic-base"),
+        pytest.param("\\binom{10^{10}}{1000}", False, id="small-binomial"),
+    ],
+)
+def test_huge_numbers_are_detected_without_evaluating(text: str, huge: bool) -> None:
+    assert is_huge(text) is huge
+
+
+class BoundedScorer:
+    """Scores items in a spawned child; a child that overruns is replaced."""
+
+    def __init__(self) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._pool: Pool | None = None
+
+    def run(self, gold: str, completion: str, bound_s: float) -> Result | None:
+        if self._pool is None:
+            self._pool = self._context.Pool(1)
+            self._pool.apply(score_item, (_item("1", "\\boxed{1}"), _REGISTRY, Limits()))
+        pending = self._pool.apply_async(score_item, (_item(gold, completion), _REGISTRY, Limits()))
+        try:
+            result: Result = pending.get(timeout=bound_s)
+        except multiprocessing.TimeoutError:
+            self.close()
+            return None
+        return result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+_REGISTRY = {"math": SCORER}
+
+
+def _item(gold: str, completion: str) -> dict[str, Any]:
+    return {"completion": completion, "scorers": [{"name": "math", "gold": gold}]}
+
+
+@pytest.fixture(scope="module")
+def bounded() -> Iterator[BoundedScorer]:
+    runner = BoundedScorer()
+    yield runner
+    runner.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("gold", "completion", "expected"), table(ADVERSARIAL))
+def test_adversarial_answers_return_within_the_bound(
+    bounded: BoundedScorer, gold: str, completion: str, expected: str
+) -> None:
+    result = bounded.run(gold, completion, BOUND_S)
+    assert result is not None, f"no result within {BOUND_S} s"
+    assert result.scores["math"].verdict == expected
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("gold", "completion"), table(NEEDS_EXECUTOR_KILL))
+def test_huge_gold_is_left_to_the_executor(
+    bounded: BoundedScorer, gold: str, completion: str
+) -> None:
+    result = bounded.run(gold, completion, 2.0)
+    assert result is None or result.scores["math"].verdict != "correct"

@@ -1,0 +1,92 @@
+"""The `math` scorer: is the final answer of a completion equal to the gold answer?
+
+The answer part is the text after the last `</think>` (`referee.verifiers.think`); an answer
+written only inside the reasoning does not count. Extraction is in `math_extract`, equivalence
+in `math_equiv`; this module applies the caps and maps outcomes to scores.
+
+Verdicts and scores:
+- `correct` 1.0; `incorrect` 0.0 (details `reason`: `hedged`, `scale`, `unit_mismatch`,
+  `false_equation` when a math-verify match was overruled);
+- `no_answer` 0.0: no box (no marker in `any` mode), an empty or unbalanced last box, or an
+  unterminated `<think>` (details `reason`: `no_box`, `no_marker`, `empty_box`,
+  `unbalanced_box`);
+- `unsimplified` 0.0: arithmetic on literals for a plain-number gold (`allow_unsimplified`
+  turns this off); `answer_unparsable` 0.0: math-verify cannot read the answer;
+- `answer_too_long` 0.0: the answer exceeds max(max_answer_chars, 4 * len(gold));
+- `too_complex` 0.0: brackets nested deeper than 10 or a power/factorial with more than a
+  million digits, unless the gold is like that itself (then the executor's kill bounds it);
+- `gold_unparsable` / `gold_too_long` None: not the model's fault. They are checked before the
+  completion, so every item of a group with a broken gold is null alike.
+
+Details: `extracted` (the answer string, first 200 characters), `n_boxed` (boxes in the answer
+part), `method` (`choice`, `exact`, `sympy` or `guard`: which path decided) and `reason`.
+
+Time is not bounded here (see `referee.verifiers.base`): no alarms, threads or subprocesses.
+Parsed golds, parsed answers and judgements are cached per process (bounded LRUs), since the G
+completions of a group share a gold and often repeat an answer string. Construction is cheap:
+the LaTeX parser warms up lazily (tens of ms per new answer shape); a long-lived service can
+call `math_equiv.warm_parser()` (~0.4 s) in its preload to have forked workers start warm.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from referee.verifiers.base import Sample, Scorer, ScorerParams, result
+from referee.verifiers.contract import ScoreResult
+from referee.verifiers.math_equiv import analyse_gold, gold_is_parsable, judge
+from referee.verifiers.math_extract import extract_answer
+from referee.verifiers.think import prompt_prefills_think, split_think
+
+EXTRACTED_PREVIEW_CHARS = 200
+
+_SCORES: dict[str, float | None] = {
+    "correct": 1.0,
+    "incorrect": 0.0,
+    "unsimplified": 0.0,
+    "answer_unparsable": 0.0,
+    "too_complex": 0.0,
+    "gold_unparsable": None,
+}
+
+
+class MathParams(ScorerParams):
+    gold: str
+    """The reference answer: plain (`3x-y+13=0`), `$...$`, or `\\boxed{...}`."""
+    answer: Literal["boxed", "any"] = "boxed"
+    """`boxed`: the last box only. `any`: the last box, else the last final-answer marker."""
+    max_answer_chars: int = Field(default=1000, ge=1)
+    """Answers longer than max(this, 4 * len(gold)) get `answer_too_long`."""
+    max_gold_chars: int = Field(default=10000, ge=1)
+    allow_unsimplified: bool = False
+    """Accept `1+2` for a gold of 3 (see `math_equiv`)."""
+
+
+class MathScorer(Scorer[MathParams]):
+    name: ClassVar[str] = "math"
+    params_model = MathParams
+
+    def score(self, sample: Sample, params: MathParams) -> ScoreResult:
+        gold = params.gold
+        if len(gold) > params.max_gold_chars:
+            return result(None, "gold_too_long", gold_chars=len(gold))
+        if not gold_is_parsable(analyse_gold(gold)):
+            return result(None, "gold_unparsable")
+        split = split_think(sample.completion, prompt_prefills_think(sample.prompt))
+        extraction = extract_answer(split.answer, params.answer)
+        if extraction.answer is None:
+            return result(0.0, "no_answer", extracted=None, n_boxed=extraction.n_boxed,
+                          reason=extraction.source)
+        preview = extraction.answer[:EXTRACTED_PREVIEW_CHARS]
+        if len(extraction.answer) > max(params.max_answer_chars, 4 * len(gold)):
+            return result(0.0, "answer_too_long", extracted=preview,
+                          n_boxed=extraction.n_boxed, answer_chars=len(extraction.answer))
+        judgement = judge(gold, extraction.answer, params.allow_unsimplified)
+        details: dict[str, object] = {
+            "extracted": preview, "n_boxed": extraction.n_boxed, "method": judgement.method
+        }
+        if judgement.reason is not None:
+            details["reason"] = judgement.reason
+        return result(_SCORES[judgement.verdict], judgement.verdict, **details)
