@@ -53,6 +53,7 @@ from sympy import (
     Expr,
     FiniteSet,
     Float,
+    Integer,
     MatrixBase,
     Set,
     Tuple,
@@ -124,6 +125,28 @@ def _has_infinity(expr: Any) -> bool:
     return isinstance(expr, Basic) and bool(expr.has(oo, -oo, zoo, nan))
 
 
+def _constants_differ(a: Any, b: Any) -> bool:
+    """True when two constant expressions are provably different numerically.
+
+    evalf works to the requested precision adaptively: it may fail to show that a difference
+    is zero, but a difference it evaluates as clearly non-zero is not zero, so simplify (10-30
+    ms on radicals, most of a wrong answer's cost) cannot find the two equal. A Float (15
+    digits) cancels to exactly zero inside simplify where 30-digit evalf leaves ~1e-16, so with
+    a Float on either side only a relative difference over 1e-9 counts.
+    """
+    if not (isinstance(a, Expr) and isinstance(b, Expr) and a.is_number and b.is_number):
+        return False
+    try:
+        diff = (a - b).evalf(30)
+        scale = max(abs(a.evalf(30)), abs(b.evalf(30)), 1)
+    except Exception:  # sympy raises a wide variety of errors on odd expressions
+        return False
+    if not (isinstance(diff, Float) and isinstance(scale, Float | Integer | int)):
+        return False
+    tolerance = Float("1e-9") if a.has(Float) or b.has(Float) else Float("1e-20")
+    return bool(abs(diff) > tolerance * scale)
+
+
 def _install_strict_numbers() -> None:
     if getattr(_grader, "_referee_strict_numbers", False):
         return
@@ -141,6 +164,8 @@ def _install_strict_numbers() -> None:
         # simplify(a - b) with an infinity depends on sympy's cache (hence on the hash seed):
         # `1/2` vs `\infty^\pi` came out equal in some runs. Infinities match structurally.
         if _has_infinity(a) or _has_infinity(b):
+            return False
+        if _constants_differ(a, b):
             return False
         return bool(original_symbolic(a, b))
 

@@ -530,3 +530,39 @@ def test_huge_gold_is_left_to_the_executor(
 ) -> None:
     result = bounded.run(gold, completion, 2.0)
     assert result is None or result.scores["math"].verdict != "correct"
+
+
+# ---- numeric disproof before simplify -------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("a", "b", "differ"),
+    [
+        pytest.param("2*sqrt(3)", "3*sqrt(3)", True, id="radicals-differ"),
+        pytest.param("2*sqrt(3)", "sqrt(12)", False, id="radicals-equal"),
+        pytest.param("pi*(-0.333333333333333 + 1.0*log(2))", "pi*(-1/3 + log(2))", False,
+                     id="float-rounding-is-not-a-difference"),
+        # Below the absolute floor: left to the exact comparison, which tells them apart.
+        pytest.param("1/factorial(2004)", "1/factorial(2006)", False,
+                     id="tiny-values-left-to-exact-path"),
+        pytest.param("x + 1", "x + 2", False, id="symbols-left-to-simplify"),
+    ],
+)
+def test_constants_differ_only_when_provably_different(a: str, b: str, differ: bool) -> None:
+    import sympy
+
+    from referee.verifiers.math_equiv import _constants_differ
+
+    assert _constants_differ(sympy.sympify(a), sympy.sympify(b)) is differ
+
+
+@pytest.mark.parametrize(
+    ("gold", "pred", "expected"),
+    [
+        pytest.param("2\\sqrt{3}", "3\\sqrt{3}", "incorrect", id="wrong-radical"),
+        pytest.param("2\\sqrt{3}", "\\sqrt{12}", "correct", id="equivalent-radical"),
+        pytest.param("\\sqrt{2}", "1.414214", "correct", id="decimal-of-radical"),
+        pytest.param("\\frac{\\pi}{4}", "\\frac{\\pi}{3}", "incorrect", id="wrong-pi-multiple"),
+    ],
+)
+def test_sympy_path_verdicts(gold: str, pred: str, expected: str) -> None:
+    assert verdict(score(gold, f"\\boxed{{{pred}}}"))[0] == expected
