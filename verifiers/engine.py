@@ -20,8 +20,8 @@ from referee.verifiers.contract import (
     VERDICT_SCORER_ERROR,
     Item,
     Result,
-    ScorerSpec,
     ScoreResult,
+    ScorerSpec,
     weighted_reward,
 )
 
