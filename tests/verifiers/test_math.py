@@ -550,7 +550,7 @@ def test_huge_gold_is_left_to_the_executor(
 def test_constants_differ_only_when_provably_different(a: str, b: str, differ: bool) -> None:
     import sympy
 
-    from referee.verifiers.math_equiv import _constants_differ
+    from referee.verifiers.math_corrections import _constants_differ
 
     assert _constants_differ(sympy.sympify(a), sympy.sympify(b)) is differ
 

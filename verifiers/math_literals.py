@@ -1,0 +1,210 @@
+"""Answer strings compared without sympy: normalisation, choices, exact literals, and the
+`unsimplified` rule.
+
+- choices: a gold that is one capital letter (`B`, `(B)`, `\\textbf{(B)}`) or yes/no/true/false
+  is compared as a word; `\\boxed{B) 42}` counts as `B`; a letter answer is case-insensitive.
+- exact literals: integers, decimals, `\\frac{p}{q}`, `p/q` (`$`, spacing, `\\!`, `\\,`,
+  `\\text{}` and unambiguous thousands commas stripped), and intervals, tuples and `\\{sets\\}` of
+  them (with `\\infty`), compared with Python `Fraction`s. `exact_equal` decides equal whenever
+  the values are equal, and different only when math-verify could not say otherwise (no
+  decimals, which it rounds; same kind of bracket).
+- `unsimplified`: when the gold is a plain number, an answer made only of numeric literals and
+  `+ - * / ^ ! \\times \\cdot \\div \\frac` that is not itself a plain form (integer, decimal,
+  lowest-terms fraction, scientific notation, percentage) is a model that did not compute:
+  `1+2`, `123 \\times 456`, `\\frac{6}{2}`, `2^{10}`, `5!`. Not covered: `\\sqrt`, `\\binom`, logs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+# ---- string normalisation -------------------------------------------------------------------
+
+TEXT_CMD = r"\\(?:text|textrm|textnormal|textbf|textit|textsf|mathrm|mathbf|mathit|mbox)"
+_TEXT_WRAP_RE = re.compile(TEXT_CMD + r"\s*\{([^{}]*)\}")
+_DIGIT_GROUP_SEP_RE = re.compile(r"(?<=\d)(?:\\[,!; ]|\{,\}|~)(?=\d{3}(?!\d))")
+_SPACE_GROUPS_RE = re.compile(r"[+-]?\d{1,3}(?: \d{3})+")
+_SPACING_RE = re.compile(r"\\[,!;: ]|\\q?quad|\\left|\\right|\s+|~|\$")
+
+
+def _unwrap_text(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous, text = text, _TEXT_WRAP_RE.sub(r"\1", text)
+    return text
+
+
+def prepare_latex(text: str) -> str:
+    """Fix what math-verify misreads: `1\\,000` (it reads 0), `1 234` (235), `30°`."""
+    text = _DIGIT_GROUP_SEP_RE.sub("", text.replace("°", "^{\\circ}"))
+    return text.replace(" ", "") if _SPACE_GROUPS_RE.fullmatch(text.strip()) else text
+
+
+def _compact(text: str) -> str:
+    """The string without spacing, `$`, text wrappers, `\\left`/`\\right`, `\\dfrac` variants."""
+    text = _SPACING_RE.sub("", _unwrap_text(prepare_latex(text)))
+    return re.sub(r"\\[dtc]frac", r"\\frac", text).replace("{,}", ",")
+
+
+def _strip_outer(text: str) -> str:
+    while len(text) > 2 and (text[0], text[-1]) in {("(", ")"), ("[", "]")}:
+        text = text[1:-1].strip()
+    return text
+
+
+# ---- path 1: choices --------------------------------------------------------------------------
+
+_CHOICE_PREFIX_RE = re.compile(r"\(?([A-Z])\)\s*\S|([A-Z])[.:]\s")
+# After `B) ...`, another option letter or an or/and makes it a hedge, not a labelled value.
+_OTHER_CHOICE_RE = re.compile(r"\b[A-Z]\b|\b(?i:or|and)\b")
+
+
+def as_choice(text: str, is_gold: bool) -> str | None:
+    """A multiple-choice letter (upper case) or yes/no/true/false (lower case), else None."""
+    plain = _unwrap_text(text).replace("$", "").replace("**", "").strip().rstrip(".").strip()
+    bare = _strip_outer(plain)
+    if len(bare) == 1 and bare.isascii() and bare.isalpha() and (bare.isupper() or not is_gold):
+        return bare.upper()
+    if bare.lower() in {"yes", "no", "true", "false"}:
+        return bare.lower()
+    prefixed = _CHOICE_PREFIX_RE.match(plain)
+    if prefixed is None or _OTHER_CHOICE_RE.search(plain, prefixed.end() - 1):
+        return None
+    return prefixed.group(1) or prefixed.group(2)
+
+
+# ---- path 2: exact literals -------------------------------------------------------------------
+
+_THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_DECIMAL_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+_FRACTION_RE = re.compile(r"[+-]?(?:\\frac(?:\{([+-]?\d+)\}|(\d))(?:\{(\d+)\}|(\d))|(\d+)/(\d+))")
+_INFINITIES = {"\\infty": math.inf, "+\\infty": math.inf, "-\\infty": -math.inf}
+_MAX_LITERAL_DIGITS = 4000  # int() refuses strings over 4300 digits
+
+Value = Fraction | float  # float only for the infinities
+
+
+@dataclass(frozen=True)
+class Exact:
+    """A literal: `kind` is `num`, `set`, or the bracket pair of a tuple/interval, e.g. `(]`."""
+
+    kind: str
+    values: tuple[Value, ...]
+    has_decimal: bool
+
+
+def _exact_number(text: str) -> tuple[Fraction, bool] | None:
+    """(value, written with a decimal point) of a plain number literal."""
+    if len(text) > _MAX_LITERAL_DIGITS:
+        return None
+    sign = -1 if text.startswith("-") else 1
+    body = text[1:] if text[:1] in {"+", "-"} else text
+    if _THOUSANDS_RE.fullmatch(body):
+        body = body.replace(",", "")
+    if _DECIMAL_RE.fullmatch(body):
+        return sign * Fraction(body), "." in body
+    fraction = _FRACTION_RE.fullmatch(text)
+    if fraction is None:
+        return None
+    numerator, denominator = (int(g) for g in fraction.groups() if g is not None)
+    if denominator == 0:
+        return None
+    return sign * Fraction(numerator, denominator), False
+
+
+def as_exact(text: str) -> Exact | None:
+    """The literal `text` holds, if it is a number or a tuple/interval/set of numbers."""
+    compact = _compact(text)
+    if compact.startswith("\\{") and compact.endswith("\\}"):
+        kind, inner = "set", compact[2:-2]
+    elif len(compact) > 1 and compact[0] in "([" and compact[-1] in ")]":
+        kind, inner = compact[0] + compact[-1], compact[1:-1]
+    else:
+        number = _exact_number(compact)
+        return None if number is None else Exact("num", (number[0],), number[1])
+    values: list[Value] = []
+    has_decimal = False
+    for element in inner.split(","):
+        if element in _INFINITIES:
+            values.append(_INFINITIES[element])
+            continue
+        number = _exact_number(element)
+        if number is None:
+            return None
+        values.append(number[0])
+        has_decimal = has_decimal or number[1]
+    if kind == "()" and len(values) == 1:  # `(5)` is 5
+        kind = "num"
+    return Exact(kind, tuple(values), has_decimal)
+
+
+def _interval(literal: Exact) -> tuple[bool, Value, Value, bool] | None:
+    """(left open, start, end, right open) when the literal reads as a valid interval."""
+    if literal.kind not in {"()", "(]", "[)", "[]"} or len(literal.values) != 2:
+        return None
+    start, end = literal.values
+    if not start < end:
+        return None  # sympy makes `(2, 1)` a tuple
+    # sympy opens an interval at an infinite end: `[-\infty, 3]` is `(-\infty, 3]`.
+    return (literal.kind[0] == "(" or start == -math.inf, start, end,
+            literal.kind[1] == ")" or end == math.inf)
+
+
+def exact_equal(gold: Exact, pred: Exact) -> bool | None:
+    """Equal, different, or None when only math-verify can tell (rounding, mixed brackets)."""
+    definite = not (gold.has_decimal or pred.has_decimal)
+    gold_interval, pred_interval = _interval(gold), _interval(pred)
+    if gold_interval is not None and pred_interval is not None:
+        if gold_interval[0] != pred_interval[0] or gold_interval[3] != pred_interval[3]:
+            return False
+        same = gold_interval == pred_interval
+    elif (
+        gold.kind != pred.kind
+        or gold_interval is not None
+        or pred_interval is not None
+        or gold.kind in {"(]", "[)"}  # reversed half-open ends: sympy makes an EmptySet
+    ):
+        return None
+    elif gold.kind == "set":
+        same = set(gold.values) == set(pred.values)
+    else:
+        same = gold.values == pred.values
+    return True if same else (False if definite else None)
+
+
+# ---- unsimplified answers -------------------------------------------------------------------
+
+_NUM = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
+_EXP = r"(?:\{[+-]?\d+\}|\d)"
+_PLAIN_NUMBER_RE = re.compile(
+    rf"(?:{_NUM}|(?:{_NUM})(?:\\times|\\cdot|\*)10\^{_EXP}|10\^{_EXP}|(?:{_NUM})[eE][+-]?\d+)"
+)
+_LITERAL_ARITHMETIC_RE = re.compile(r"(?:[\d.,+\-*/^!()\[\]{}%]|\\times|\\cdot|\\div|\\frac|\\%)+")
+_ASSIGNMENT_RE = re.compile(r"[A-Za-z]=")
+
+
+def is_plain_number(text: str) -> bool:
+    """Integer, decimal, lowest-terms fraction, scientific notation, maybe a percentage."""
+    compact = re.sub(r"\\?%$", "", _strip_outer(_compact(text)))
+    if _PLAIN_NUMBER_RE.fullmatch(compact):
+        return True
+    fraction = _FRACTION_RE.fullmatch(compact)
+    if fraction is None:
+        return False
+    numerator, denominator = (int(g) for g in fraction.groups() if g is not None)
+    return denominator > 1 and math.gcd(numerator, denominator) == 1
+
+
+def is_unsimplified(text: str) -> bool:
+    """Arithmetic on numeric literals that is not a plain number (`1+2`, `\\frac{6}{2}`)."""
+    compact = _compact(text)
+    if _ASSIGNMENT_RE.match(compact):
+        compact = compact[2:]
+    return (
+        bool(_LITERAL_ARITHMETIC_RE.fullmatch(compact))
+        and any(c.isdigit() for c in compact)
+        and not is_plain_number(compact)
+    )
