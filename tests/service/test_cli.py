@@ -100,3 +100,15 @@ def test_zero_workers_is_rejected() -> None:
     proc = referee("score", "-", "--workers", "0", stdin="")
     assert proc.returncode == 2
     assert "--workers" in proc.stderr
+
+
+def test_timeout_flag_bounds_each_item() -> None:
+    item = {"completion": "x", "scorers": [{"name": "sleep", "seconds": 60}]}
+    env_plugins = '["tests.service.plugins:SleepScorer"]'
+    proc = subprocess.run(
+        [sys.executable, "-m", "referee.service.cli", "score", "-", "-q", "--timeout", "0.5"],
+        input=lines_of(item), capture_output=True, text=True, timeout=60,
+        env={**os.environ, "REFEREE_WORKERS": "1", "REFEREE_SCORER_PLUGINS": env_plugins},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["scores"]["sleep"]["verdict"] == "timeout"

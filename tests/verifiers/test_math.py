@@ -566,3 +566,25 @@ def test_constants_differ_only_when_provably_different(a: str, b: str, differ: b
 )
 def test_sympy_path_verdicts(gold: str, pred: str, expected: str) -> None:
     assert verdict(score(gold, f"\\boxed{{{pred}}}"))[0] == expected
+
+
+def test_gold_is_parsed_once_for_a_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import Counter
+
+    from referee.verifiers import math_equiv
+
+    for cached in (math_equiv.parse_answer, math_equiv.analyse_gold, math_equiv.judge):
+        cached.cache_clear()
+    parsed: Counter[str] = Counter()
+    real_parse = math_equiv.parse
+
+    def counting_parse(text: str, *args: Any, **kwargs: Any) -> Any:
+        parsed[text] += 1
+        return real_parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(math_equiv, "parse", counting_parse)
+    gold = "\\frac{\\sqrt{3}}{2}"
+    for k in range(3, 19):  # 16 completions, none equal to the gold
+        score(gold, f"\\boxed{{\\frac{{\\sqrt{{3}}}}{{{k}}}}}")
+    assert len(parsed) == 17  # the gold and 16 answers
+    assert max(parsed.values()) == 1
