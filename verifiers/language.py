@@ -9,9 +9,8 @@ from mixing languages. This module computes that share in [0, 1] as follows.
    is no think block at all. That last rule also covers a prompt that pre-fills `<think>`, so
    the prompt is not consulted. `scope="completion"` takes the whole completion. XML-like
    tags (`<think>`, `<answer>`) are dropped.
-2. Language-neutral spans are removed: fenced code (``` and ~~~, an unclosed fence runs to the
-   end), inline `code`, LaTeX math (`\\begin{env}..\\end{env}`, `$$..$$`, `\\[..\\]`,
-   `\\(..\\)`, single-line `$..$`), bare `\\commands`, URLs, e-mail addresses and numbers
+2. Language-neutral spans are removed (`referee.verifiers.neutral_text`): fenced and inline
+   code, LaTeX math and environments, bare `\\commands`, URLs, e-mail addresses and numbers
    (with letters glued to them: `x2`, `3rd`, `1e-9`). Prose inside math (`\\text{..}`) goes
    with the math. Punctuation and symbols never form words.
 3. Words, as in `referee.verifiers.words`: each Han ideograph and each kana character is one
