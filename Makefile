@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 IN ?= examples/batch.jsonl
 PACKAGES := verifiers service sandbox trainer_client
 
-.PHONY: install score test lint typecheck check bench clean
+.PHONY: install images score test lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Docker images: the offline base image (from Debian packages) when missing, then the sandbox.
+images:
+	deploy/build-images.sh
 
 # Quickstart: score a JSONL batch with the embedded executor (IN=your.jsonl to change it).
 score: $(STAMP)

@@ -1,5 +1,7 @@
-"""Docker sandbox for untrusted code (hardened warm pool).
+"""Docker sandbox for untrusted code.
 
-Not built yet: the `code` scorer and this package arrive with the sandbox issue. The package
-exists now so that the `referee.sandbox` import name is reserved by the distribution layout.
+Built so far: the hardened container configuration (`referee.sandbox.container`) and the
+sandbox image (`sandbox/Dockerfile`, built offline by `deploy/build-images.sh`). Not built yet:
+the warm pool, the runner that executes a program and its tests inside a container, and the
+`code` scorer on top of them.
 """

@@ -49,6 +49,20 @@ class Settings(BaseSettings):
         default=(), description="Extra scorers as 'package.module:ClassName' (JSON list in the "
         "environment), importable in every worker process.")
 
+    # Sandbox (Docker)
+    sandbox_image: str = Field(default="referee-sandbox:latest",
+                               description="Image built from sandbox/Dockerfile.")
+    sandbox_memory_mb: int = Field(default=512, ge=32,
+                                   description="Container memory limit; swap is set equal.")
+    sandbox_cpus: float = Field(default=1.0, gt=0, le=64, description="CPU quota per container.")
+    sandbox_pids: int = Field(default=64, ge=8, description="Processes and threads per container.")
+    sandbox_work_mb: int = Field(default=64, ge=1, description="Size of the /work tmpfs.")
+    sandbox_tmp_mb: int = Field(default=16, ge=1, description="Size of /tmp and of /dev/shm.")
+    sandbox_nofile: int = Field(default=64, ge=16, description="Open files per process.")
+    sandbox_fsize_mb: int = Field(default=16, ge=1, description="Largest file a program writes.")
+    sandbox_runtime: str | None = Field(
+        default=None, description="OCI runtime, e.g. 'runsc' for gVisor; None: Docker's default.")
+
     def limits(self) -> Limits:
         return Limits(
             max_completion_chars=self.max_completion_chars,

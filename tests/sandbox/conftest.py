@@ -1,0 +1,49 @@
+"""Real Docker for the sandbox tests: the engine must answer, and the images are built once per
+machine (deploy/build-images.sh) when missing. Under CI=true a missing engine fails the run
+loudly instead of skipping."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from referee.service.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        message = f"the sandbox tests need a running Docker engine: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return client
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(docker_client: Any) -> str:
+    settings = Settings()
+    try:
+        docker_client.images.get(settings.sandbox_image)
+    except Exception:
+        subprocess.run([str(REPO / "deploy" / "build-images.sh")], check=True, cwd=REPO)
+    return settings.sandbox_image
+
+
+@pytest.fixture(scope="session")
+def leftover_check(docker_client: Any) -> Iterator[None]:
+    yield
+    left = docker_client.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+    assert not left, f"sandbox containers left behind: {[c.name for c in left]}"
