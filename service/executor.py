@@ -116,6 +116,8 @@ class _Worker:
     """Tasks sent and not finished, in the order the worker runs them."""
     item_started: float = 0.0
     """When the worker's current item (the first unfinished one) started."""
+    item_bound: float = 0.0
+    """The current item's time bound (the default unless its scorers asked for more)."""
     eof: bool = False
 
     def current(self) -> _Pending | None:
@@ -149,6 +151,7 @@ class Executor:
             scorers=self.settings.scorer_config(),
             limits=self._limits,
             memory_mb=self.settings.worker_memory_mb,
+            item_timeout_s=self.settings.item_timeout_s,
         )
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["referee.service.preload"])
@@ -317,6 +320,7 @@ class Executor:
                     task = self._queue.popleft()
                 if not worker.tasks:
                     worker.item_started = time.monotonic()
+                    worker.item_bound = self.settings.item_timeout_s
                 worker.tasks.append(task)
                 try:
                     worker.conn.send((task.task_id, [(p.pos, p.raw) for p in task.items]))
@@ -324,9 +328,8 @@ class Executor:
                     worker.eof = True
 
     def _poll(self) -> None:
-        bound = self.settings.item_timeout_s
         now = time.monotonic()
-        busy = [w.item_started + bound - now for w in self._workers if w.tasks]
+        busy = [w.item_started + w.item_bound - now for w in self._workers if w.tasks]
         timeout = max(0.0, min(busy)) if busy else None
         waitables: list[Any] = [self._wake_r, *(w.conn for w in self._workers if not w.eof)]
         ready = wait(waitables, timeout=timeout)
@@ -348,11 +351,11 @@ class Executor:
                     worker, VERDICT_WORKER_CRASHED,
                     f"worker process died (exit code {code}) while scoring this item",
                 )
-            elif worker.tasks and now - worker.item_started > bound:
+            elif worker.tasks and now - worker.item_started > worker.item_bound:
                 self.stats["timeouts"] += 1
                 self._replace(
                     worker, VERDICT_TIMEOUT,
-                    f"item exceeded the {bound:g}s bound; its worker was killed",
+                    f"item exceeded the {worker.item_bound:g}s bound; its worker was killed",
                 )
 
     def _drain(self, worker: _Worker) -> None:
@@ -373,6 +376,8 @@ class Executor:
             return
         if message[0] == "step":
             current.scores[message[3]] = message[4]
+        elif message[0] == "bound":
+            worker.item_bound = float(message[3])
         else:
             self._finish_current(worker, message[3])
 
@@ -384,6 +389,7 @@ class Executor:
             if current.future.done():
                 self._futures.discard(current.future)
         worker.item_started = time.monotonic()
+        worker.item_bound = self.settings.item_timeout_s
         if not task.items:
             worker.tasks.popleft()
 

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     sandbox_fsize_mb: int = Field(default=16, ge=1, description="Largest file a program writes.")
     sandbox_runtime: str | None = Field(
         default=None, description="OCI runtime, e.g. 'runsc' for gVisor; None: Docker's default.")
+    sandbox_pool_size: int = Field(default=2, ge=1, le=64,
+                                   description="Warm containers kept per worker process.")
+    sandbox_job_margin_s: float = Field(default=3.0, gt=0,
+                                        description="Host-side slack past a job's own wall "
+                                        "limit before the container is declared unresponsive.")
+    sandbox_start_timeout_s: float = Field(default=30.0, gt=0,
+                                           description="Time for a new container to be ready.")
 
     def limits(self) -> Limits:
         return Limits(
@@ -71,4 +78,6 @@ class Settings(BaseSettings):
         )
 
     def scorer_config(self) -> ScorerConfig:
-        return ScorerConfig(lid_model_path=self.lid_model_path, plugins=self.scorer_plugins)
+        return ScorerConfig(
+            lid_model_path=self.lid_model_path, plugins=self.scorer_plugins, sandbox=self
+        )

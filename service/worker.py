@@ -18,12 +18,13 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from referee.verifiers.contract import Item, Result, ScoreResult
-from referee.verifiers.engine import Limits, finalize, prepare, run_step
+from referee.verifiers.engine import Limits, finalize, prepare, run_step, time_bound
 from referee.verifiers.registry import ScorerConfig, build_registry
 
 # Messages worker -> parent.
 # ("step", task_id, pos, key, ScoreResult): a scorer of an item finished, more are to come.
 # ("done", task_id, pos, Result): the item's result (an error result if it was invalid).
+# ("bound", task_id, pos, seconds): this item may take longer than the default bound.
 # ("ready",): the worker finished its start-up.
 Message = tuple[Any, ...]
 
@@ -33,6 +34,7 @@ class WorkerConfig:
     scorers: ScorerConfig
     limits: Limits
     memory_mb: int
+    item_timeout_s: float
 
 
 def _limit_memory(memory_mb: int) -> None:
@@ -61,17 +63,20 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             return
         task_id, entries = task
         for pos, item in entries:
-            _score_one(conn, task_id, pos, item, registry, config.limits)
+            _score_one(conn, task_id, pos, item, registry, config)
 
 
 def _score_one(
     conn: Connection, task_id: int, pos: int, item: Item | dict[str, Any], registry: Any,
-    limits: Limits,
+    config: WorkerConfig,
 ) -> None:
-    plan = prepare(item, registry, limits)
+    plan = prepare(item, registry, config.limits)
     if isinstance(plan, Result):
         conn.send(("done", task_id, pos, plan))
         return
+    bound = time_bound(plan, config.item_timeout_s)
+    if bound > config.item_timeout_s:
+        conn.send(("bound", task_id, pos, bound))
     scores: dict[str, ScoreResult] = {}
     last = len(plan.steps) - 1
     for index, step in enumerate(plan.steps):

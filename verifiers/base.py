@@ -54,6 +54,11 @@ class Scorer(ABC, Generic[P]):
         """Result keys of other scorers that must run before this one in the same item."""
         return ()
 
+    def time_bound(self, params: P) -> float | None:
+        """Seconds this scorer may legitimately need (e.g. running a program's tests); the
+        executor extends an item's bound to the largest of its scorers'. None: the default."""
+        return None
+
 
 def result(score: float | None, verdict: str, **details: object) -> ScoreResult:
     """Shorthand for building a ScoreResult with details."""

@@ -149,6 +149,12 @@ def _resolve(
     return Step(key=spec.result_key, scorer=scorer, params=params)
 
 
+def time_bound(plan: Plan, default_s: float) -> float:
+    """The item's time bound: the default, or more when one of its scorers needs more."""
+    bounds = [step.scorer.time_bound(step.params) for step in plan.steps]
+    return max([default_s, *(b for b in bounds if b is not None)])
+
+
 def run_step(plan: Plan, step: Step, prior: Mapping[str, ScoreResult]) -> ScoreResult:
     """Run one scorer; an exception becomes a `scorer_error` verdict with a null score."""
     try:

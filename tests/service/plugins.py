@@ -15,6 +15,7 @@ from referee.verifiers.contract import ScoreResult
 
 class SleepParams(ScorerParams):
     seconds: float = 0.0
+    bound: float | None = None
 
 
 class SleepScorer(Scorer[SleepParams]):
@@ -26,6 +27,9 @@ class SleepScorer(Scorer[SleepParams]):
     def score(self, sample: Sample, params: SleepParams) -> ScoreResult:
         time.sleep(params.seconds)
         return result(1.0, "ok", pid=os.getpid())
+
+    def time_bound(self, params: SleepParams) -> float | None:
+        return params.bound
 
 
 class NoParams(ScorerParams):

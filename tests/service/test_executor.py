@@ -57,6 +57,32 @@ def test_sleeping_item_times_out_within_the_bound(executor: Executor) -> None:
     assert results[0].scores["sleep"].score is None
 
 
+def test_scorer_may_extend_its_items_bound(executor: Executor) -> None:
+    item = {"completion": "x", "scorers": [{"name": "sleep", "seconds": 1.5, "bound": 4.0}]}
+    [result] = executor.score([item])
+    assert result.scores["sleep"].verdict == "ok"
+
+
+def test_extended_bound_still_holds(executor: Executor) -> None:
+    item = {"completion": "x", "scorers": [{"name": "sleep", "seconds": 60, "bound": 2.0}]}
+    started = time.monotonic()
+    [result] = executor.score([item])
+    assert time.monotonic() - started < 2.0 + 1.0
+    assert result.scores["sleep"].verdict == "timeout"
+
+
+def test_extended_bound_applies_to_its_item_only(executor: Executor) -> None:
+    items = [
+        {"completion": "x", "group": "b", "scorers": [{"name": "sleep", "seconds": 0.1,
+                                                        "bound": 30.0}]},
+        {"completion": "x", "group": "b", "scorers": [{"name": "sleep", "seconds": 60}]},
+    ]
+    started = time.monotonic()
+    results = executor.score(items)
+    assert results[1].scores["sleep"].verdict == "timeout"
+    assert time.monotonic() - started < BOUND_S + 2.0
+
+
 def test_timeout_makes_reward_null_not_zero(executor: Executor) -> None:
     [result] = executor.score([{"completion": "x", "scorers": [{"name": "spin"}]}])
     assert result.reward is None

@@ -1,0 +1,137 @@
+"""The wire protocol between the host (`referee.sandbox.pool`) and the runner inside a sandbox
+container (`referee.sandbox.runner`), and the shapes of a job and its result.
+
+Transport: the runner is the container's PID 1, started as `python3 -I -S -c <runner source>`
+with stdin attached. The host writes one JSON object per line to the container's stdin and reads
+one JSON object per line from its stdout (Docker multiplexes stdout/stderr frames on the attach
+socket; the runner writes nothing to stderr). Messages, in order:
+
+1. runner -> host `{"ready": true, "protocol": 1}` once it has started.
+2. host -> runner `{"init": {"tester": <source>, "program_host": <source>}}` once: the sources
+   of the two helper processes (`referee.sandbox.tester`, `referee.sandbox.program_host`), so
+   that the image holds no Referee code and can never be stale.
+   runner -> host `{"init": "ok"}`.
+3. Then any number of jobs: host -> runner `Job`; runner -> host `JobResult`. One job at a time.
+
+Security model, in short (the modules say more):
+- Expected outputs never enter the container: stdio outputs and call-mode return values come back
+  to the host, which compares them. Only assert-style test code (HumanEval `check`, MBPP
+  asserts), which holds its own expectations, runs inside, and then in the tester process T,
+  never in the program's process P.
+- P (the untrusted program) and T (the tester) are separate, freshly exec'd interpreters; T
+  calls P's functions over a pipe and accepts only literal values back (`ast.literal_eval` of
+  `repr`), so an object whose `__eq__` is always True, a redefined `check`, an early `exit(0)`
+  or a forged result line cannot pass a test. T and the runner are non-dumpable, so P cannot
+  read their memory or file descriptors.
+- Between jobs the runner kills every other process of the sandbox user, reaps them, and wipes
+  /work, /tmp, /dev/shm and System V IPC objects: each job starts from a clean state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+PROTOCOL_VERSION = 1
+
+
+class Limits(TypedDict):
+    wall_s: float
+    """Wall-clock bound for the whole job inside the runner (all cases / tests)."""
+    test_wall_s: float
+    """Wall-clock bound per stdio case, per call-mode call, per assert test."""
+    cpu_s: int
+    """RLIMIT_CPU of each process running program code."""
+    memory_mb: int
+    """RLIMIT_AS of each process running program code."""
+    output_bytes: int
+    """Cap on stdout and on stderr captured per process; past it the process is killed."""
+
+
+class StdioCase(TypedDict):
+    stdin: str
+
+
+class AssertHarness(TypedDict):
+    style: Literal["assert"]
+    test: str
+    """HumanEval-style test code defining `check(candidate)`."""
+    entry_point: str
+
+
+class MbppHarness(TypedDict):
+    style: Literal["mbpp"]
+    setup: str
+    """`test_setup_code`, run once in T before the tests."""
+    tests: list[str]
+    """Statements (usually one `assert` each), each one test."""
+
+
+class CallHarness(TypedDict):
+    style: Literal["call"]
+    fn_name: str
+    cases: list[list[Any]]
+    """Positional arguments of each call (JSON values). Expected values stay on the host."""
+
+
+Harness = AssertHarness | MbppHarness | CallHarness
+
+
+class Job(TypedDict):
+    id: int
+    kind: Literal["stdio", "rpc"]
+    program: str
+    """Python source of the program under test."""
+    limits: Limits
+    early_stop: bool
+    """Stop at the first failing test (rpc) or failing process (stdio: non-zero exit, signal,
+    timeout, output limit; stdio outputs are compared on the host, so not wrong answers)."""
+    cases: NotRequired[list[StdioCase]]
+    """kind == "stdio": one fresh `python3 program.py` process per case, stdin written then
+    closed."""
+    harness: NotRequired[Harness]
+    """kind == "rpc"."""
+
+
+# Status of one stdio case or one rpc test, as the runner saw it.
+Status = Literal[
+    "ok",            # stdio: exited 0 / rpc: the test passed (call mode: a value came back)
+    "failed",        # rpc: an assertion failed (detail says which)
+    "error",         # program raised (rpc: in the candidate) or exited non-zero (stdio)
+    "timeout",       # past test_wall_s or the job's wall_s
+    "memory",        # MemoryError, or killed by the kernel's OOM killer
+    "output_limit",  # printed more than output_bytes
+    "killed",        # died by a signal we did not send (detail names it)
+    "not_run",       # skipped by early stop or because an earlier failure ended the job
+]
+
+
+class CaseResult(TypedDict):
+    status: Status
+    detail: str
+    """Short human-readable reason (exception type and message, signal name...)."""
+    wall_s: float
+    stdout: NotRequired[str]
+    """stdio: the program's stdout (capped at output_bytes, decoded with errors replaced)."""
+    value: NotRequired[Any]
+    """call mode: the candidate's return value as JSON (tuples as lists)."""
+
+
+class ProgramStatus(TypedDict):
+    status: Literal["ok", "syntax_error", "import_error", "timeout", "memory", "killed",
+                    "output_limit", "exited"]
+    """rpc: how loading the program in P went (`exited`: it called exit() while loading)."""
+    detail: str
+    stderr: str
+    """Tail of P's stderr (at most 2,000 characters)."""
+
+
+class JobResult(TypedDict):
+    id: int
+    results: list[CaseResult]
+    """One per stdio case / per rpc test, in order (assert style: exactly one)."""
+    program: NotRequired[ProgramStatus]
+    """rpc only."""
+    stderr: NotRequired[str]
+    """stdio: tail of the last case's stderr (at most 2,000 characters)."""
+    runner_error: NotRequired[str]
+    """Set when the runner itself failed (our fault): the host reports `sandbox_error`."""
