@@ -48,6 +48,7 @@ def load_plugin(spec: str) -> Scorer[Any]:
 
 
 def build_registry(config: ScorerConfig | None = None) -> dict[str, Scorer[Any]]:
+    from referee.verifiers.code import CodeScorer
     from referee.verifiers.format import FormatScorer
     from referee.verifiers.language import LanguageScorer
     from referee.verifiers.math import MathScorer
@@ -61,6 +62,7 @@ def build_registry(config: ScorerConfig | None = None) -> dict[str, Scorer[Any]]
         CosineLengthScorer(),
         OverlongScorer(),
         RepetitionScorer(),
+        CodeScorer(settings=config.sandbox),
     ]
     registry = {scorer.name: scorer for scorer in scorers}
     for spec in config.plugins:

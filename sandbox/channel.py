@@ -1,0 +1,248 @@
+"""The host side of one sandbox container: start it with the runner as PID 1, hand it jobs over
+its attached stdin, read results from its stdout.
+
+`Channel.open` creates a hardened container (`container_config`) whose command is
+`python3 -I -S -c <runner source>`, attaches to its stdin/stdout *before* starting it (so no
+output can be missed or buffered inside docker-py's HTTP response), waits for the runner's
+`{"ready": true, "protocol": 1}`, sends the tester and program-host sources, and waits for
+`{"init": "ok"}`. `Channel.run` writes one job line and reads until one full JSON line comes
+back, within a host-side deadline: past it the container is removed and `SandboxTimeout`
+raised. The stream is Docker's multiplexed one: frames of an 8-byte header (stream 1 stdout,
+2 stderr; a big-endian payload size) and the payload; stderr frames are ignored (the runner
+writes none) and a line may span frames or share one with the next.
+
+Every failure of ours (container gone, handshake wrong, output garbled, deadline passed) raises
+`SandboxError` and removes the container; the channel is then dead. A result carrying
+`runner_error` (the runner failed, e.g. could not clean up) is returned, so the caller can report
+`sandbox_error`, and the container is removed too: its state is no longer trusted. So is one
+whose result says `retire` (the program managed to change the runner itself; its tests fail).
+
+Left out: pooling and retries (`referee.sandbox.pool`), comparing outputs (the `code` scorer).
+Jobs on one channel run one at a time; a Channel is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from referee.sandbox.container import container_config
+from referee.sandbox.protocol import PROTOCOL_VERSION, Job, JobResult
+from referee.service.settings import Settings
+
+SANDBOX_LABEL = "org.referee.sandbox"
+MAX_LINE_BYTES = 64 * 1024 * 1024
+"""Largest message accepted from a runner; past it the container is discarded."""
+_HEADER = 8
+
+
+class SandboxError(RuntimeError):
+    """Infrastructure failure (our fault): container died, unresponsive, handshake failed."""
+
+
+class SandboxTimeout(SandboxError):
+    """The runner did not answer before the host-side deadline; its container is removed."""
+
+
+def _source(name: str) -> str:
+    """A sibling script's source. Read, never imported: the runner's code is for containers."""
+    return Path(__file__).with_name(f"{name}.py").read_text(encoding="utf-8")
+
+
+class _Demux:
+    """Docker's multiplexed attach stream to stdout lines."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._line = bytearray()
+        self.lines: list[bytes] = []
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        offset = 0
+        while len(self._buffer) - offset >= _HEADER:
+            header = self._buffer[offset:offset + _HEADER]
+            stream, size = header[0], int.from_bytes(header[4:8], "big")
+            if stream > 2 or any(header[1:4]):
+                raise SandboxError(f"garbled attach stream (header {bytes(header)!r})")
+            end = offset + _HEADER + size
+            if end > len(self._buffer):
+                break
+            if stream == 1:
+                self._stdout(self._buffer[offset + _HEADER:end])
+            offset = end
+        del self._buffer[:offset]
+
+    def _stdout(self, payload: bytes | bytearray) -> None:
+        start = 0
+        while True:
+            newline = payload.find(b"\n", start)
+            if newline < 0:
+                self._line += payload[start:]
+                break
+            self._line += payload[start:newline]
+            self.lines.append(bytes(self._line))
+            self._line.clear()
+            start = newline + 1
+        if len(self._line) > MAX_LINE_BYTES:
+            raise SandboxError(f"runner message over {MAX_LINE_BYTES} bytes")
+
+
+class Channel:
+    """One running sandbox container and the line protocol to its runner."""
+
+    def __init__(self, container: Any, attach: Any, sock: socket.socket) -> None:
+        self._container = container
+        self._attach = attach  # keeps docker-py's response (and so the socket) alive
+        self._sock = sock
+        self._demux = _Demux()
+        self._dead = False
+        self._closed = False
+
+    @property
+    def id(self) -> str:
+        return str(self._container.id)
+
+    @classmethod
+    def open(cls, client: Any, settings: Settings,
+             labels: dict[str, str] | None = None) -> Channel:
+        """Start a container, handshake with its runner, send it the helper sources."""
+        config = container_config(settings)
+        config.pop("detach", None)
+        config["labels"] = {**config.get("labels", {}), **(labels or {}), SANDBOX_LABEL: "1"}
+        container: Any = None
+        try:
+            container = client.containers.create(
+                command=["python3", "-I", "-S", "-c", _source("runner")], stdin_open=True,
+                **config)
+            attach = container.attach_socket(
+                params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            sock = attach if isinstance(attach, socket.socket) else attach._sock
+            container.start()
+            channel = cls(container, attach, sock)
+        except Exception as exc:
+            if container is not None:
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+            raise SandboxError(f"could not start a sandbox container: {exc}") from exc
+        try:
+            deadline = time.monotonic() + settings.sandbox_start_timeout_s
+            hello = channel._receive(deadline)
+            if hello != {"ready": True, "protocol": PROTOCOL_VERSION}:
+                raise SandboxError(f"unexpected hello from the runner: {str(hello)[:200]}")
+            channel._send({"init": {"tester": _source("tester"),
+                                    "program_host": _source("program_host")}}, deadline)
+            answer = channel._receive(deadline)
+            if answer != {"init": "ok"}:
+                raise SandboxError(f"runner refused init: {str(answer)[:200]}")
+        except BaseException as exc:
+            channel.close()
+            if isinstance(exc, SandboxError):
+                raise
+            raise SandboxError(f"sandbox handshake failed: {exc!r}") from exc
+        return channel
+
+    @property
+    def alive(self) -> bool:
+        return not (self._dead or self._closed)
+
+    def run(self, job: Job, deadline_s: float) -> JobResult:
+        """Run one job; give up `deadline_s` seconds from now (the job's own wall limit plus a
+        margin). A failure raises SandboxError; it and a `runner_error` result kill the
+        channel."""
+        if not self.alive:
+            raise SandboxError("the sandbox channel is closed")
+        deadline = time.monotonic() + deadline_s
+        try:
+            self._send(job, deadline)
+            reply = self._receive(deadline)
+            if not (isinstance(reply, dict) and isinstance(reply.get("results"), list)):
+                raise SandboxError(f"malformed result from the runner: {str(reply)[:200]}")
+            if reply.get("id") != job["id"]:
+                # A malformed-message reply (id None) or a stale one: the stream is out of step.
+                problem = reply.get("runner_error") or f"id {reply.get('id')!r}"
+                raise SandboxError(f"result does not match job {job['id']}: {problem}")
+        except BaseException:
+            self._kill()
+            raise
+        if "runner_error" in reply or reply.get("retire"):
+            self._kill()
+        return cast(JobResult, reply)
+
+    def close(self) -> None:
+        """Remove the container (killing it). Idempotent; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        self._dead = True
+        with contextlib.suppress(Exception):
+            self._sock.close()
+        with contextlib.suppress(Exception):
+            self._attach.close()
+        with contextlib.suppress(Exception):
+            self._container.remove(force=True)
+
+    def __enter__(self) -> Channel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _kill(self) -> None:
+        self._dead = True
+        self.close()
+
+    def _send(self, message: Any, deadline: float) -> None:
+        # ensure_ascii (the default) keeps the line free of raw control bytes: Docker's
+        # detach sequence (ctrl-p ctrl-q) can never appear in it.
+        data = json.dumps(message).encode() + b"\n"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SandboxTimeout("deadline passed before the job was sent")
+        try:
+            self._sock.settimeout(remaining)
+            self._sock.sendall(data)
+        except TimeoutError:
+            raise SandboxTimeout("the runner did not take the job in time") from None
+        except OSError as exc:
+            raise SandboxError(f"cannot write to the sandbox: {exc}") from exc
+
+    def _receive(self, deadline: float) -> Any:
+        """The next message line, parsed."""
+        while not self._demux.lines:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SandboxTimeout("the runner did not answer in time")
+            try:
+                readable, _, _ = select.select([self._sock], [], [], remaining)
+                if not readable:
+                    continue
+                self._sock.settimeout(0)
+                data = self._sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:
+                raise SandboxError(f"cannot read from the sandbox: {exc}") from exc
+            if not data:
+                raise SandboxError(f"the sandbox container stopped{self._exit_note()}")
+            self._demux.feed(data)
+        line = self._demux.lines.pop(0)
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise SandboxError(f"runner sent a line that is not JSON: {line[:200]!r}") from None
+
+    def _exit_note(self) -> str:
+        try:
+            self._container.reload()
+            state = self._container.attrs.get("State", {})
+            return f" (exit code {state.get('ExitCode')}, OOM killed: {state.get('OOMKilled')})"
+        except Exception:
+            return ""

@@ -1,0 +1,212 @@
+"""A warm pool of sandbox containers for one process, refilled in the background.
+
+Each worker process owns its pool (`get_pool`): containers are never shared between processes,
+so no locking across processes is needed and a worker killed by the executor takes nothing of
+anyone else's with it. Its containers are labelled with the owner's host and pid; a new pool
+first removes containers whose owner process is gone (orphans of killed workers).
+
+`run(job)` takes an idle container (waiting for the refill thread when none is ready), runs the
+job with a host-side deadline of the job's own wall limit plus `sandbox_job_margin_s`, and gives
+the container back (its runner has already wiped it). A container that dies or stops answering
+is discarded and the job is tried once more on a fresh one; a second failure raises
+`SandboxError`, which the `code` scorer reports as `sandbox_error` (null, never 0).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from referee.sandbox.channel import Channel, SandboxError
+from referee.sandbox.protocol import Job, JobResult
+from referee.service.settings import Settings
+
+OWNER_LABEL = "org.referee.owner"
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SandboxPool:
+    """Warm sandbox containers for this process; `run` is safe to call from several threads."""
+
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        if client is None:
+            import docker
+
+            client = docker.from_env()
+        self._settings = settings
+        self._client = client
+        self._labels = {OWNER_LABEL: _owner()}
+        self._idle: deque[Channel] = deque()
+        self._busy = 0
+        self._starting = 0
+        self._closed = False
+        self._last_error: str | None = None
+        self._cond = threading.Condition()
+        self.stats = {"started": 0, "failed_starts": 0, "retries": 0, "waits": 0}
+        self.sweep_orphans()
+        self._refill = threading.Thread(target=self._refill_loop, name="sandbox-refill",
+                                        daemon=True)
+        self._refill.start()
+
+    # -- public ---------------------------------------------------------------------------
+
+    def run(self, job: Job) -> JobResult:
+        deadline = job["limits"]["wall_s"] + self._settings.sandbox_job_margin_s
+        failure: SandboxError | None = None
+        for attempt in range(2):
+            if attempt:
+                self.stats["retries"] += 1
+            channel = self._acquire()
+            try:
+                result = channel.run(job, deadline)
+            except SandboxError as exc:
+                failure = exc
+                self._discard(channel)
+                continue
+            self._release(channel)
+            return result
+        raise SandboxError(f"sandbox failed twice: {failure}")
+
+    @property
+    def size(self) -> int:
+        with self._cond:
+            return self._count()
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            idle = list(self._idle)
+            self._idle.clear()
+            self._cond.notify_all()
+        for channel in idle:
+            channel.close()
+
+    def sweep_orphans(self) -> int:
+        """Remove sandbox containers of this host whose owner process no longer exists."""
+        host = socket.gethostname()
+        removed = 0
+        try:
+            containers = self._client.containers.list(
+                all=True, filters={"label": "org.referee.sandbox=1"})
+        except Exception:  # a sweep failure must not stop the pool from starting
+            return 0
+        for container in containers:
+            owner = container.labels.get(OWNER_LABEL, "")
+            owner_host, _, pid = owner.rpartition(":")
+            if owner_host != host or not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+                removed += 1
+        return removed
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _count(self) -> int:
+        return len(self._idle) + self._busy + self._starting
+
+    def _acquire(self) -> Channel:
+        limit = time.monotonic() + self._settings.sandbox_start_timeout_s * 2
+        with self._cond:
+            if not self._idle:
+                self.stats["waits"] += 1
+            while not self._idle:
+                if self._closed:
+                    raise SandboxError("sandbox pool is closed")
+                remaining = limit - time.monotonic()
+                if remaining <= 0:
+                    raise SandboxError(
+                        f"no sandbox container became ready in time (last error: "
+                        f"{self._last_error})")
+                self._cond.notify_all()  # wake the refill thread
+                self._cond.wait(timeout=min(remaining, 1.0))
+            channel = self._idle.popleft()
+            self._busy += 1
+            self._cond.notify_all()
+            return channel
+
+    def _release(self, channel: Channel) -> None:
+        with self._cond:
+            self._busy -= 1
+            if channel.alive and not self._closed:
+                self._idle.append(channel)
+                self._cond.notify_all()
+                return
+            self._cond.notify_all()
+        channel.close()
+
+    def _discard(self, channel: Channel) -> None:
+        channel.close()
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    def _refill_loop(self) -> None:
+        backoff = 0.5
+        while True:
+            with self._cond:
+                while not self._closed and self._count() >= self._settings.sandbox_pool_size:
+                    self._cond.wait(timeout=5.0)
+                if self._closed:
+                    return
+                self._starting += 1
+            try:
+                channel = Channel.open(self._client, self._settings, labels=self._labels)
+            except Exception as exc:  # keep trying; waiting callers time out with this error
+                with self._cond:
+                    self._starting -= 1
+                    self._last_error = f"{type(exc).__name__}: {exc}"
+                    self.stats["failed_starts"] += 1
+                    self._cond.notify_all()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff = 0.5
+            with self._cond:
+                self._starting -= 1
+                self.stats["started"] += 1
+                if self._closed:
+                    channel_to_close: Channel | None = channel
+                else:
+                    channel_to_close = None
+                    self._idle.append(channel)
+                self._cond.notify_all()
+            if channel_to_close is not None:
+                channel_to_close.close()
+
+
+_pools: dict[int, SandboxPool] = {}
+_pools_lock = threading.Lock()
+
+
+def get_pool(settings: Settings) -> SandboxPool:
+    """This process's pool, created on first use (a forked child gets its own)."""
+    pid = os.getpid()
+    with _pools_lock:
+        pool = _pools.get(pid)
+        if pool is None:
+            pool = SandboxPool(settings)
+            _pools[pid] = pool
+            atexit.register(pool.close)
+        return pool

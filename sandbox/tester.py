@@ -1,0 +1,627 @@
+"""The tester T: runs an rpc job's tests, calling the untrusted program over a pipe.
+
+The runner (`referee.sandbox.runner`) starts it as a fresh `python3 -I -S -c <this source>`,
+without the program's resource limits, with these file descriptors (everything else closed):
+
+- 0: job in, from the runner: one frame, sent only once the program has loaded:
+  `{"harness": Harness, "early_stop", "test_wall_s", "callables": [...], "modules": {...}}`;
+- 1: /dev/null (test code that prints cannot corrupt anything); 2: a pipe to the runner;
+- 3: report out, to the runner: `{"ready": true}` once this process is non-dumpable, then
+  `{"index": i, "result": CaseResult}` per test, `{"lost": i}` when the program stopped
+  answering during test i (the runner knows why: it sees the program's exit status),
+  `{"internal": "..."}` on a bug here, and `{"done": true}` last;
+- 4: calls out, to the program host P; 5: replies in, from P (see `program_host`).
+
+Frames are a 4-byte big-endian length and that many bytes of UTF-8 Python literal text
+(`encode`/`decode`, copied byte for byte from `program_host`; not JSON, whose import costs a
+fresh interpreter ~14 ms). SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 stay ignored as the
+runner left them, so the program (same uid) cannot end this process with them.
+
+Why the program cannot pass a test it should fail:
+- This process makes itself non-dumpable before it says ready, and the runner gives P the
+  program only after that, so P can never read this process's memory (the harness, expected
+  values) or open its file descriptors through /proc (the report pipe).
+- The program's functions are proxies: a call sends literal arguments to P and accepts only
+  literal text back (`decode`), rebuilt here as plain builtin values. An object whose `__eq__`
+  is always True, a generator or a class instance fails the call; so do an `exit()` in the
+  candidate, a MemoryError, a reply past the time limit or a broken channel. Those failures are
+  BaseExceptions recorded on the test, so a bare `except:` in test code cannot hide them.
+- The harness's own `check` is used, never one the program defines; builtins are never
+  shadowed by the program's names.
+
+Left out: comparing outputs. Call-mode values go back to the host, which holds the expected
+values; so do stdio outputs, which never reach this process at all.
+"""
+
+from __future__ import annotations
+
+import _ast  # not ast: that costs a fresh interpreter ~2.5 ms more
+import builtins
+import ctypes
+import math
+import os
+import select
+import sys
+import time
+import types
+
+TYPE_CHECKING = False  # importing typing would cost this interpreter milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+JOB_IN, REPORT_OUT, CALLS_OUT, REPLIES_IN = 0, 3, 4, 5
+VALUE_CAP = 1 << 20
+"""Largest literal text of a return value (P enforces the same cap)."""
+REPLY_CAP = 2 * VALUE_CAP + 4096
+ARGS_CAP = 16 << 20
+JOB_CAP = 256 << 20
+FRAME_CAP = 256 << 20
+MAX_DEPTH = 100
+DETAIL_CHARS = 1000
+BUILTIN_NAMES = frozenset(dir(builtins))
+UNSAFE_MODULES = frozenset({"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo",
+                            "webbrowser", "pydoc", "ensurepip", "venv", "lib2to3"})
+
+
+# --- literal values as text (keep identical in all three) -------------------------------------
+
+class NonLiteral(Exception):
+    """The value is not made of None, bool, int, float, complex, str, bytes, tuple, list, dict,
+    set and frozenset only."""
+
+
+class TooLarge(Exception):
+    """The literal text is longer than the cap."""
+
+
+def encode(value: Any, cap: int) -> str:
+    """`value` as Python literal text that `decode` turns back into plain builtin values.
+
+    Subclasses of the builtin types are written as their base type (an `IntEnum` as an int, a
+    namedtuple as a tuple); anything else raises `NonLiteral`. Non-finite floats are written as
+    `float('inf')` and complex numbers as `complex(re, im)`, which `decode` accepts."""
+    out: list[str] = []
+    budget = [cap]
+
+    def emit(text: str) -> None:
+        budget[0] -= len(text)
+        if budget[0] < 0:
+            raise TooLarge(f"larger than {cap} bytes")
+        out.append(text)
+
+    def items(values: Any, depth: int) -> None:
+        for index, item in enumerate(values):
+            if index:
+                emit(", ")
+            walk(item, depth)
+
+    def walk(v: Any, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise NonLiteral(f"nested more than {MAX_DEPTH} levels deep")
+        depth += 1
+        if v is None or v is True or v is False:
+            emit(repr(v))
+        elif isinstance(v, int):
+            emit(int.__repr__(v))
+        elif isinstance(v, float):
+            text = float.__repr__(v)
+            emit(text if math.isfinite(v) else f"float({text!r})")
+        elif isinstance(v, complex):
+            emit("complex(")
+            walk(complex.__getattribute__(v, "real"), depth)
+            emit(", ")
+            walk(complex.__getattribute__(v, "imag"), depth)
+            emit(")")
+        elif isinstance(v, str):
+            if str.__len__(v) > budget[0]:
+                raise TooLarge(f"larger than {cap} bytes")
+            emit(str.__repr__(v))
+        elif isinstance(v, bytes | bytearray):
+            if len(v) > budget[0]:
+                raise TooLarge(f"larger than {cap} bytes")
+            emit(bytes.__repr__(bytes(v)))
+        elif isinstance(v, tuple):
+            emit("(")
+            items(tuple.__iter__(v), depth)
+            emit(",)" if tuple.__len__(v) == 1 else ")")
+        elif isinstance(v, list):
+            emit("[")
+            items(list.__iter__(v), depth)
+            emit("]")
+        elif isinstance(v, dict):
+            emit("{")
+            for index, (key, item) in enumerate(dict.items(v)):
+                if index:
+                    emit(", ")
+                walk(key, depth)
+                emit(": ")
+                walk(item, depth)
+            emit("}")
+        elif isinstance(v, frozenset):
+            if not frozenset.__len__(v):
+                emit("frozenset()")
+                return
+            emit("frozenset({")
+            items(frozenset.__iter__(v), depth)
+            emit("})")
+        elif isinstance(v, set):
+            if not set.__len__(v):
+                emit("set()")
+                return
+            emit("{")
+            items(set.__iter__(v), depth)
+            emit("}")
+        else:
+            raise NonLiteral(type(v).__name__)
+
+    walk(value, 0)
+    return "".join(out)
+
+
+def decode(text: str) -> Any:
+    """The value of literal text written by `encode` (or any plain Python literal). Raises
+    ValueError for anything else: no names, attributes, operators or calls beyond
+    `float('inf'|'-inf'|'nan')`, `complex(re, im)`, `set()` and `frozenset(...)`."""
+    try:
+        tree: Any = compile(text, "<literal>", "eval", _ast.PyCF_ONLY_AST)
+        return _literal(tree.body)
+    except ValueError:
+        raise
+    except (SyntaxError, TypeError, MemoryError, RecursionError, OverflowError) as exc:
+        raise ValueError(f"not a literal: {type(exc).__name__}") from None
+
+
+_NUMBERS = (int, float, complex)
+
+
+def _literal(node: Any) -> Any:
+    if isinstance(node, _ast.Constant):
+        value = node.value
+        if value is None or type(value) in (bool, int, float, complex, str, bytes):
+            return value
+    elif isinstance(node, _ast.Tuple):
+        return tuple(_literal(e) for e in node.elts)
+    elif isinstance(node, _ast.List):
+        return [_literal(e) for e in node.elts]
+    elif isinstance(node, _ast.Set):
+        return {_literal(e) for e in node.elts}
+    elif isinstance(node, _ast.Dict):
+        if all(k is not None for k in node.keys):
+            return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)
+                    if k is not None}
+    elif isinstance(node, _ast.UnaryOp) and isinstance(node.op, _ast.USub | _ast.UAdd):
+        operand = _literal(node.operand)
+        if type(operand) in _NUMBERS:
+            return -operand if isinstance(node.op, _ast.USub) else operand
+    elif (isinstance(node, _ast.Call) and isinstance(node.func, _ast.Name) and not node.keywords
+          and node.func.id in ("float", "complex", "set", "frozenset")):
+        args = [_literal(a) for a in node.args]
+        name = node.func.id
+        if name == "float" and len(args) == 1 and args[0] in ("inf", "-inf", "nan"):
+            return float(args[0])
+        if (name == "complex" and len(args) == 2
+                and all(type(a) in (int, float) for a in args)):
+            return complex(args[0], args[1])
+        if name == "set" and not args:
+            return set()
+        if name == "frozenset" and (not args or (
+                len(args) == 1 and type(args[0]) in (set, list, tuple))):
+            return frozenset(*args)
+    raise ValueError(f"not a literal: {type(node).__name__}")
+
+
+# --- frames ------------------------------------------------------------------------------------
+
+def frame(value: Any) -> bytes:
+    data = encode(value, FRAME_CAP).encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def read_frame(fd: int, cap: int) -> Any:
+    """The next frame's value from a blocking pipe; None at end of file."""
+    header = _read_exactly(fd, 4)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "big")
+    if size > cap:
+        raise ValueError(f"frame of {size} bytes is over the {cap} byte cap")
+    body = _read_exactly(fd, size)
+    return None if body is None else decode(body.decode())
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def send(value: Any) -> None:
+    """One frame to the runner (blocking: the runner always reads)."""
+    view = memoryview(frame(value))
+    while view:
+        view = view[os.write(REPORT_OUT, view):]
+
+
+def describe(exc: BaseException) -> str:
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "<unprintable message>"
+    return (f"{name}: {message}" if message else name)[:DETAIL_CHARS]
+
+
+def make_nondumpable() -> None:
+    """PR_SET_DUMPABLE 0: /proc/<this pid>/{mem,fd,environ,...} become root's, and ptrace is
+    refused, for every other process of the sandbox user (the program's included)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(4, 0, 0, 0, 0) != 0 or libc.prctl(3, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
+# --- calling the program -----------------------------------------------------------------------
+
+class Fault(BaseException):
+    """A call failure that fails the test whatever the test code does with it: BaseException so
+    `except Exception` does not catch it, and also recorded on the `Rpc` for a bare `except:`.
+    `fatal`: the channel to the program is unusable, the job ends after this test."""
+
+    def __init__(self, status: str, detail: str, fatal: bool = False, lost: bool = False):
+        super().__init__(detail)
+        self.status, self.detail, self.fatal, self.lost = status, detail[:DETAIL_CHARS], fatal, lost
+
+
+class CandidateError(Exception):
+    """An exception the candidate raised whose type is not a builtin exception."""
+
+
+class Rpc:
+    """The pipe pair to the program host: numbered calls, one at a time, each bounded by the
+    current test's deadline."""
+
+    def __init__(self, test_wall_s: float):
+        self.test_wall_s = test_wall_s
+        self.seq = 0
+        self.buffer = bytearray()
+        self.deadline = math.inf
+        self.fault: Fault | None = None
+        """The first fault of the current test."""
+        self.broken: Fault | None = None
+        """A fatal fault: no more calls go out."""
+        os.set_blocking(CALLS_OUT, False)
+        os.set_blocking(REPLIES_IN, False)
+
+    def begin(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fault = self.broken
+
+    def fail(self, fault: Fault) -> Fault:
+        if self.fault is None:
+            self.fault = fault
+        if fault.fatal and self.broken is None:
+            self.broken = fault
+        return fault
+
+    def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self.broken is not None:
+            raise Fault(self.broken.status, self.broken.detail, True, self.broken.lost)
+        try:
+            text = encode((args, kwargs), ARGS_CAP)
+        except (NonLiteral, TooLarge) as exc:
+            raise TypeError(f"cannot pass a non-literal or huge argument to the candidate: "
+                            f"{exc}") from None
+        self.seq += 1
+        self._write(frame({"seq": self.seq, "call": name, "args": text}))
+        reply = self._reply(self.seq)
+        if "ok" in reply:
+            value = reply["ok"]
+            try:
+                if not isinstance(value, str) or len(value) > VALUE_CAP:
+                    raise ValueError("oversized")
+                return decode(value)
+            except ValueError:
+                raise self.fail(Fault("error", "TypeError: candidate returned a non-literal "
+                                      "value")) from None
+        if "fault" in reply:
+            raise self.fail(Fault("error", str(reply["fault"])))
+        if "memory" in reply:
+            raise self.fail(Fault("memory", str(reply["memory"])))
+        raise candidate_error(str(reply.get("type", "")), str(reply.get("message", "")),
+                              str(reply.get("error", "error")))
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(CALLS_OUT, view):]
+            except BlockingIOError:
+                self._wait(CALLS_OUT, write=True)
+            except OSError:  # EPIPE: the program host is gone
+                raise self.fail(self._lost()) from None
+
+    def _reply(self, seq: int) -> dict[str, Any]:
+        while True:
+            message = self._frame()
+            # Frames for another call number are stale or forged; the program could only ever
+            # answer its own calls with them.
+            if isinstance(message, dict) and message.get("seq") == seq:
+                return message
+
+    def _frame(self) -> Any:
+        while True:
+            if len(self.buffer) >= 4:
+                size = int.from_bytes(self.buffer[:4], "big")
+                if size > REPLY_CAP:
+                    raise self.fail(Fault("error", "the program sent an oversized reply", True))
+                if len(self.buffer) >= 4 + size:
+                    body = bytes(self.buffer[4:4 + size])
+                    del self.buffer[:4 + size]
+                    try:
+                        return decode(body.decode())
+                    except ValueError:  # UnicodeDecodeError included
+                        raise self.fail(Fault("error", "the program corrupted its replies",
+                                              True)) from None
+            self._wait(REPLIES_IN, write=False)
+            try:
+                chunk = os.read(REPLIES_IN, 1 << 20)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise self.fail(self._lost())
+            self.buffer += chunk
+
+    def _wait(self, fd: int, write: bool) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise self.fail(Fault("timeout", f"test took longer than {self.test_wall_s:g} s",
+                                  True))
+        if write:
+            select.select([], [fd], [], remaining)
+        else:
+            select.select([fd], [], [], remaining)
+
+    @staticmethod
+    def _lost() -> Fault:
+        return Fault("error", "the program stopped answering", True, True)
+
+
+CONTROL_FLOW = (StopIteration, StopAsyncIteration)
+"""Never re-raised as themselves: a StopIteration out of a proxy inside `map()` would end the
+iteration early, and `all(map(candidate, xs))` would pass."""
+
+
+def candidate_error(kind: str, message: str, text: str) -> Exception:
+    """The candidate's exception as an instance of the same builtin type when there is one (so
+    tests expecting e.g. ValueError work), else a CandidateError."""
+    cls = getattr(builtins, kind, None) if kind.isidentifier() else None
+    exc: Exception = CandidateError(text)
+    if isinstance(cls, type) and issubclass(cls, Exception) and not issubclass(cls, CONTROL_FLOW):
+        try:
+            exc = cls(message)
+        except Exception:  # e.g. UnicodeDecodeError needs five arguments
+            exc = CandidateError(text)
+    exc.referee_text = text  # type: ignore[attr-defined]  # the detail, verbatim from P
+    return exc
+
+
+# --- running the tests -------------------------------------------------------------------------
+
+class Tester:
+    def __init__(self, job: dict[str, Any]):
+        self.job = job
+        self.harness: dict[str, Any] = job["harness"]
+        self.early_stop = bool(job.get("early_stop"))
+        self.test_wall_s = float(job["test_wall_s"])
+        self.rpc = Rpc(self.test_wall_s)
+
+    def run(self) -> None:
+        style = self.harness.get("style")
+        if style == "assert":
+            self.run_assert()
+        elif style == "mbpp":
+            self.run_mbpp()
+        elif style == "call":
+            self.run_call()
+        else:
+            raise ValueError(f"unknown harness style {style!r}")
+
+    def proxy(self, name: str) -> Callable[..., Any]:
+        rpc = self.rpc
+
+        def candidate(*args: Any, **kwargs: Any) -> Any:
+            return rpc.call(name, args, kwargs)
+
+        candidate.__name__ = candidate.__qualname__ = name
+        return candidate
+
+    def namespace(self, code_text: str) -> dict[str, Any]:
+        """Globals for the test code: the program's top-level functions as proxies (HumanEval
+        tests call helpers from the prompt, MBPP asserts call any of them) and the standard
+        modules the program imported that the test code names (MBPP tests use `math` without
+        importing it). Never a builtin's name, and the test's own definitions come after."""
+        namespace: dict[str, Any] = {"__name__": "__test__", "__builtins__": builtins}
+        for name in self.job.get("callables", []):
+            if _usable_name(name):
+                namespace[name] = self.proxy(name)
+        modules = self.job.get("modules", {})
+        for alias, module in modules.items() if isinstance(modules, dict) else ():
+            if (_usable_name(alias) and alias not in namespace and alias in code_text
+                    and isinstance(module, str) and _safe_module(module)):
+                try:
+                    namespace[alias] = __import__(module, fromlist=["_"])
+                except Exception:
+                    continue
+        return namespace
+
+    def one(self, index: int, body: Callable[[], dict[str, Any]],
+            where: Callable[[BaseException], str] | None = None) -> bool:
+        """Run one test, report it; whether the job goes on."""
+        start = time.monotonic()
+        self.rpc.begin(start + self.test_wall_s)
+        status, detail, extra = "ok", "", {}
+        try:
+            extra = body()
+        except Fault as raised:
+            status, detail = raised.status, raised.detail
+        except AssertionError as exc:
+            status = "failed"
+            detail = describe(exc) + (where(exc) if where else "")
+        except BaseException as exc:
+            status, detail = "error", getattr(exc, "referee_text", None) or describe(exc)
+        fault = self.rpc.fault
+        if fault is not None:
+            if fault.lost:
+                send({"lost": index})
+                return False
+            status, detail = fault.status, fault.detail
+        result = {"status": status, "detail": detail[:DETAIL_CHARS],
+                  "wall_s": round(time.monotonic() - start, 6)}
+        if status == "ok":
+            result.update(extra)
+        send({"index": index, "result": result})
+        if fault is not None and fault.fatal:
+            return False
+        return not (self.early_stop and status != "ok")
+
+    def run_assert(self) -> None:
+        test = str(self.harness["test"])
+        entry_point = str(self.harness["entry_point"])
+        namespace = self.namespace(test)
+        lines = test.splitlines()
+
+        def body() -> dict[str, Any]:
+            exec(compile(test, "<test>", "exec", dont_inherit=True), namespace)
+            check = namespace.get("check")
+            # Only the harness's own check counts, never a proxy named check.
+            if not (isinstance(check, types.FunctionType)
+                    and check.__code__.co_filename == "<test>"):
+                raise RuntimeError("the test code defines no check(candidate)")
+            check(self.proxy(entry_point))
+            return {}
+
+        def where(exc: BaseException) -> str:
+            line = None
+            tb = exc.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_code.co_filename == "<test>":
+                    line = tb.tb_lineno
+                tb = tb.tb_next
+            if line is None or not 0 < line <= len(lines):
+                return ""
+            return f" (line {line}: {lines[line - 1].strip()[:300]})"
+
+        self.one(0, body, where)
+
+    def run_mbpp(self) -> None:
+        setup = str(self.harness.get("setup") or "")
+        tests = [str(t) for t in self.harness["tests"]]
+        namespace = self.namespace(setup + "\n" + "\n".join(tests))
+        if setup.strip():
+            start = time.monotonic()
+            self.rpc.begin(start + self.test_wall_s)
+            failure = ""
+            try:
+                exec(compile(setup, "<setup>", "exec", dont_inherit=True), namespace)
+            except BaseException as exc:
+                failure = exc.detail if isinstance(exc, Fault) else describe(exc)
+            fault = self.rpc.fault
+            if fault is not None and fault.fatal:
+                if fault.lost:
+                    send({"lost": 0})
+                else:
+                    send({"index": 0, "result": {"status": fault.status, "detail": fault.detail,
+                                                 "wall_s": round(time.monotonic() - start, 6)}})
+                return
+            if fault is not None or failure:
+                detail = ("setup failed: " + (fault.detail if fault else failure))[:DETAIL_CHARS]
+                for index in range(len(tests)):
+                    send({"index": index,
+                          "result": {"status": "error", "detail": detail, "wall_s": 0.0}})
+                return
+        for index, test in enumerate(tests):
+
+            def body(test: str = test, index: int = index) -> dict[str, Any]:
+                exec(compile(test, f"<test {index}>", "exec", dont_inherit=True), namespace)
+                return {}
+
+            def where(exc: BaseException, test: str = test) -> str:
+                return f" ({test.strip()[:300]})"
+
+            if not self.one(index, body, where):
+                return
+
+    def run_call(self) -> None:
+        function = self.proxy(str(self.harness["fn_name"]))
+        for index, args in enumerate(self.harness["cases"]):
+
+            def body(args: Any = args) -> dict[str, Any]:
+                if not isinstance(args, list):
+                    raise TypeError("call arguments must be a list")
+                value = function(*args)
+                try:
+                    return {"value": json_value(value, 0)}
+                except (TypeError, ValueError):
+                    raise Fault("error", "return value is not JSON-serialisable") from None
+
+            if not self.one(index, body):
+                return
+
+
+def json_value(value: Any, depth: int) -> Any:
+    """A decoded literal as JSON: tuples become lists; sets, bytes, complex numbers, non-finite
+    floats and non-string dict keys raise (the host could not compare them faithfully). Less
+    deep than MAX_DEPTH, so that the report frame around it still encodes."""
+    if depth > MAX_DEPTH - 10:
+        raise ValueError("too deep")
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("non-finite float")
+        return value
+    if isinstance(value, list | tuple):
+        return [json_value(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("non-string key")
+        return {k: json_value(v, depth + 1) for k, v in value.items()}
+    raise TypeError(type(value).__name__)
+
+
+def _usable_name(name: Any) -> bool:
+    return (isinstance(name, str) and name.isidentifier() and not name.startswith("__")
+            and name not in BUILTIN_NAMES)
+
+
+def _safe_module(module: str) -> bool:
+    top = module.partition(".")[0]
+    return top in sys.stdlib_module_names and top not in UNSAFE_MODULES and not top.startswith("_")
+
+
+def main() -> None:
+    make_nondumpable()
+    send({"ready": True})
+    job = read_frame(JOB_IN, JOB_CAP)
+    if not isinstance(job, dict):
+        return
+    Tester(job).run()
+    send({"done": True})
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BaseException as exc:
+        try:
+            send({"internal": describe(exc)})
+        finally:
+            os._exit(1)
+    os._exit(0)

@@ -1,0 +1,231 @@
+"""The `code` scorer: does the program in a completion pass its unit tests in the sandbox?
+
+Steps: extract the program (`code_extract`: the last Python fence after `</think>`), turn the
+tests into a sandbox job (`code_formats`; expected outputs stay here; call mode appends a shim
+binding `fn_name` to `Solution().fn_name` for LeetCode-style programs), run it in a Docker
+sandbox (`referee.sandbox.pool`, or any `Sandbox`), and judge the `JobResult`, comparing stdout
+and return values on the host (`code_compare`).
+
+Scores: `scoring="all"` 1.0 when every test passes, else 0.0 (`early_stop` stops at the first
+failure; stdio jobs stop only at a failing process, since the runner cannot tell a wrong
+answer); `scoring="fraction"` passed / total (never stops early).
+
+Verdicts, per test and for the program (the program's is `accepted` when every test passes,
+else the first failing test's):
+- runner status `ok` -> `accepted`, or `wrong_answer` when the stdout / return value does not
+  match; `failed` (an assertion) -> `wrong_answer`; `error`, `killed` -> `runtime_error`;
+  `timeout` -> `time_limit_exceeded`; `memory` -> `memory_limit_exceeded`; `output_limit` ->
+  `output_limit_exceeded`; `not_run` -> `not_run` (not passed; never the program's verdict);
+- rpc program loading: `syntax_error` -> `syntax_error`; `import_error` (raised while loading),
+  `exited` (exit() while loading), `killed` -> `runtime_error`; `timeout`, `memory`,
+  `output_limit` as above. No test passes then. A stdio program whose every run case died with
+  a `SyntaxError`/`IndentationError`/`TabError` as the last line of stderr is `syntax_error`
+  (a label only: the score is 0 either way);
+- `no_code` 0.0 (nothing to run; details `reason`: `no_answer`, `empty`), `program_too_long`
+  0.0 (longer than `max_program_chars`; details `program_chars`);
+- `sandbox_error` None: the sandbox raised `SandboxError`, could not be created, set
+  `runner_error`, or broke the protocol (wrong id or result count, an `ok` without stdout or
+  value, an unknown status, tests skipped with no failure). Our fault, never 0. Details `error`.
+
+Details otherwise: `passed`, `total`, `tests` (the first 50 per-test verdicts), `counts` (tests
+per verdict), `source` (`fence` or `answer`), and on failure `detail` (the first failure's
+reason, <= 300 characters) and `stderr` (its last 500 characters, when any).
+
+The sandbox defaults to this process's pool, created on first use; `referee.sandbox.pool` and
+`referee.sandbox.channel` are imported by name then, so importing this module stays cheap and
+needs no Docker. Time: `time_bound(params)` covers the job, the pool's one retry on a fresh
+container and that container's start; the executor extends an item's bound to it. The sandbox
+bounds the program itself.
+
+Left out: languages other than Python, special judges (problems with several right outputs),
+per-test weights, and compiling the program on the host (syntax errors come from the sandbox).
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import math
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
+
+from pydantic import Field
+
+from referee.sandbox.protocol import Harness, Job, JobResult, StdioCase
+from referee.sandbox.protocol import Limits as JobLimits
+from referee.verifiers.base import Sample, Scorer, ScorerParams, result
+from referee.verifiers.code_compare import DETAIL_CHARS, ProtocolError, judge
+from referee.verifiers.code_extract import extract_program
+from referee.verifiers.code_formats import (
+    AssertTests,
+    CallTests,
+    MbppTests,
+    NativeTests,
+    StdioTests,
+    Tests,
+)
+from referee.verifiers.contract import ScoreResult
+
+if TYPE_CHECKING:
+    from referee.service.settings import Settings
+
+SANDBOX_ERROR = "sandbox_error"
+
+_JOB_IDS = itertools.count(1)
+
+
+class Sandbox(Protocol):
+    """What the scorer needs of a sandbox: `referee.sandbox.pool.SandboxPool`, or a fake."""
+
+    def run(self, job: Job) -> JobResult: ...
+
+
+class CodeParams(ScorerParams):
+    tests: Tests
+    """Native or dataset test shape (see `referee.verifiers.code_formats`)."""
+    language: Literal["python"] = "python"
+    scoring: Literal["all", "fraction"] = "all"
+    early_stop: bool = True
+    """Stop at the first failing test; only with `scoring="all"`."""
+    test_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    """Wall-clock bound per stdio case, per call, per assert test."""
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """Wall-clock bound for the whole job."""
+    memory_mb: int = Field(default=256, ge=16, le=65536)
+    """Address-space limit of each process running the program (the container's own limit,
+    `sandbox_memory_mb`, still applies)."""
+    cpu_s: int | None = Field(default=None, ge=1, le=3600)
+    """CPU seconds per program process; None: ceil(timeout_s)."""
+    output_bytes: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    max_program_chars: int = Field(default=100_000, ge=1, le=10_000_000)
+
+    def job_limits(self) -> JobLimits:
+        cpu_s = self.cpu_s if self.cpu_s is not None else math.ceil(self.timeout_s)
+        return JobLimits(wall_s=self.timeout_s, test_wall_s=self.test_timeout_s, cpu_s=cpu_s,
+                         memory_mb=self.memory_mb, output_bytes=self.output_bytes)
+
+    def stops_early(self) -> bool:
+        return self.early_stop and self.scoring == "all"
+
+
+def job_payload(
+    tests: NativeTests,
+) -> tuple[Literal["stdio", "rpc"], list[StdioCase] | Harness]:
+    """The job's kind and its stdio cases or rpc harness. Expected outputs are left out."""
+    if isinstance(tests, StdioTests):
+        return "stdio", [StdioCase(stdin=case.stdin) for case in tests.cases]
+    if isinstance(tests, AssertTests):
+        return "rpc", {"style": "assert", "test": tests.test, "entry_point": tests.entry_point}
+    if isinstance(tests, MbppTests):
+        return "rpc", {"style": "mbpp", "setup": tests.test_setup_code,
+                       "tests": list(tests.test_list)}
+    return "rpc", {"style": "call", "fn_name": tests.fn_name,
+                   "cases": [list(case.args) for case in tests.cases]}
+
+
+# LeetCode-style programs (LiveCodeBench functional tests, TACO's LeetCode problems) define the
+# function as a method of `class Solution`; the call harness looks up top-level names only.
+_SOLUTION_SHIM = """
+
+try:
+    {name}
+except NameError:
+    try:
+        {name} = Solution().{name}
+    except Exception:
+        pass
+"""
+
+
+def build_job(params: CodeParams, program: str) -> Job:
+    """The sandbox job for a program: its cases or harness and limits, no expected output.
+    Call mode appends a shim that binds `fn_name` to `Solution().fn_name` when the program
+    defines no top-level function of that name (it runs in the sandbox, as the program)."""
+    kind, payload = job_payload(params.tests)
+    if isinstance(params.tests, CallTests):
+        program += _SOLUTION_SHIM.format(name=params.tests.fn_name)
+    job = Job(id=next(_JOB_IDS), kind=kind, program=program, limits=params.job_limits(),
+              early_stop=params.stops_early())
+    if isinstance(payload, list):
+        job["cases"] = payload
+    else:
+        job["harness"] = payload
+    return job
+
+
+def _sandbox_error(error: str) -> ScoreResult:
+    return result(None, SANDBOX_ERROR, error=error[:DETAIL_CHARS])
+
+
+def is_sandbox_error(exc: BaseException) -> bool:
+    """`referee.sandbox.channel.SandboxError` (imported lazily), or a class of that name."""
+    try:
+        error_type = getattr(importlib.import_module("referee.sandbox.channel"), "SandboxError",
+                             None)
+    except ImportError:
+        error_type = None
+    if isinstance(error_type, type) and isinstance(exc, error_type):
+        return True
+    return any(cls.__name__ == "SandboxError" for cls in type(exc).__mro__)
+
+
+class CodeScorer(Scorer[CodeParams]):
+    name: ClassVar[str] = "code"
+    params_model = CodeParams
+
+    def __init__(self, sandbox: Sandbox | None = None, settings: Settings | None = None) -> None:
+        """`sandbox` None: this process's pool (`get_pool(settings or Settings())`), created
+        on first use so that forked workers do not share containers."""
+        self._sandbox = sandbox
+        self._settings = settings
+
+    def time_bound(self, params: CodeParams) -> float:
+        """Worst case of the pool's run: the job and one retry on a fresh container, each with
+        the host's margin, plus starting that container."""
+        from referee.service.settings import Settings
+
+        fields = Settings.model_fields
+        margin = (self._settings.sandbox_job_margin_s if self._settings
+                  else fields["sandbox_job_margin_s"].default)
+        start = (self._settings.sandbox_start_timeout_s if self._settings
+                 else fields["sandbox_start_timeout_s"].default)
+        return 2 * (params.timeout_s + margin) + start
+
+    def sandbox(self) -> Sandbox:
+        """The sandbox, created on first use. The pool module is imported by name: it pulls in
+        docker-py, and importing this module must stay cheap."""
+        if self._sandbox is None:
+            settings = self._settings
+            if settings is None:
+                from referee.service.settings import Settings
+
+                settings = Settings()
+            pool = importlib.import_module("referee.sandbox.pool")
+            self._sandbox = cast(Sandbox, pool.get_pool(settings))
+        return self._sandbox
+
+    def score(self, sample: Sample, params: CodeParams) -> ScoreResult:
+        extraction = extract_program(sample.completion, sample.prompt)
+        if not extraction.program:
+            return result(0.0, "no_code", reason=extraction.reason)
+        program = extraction.program
+        if len(program) > params.max_program_chars:
+            return result(0.0, "program_too_long", program_chars=len(program))
+        job = build_job(params, program)
+        try:
+            sandbox = self.sandbox()
+        except Exception as exc:  # Docker unreachable, pool missing: our fault, not the model's
+            return _sandbox_error(f"sandbox unavailable: {type(exc).__name__}: {exc}")
+        try:
+            job_result = sandbox.run(job)
+        except Exception as exc:
+            if is_sandbox_error(exc):
+                return _sandbox_error(f"{type(exc).__name__}: {exc}")
+            raise
+        if job_result.get("runner_error"):
+            return _sandbox_error(f"runner: {job_result['runner_error']}")
+        if job_result.get("id") != job["id"]:
+            return _sandbox_error(f"result id {job_result.get('id')!r} for job {job['id']}")
+        try:
+            return judge(params.tests, job_result, params.scoring, source=extraction.source)
+        except ProtocolError as exc:
+            return _sandbox_error(f"protocol: {exc}")

@@ -1,0 +1,301 @@
+"""Host-side judging for the `code` scorer: outputs against expectations, results to verdicts.
+
+Expected outputs never enter the sandbox (`referee.sandbox.protocol`): the runner sends back a
+stdio program's stdout and a called function's return value (as JSON), and these functions
+decide whether they match. Each returns None on a match, else a short reason for the verdict's
+`detail` (previews of at most `PREVIEW_CHARS` characters).
+
+Stdout, three modes:
+- `lines` (default): per line, trailing whitespace is stripped; trailing empty lines are dropped
+  on both sides; then the line counts must be equal and every line must be equal. A truncated
+  output fails (no `zip` that stops at the shorter side). Leading whitespace counts.
+- `exact`: equal after turning `\\r\\n` into `\\n`; a missing final newline is a difference.
+- `tokens`: split on whitespace; the counts must be equal and each pair of tokens equal as
+  text, or both decimal numbers that are equal: integers exactly (any length, `007` == `7`),
+  otherwise within `float_tolerance`, relative or absolute. `nan`, `inf`, `1_000` and hex are
+  text, not numbers, and so is a decimal too large for a float (`1e999`).
+
+Return values (call mode): JSON values compared structurally. `true` only equals `true` (never
+1); numbers compare by value, integers exactly and otherwise within `float_tolerance`; lists
+by length and element; objects by key set and value. With `unwrap_single` (the APPS/TACO quirk:
+their outputs wrap a single return value in a list), an expected `[x]` also accepts `x`.
+
+`judge(tests, job_result, scoring)` turns a runner's `JobResult` into the score, verdict and
+details that `referee.verifiers.code` documents (the status-to-verdict tables are here). It
+raises `ProtocolError` when the result breaks `referee.sandbox.protocol` (a result count that
+does not match the tests, `ok` without stdout or value, an unknown status, tests skipped with
+no failure); the scorer reports that as `sandbox_error`, never as the model's failure.
+
+Left out: case-insensitive tokens (`YES`/`yes`), order-insensitive (set) outputs, special
+judges for problems with several correct answers, and APPS's other lenient fallbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from typing import Literal
+
+from referee.sandbox.protocol import CaseResult, JobResult
+from referee.verifiers.base import result
+from referee.verifiers.code_formats import CallTests, NativeTests, StdioTests, count_tests
+from referee.verifiers.contract import ScoreResult
+
+CompareMode = Literal["lines", "exact", "tokens"]
+
+PREVIEW_CHARS = 60
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def preview(text: str) -> str:
+    """`repr` of the start of a string, for details."""
+    if len(text) > PREVIEW_CHARS:
+        return repr(text[:PREVIEW_CHARS]) + "..."
+    return repr(text)
+
+
+def compare_stdout(
+    expected: str, got: str, mode: CompareMode = "lines", float_tolerance: float = 1e-6
+) -> str | None:
+    """None when `got` matches `expected` under `mode`, else why not."""
+    if mode == "exact":
+        return _compare_exact(expected, got)
+    if mode == "tokens":
+        return _compare_tokens(expected, got, float_tolerance)
+    return _compare_lines(expected, got)
+
+
+def _normalised_lines(text: str) -> list[str]:
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _compare_lines(expected: str, got: str) -> str | None:
+    want, have = _normalised_lines(expected), _normalised_lines(got)
+    for index, (line_want, line_have) in enumerate(zip(want, have, strict=False)):
+        if line_want != line_have:
+            return f"line {index + 1}: expected {preview(line_want)}, got {preview(line_have)}"
+    if len(want) != len(have):
+        return f"expected {len(want)} lines, got {len(have)}"
+    return None
+
+
+def _compare_exact(expected: str, got: str) -> str | None:
+    want, have = expected.replace("\r\n", "\n"), got.replace("\r\n", "\n")
+    if want == have:
+        return None
+    at = next((i for i, (a, b) in enumerate(zip(want, have, strict=False)) if a != b),
+              min(len(want), len(have)))
+    return (f"differs at character {at}: expected {preview(want[at:])}, "
+            f"got {preview(have[at:])}")
+
+
+def _integer_text(token: str) -> str:
+    """A canonical spelling of an integer token: no plus sign, no leading zeros, no `-0`."""
+    negative = token.startswith("-")
+    digits = token.lstrip("+-").lstrip("0") or "0"
+    return "-" + digits if negative and digits != "0" else digits
+
+
+def tokens_equal(want: str, have: str, float_tolerance: float) -> bool:
+    """Equal as text, or as decimal numbers (see the module docstring)."""
+    if want == have:
+        return True
+    if _INTEGER.fullmatch(want) and _INTEGER.fullmatch(have):
+        return _integer_text(want) == _integer_text(have)
+    if _DECIMAL.fullmatch(want) and _DECIMAL.fullmatch(have):
+        a, b = float(want), float(have)
+        return math.isfinite(a) and math.isfinite(b) and numbers_close(a, b, float_tolerance)
+    return False
+
+
+def numbers_close(want: float, have: float, float_tolerance: float) -> bool:
+    """Within the tolerance, relative or absolute; non-finite values only equal themselves."""
+    if not (math.isfinite(want) and math.isfinite(have)):
+        return want == have
+    return math.isclose(want, have, rel_tol=float_tolerance, abs_tol=float_tolerance)
+
+
+def _compare_tokens(expected: str, got: str, float_tolerance: float) -> str | None:
+    want, have = expected.split(), got.split()
+    for index, (token_want, token_have) in enumerate(zip(want, have, strict=False)):
+        if not tokens_equal(token_want, token_have, float_tolerance):
+            return (f"token {index + 1}: expected {preview(token_want)}, "
+                    f"got {preview(token_have)}")
+    if len(want) != len(have):
+        return f"expected {len(want)} tokens, got {len(have)}"
+    return None
+
+
+def values_equal(expected: object, got: object, float_tolerance: float = 0.0) -> bool:
+    """Structural equality of two JSON values (see the module docstring). Iterative, so a
+    deeply nested return value cannot exhaust the stack."""
+    stack: list[tuple[object, object]] = [(expected, got)]
+    while stack:
+        want, have = stack.pop()
+        if isinstance(want, bool) or isinstance(have, bool):
+            if not (isinstance(want, bool) and isinstance(have, bool) and want == have):
+                return False
+        elif isinstance(want, int | float) and isinstance(have, int | float):
+            if isinstance(want, int) and isinstance(have, int):
+                if want != have:
+                    return False
+            elif not numbers_close(float(want), float(have), float_tolerance):
+                return False
+        elif isinstance(want, str) or want is None:
+            if type(have) is not type(want) or want != have:
+                return False
+        elif isinstance(want, list):
+            if not isinstance(have, list) or len(want) != len(have):
+                return False
+            stack.extend(zip(want, have, strict=True))
+        elif isinstance(want, dict):
+            if not isinstance(have, dict) or set(want) != set(have):
+                return False
+            stack.extend((want[key], have[key]) for key in want)
+        else:
+            return False
+    return True
+
+
+def _json_preview(value: object) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "..."
+
+
+def compare_value(
+    expected: object, got: object, float_tolerance: float = 1e-6, unwrap_single: bool = False
+) -> str | None:
+    """None when a call's return value `got` matches `expected`, else why not."""
+    if values_equal(expected, got, float_tolerance):
+        return None
+    if (unwrap_single and isinstance(expected, list) and len(expected) == 1
+            and values_equal(expected[0], got, float_tolerance)):
+        return None
+    return f"expected {_json_preview(expected)}, got {_json_preview(got)}"
+
+
+# ---- judging a JobResult -------------------------------------------------------------------
+
+MAX_LISTED_TESTS = 50
+STDERR_TAIL_CHARS = 500
+DETAIL_CHARS = 300
+
+_CASE_VERDICTS = {
+    "ok": "accepted",
+    "failed": "wrong_answer",
+    "error": "runtime_error",
+    "timeout": "time_limit_exceeded",
+    "memory": "memory_limit_exceeded",
+    "output_limit": "output_limit_exceeded",
+    "killed": "runtime_error",
+    "not_run": "not_run",
+}
+_PROGRAM_VERDICTS = {
+    "syntax_error": "syntax_error",
+    "import_error": "runtime_error",
+    "exited": "runtime_error",
+    "killed": "runtime_error",
+    "timeout": "time_limit_exceeded",
+    "memory": "memory_limit_exceeded",
+    "output_limit": "output_limit_exceeded",
+}
+_SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+
+
+class ProtocolError(Exception):
+    """The runner's answer breaks the contract of `referee.sandbox.protocol`."""
+
+
+def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[str, str]:
+    """One test's verdict and the reason when it did not pass."""
+    status = case.get("status")
+    verdict = _CASE_VERDICTS.get(status) if isinstance(status, str) else None
+    if verdict is None:
+        raise ProtocolError(f"unknown status {status!r} for test {index + 1}")
+    if status != "ok":
+        return verdict, str(case.get("detail", "")) or verdict
+    if isinstance(tests, StdioTests):
+        stdout = case.get("stdout")
+        if not isinstance(stdout, str):
+            raise ProtocolError(f"test {index + 1}: ok without stdout")
+        spec = tests.cases[index]
+        reason = compare_stdout(spec.stdout, stdout, tests.compare, tests.float_tolerance)
+    elif isinstance(tests, CallTests):
+        if "value" not in case:
+            raise ProtocolError(f"test {index + 1}: ok without a value")
+        reason = compare_value(tests.cases[index].expected, case["value"],
+                               tests.float_tolerance, tests.unwrap_single)
+    else:
+        reason = None
+    return ("accepted", "") if reason is None else ("wrong_answer", reason)
+
+
+def _stdio_syntax_error(verdicts: list[str], stderr: str) -> bool:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return (bool(lines) and lines[-1].startswith(_SYNTAX_ERRORS) and "runtime_error" in verdicts
+            and all(v in ("runtime_error", "not_run") for v in verdicts))
+
+
+def judge(tests: NativeTests, job_result: JobResult, scoring: str,
+          **extra: object) -> ScoreResult:
+    """Score a job's result (`extra` goes into the details); raises `ProtocolError` when the
+    runner broke the contract."""
+    total = count_tests(tests)
+    results = job_result.get("results")
+    if not isinstance(results, list) or not all(isinstance(case, dict) for case in results):
+        raise ProtocolError("results is not a list of objects")
+    program = job_result.get("program")
+    stderr = str(job_result.get("stderr") or "")
+    if program is not None:
+        stderr = str(program.get("stderr") or "")
+        if program.get("status") != "ok":
+            verdict = _PROGRAM_VERDICTS.get(str(program.get("status")))
+            if verdict is None:
+                raise ProtocolError(f"unknown program status {program.get('status')!r}")
+            detail = str(program.get("detail") or verdict)
+            return _finish(scoring, verdict, ["not_run"] * total, 0, detail, stderr, extra)
+    if len(results) != total:
+        raise ProtocolError(f"{len(results)} results for {total} tests")
+    judged = [_judge_case(tests, index, case) for index, case in enumerate(results)]
+    verdicts = [verdict for verdict, _ in judged]
+    passed = verdicts.count("accepted")
+    if passed == total:
+        return _finish(scoring, "accepted", verdicts, passed, "", "", extra)
+    failures = [(i, v, reason) for i, (v, reason) in enumerate(judged) if v not in
+                ("accepted", "not_run")]
+    if not failures:
+        raise ProtocolError("tests were skipped with no failure")
+    index, verdict, reason = failures[0]
+    if isinstance(tests, StdioTests) and _stdio_syntax_error(verdicts, stderr):
+        verdict = "syntax_error"
+        verdicts = ["syntax_error" if v == "runtime_error" else v for v in verdicts]
+    return _finish(scoring, verdict, verdicts, passed, f"test {index + 1}: {reason}", stderr,
+                   extra)
+
+
+def _finish(scoring: str, verdict: str, verdicts: list[str], passed: int, detail: str,
+            stderr: str, extra: dict[str, object]) -> ScoreResult:
+    total = len(verdicts)
+    score = passed / total if scoring == "fraction" else float(passed == total)
+    details: dict[str, object] = {
+        "passed": passed,
+        "total": total,
+        "tests": verdicts[:MAX_LISTED_TESTS],
+        "counts": dict(Counter(verdicts)),
+        **extra,
+    }
+    if verdict != "accepted":
+        details["detail"] = detail[:DETAIL_CHARS]
+        if stderr:
+            details["stderr"] = stderr[-STDERR_TAIL_CHARS:]
+    return result(score, verdict, **details)
