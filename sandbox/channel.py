@@ -117,9 +117,11 @@ class Channel:
         config["labels"] = {**config.get("labels", {}), **(labels or {}), SANDBOX_LABEL: "1"}
         container: Any = None
         try:
+            # auto_remove: when the runner exits (its stdin closes because our process died),
+            # the engine deletes the container; nothing outlives its owner for long.
             container = client.containers.create(
                 command=["python3", "-I", "-S", "-c", _source("runner")], stdin_open=True,
-                **config)
+                auto_remove=True, **config)
             attach = container.attach_socket(
                 params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             sock = attach if isinstance(attach, socket.socket) else attach._sock
@@ -150,6 +152,20 @@ class Channel:
     @property
     def alive(self) -> bool:
         return not (self._dead or self._closed)
+
+    def healthy(self) -> bool:
+        """Alive, and its socket quiet. Between jobs the runner writes nothing, so a readable
+        socket means EOF (the container died: killed, removed, OOM) or a broken runner."""
+        if not self.alive:
+            return False
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+        except (OSError, ValueError):
+            readable = [self._sock]
+        if readable:
+            self._dead = True
+            return False
+        return True
 
     def run(self, job: Job, deadline_s: float) -> JobResult:
         """Run one job; give up `deadline_s` seconds from now (the job's own wall limit plus a

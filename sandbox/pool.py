@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import multiprocessing.util
 import os
 import socket
 import threading
@@ -101,6 +102,10 @@ class SandboxPool:
             self._cond.notify_all()
         for channel in idle:
             channel.close()
+        # A container the refill thread is starting right now is closed by that thread as
+        # soon as it is up; wait for it, so nothing outlives the pool.
+        if threading.current_thread() is not self._refill:
+            self._refill.join(timeout=self._settings.sandbox_start_timeout_s + 5)
 
     def sweep_orphans(self) -> int:
         """Remove sandbox containers of this host whose owner process no longer exists."""
@@ -144,7 +149,11 @@ class SandboxPool:
             channel = self._idle.popleft()
             self._busy += 1
             self._cond.notify_all()
+        if channel.healthy():
             return channel
+        # Died while idle (killed, OOM, engine restart): not a failed attempt; take another.
+        self._discard(channel)
+        return self._acquire()
 
     def _release(self, channel: Channel) -> None:
         with self._cond:
@@ -209,4 +218,7 @@ def get_pool(settings: Settings) -> SandboxPool:
             pool = SandboxPool(settings)
             _pools[pid] = pool
             atexit.register(pool.close)
+            # multiprocessing children leave through os._exit, which skips atexit handlers
+            # but runs multiprocessing's finalizers.
+            multiprocessing.util.Finalize(pool, pool.close, exitpriority=10)
         return pool

@@ -189,8 +189,7 @@ class Executor:
         self._wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        for worker in self._workers:
-            self._stop_worker(worker)
+        self._shut_down_workers()
         self._workers = []
         for future in futures:
             if not future.done():
@@ -284,6 +283,18 @@ class Executor:
         message = worker.conn.recv()
         if message != ("ready",):
             raise RuntimeError(f"unexpected first message from a worker: {message!r}")
+
+    def _shut_down_workers(self) -> None:
+        """Ask idle workers to exit (so their finalizers run: a worker's sandbox pool removes
+        its containers), then kill whatever is still running."""
+        for worker in self._workers:
+            if not worker.tasks:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+        deadline = time.monotonic() + 10
+        for worker in self._workers:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            self._stop_worker(worker)
 
     def _stop_worker(self, worker: _Worker) -> None:
         with contextlib.suppress(Exception):

@@ -1,6 +1,6 @@
-"""Real Docker for the sandbox tests: the engine must answer, and the images are built once per
-machine (deploy/build-images.sh) when missing. Under CI=true a missing engine fails the run
-loudly instead of skipping."""
+"""Real Docker for the tests that run programs: the engine must answer, and the images are
+built once per machine (deploy/build-images.sh) when missing. Under CI=true a missing engine
+fails the run loudly instead of skipping."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from referee.service.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,129 @@
+"""The warm pool, with real containers: refill, retry after a container dies or hangs, orphan
+sweep, close, and concurrent callers."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from referee.sandbox.pool import OWNER_LABEL, SandboxPool
+from referee.sandbox.protocol import Job
+from referee.service.settings import Settings
+
+_ids = itertools.count(1)
+
+
+def job(program: str = "print(6 * 7)") -> Job:
+    return {
+        "id": next(_ids), "kind": "stdio", "program": program, "early_stop": True,
+        "limits": {"wall_s": 5.0, "test_wall_s": 5.0, "cpu_s": 5, "memory_mb": 128,
+                   "output_bytes": 10_000},
+        "cases": [{"stdin": ""}],
+    }
+
+
+def containers_of(client: Any, pool: SandboxPool) -> list[Any]:
+    owner = pool._labels[OWNER_LABEL]
+    found: list[Any] = client.containers.list(
+        all=True, filters={"label": f"{OWNER_LABEL}={owner}"})
+    return found
+
+
+def wait_for(predicate: Any, timeout: float = 30.0) -> bool:
+    limit = time.monotonic() + timeout
+    while time.monotonic() < limit:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def settings(sandbox_image: str) -> Settings:
+    return Settings(sandbox_image=sandbox_image, sandbox_pool_size=2, sandbox_job_margin_s=2.0)
+
+
+@pytest.fixture
+def pool(docker_client: Any, settings: Settings, leftover_check: None) -> Iterator[SandboxPool]:
+    created = SandboxPool(settings, docker_client)
+    try:
+        yield created
+    finally:
+        created.close()
+
+
+def test_run_returns_the_programs_output(pool: SandboxPool) -> None:
+    result = pool.run(job())
+    assert result["results"][0]["stdout"] == "42\n"
+
+
+def test_pool_fills_to_its_size(pool: SandboxPool, docker_client: Any) -> None:
+    assert wait_for(lambda: len(pool._idle) == 2)
+    assert len(containers_of(docker_client, pool)) == 2
+
+
+def test_a_container_killed_from_outside_is_replaced(
+    pool: SandboxPool, docker_client: Any
+) -> None:
+    assert wait_for(lambda: len(pool._idle) == 2)
+    for container in containers_of(docker_client, pool):
+        container.kill()
+    assert pool.run(job())["results"][0]["stdout"] == "42\n"
+
+
+def test_an_unresponsive_container_is_retried_on_a_fresh_one(
+    pool: SandboxPool, docker_client: Any
+) -> None:
+    assert wait_for(lambda: len(pool._idle) == 2)
+    first = pool._idle[0]
+    paused = next(c for c in containers_of(docker_client, pool) if c.id == first._container.id)
+    paused.pause()
+    result = pool.run(job())
+    assert result["results"][0]["stdout"] == "42\n"
+    assert pool.stats["retries"] == 1
+
+
+def test_close_removes_every_container(docker_client: Any, settings: Settings) -> None:
+    pool = SandboxPool(settings, docker_client)
+    pool.run(job())
+    pool.close()
+    assert containers_of(docker_client, pool) == []
+
+
+def test_orphans_of_dead_processes_are_swept(
+    docker_client: Any, settings: Settings, leftover_check: None
+) -> None:
+    import socket
+
+    orphan = docker_client.containers.create(
+        settings.sandbox_image, command=["sleep", "60"],
+        labels={"org.referee.sandbox": "1", OWNER_LABEL: f"{socket.gethostname()}:999999"},
+    )
+    pool = SandboxPool(settings, docker_client)
+    try:
+        remaining = docker_client.containers.list(all=True, filters={"id": orphan.id})
+        assert remaining == []
+    finally:
+        pool.close()
+
+
+def test_concurrent_callers_all_get_their_results(pool: SandboxPool) -> None:
+    outputs: list[str] = []
+    lock = threading.Lock()
+
+    def call(n: int) -> None:
+        out = pool.run(job(f"print({n})"))["results"][0]["stdout"]
+        with lock:
+            outputs.append(out)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outputs) == sorted(f"{n}\n" for n in range(6))
