@@ -1,7 +1,6 @@
-"""Docker sandbox for untrusted code.
-
-Built so far: the hardened container configuration (`referee.sandbox.container`) and the
-sandbox image (`sandbox/Dockerfile`, built offline by `deploy/build-images.sh`). Not built yet:
-the warm pool, the runner that executes a program and its tests inside a container, and the
-`code` scorer on top of them.
+"""Docker sandbox for untrusted code: hardened containers (`container`), a warm pool per
+process (`pool`), the host side of the runner protocol (`channel`, `protocol`), and the
+scripts that run inside a container (`runner`, `tester`, `program_host`; stdlib only, sent as
+source, never imported on the host). The `code` scorer (`referee.verifiers.code`) builds jobs
+and judges their results.
 """

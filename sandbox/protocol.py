@@ -23,6 +23,11 @@ Security model, in short (the modules say more):
   `repr`), so an object whose `__eq__` is always True, a redefined `check`, an early `exit(0)`
   or a forged result line cannot pass a test. T and the runner are non-dumpable, so P cannot
   read their memory or file descriptors.
+- Every process in the container runs as the same uid (no capability to switch), so the runner
+  installs a seccomp filter on program processes that lets them change rlimits and priorities
+  only of themselves (a program could otherwise lower the runner's limits and force a
+  `runner_error`, a null reward); if the runner's own attributes change anyway, it answers
+  `retire` and exits, and the host replaces the container.
 - Between jobs the runner kills every other process of the sandbox user, reaps them, and wipes
   /work, /tmp, /dev/shm and System V IPC objects: each job starts from a clean state.
 """
