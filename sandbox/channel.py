@@ -49,9 +49,19 @@ class SandboxTimeout(SandboxError):
     """The runner did not answer before the host-side deadline; its container is removed."""
 
 
-def _source(name: str) -> str:
-    """A sibling script's source. Read, never imported: the runner's code is for containers."""
+_FUTURE = "from __future__ import annotations\n"
+
+
+def _read(name: str) -> str:
     return Path(__file__).with_name(f"{name}.py").read_text(encoding="utf-8")
+
+
+def _source(name: str) -> str:
+    """The script sent into a container for `name`: the literal codec (`codec.py`) and then the
+    script itself, which relies on it. Read, never imported: the runner's code is for
+    containers. The script's own `__future__` import goes (only the first line may hold one;
+    the codec's does)."""
+    return _read("codec") + "\n" + _read(name).replace(_FUTURE, "", 1)
 
 
 class _Demux:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,5 +46,12 @@ def sandbox_image(docker_client: Any) -> str:
 @pytest.fixture(scope="session")
 def leftover_check(docker_client: Any) -> Iterator[None]:
     yield
-    left = docker_client.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+    # Containers are auto-removed by the engine, asynchronously: give it a moment.
+    deadline = time.monotonic() + 10
+    while True:
+        left = docker_client.containers.list(
+            all=True, filters={"label": "org.referee.sandbox=1"})
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert not left, f"sandbox containers left behind: {[c.name for c in left]}"

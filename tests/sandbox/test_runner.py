@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from referee.sandbox import channel as channel_module
-from referee.sandbox import program_host, runner, tester
+from referee.sandbox import codec
 from referee.sandbox.protocol import JobResult
 from tests.sandbox.helpers import (
     Sandbox,
@@ -741,14 +741,13 @@ def test_malformed_messages_get_a_runner_error_and_the_runner_goes_on(sandbox: S
 
 # --- the codec shared by the runner, the tester and the program host -----------------------------
 
-def codec_source(module: Any) -> str:
-    source = inspect.getsource(module)
-    start = source.index("# --- literal values as text")
-    return source[start:source.index("# --- ", start + 10)]
+def test_scripts_sent_to_the_container_start_with_the_codec() -> None:
+    from referee.sandbox import channel
 
-
-def test_the_three_codec_copies_are_identical() -> None:
-    assert codec_source(runner) == codec_source(tester) == codec_source(program_host)
+    for name in ("runner", "tester", "program_host"):
+        source = channel._source(name)
+        assert source.startswith(inspect.getsource(codec))
+        compile(source, name, "exec")  # one __future__ import, at the top
 
 
 @pytest.mark.parametrize("value", [
@@ -757,12 +756,12 @@ def test_the_three_codec_copies_are_identical() -> None:
     {"a": {1: None}}, set(), {1, 2}, frozenset(), frozenset({"x"}),
 ])
 def test_codec_round_trips_literals(value: Any) -> None:
-    assert tester.decode(program_host.encode(value, 1 << 20)) == value
-    assert type(tester.decode(program_host.encode(value, 1 << 20))) is type(value)
+    assert codec.decode(codec.encode(value, 1 << 20)) == value
+    assert type(codec.decode(codec.encode(value, 1 << 20))) is type(value)
 
 
 def test_codec_decodes_nan() -> None:
-    value = tester.decode(program_host.encode(float("nan"), 100))
+    value = codec.decode(codec.encode(float("nan"), 100))
     assert value != value
 
 
@@ -771,16 +770,16 @@ def test_codec_decodes_nan() -> None:
                                   "lambda: 0"])
 def test_codec_rejects_non_literals(text: str) -> None:
     with pytest.raises(ValueError):
-        tester.decode(text)
+        codec.decode(text)
 
 
 def test_codec_rejects_objects_deep_nesting_and_oversize() -> None:
     nested: list[Any] = []
     nested.append(nested)
-    for value, error in ((object(), program_host.NonLiteral), (nested, program_host.NonLiteral),
-                         ("x" * 100, program_host.TooLarge), ([1] * 100, program_host.TooLarge)):
+    for value, error in ((object(), codec.NonLiteral), (nested, codec.NonLiteral),
+                         ("x" * 100, codec.TooLarge), ([1] * 100, codec.TooLarge)):
         with pytest.raises(error):
-            program_host.encode(value, 50 if error is program_host.TooLarge else 1 << 20)
+            codec.encode(value, 50 if error is codec.TooLarge else 1 << 20)
 
 
 # --- timings -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -57,5 +58,8 @@ def test_code_item_verdicts(
 def test_no_sandbox_container_outlives_the_run(
     run: dict[str, dict[str, Any]], docker_client: Any
 ) -> None:
-    left = docker_client.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+    deadline = time.monotonic() + 10  # auto-removal by the engine is asynchronous
+    while (left := docker_client.containers.list(
+            all=True, filters={"label": "org.referee.sandbox=1"})) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert left == []
