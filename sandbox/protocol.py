@@ -18,7 +18,8 @@ Security model, in short (the modules say more):
   to the host, which compares them. Only assert-style test code (HumanEval `check`, MBPP
   asserts), which holds its own expectations, runs inside, and then in the tester process T,
   never in the program's process P.
-- P (the untrusted program) and T (the tester) are separate, freshly exec'd interpreters; T
+- P (the untrusted program, a freshly exec'd interpreter) and T (the tester, forked from the
+  runner: our code, non-dumpable from its first instant) are separate processes; T
   calls P's functions over a pipe and accepts only literal values back (`ast.literal_eval` of
   `repr`), so an object whose `__eq__` is always True, a redefined `check`, an early `exit(0)`
   or a forged result line cannot pass a test. T and the runner are non-dumpable, so P cannot

@@ -220,9 +220,15 @@ class Child:
             self.pidfd = None
 
 
-def spawn(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None) -> Child:
+def spawn(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
+          code: Any = None) -> Child:
     """Fork and exec `argv` with exactly `fds` (child fd -> our fd) open, in /work, in a new
-    session, with CHILD_ENV; `limits` (the job's) for processes that run program code."""
+    session, with CHILD_ENV; `limits` (the job's) for processes that run program code.
+
+    With `code` (a compiled script of ours), the child runs it instead of exec'ing: a fresh
+    interpreter costs ~12 ms under the container's CPU quota. Only for trusted code: the child
+    keeps a copy of our memory, and inherits our non-dumpable state, so the program cannot
+    read it. Program code always gets a fresh exec (`code` None)."""
     # Like subprocess: the child reports a failure before exec on a close-on-exec pipe, so an
     # empty read means exec succeeded.
     error_r, error_w = pipe()
@@ -230,7 +236,7 @@ def spawn(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None) -
         pid = os.fork()
         if pid == 0:
             try:
-                _child(argv, fds, limits, error_w)
+                _child(argv, fds, limits, error_w, code)
             except BaseException as exc:
                 os.write(error_w, f"{type(exc).__name__}: {exc}".encode()[:1000])
             finally:
@@ -252,7 +258,7 @@ def spawn(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None) -
 
 
 def _child(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
-           error_fd: int) -> None:
+           error_fd: int, code: Any = None) -> None:
     # Between fork and exec: we are single-threaded, so plain Python is safe here.
     os.setsid()
     for sig in RESET_SIGNALS if limits is not None else (signal.SIGPIPE, signal.SIGXFSZ):
@@ -284,7 +290,19 @@ def _child(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
     os.closerange(top, error_fd)
     os.closerange(error_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     os.chdir(WORK_DIR)
-    os.execve(EXECUTABLE, argv, CHILD_ENV)
+    if code is None:
+        os.execve(EXECUTABLE, argv, CHILD_ENV)
+    if limits is not None:
+        raise RuntimeError("program code must be exec'd, never forked from the runner")
+    # Started: closing the error pipe is what a successful exec would have done. And what a
+    # fresh interpreter does at start-up: ignore SIGPIPE (BrokenPipeError instead) and SIGXFSZ.
+    os.close(error_fd)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    os.environ.clear()
+    os.environ.update(CHILD_ENV)
+    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+    os._exit(0)
 
 
 def oom_kills() -> int | None:
@@ -692,6 +710,7 @@ def own_attributes() -> dict[str, Any]:
 class Runner:
     def __init__(self) -> None:
         self.tester: str | None = None
+        self.tester_code: Any = None
         self.program_host: str | None = None
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self.attributes = own_attributes()
@@ -727,6 +746,8 @@ class Runner:
                 return _failure(None, "malformed init: needs tester and program_host sources"), \
                     False
             self.tester, self.program_host = init["tester"], init["program_host"]
+            # T is forked from us and runs this, rather than a fresh interpreter per job.
+            self.tester_code = compile(self.tester, "tester", "exec")
             return {"init": "ok"}, False
         job_id = message.get("id") if isinstance(message.get("id"), int) else None
         try:
@@ -902,7 +923,7 @@ class Runner:
             children.append(spawn(
                 [EXECUTABLE, "-I", "-S", "-c", self.tester],
                 {0: job_r, 1: self.devnull, 2: t_err_w, 3: report_w, 4: calls_w, 5: replies_r},
-                None))
+                None, code=self.tester_code))
             oom_before = oom_kills()
             children.append(spawn(
                 [EXECUTABLE, "-I", "-c", self.program_host],

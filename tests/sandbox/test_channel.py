@@ -16,6 +16,7 @@ from referee.sandbox.channel import (
     _Demux,
 )
 from referee.service.settings import Settings
+from tests.conftest import sandbox_containers
 from tests.sandbox.helpers import TEST_LABEL, settings_for, stdio_job
 
 pytestmark = pytest.mark.timeout(60)
@@ -26,14 +27,19 @@ def settings(sandbox_image: str) -> Settings:
     return settings_for(sandbox_image)
 
 
-def exists(client: Any, container_id: str) -> bool:
+def gone(client: Any, container_id: str, settle_s: float = 10.0) -> bool:
+    """Whether the container is removed, allowing for the engine's asynchronous auto-removal."""
     import docker
 
-    try:
-        client.containers.get(container_id)
-    except docker.errors.NotFound:
-        return False
-    return True
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 def test_open_handshakes_and_runs_a_stdio_job(
@@ -48,7 +54,7 @@ def test_open_handshakes_and_runs_a_stdio_job(
         assert result["id"] == job["id"]
         assert [c["stdout"] for c in result["results"]] == ["cba\n", "yx\n"]
         assert [c["status"] for c in result["results"]] == ["ok", "ok"]
-    assert not exists(docker_client, channel.id)
+    assert gone(docker_client, channel.id)
 
 
 def test_deadline_raises_sandbox_timeout_and_removes_the_container(
@@ -62,7 +68,7 @@ def test_deadline_raises_sandbox_timeout_and_removes_the_container(
             channel.run(job, 0.5)
         assert time.monotonic() - start < 5
         assert not channel.alive
-        assert not exists(docker_client, channel.id)
+        assert gone(docker_client, channel.id)
         with pytest.raises(SandboxError):
             channel.run(stdio_job("print(1)"), 5)
     finally:
@@ -74,7 +80,7 @@ def test_close_is_idempotent(docker_client: Any, settings: Settings, leftover_ch
     channel.close()
     channel.close()
     assert not channel.alive
-    assert not exists(docker_client, channel.id)
+    assert gone(docker_client, channel.id)
 
 
 def test_a_container_killed_from_the_host_raises_sandbox_error(
@@ -87,7 +93,7 @@ def test_a_container_killed_from_the_host_raises_sandbox_error(
             channel.run(stdio_job("print(1)"), 10)
         assert not isinstance(raised.value, SandboxTimeout)
         assert not channel.alive
-        assert not exists(docker_client, channel.id)
+        assert gone(docker_client, channel.id)
     finally:
         channel.close()
 
@@ -102,7 +108,7 @@ def test_a_runner_error_result_is_returned_and_retires_the_container(
         result = channel.run(job, 10)
         assert result["id"] == job["id"] and "wall_s" in result["runner_error"]
         assert not channel.alive
-        assert not exists(docker_client, channel.id)
+        assert gone(docker_client, channel.id)
     finally:
         channel.close()
 
@@ -118,9 +124,7 @@ def test_a_failed_open_raises_and_leaves_no_container(
     with pytest.raises(SandboxError):
         Channel.open(docker_client, settings.model_copy(update=change),
                      labels={TEST_LABEL: "channel"})
-    after = {c.id for c in docker_client.containers.list(
-        all=True, filters={"label": "org.referee.sandbox=1"})}
-    assert after <= before
+    assert sandbox_containers(docker_client, allowed=before) <= before
 
 
 # --- the attach stream parser (no Docker) ------------------------------------------------------

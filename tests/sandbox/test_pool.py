@@ -92,7 +92,7 @@ def test_close_removes_every_container(docker_client: Any, settings: Settings) -
     pool = SandboxPool(settings, docker_client)
     pool.run(job())
     pool.close()
-    assert containers_of(docker_client, pool) == []
+    assert wait_for(lambda: containers_of(docker_client, pool) == [], timeout=10)
 
 
 def test_orphans_of_dead_processes_are_swept(
