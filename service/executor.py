@@ -62,6 +62,8 @@ class BatchFuture:
         self._done = threading.Event()
         self._error: BaseException | None = None
         self._on_progress = on_progress
+        self._callbacks: list[Callable[[BatchFuture], None]] = []
+        self._callback_lock = threading.Lock()
         if size == 0:
             self._done.set()
 
@@ -74,11 +76,32 @@ class BatchFuture:
             with contextlib.suppress(Exception):  # a progress bar must never break scoring
                 self._on_progress(len(self._results) - self._remaining, len(self._results))
         if self._remaining == 0:
-            self._done.set()
+            self._finish()
 
     def _fail(self, error: BaseException) -> None:
         self._error = error
+        self._finish()
+
+    def _finish(self) -> None:
         self._done.set()
+        with self._callback_lock:
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            with contextlib.suppress(Exception):  # a caller's bug must not stop the dispatcher
+                callback(self)
+
+    def add_done_callback(self, callback: Callable[[BatchFuture], None]) -> None:
+        """Call `callback(self)` once the batch is done (at once if it already is), from the
+        thread that finished it: keep it short (e.g. `loop.call_soon_threadsafe`)."""
+        with self._callback_lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback(self)
+
+    def progress(self) -> tuple[int, int]:
+        """(items done, items in the batch)."""
+        return len(self._results) - self._remaining, len(self._results)
 
     def done(self) -> bool:
         return self._done.is_set()
@@ -235,6 +258,11 @@ class Executor:
                 self._futures.discard(future)
         self._wake()
         return future
+
+    def pending_items(self) -> int:
+        """Items submitted and not yet finished, across all batches (for backpressure)."""
+        with self._lock:
+            return sum(future.progress()[1] - future.progress()[0] for future in self._futures)
 
     def score(
         self,

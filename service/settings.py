@@ -7,6 +7,7 @@ Command-line flags override individual fields with `Settings.model_copy(update=.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,23 @@ class Settings(BaseSettings):
                                         "limit before the container is declared unresponsive.")
     sandbox_start_timeout_s: float = Field(default=30.0, gt=0,
                                            description="Time for a new container to be ready.")
+
+    # HTTP service
+    host: str = Field(default="127.0.0.1", description="Bind address of `referee serve`.")
+    port: int = Field(default=8000, ge=1, le=65535)
+    api_keys: tuple[str, ...] = Field(
+        default=(), description="Bearer tokens accepted by the API (JSON list in the "
+        "environment); empty: no auth, with a loud warning unless bound to loopback.")
+    max_items_per_request: int = Field(default=4096, ge=1)
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_queue_items: int = Field(default=65536, ge=1,
+                                 description="Pending items past which requests get 429.")
+    job_ttl_s: float = Field(default=3600.0, gt=0, description="How long job results are kept.")
+    openrlhf_scorers: tuple[dict[str, Any], ...] = Field(
+        default=({"name": "math", "gold": "{label}"}, {"name": "format", "weight": 0.5}),
+        description="Scorers for the OpenRLHF and slime protocols, which carry only text; "
+        "'{label}' in a parameter value is replaced by the sample's label.")
+    log_level: str = Field(default="INFO")
 
     def limits(self) -> Limits:
         return Limits(

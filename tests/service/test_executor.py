@@ -200,3 +200,28 @@ def test_progress_callback_sees_every_item(executor: Executor) -> None:
     seen: list[int] = []
     executor.score([echo(1.0)] * 12, on_progress=lambda done, total: seen.append(done))
     assert sorted(seen)[-1] == 12 and len(seen) == 12
+
+
+def test_done_callback_fires_once_when_the_batch_finishes(executor: Executor) -> None:
+    fired: list[int] = []
+    done = threading.Event()
+    future = executor.submit([echo(1.0)] * 5)
+    future.add_done_callback(lambda f: (fired.append(f.progress()[0]), done.set()))
+    assert done.wait(timeout=30)
+    assert fired == [5]
+
+
+def test_done_callback_on_a_finished_batch_fires_at_once(executor: Executor) -> None:
+    future = executor.submit([echo(1.0)])
+    future.result(timeout=30)
+    fired: list[bool] = []
+    future.add_done_callback(lambda f: fired.append(f.done()))
+    assert fired == [True]
+
+
+def test_pending_items_counts_unfinished_work(executor: Executor) -> None:
+    future = executor.submit([{"completion": "x", "scorers": [{"name": "sleep",
+                                                                "seconds": 0.5}]}] * 3)
+    assert executor.pending_items() > 0
+    future.result(timeout=30)
+    assert executor.pending_items() == 0
