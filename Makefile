@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 IN ?= examples/batch.jsonl
 PACKAGES := verifiers service sandbox trainer_client
 
-.PHONY: install images score test lint typecheck check bench clean
+.PHONY: install images serve score test lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ install: $(STAMP)
 images:
 	deploy/build-images.sh
 
-# Quickstart: score a JSONL batch with the embedded executor (IN=your.jsonl to change it).
+# Quickstart: run the HTTP service on 127.0.0.1:8000 (embedded executor; REFEREE_* settings).
+serve: $(STAMP)
+	$(VENV)/bin/referee serve
+
+# Score a JSONL batch with the embedded executor (IN=your.jsonl to change it).
 score: $(STAMP)
 	$(VENV)/bin/referee score $(IN)
 

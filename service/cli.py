@@ -1,4 +1,5 @@
-"""The `referee` command line: `referee score IN.jsonl [-o OUT.jsonl] [--workers N]`.
+"""The `referee` command line: `referee serve` runs the HTTP service over the embedded
+executor; `referee score IN.jsonl [-o OUT.jsonl] [--workers N]` scores a file.
 
 Reads one item per line (`-` for stdin), scores them through the embedded executor, and
 writes one result per input line in input order (`-` or no `-o` for stdout). Input is read and
@@ -130,6 +131,31 @@ def _write(batch: _Batch, sink: TextIO, summary: Summary) -> None:
         sink.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from referee.service.api.app import create_app
+    from referee.service.api.auth import warn_if_open
+    from referee.service.api.logs import configure_logging
+    from referee.service.backend import EmbeddedBackend
+
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "workers"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    settings = Settings().model_copy(update=overrides)
+    configure_logging(settings.log_level)
+    warn_if_open(settings, settings.host)
+    backend = EmbeddedBackend(Executor(settings).start())
+    try:
+        # log_config=None keeps our JSON logging instead of uvicorn's own.
+        uvicorn.run(create_app(settings, backend), host=settings.host, port=settings.port,
+                    log_config=None)
+    finally:
+        backend.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="referee", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--batch-size", type=int, default=1024, help="items per executor batch")
     score.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     score.set_defaults(handler=run_score)
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service (embedded executor; REFEREE_* settings)")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    serve.set_defaults(handler=run_serve)
     return parser
 
 

@@ -220,6 +220,12 @@ class Executor:
         self._wake_r.close()
         self._wake_w.close()
 
+    @property
+    def running(self) -> bool:
+        """Started, not closed, and its dispatcher alive."""
+        return (self._thread is not None and self._thread.is_alive()
+                and not self._closed)
+
     def __enter__(self) -> Executor:
         return self.start()
 

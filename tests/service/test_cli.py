@@ -112,3 +112,42 @@ def test_timeout_flag_bounds_each_item() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["scores"]["sleep"]["verdict"] == "timeout"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_answers_over_http_and_stops_on_sigint() -> None:
+    import signal
+    import time
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "REFEREE_WORKERS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "referee.service.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "referee serve did not become ready"
+            time.sleep(0.2)
+        reply = httpx.post(f"{base}/v1/rewards", json={"items": [GOOD, WRONG]}, timeout=30)
+        assert [r["reward"] for r in reply.json()["results"]] == [1.5, 0.5]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    assert code == 0, proc.stderr.read() if proc.stderr else ""

@@ -1,0 +1,75 @@
+"""`create_app(settings, backend)`: the Referee HTTP API as a FastAPI app over any
+`ScoringBackend`.
+
+Layers, outermost first: request context (request id, JSON log line, metrics), API-key auth,
+body-size limit, then FastAPI's routing with our error handlers. Everything an app holds lives
+on the app (`app.state.referee`); nothing is global, so tests may build several apps.
+
+The app does not own the backend: its lifespan starts and stops only what it creates (a sweep
+of expired jobs); closing the backend, and its executor, is the caller's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from referee.service.api import routes_compat, routes_health, routes_rewards
+from referee.service.api.auth import AuthMiddleware
+from referee.service.api.errors import install_error_handlers
+from referee.service.api.jobs import JobStore
+from referee.service.api.limits import BodyLimitMiddleware
+from referee.service.api.logs import RequestContextMiddleware
+from referee.service.api.metrics import Metrics
+from referee.service.api.state import AppState
+from referee.service.backend import ScoringBackend
+from referee.service.settings import Settings
+
+DESCRIPTION = """\
+Rewards for RL of reasoning models. POST a batch of completions, each with the scorers to run
+(math, format, language, code, shaping), and get one result per item, in input order.
+
+* `POST /v1/rewards`: score and wait. `POST /v1/jobs` + `GET /v1/jobs/{job_id}`: submit, poll.
+* `POST /get_reward` (OpenRLHF) and `POST /v1/reward` (slime): the server's configured scorers.
+* Errors: `{"error": {"code", "message", "field"?}}`. With API keys configured, every route but
+  `/healthz` needs `Authorization: Bearer <key>`.
+"""
+
+
+async def _sweep_jobs(jobs: JobStore) -> None:
+    interval = min(60.0, max(0.05, jobs.ttl_s / 2))
+    while True:
+        await asyncio.sleep(interval)
+        jobs.purge(force=True)
+
+
+def create_app(settings: Settings, backend: ScoringBackend) -> FastAPI:
+    metrics = Metrics(backend)
+    jobs = JobStore(settings.job_ttl_s, on_finish=metrics.observe_results)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_jobs(jobs), name="referee-job-sweeper")
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    app = FastAPI(title="Referee", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.referee = AppState(settings=settings, backend=backend, metrics=metrics,
+                                 jobs=jobs)
+    install_error_handlers(app)
+    app.include_router(routes_rewards.router)
+    app.include_router(routes_compat.router)
+    app.include_router(routes_health.router)
+    # add_middleware wraps what is there: the last added runs first.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(AuthMiddleware, keys=settings.api_keys)
+    app.add_middleware(RequestContextMiddleware, observe=metrics.observe_request)
+    return app

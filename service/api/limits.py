@@ -1,0 +1,92 @@
+"""Request limits: body size (413), items per request (413) and backpressure (429).
+
+The body limit is a pure ASGI middleware: a declared `Content-Length` over the limit is
+answered at once without reading the body, and a body streamed without one is counted while
+it is read and cut off past the limit. Backpressure admits a batch while the backend's
+pending items plus the batch stay within `max_queue_items` (an empty queue admits any batch
+that passed the per-request limit), so the queue is bounded by
+max(max_queue_items, max_items_per_request).
+
+Left out: per-client quotas and rate limits (the admission here is global), and the size of
+one completion (the executor's per-item limits turn it into an item error).
+"""
+
+from __future__ import annotations
+
+import math
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from referee.service.api.errors import APIError, error_response
+from referee.service.backend import ScoringBackend
+
+# Retry-After bounds, seconds.
+_MIN_RETRY_S = 1
+_MAX_RETRY_S = 60
+_RETRY_WITHOUT_RATE_S = 5
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> APIError:
+        return APIError(413, "body_too_large",
+                        f"request body is larger than max_request_bytes={self.max_bytes}")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            error = self._too_large()
+            response = error_response(413, error.code, error.message)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise self._too_large()
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def check_item_count(count: int, limit: int, field: str) -> None:
+    if count > limit:
+        raise APIError(413, "too_many_items",
+                       f"{count} items in one request; the limit is "
+                       f"max_items_per_request={limit}: split the batch", field=field)
+
+
+def retry_after_s(excess: int, items_per_s: float) -> int:
+    """Seconds until roughly `excess` items have drained at the recent throughput."""
+    if items_per_s <= 0:
+        return _RETRY_WITHOUT_RATE_S
+    return max(_MIN_RETRY_S, min(_MAX_RETRY_S, math.ceil(excess / items_per_s)))
+
+
+def admit(backend: ScoringBackend, count: int, max_queue_items: int) -> None:
+    """Raise 429 (with Retry-After) if `count` more items would overfill the queue.
+
+    Call it right before submitting, with no `await` in between: on the event loop, the check
+    and the submit are then one step, so concurrent requests cannot both squeeze in."""
+    pending = backend.pending_items()
+    if pending == 0 or pending + count <= max_queue_items:
+        return
+    wait = retry_after_s(pending + count - max_queue_items,
+                         backend.stats().get("items_per_s", 0.0))
+    raise APIError(
+        429, "queue_full",
+        f"scoring queue is full: {pending} items pending, this request adds {count}, the "
+        f"limit is max_queue_items={max_queue_items}; retry in {wait}s",
+        headers={"Retry-After": str(wait)},
+    )

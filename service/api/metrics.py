@@ -1,0 +1,110 @@
+"""Prometheus metrics of one app, in its own `CollectorRegistry` (never the global one, so a
+process or a test may hold several apps).
+
+Per route: requests (by method and status) and latency. From the backend, read at scrape time:
+queue depth (pending items), items scored, item timeouts, worker crashes and respawns. From the
+results the API hands out: verdicts per scorer, null rewards, item errors; and 504s.
+
+Left out: per-client labels, and verdict label pairs past `MAX_VERDICT_SERIES` (scorer keys and
+plugin verdicts come from requests, so they are capped and the rest counted as `other`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from referee.service.backend import ScoringBackend
+from referee.verifiers.contract import Result
+
+MAX_VERDICT_SERIES = 256
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                   120.0, 300.0)
+
+# backend.stats() key -> (metric name, help, is counter)
+_BACKEND_SERIES = {
+    "pending_items": ("referee_queue_depth_items",
+                      "Items submitted to the backend and not finished yet.", False),
+    "items_scored": ("referee_items_scored", "Items the backend finished scoring.", True),
+    "item_timeouts": ("referee_item_timeouts", "Items killed at the per-item time bound.", True),
+    "worker_crashes": ("referee_worker_crashes", "Worker processes that died.", True),
+    "worker_respawns": ("referee_worker_respawns", "Worker processes started as "
+                        "replacements.", True),
+}
+
+
+class _BackendCollector(Collector):
+    def __init__(self, backend: ScoringBackend) -> None:
+        self.backend = backend
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self.backend.stats()
+        for key, (name, doc, is_counter) in _BACKEND_SERIES.items():
+            value = float(stats.get(key, 0.0))
+            if is_counter:
+                yield CounterMetricFamily(name, doc, value=value)
+            else:
+                yield GaugeMetricFamily(name, doc, value=value)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # values only exist at scrape time
+
+
+class Metrics:
+    def __init__(self, backend: ScoringBackend) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = Counter("referee_http_requests", "HTTP requests answered.",
+                                ("route", "method", "status"), registry=self.registry)
+        self.latency = Histogram("referee_http_request_duration_seconds",
+                                 "Time to answer an HTTP request.", ("route", "method"),
+                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.verdicts = Counter("referee_verdicts", "Scores handed out, by scorer key and "
+                                "verdict.", ("scorer", "verdict"), registry=self.registry)
+        self.null_rewards = Counter("referee_null_rewards", "Results handed out with a null "
+                                    "reward (undecided or invalid items).",
+                                    registry=self.registry)
+        self.item_errors = Counter("referee_item_errors", "Results handed out for invalid "
+                                   "items.", registry=self.registry)
+        self.results = Counter("referee_results", "Results handed out by the API.",
+                               registry=self.registry)
+        self.request_timeouts = Counter("referee_request_timeouts", "Requests answered 504 "
+                                        "because their batch missed timeout_s.",
+                                        registry=self.registry)
+        self.registry.register(_BackendCollector(backend))
+        self._verdict_series: set[tuple[str, str]] = set()
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+    def observe_results(self, results: Iterable[Result]) -> None:
+        tally: dict[tuple[str, str], int] = {}
+        count = nulls = errors = 0
+        for result in results:
+            count += 1
+            if result.reward is None:
+                nulls += 1
+            if result.error is not None:
+                errors += 1
+            for key, score in result.scores.items():
+                pair = (key, score.verdict)
+                tally[pair] = tally.get(pair, 0) + 1
+        for pair, n in tally.items():
+            self.verdicts.labels(*self._series(pair)).inc(n)
+        self.results.inc(count)
+        self.null_rewards.inc(nulls)
+        self.item_errors.inc(errors)
+
+    def _series(self, pair: tuple[str, str]) -> tuple[str, str]:
+        if pair in self._verdict_series:
+            return pair
+        if len(self._verdict_series) < MAX_VERDICT_SERIES:
+            self._verdict_series.add(pair)
+            return pair
+        return ("other", "other")
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,37 @@
+"""Operations: `GET /healthz` (the process answers; never authenticated), `GET /readyz` (the
+backend can take work: 503 when its executor is not started or closed) and `GET /metrics`
+(Prometheus text format, this app's own registry).
+
+Left out: deep checks (e.g. scoring a canary item) on /readyz; it asks the backend only.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from referee.service.api.errors import error_response
+from referee.service.api.schemas import ErrorBody, Health
+from referee.service.api.state import state_of
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness (no authentication)")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": ErrorBody}},
+            summary="Readiness: the scoring backend can take work")
+async def readyz(request: Request) -> JSONResponse:
+    ready, detail = state_of(request).backend.ready()
+    if not ready:
+        return error_response(503, "not_ready", detail)
+    return JSONResponse({"status": "ready", "detail": detail})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,102 @@
+"""`POST /v1/rewards` (score a batch, answer when done) and `/v1/jobs` (submit, then poll).
+
+Both take `{"items": [...]}` in the item contract and answer results in input order, each
+`Result.to_json_dict()`. An invalid item is an error result, never a failed request. Limits:
+413 past `max_items_per_request`, 429 with Retry-After when the queue is full, 504 when a
+batch misses `timeout_s` (its items are still scored; the results are dropped).
+
+Left out: streaming results as they finish, cancelling a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from referee.service.api.errors import APIError
+from referee.service.api.limits import admit, check_item_count
+from referee.service.api.schemas import (
+    ErrorBody,
+    JobCreated,
+    JobStatus,
+    RewardsRequest,
+    RewardsResponse,
+)
+from referee.service.api.state import AppState, state_of
+from referee.service.backend import BackendError, ScoringTimeout
+from referee.verifiers.contract import Result
+
+logger = logging.getLogger("referee.api")
+router = APIRouter(tags=["rewards"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 413, 422, 429, 503)
+}
+
+
+async def score_batch(state: AppState, items: list[Any], timeout_s: float | None,
+                      field: str) -> list[Result]:
+    """Admission, scoring, and the mapping of backend failures to answers; shared with the
+    compatibility routes."""
+    settings = state.settings
+    check_item_count(len(items), settings.max_items_per_request, field)
+    admit(state.backend, len(items), settings.max_queue_items)
+    started = time.perf_counter()
+    try:
+        results = await state.backend.score(items, timeout_s)
+    except ScoringTimeout as exc:
+        state.metrics.request_timeouts.inc()
+        raise APIError(
+            504, "timeout",
+            f"the batch was not finished within timeout_s={exc.timeout_s:g} ({exc.done} of "
+            f"{exc.total} items done); its items are still being scored but these results "
+            "will be dropped: raise timeout_s, or use POST /v1/jobs",
+            field="timeout_s",
+        ) from None
+    except BackendError as exc:
+        raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
+    state.metrics.observe_results(results)
+    logger.info("batch scored", extra={
+        "items": len(items), "item_errors": sum(r.error is not None for r in results),
+        "null_rewards": sum(r.reward is None for r in results),
+        "score_ms": round((time.perf_counter() - started) * 1000, 2),
+    })
+    return results
+
+
+@router.post("/v1/rewards", response_model=RewardsResponse,
+             responses={**_ERRORS, 504: {"model": ErrorBody}},
+             summary="Score a batch and wait for the results")
+async def post_rewards(body: RewardsRequest, request: Request) -> JSONResponse:
+    results = await score_batch(state_of(request), body.items, body.timeout_s, "items")
+    return JSONResponse({"results": [result.to_json_dict() for result in results]})
+
+
+@router.post("/v1/jobs", status_code=202, response_model=JobCreated, responses=_ERRORS,
+             summary="Submit a batch; poll GET /v1/jobs/{job_id} for its results")
+async def post_job(body: RewardsRequest, request: Request) -> JSONResponse:
+    state = state_of(request)
+    check_item_count(len(body.items), state.settings.max_items_per_request, "items")
+    admit(state.backend, len(body.items), state.settings.max_queue_items)
+    try:
+        handle = state.backend.submit(body.items)
+    except BackendError as exc:
+        raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
+    job_id = state.jobs.create(handle)
+    logger.info("job submitted", extra={"job_id": job_id, "items": len(body.items)})
+    return JSONResponse({"job_id": job_id}, status_code=202)
+
+
+@router.get("/v1/jobs/{job_id}", response_model=JobStatus,
+            responses={404: {"model": ErrorBody}, 401: {"model": ErrorBody}},
+            response_model_exclude_none=True, summary="A job's status, progress and results")
+async def get_job(job_id: str, request: Request) -> JSONResponse:
+    view = state_of(request).jobs.get(job_id)
+    if view is None:
+        raise APIError(404, "not_found", f"no job {job_id!r} (unknown, or its results "
+                       "expired after job_ttl_s)", field="job_id")
+    return JSONResponse(view)

@@ -1,0 +1,31 @@
+"""What the routes share within one app: settings, backend, metrics, job store.
+
+Held on `app.state.referee`, one per app, so several apps never share anything through module
+globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from referee.service.api.jobs import JobStore
+from referee.service.api.metrics import Metrics
+from referee.service.backend import ScoringBackend
+from referee.service.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    backend: ScoringBackend
+    metrics: Metrics
+    jobs: JobStore
+
+
+def state_of(request: Request) -> AppState:
+    state = getattr(request.app.state, "referee", None)
+    if not isinstance(state, AppState):
+        raise RuntimeError("not a Referee app: build it with create_app()")
+    return state

@@ -1,0 +1,201 @@
+"""Scoring backends behind the HTTP API: the interface every backend implements, and the
+embedded one, which runs batches on an in-process `Executor`.
+
+The API sees only `ScoringBackend`: `score` (await one batch, with an optional deadline),
+`submit` (start a batch and poll its `BatchHandle`, for jobs), `pending_items` (what
+backpressure reads), `ready`, `stats` and `close`. The Redis/RQ backend, later, implements the
+same interface.
+
+Left out on purpose: admission control (the API decides when to answer 429, from
+`pending_items`), job storage (`referee.service.api.jobs`), and starting the executor (its
+owner starts it; this module only says whether it is running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from typing import Any, Protocol
+
+from referee.service.executor import BatchFuture, Executor, ExecutorClosed
+from referee.verifiers.contract import Result
+
+
+class BackendError(RuntimeError):
+    """The backend cannot take or finish a batch (not started, closed, or broken)."""
+
+
+class ScoringTimeout(TimeoutError):
+    """A batch was not finished by its caller's deadline. Its items keep being scored."""
+
+    def __init__(self, timeout_s: float, done: int, total: int) -> None:
+        super().__init__(f"batch not finished within {timeout_s:g}s ({done} of {total} items)")
+        self.timeout_s = timeout_s
+        self.done = done
+        self.total = total
+
+
+class BatchHandle(Protocol):
+    """A submitted batch, polled by the job routes."""
+
+    def done(self) -> bool: ...
+
+    def progress(self) -> tuple[int, int]:
+        """(items finished, items in the batch)."""
+        ...
+
+    def results(self) -> list[Result]:
+        """The results in input order, once `done()`; raises `BackendError` if the batch
+        failed (e.g. the backend closed under it)."""
+        ...
+
+
+class ScoringBackend(Protocol):
+    async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
+        """Score a batch and return its results in input order. Raises `ScoringTimeout` past
+        `timeout_s` (None: no deadline) and `BackendError` when the batch cannot run."""
+        ...
+
+    def submit(self, items: list[Any]) -> BatchHandle: ...
+
+    def pending_items(self) -> int:
+        """Items submitted and not yet finished, over every batch."""
+        ...
+
+    def ready(self) -> tuple[bool, str]:
+        """(can take work now, a short human-readable reason)."""
+        ...
+
+    def stats(self) -> dict[str, float]:
+        """Counters and gauges for /metrics: at least `pending_items`, `items_scored`,
+        `item_timeouts`, `worker_crashes`, `worker_respawns`, `items_per_s`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _Throughput:
+    """Items finished, in total and per second over a sliding window (for Retry-After)."""
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        self._lock = threading.Lock()
+        self._window_s = window_s
+        self._samples: deque[tuple[float, int]] = deque()
+        self.total = 0
+
+    def add(self, n: int = 1) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.total += n
+            if not self._samples or now - self._samples[-1][0] >= 0.5:
+                self._samples.append((now, self.total))
+            while now - self._samples[0][0] > self._window_s:
+                self._samples.popleft()
+
+    def per_second(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            while self._samples and now - self._samples[0][0] > self._window_s:
+                self._samples.popleft()
+            if not self._samples:
+                return 0.0
+            since, count = self._samples[0]
+            # Over at least one second, so a burst after a quiet spell is not inflated.
+            return (self.total - count) / max(1.0, now - since)
+
+
+class EmbeddedBatch:
+    """A `BatchHandle` over the executor's `BatchFuture`."""
+
+    def __init__(self, future: BatchFuture) -> None:
+        self.future = future
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def progress(self) -> tuple[int, int]:
+        return self.future.progress()
+
+    def results(self) -> list[Result]:
+        if not self.future.done():
+            raise RuntimeError("batch not finished")
+        try:
+            return self.future.result(timeout=0)
+        except (ExecutorClosed, RuntimeError) as exc:  # closed, or the dispatcher died
+            raise BackendError(str(exc)) from exc
+
+
+class EmbeddedBackend:
+    """Scores on an in-process `Executor`, which the caller creates and starts.
+
+    `close()` closes the executor too unless `close_executor=False` (for an executor shared
+    with something else). Awaiting a batch costs no thread: the future's done-callback wakes
+    the event loop through `call_soon_threadsafe`.
+    """
+
+    def __init__(self, executor: Executor, *, close_executor: bool = True) -> None:
+        self.executor = executor
+        self._close_executor = close_executor
+        self._closed = False
+        self._throughput = _Throughput()
+
+    def submit(self, items: list[Any]) -> EmbeddedBatch:
+        if self._closed:
+            raise BackendError("backend is closed")
+        try:
+            future = self.executor.submit(items, on_progress=self._on_progress)
+        except (ExecutorClosed, RuntimeError) as exc:  # closed, or never started
+            raise BackendError(str(exc)) from exc
+        return EmbeddedBatch(future)
+
+    async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
+        batch = self.submit(items)
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not finished.done():
+                finished.set_result(None)
+
+        def on_done(_: BatchFuture) -> None:
+            # On the dispatcher thread (or here, at once, if the batch is already done).
+            loop.call_soon_threadsafe(wake)
+
+        batch.future.add_done_callback(on_done)
+        try:
+            await asyncio.wait_for(finished, timeout_s)
+        except TimeoutError:
+            done, total = batch.progress()
+            raise ScoringTimeout(timeout_s or 0.0, done, total) from None
+        return batch.results()
+
+    def pending_items(self) -> int:
+        return self.executor.pending_items()
+
+    def ready(self) -> tuple[bool, str]:
+        if self._closed:
+            return False, "backend is closed"
+        if not self.executor.running:
+            return False, "executor not running (not started, closed, or its dispatcher died)"
+        return True, f"{self.executor.settings.workers} workers ready"
+
+    def stats(self) -> dict[str, float]:
+        executor_stats = self.executor.stats
+        return {
+            "pending_items": float(self.pending_items()),
+            "items_scored": float(self._throughput.total),
+            "items_per_s": self._throughput.per_second(),
+            "item_timeouts": float(executor_stats.get("timeouts", 0)),
+            "worker_crashes": float(executor_stats.get("crashes", 0)),
+            "worker_respawns": float(executor_stats.get("respawns", 0)),
+        }
+
+    def close(self) -> None:
+        self._closed = True
+        if self._close_executor:
+            self.executor.close()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self._throughput.add()
