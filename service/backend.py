@@ -27,14 +27,9 @@ class BackendError(RuntimeError):
     """The backend cannot take or finish a batch (not started, closed, or broken)."""
 
 
-class ScoringTimeout(TimeoutError):
-    """A batch was not finished by its caller's deadline. Its items keep being scored."""
-
-    def __init__(self, timeout_s: float, done: int, total: int) -> None:
-        super().__init__(f"batch not finished within {timeout_s:g}s ({done} of {total} items)")
-        self.timeout_s = timeout_s
-        self.done = done
-        self.total = total
+def _item_id(item: Any) -> str | None:
+    value = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
+    return value if isinstance(value, str) else None
 
 
 class BatchHandle(Protocol):
@@ -54,8 +49,9 @@ class BatchHandle(Protocol):
 
 class ScoringBackend(Protocol):
     async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
-        """Score a batch and return its results in input order. Raises `ScoringTimeout` past
-        `timeout_s` (None: no deadline) and `BackendError` when the batch cannot run."""
+        """Score a batch and return its results in input order. Past `timeout_s` (None: no
+        deadline) the items not finished yet come back as error results naming the deadline.
+        Raises `BackendError` when the batch cannot run."""
         ...
 
     def submit(self, items: list[Any]) -> BatchHandle: ...
@@ -167,8 +163,11 @@ class EmbeddedBackend:
         try:
             await asyncio.wait_for(finished, timeout_s)
         except TimeoutError:
-            done, total = batch.progress()
-            raise ScoringTimeout(timeout_s or 0.0, done, total) from None
+            # What finished comes back; the rest are errors naming the deadline (reward
+            # null: not the model's fault). Their scoring goes on; those results are dropped.
+            reason = f"not scored within timeout_s={timeout_s:g}"
+            return [result if result is not None else Result(id=_item_id(item), error=reason)
+                    for result, item in zip(batch.future.partial(), items, strict=True)]
         return batch.results()
 
     def pending_items(self) -> int:

@@ -99,6 +99,10 @@ class BatchFuture:
                 return
         callback(self)
 
+    def partial(self) -> list[Result | None]:
+        """The results so far, in input order; None for items not finished yet."""
+        return list(self._results)
+
     def progress(self) -> tuple[int, int]:
         """(items done, items in the batch)."""
         return len(self._results) - self._remaining, len(self._results)

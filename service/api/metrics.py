@@ -3,7 +3,8 @@ process or a test may hold several apps).
 
 Per route: requests (by method and status) and latency. From the backend, read at scrape time:
 queue depth (pending items), items scored, item timeouts, worker crashes and respawns. From the
-results the API hands out: verdicts per scorer, null rewards, item errors; and 504s.
+results the API hands out: verdicts per scorer, null rewards, item errors; and requests that
+missed their timeout_s.
 
 Left out: per-client labels, and verdict label pairs past `MAX_VERDICT_SERIES` (scorer keys and
 plugin verdicts come from requests, so they are capped and the rest counted as `other`).
@@ -70,8 +71,8 @@ class Metrics:
                                    "items.", registry=self.registry)
         self.results = Counter("referee_results", "Results handed out by the API.",
                                registry=self.registry)
-        self.request_timeouts = Counter("referee_request_timeouts", "Requests answered 504 "
-                                        "because their batch missed timeout_s.",
+        self.request_timeouts = Counter("referee_request_timeouts", "Requests whose batch "
+                                        "missed timeout_s (answered with partial results).",
                                         registry=self.registry)
         self.registry.register(_BackendCollector(backend))
         self._verdict_series: set[tuple[str, str]] = set()

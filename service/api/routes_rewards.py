@@ -2,8 +2,10 @@
 
 Both take `{"items": [...]}` in the item contract and answer results in input order, each
 `Result.to_json_dict()`. An invalid item is an error result, never a failed request. Limits:
-413 past `max_items_per_request`, 429 with Retry-After when the queue is full, 504 when a
-batch misses `timeout_s` (its items are still scored; the results are dropped).
+413 past `max_items_per_request`, 429 with Retry-After when the queue is full. A batch that
+misses `timeout_s` is still answered 200: finished items with their results, the others as
+error results naming the deadline (reward null; their scoring goes on, those results are
+dropped), so a trainer keeps what was done instead of losing the batch to a 5xx.
 
 Left out: streaming results as they finish, cancelling a job.
 """
@@ -27,7 +29,7 @@ from referee.service.api.schemas import (
     RewardsResponse,
 )
 from referee.service.api.state import AppState, state_of
-from referee.service.backend import BackendError, ScoringTimeout
+from referee.service.backend import BackendError
 from referee.verifiers.contract import Result
 
 logger = logging.getLogger("referee.api")
@@ -48,17 +50,12 @@ async def score_batch(state: AppState, items: list[Any], timeout_s: float | None
     started = time.perf_counter()
     try:
         results = await state.backend.score(items, timeout_s)
-    except ScoringTimeout as exc:
-        state.metrics.request_timeouts.inc()
-        raise APIError(
-            504, "timeout",
-            f"the batch was not finished within timeout_s={exc.timeout_s:g} ({exc.done} of "
-            f"{exc.total} items done); its items are still being scored but these results "
-            "will be dropped: raise timeout_s, or use POST /v1/jobs",
-            field="timeout_s",
-        ) from None
     except BackendError as exc:
         raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
+    if timeout_s is not None and any(
+            r.error is not None and r.error.startswith("not scored within timeout_s")
+            for r in results):
+        state.metrics.request_timeouts.inc()
     state.metrics.observe_results(results)
     logger.info("batch scored", extra={
         "items": len(items), "item_errors": sum(r.error is not None for r in results),
@@ -69,7 +66,7 @@ async def score_batch(state: AppState, items: list[Any], timeout_s: float | None
 
 
 @router.post("/v1/rewards", response_model=RewardsResponse,
-             responses={**_ERRORS, 504: {"model": ErrorBody}},
+             responses=_ERRORS,
              summary="Score a batch and wait for the results")
 async def post_rewards(body: RewardsRequest, request: Request) -> JSONResponse:
     results = await score_batch(state_of(request), body.items, body.timeout_s, "items")

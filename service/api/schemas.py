@@ -51,8 +51,9 @@ class RewardsRequest(BaseModel):
     )
     timeout_s: float | None = Field(
         default=None, gt=0, strict=True, allow_inf_nan=False,
-        description="Answer 504 if the batch is not finished by then (the items are still "
-        "scored; the results are dropped). Ignored by /v1/jobs.",
+        description="Answer by then: items not finished come back as error results naming "
+        "the deadline (reward null); their scoring goes on, those results are dropped. "
+        "Ignored by /v1/jobs.",
     )
 
 
