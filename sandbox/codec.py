@@ -7,6 +7,9 @@ program host P exchange call arguments and return values this way, so an object 
 either arrives as a plain literal or not at all (`NonLiteral`): an object whose `__eq__` is
 always True cannot reach a test.
 
+`frame`, `write_frame` and `read_frame` carry such literals on the pipes between the runner,
+T and P (a 4-byte length, then the text).
+
 The host prepends this source to the runner, tester and program host scripts it sends into a
 container (`referee.sandbox.channel`), so it must stay stdlib-only, and it avoids `ast` and
 `typing` (each costs a fresh interpreter milliseconds).
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import _ast
 import math
+import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -169,3 +173,41 @@ def _literal(node: Any) -> Any:
                 len(args) == 1 and type(args[0]) in (set, list, tuple))):
             return frozenset(*args)
     raise ValueError(f"not a literal: {type(node).__name__}")
+
+
+# --- frames: how literals travel on the pipes between the runner, T and P ---
+
+def frame(value: Any, cap: int) -> bytes:
+    """A frame: a 4-byte big-endian length, then `value` as literal text (at most `cap`)."""
+    data = encode(value, cap).encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def write_frame(fd: int, value: Any, cap: int) -> None:
+    """Write one frame to a blocking pipe."""
+    view = memoryview(frame(value, cap))
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def read_frame(fd: int, cap: int) -> Any:
+    """The next frame's value from a blocking pipe; None at end of file."""
+    header = _read_exactly(fd, 4)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "big")
+    if size > cap:
+        raise ValueError(f"frame of {size} bytes is over the {cap} byte cap")
+    body = _read_exactly(fd, size)
+    return None if body is None else decode(body.decode())
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)

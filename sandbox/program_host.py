@@ -49,40 +49,17 @@ DETAIL_CHARS = 1000
 # --- literal values as text: `referee.sandbox.codec`, prepended to this source by the host ---
 
 if TYPE_CHECKING:
-    from referee.sandbox.codec import NonLiteral, TooLarge, decode, encode
+    from referee.sandbox.codec import (
+        NonLiteral,
+        TooLarge,
+        decode,
+        encode,
+        read_frame,
+        write_frame,
+    )
 
 
 # --- frames ------------------------------------------------------------------------------------
-
-def read_frame(fd: int, cap: int) -> Any:
-    """The next frame's value from a blocking pipe; None at end of file."""
-    header = _read_exactly(fd, 4)
-    if header is None:
-        return None
-    size = int.from_bytes(header, "big")
-    if size > cap:
-        raise ValueError(f"frame of {size} bytes is over the {cap} byte cap")
-    body = _read_exactly(fd, size)
-    return None if body is None else decode(body.decode())
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks: list[bytes] = []
-    while size:
-        chunk = os.read(fd, min(size, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def write_frame(fd: int, value: Any) -> None:
-    data = encode(value, FRAME_CAP).encode()
-    view = memoryview(len(data).to_bytes(4, "big") + data)
-    while view:
-        view = view[os.write(fd, view):]
-
 
 def describe(exc: BaseException) -> tuple[str, str]:
     """(type name, message) of an exception, even one whose `__str__` raises."""
@@ -191,7 +168,7 @@ def main() -> None:
     if not isinstance(message, dict) or not isinstance(message.get("source"), str):
         return
     module, report = load(message["source"])
-    write(LOAD_OUT, report)
+    write(LOAD_OUT, report, FRAME_CAP)
     close(LOAD_OUT)
     if module is None:
         return
@@ -203,7 +180,7 @@ def main() -> None:
             return
         if request is None:
             return
-        write(REPLIES_OUT, answer(namespace, request))
+        write(REPLIES_OUT, answer(namespace, request), FRAME_CAP)
 
 
 if __name__ == "__main__":

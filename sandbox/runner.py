@@ -77,6 +77,7 @@ TAIL_CHARS = 2000
 TAIL_BYTES = 16384
 CHUNK = 1 << 16
 LOAD_REPORT_CAP = 1 << 20  # P is hostile: parsing is not free
+FRAME_TO_CHILD_CAP = 1 << 30  # what we send T and P: ours, bounded by the job's own size
 REPORT_CAP = 256 << 20
 MAX_NAMES = 10000
 GRACE_S = 0.2
@@ -93,7 +94,7 @@ EXECUTABLE = sys.executable or "/usr/bin/python3"
 # --- literal values as text: `referee.sandbox.codec`, prepended to this source by the host ---
 
 if TYPE_CHECKING:
-    from referee.sandbox.codec import decode, encode
+    from referee.sandbox.codec import decode, frame
 
 
 # --- a seccomp filter for program processes ---------------------------------------------------
@@ -487,12 +488,6 @@ class Loop:
         for fd in list(self.owned):
             self.drop(fd)
         self.selector.close()
-
-
-def frame(value: Any) -> bytes:
-    """A frame to T or P: length, then literal text (see `encode`)."""
-    data = encode(value, 1 << 30).encode()
-    return len(data).to_bytes(4, "big") + data
 
 
 class Frames:
@@ -1018,7 +1013,7 @@ class RpcJob:
             return self.finish(runner_error="the tester failed to start: "
                                + (last_line(self.tester_err.text()) or "no output"))
         self.mark("tester_ready")
-        loop.write(fds["control"], frame({"source": self.job["program"]}))
+        loop.write(fds["control"], frame({"source": self.job["program"]}, FRAME_TO_CHILD_CAP))
         load_deadline = min(self.deadline, time.monotonic() + self.test_wall_s)
         if not loop.run(lambda: self.load is not None or self.load_eof or self.host.done,
                         load_deadline):
@@ -1035,7 +1030,7 @@ class RpcJob:
             "test_wall_s": self.test_wall_s,
             "callables": _names(load_report.get("callables")),
             "modules": _modules(load_report.get("modules")),
-        }))
+        }, FRAME_TO_CHILD_CAP))
         if not loop.run(lambda: self.done or self.report_eof, self.deadline):
             return self.finish(program=program, wall_timeout=True)
         self.mark("tested")

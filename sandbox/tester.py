@@ -65,44 +65,23 @@ UNSAFE_MODULES = frozenset({"antigravity", "this", "idlelib", "tkinter", "turtle
 # --- literal values as text: `referee.sandbox.codec`, prepended to this source by the host ---
 
 if TYPE_CHECKING:
-    from referee.sandbox.codec import MAX_DEPTH, NonLiteral, TooLarge, decode, encode
+    from referee.sandbox.codec import (
+        MAX_DEPTH,
+        NonLiteral,
+        TooLarge,
+        decode,
+        encode,
+        frame,
+        read_frame,
+        write_frame,
+    )
 
 
 # --- frames ------------------------------------------------------------------------------------
 
-def frame(value: Any) -> bytes:
-    data = encode(value, FRAME_CAP).encode()
-    return len(data).to_bytes(4, "big") + data
-
-
-def read_frame(fd: int, cap: int) -> Any:
-    """The next frame's value from a blocking pipe; None at end of file."""
-    header = _read_exactly(fd, 4)
-    if header is None:
-        return None
-    size = int.from_bytes(header, "big")
-    if size > cap:
-        raise ValueError(f"frame of {size} bytes is over the {cap} byte cap")
-    body = _read_exactly(fd, size)
-    return None if body is None else decode(body.decode())
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks: list[bytes] = []
-    while size:
-        chunk = os.read(fd, min(size, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
 def send(value: Any) -> None:
     """One frame to the runner (blocking: the runner always reads)."""
-    view = memoryview(frame(value))
-    while view:
-        view = view[os.write(REPORT_OUT, view):]
+    write_frame(REPORT_OUT, value, FRAME_CAP)
 
 
 def describe(exc: BaseException) -> str:
@@ -174,7 +153,7 @@ class Rpc:
             raise TypeError(f"cannot pass a non-literal or huge argument to the candidate: "
                             f"{exc}") from None
         self.seq += 1
-        self._write(frame({"seq": self.seq, "call": name, "args": text}))
+        self._write(frame({"seq": self.seq, "call": name, "args": text}, FRAME_CAP))
         reply = self._reply(self.seq)
         if "ok" in reply:
             value = reply["ok"]
