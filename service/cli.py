@@ -1,5 +1,6 @@
-"""The `referee` command line: `referee serve` runs the HTTP service over the embedded
-executor; `referee score IN.jsonl [-o OUT.jsonl] [--workers N]` scores a file.
+"""The `referee` command line: `referee serve` runs the HTTP service (over the embedded
+executor, or over a Redis/RQ queue when `REFEREE_REDIS_URL` is set); `referee worker` scores
+jobs from that queue; `referee score IN.jsonl [-o OUT.jsonl] [--workers N]` scores a file.
 
 Reads one item per line (`-` for stdin), scores them through the embedded executor, and
 writes one result per input line in input order (`-` or no `-o` for stdout). Input is read and
@@ -137,7 +138,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from referee.service.api.app import create_app
     from referee.service.api.auth import warn_if_open
     from referee.service.api.logs import configure_logging
-    from referee.service.backend import EmbeddedBackend
+    from referee.service.backend import EmbeddedBackend, ScoringBackend
+    from referee.service.queue_backend import RedisBackend
 
     overrides: dict[str, Any] = {}
     for name in ("host", "port", "workers"):
@@ -146,7 +148,10 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = Settings().model_copy(update=overrides)
     configure_logging(settings.log_level)
     warn_if_open(settings, settings.host)
-    backend = EmbeddedBackend(Executor(settings).start())
+    backend: ScoringBackend = (
+        RedisBackend(settings) if settings.redis_url
+        else EmbeddedBackend(Executor(settings).start())
+    )
     try:
         # log_config=None keeps our JSON logging instead of uvicorn's own.
         uvicorn.run(create_app(settings, backend), host=settings.host, port=settings.port,
@@ -157,7 +162,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="referee", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="referee", description="Referee: rewards for RL of reasoning models.")
     commands = parser.add_subparsers(dest="command", required=True)
     score = commands.add_parser("score", help="score a JSONL file of items")
     score.add_argument("input", help="items, one JSON object per line ('-' for stdin)")
@@ -173,13 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     serve.set_defaults(handler=run_serve)
+    # Listed for --help only: main() hands `referee worker ...` to the worker's own parser.
+    commands.add_parser(
+        "worker", add_help=False, help="score jobs from the Redis/RQ queue (referee worker "
+        "--help for its options)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["worker"]:
+        # The worker has its own parser (service/worker_cli.py); hand it everything, --help too.
+        from referee.service.worker_cli import main as worker_main
+
+        return worker_main(arguments[1:])
+    args = build_parser().parse_args(arguments)
     if getattr(args, "workers", None) is not None and args.workers < 1:
-        print("referee score: --workers must be at least 1", file=sys.stderr)
+        print(f"referee {args.command}: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
         return int(args.handler(args))

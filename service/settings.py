@@ -88,6 +88,21 @@ class Settings(BaseSettings):
         "'{label}' in a parameter value is replaced by the sample's label.")
     log_level: str = Field(default="INFO")
 
+    # Queue (Redis/RQ); unset: `referee serve` scores in-process with the embedded executor
+    redis_url: str | None = Field(
+        default=None, description="e.g. redis://127.0.0.1:6379/0: the service queues chunk "
+        "jobs for `referee worker` processes instead of scoring in-process.")
+    queue_name: str = Field(default="referee", description="RQ queue the service and the "
+                            "workers share.")
+    queue_chunk_size: int = Field(default=64, ge=1, le=4096,
+                                  description="Items per queued job (a group stays whole).")
+    queue_retries: int = Field(default=2, ge=0, le=10,
+                               description="Retries of a chunk job whose worker failed or died.")
+    queue_failure_ttl_s: int = Field(default=86400, ge=1)
+    queue_heartbeat_ttl_s: int = Field(default=10, ge=2, description="A worker silent this "
+                                       "long is dead and its job is requeued.")
+    queue_poll_interval_s: float = Field(default=0.01, gt=0, le=1.0)
+
     def limits(self) -> Limits:
         return Limits(
             max_completion_chars=self.max_completion_chars,

@@ -1,0 +1,148 @@
+"""Fixtures for the Redis/RQ backend tests: a real redis-server and real `referee worker`
+processes (real executors, real scorers plus the test plugins)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from rq import Queue, Worker
+
+from referee.service.queue_backend import SERIALIZER
+from referee.service.settings import Settings
+from tests.service.plugins import ALL
+
+REPO = Path(__file__).resolve().parents[3]
+QUEUE = "referee-test"
+BOUND_S = 2.0
+HEARTBEAT_TTL_S = 2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("redis-server") or ("/usr/bin/redis-server"
+                                              if Path("/usr/bin/redis-server").exists() else None)
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        client.close()
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def settings_for(redis_url: str, **overrides: Any) -> Settings:
+    """Settings with the queue fields set even before they exist on `Settings`."""
+    base = Settings(workers=1, item_timeout_s=BOUND_S, worker_memory_mb=1024,
+                    scorer_plugins=ALL)
+    update: dict[str, Any] = {"redis_url": redis_url, "queue_name": QUEUE,
+                              "queue_chunk_size": 4, "queue_poll_interval_s": 0.01}
+    update.update(overrides)
+    return base.model_copy(update=update)
+
+
+class WorkerProcs:
+    def __init__(self, redis_url: str, queue: str) -> None:
+        self.redis_url = redis_url
+        self.queue = queue
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, n: int = 1) -> None:
+        env = dict(os.environ, REFEREE_REDIS_URL=self.redis_url, REFEREE_WORKERS="1",
+                   REFEREE_QUEUE_NAME=self.queue, REFEREE_ITEM_TIMEOUT_S=str(BOUND_S),
+                   REFEREE_WORKER_MEMORY_MB="1024", REFEREE_LOG_LEVEL="WARNING",
+                   REFEREE_SCORER_PLUGINS=json.dumps(list(ALL)), PYTHONPATH=str(REPO))
+        for _ in range(n):
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "referee.service.cli", "worker",
+                 "--redis-url", self.redis_url, "--queue", self.queue,
+                 "--heartbeat-ttl", str(HEARTBEAT_TTL_S)],
+                cwd=REPO, env=env))
+
+    def count(self) -> int:
+        with redis.Redis.from_url(self.redis_url) as client:
+            queue = Queue(self.queue, connection=client, serializer=SERIALIZER)
+            return int(Worker.count(connection=client, queue=queue))
+
+    def wait_for(self, n: int, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.count() < n:
+            dead = [p.returncode for p in self.procs if p.poll() is not None]
+            assert not dead, f"a worker exited early: {dead}"
+            assert time.monotonic() < deadline, f"{n} workers did not register"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def workers(redis_url: str) -> Iterator[WorkerProcs]:
+    """Two `referee worker` processes on QUEUE."""
+    procs = WorkerProcs(redis_url, QUEUE)
+    procs.start(2)
+    try:
+        procs.wait_for(2)
+        yield procs
+    finally:
+        procs.stop()
+
+
+def echo(value: float | None = 1.0, **extra: Any) -> dict[str, Any]:
+    return {"completion": "x", "scorers": [{"name": "echo", "value": value}], **extra}
+
+
+def sleeper(seconds: float, **extra: Any) -> dict[str, Any]:
+    return {"completion": "x", "scorers": [{"name": "sleep", "seconds": seconds}], **extra}
