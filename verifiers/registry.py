@@ -52,6 +52,7 @@ def build_registry(config: ScorerConfig | None = None) -> dict[str, Scorer[Any]]
     from referee.verifiers.format import FormatScorer
     from referee.verifiers.language import LanguageScorer
     from referee.verifiers.math import MathScorer
+    from referee.verifiers.noop import NoopScorer
     from referee.verifiers.shaping import CosineLengthScorer, OverlongScorer, RepetitionScorer
 
     config = config or ScorerConfig()
@@ -63,6 +64,7 @@ def build_registry(config: ScorerConfig | None = None) -> dict[str, Scorer[Any]]
         OverlongScorer(),
         RepetitionScorer(),
         CodeScorer(settings=config.sandbox),
+        NoopScorer(),
     ]
     registry = {scorer.name: scorer for scorer in scorers}
     for spec in config.plugins:

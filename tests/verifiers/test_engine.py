@@ -115,3 +115,8 @@ def test_dependent_scorer_must_follow_its_dependency() -> None:
 def test_bad_plugin_is_a_clear_error(spec: str) -> None:
     with pytest.raises(PluginError, match="scorer plugin"):
         build_registry(ScorerConfig(plugins=(spec,)))
+
+
+def test_noop_scorer_scores_zero_whatever_the_completion() -> None:
+    result = run({"completion": "anything at all", "scorers": [{"name": "noop"}]})
+    assert (result.reward, result.scores["noop"].verdict) == (0.0, "noop")
