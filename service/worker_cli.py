@@ -13,6 +13,15 @@ A housekeeping thread, while the worker lives:
   Redis `SET NX` lock): RQ requeues an expired (abandoned) job as a retry, or fails it once its
   retries are used up.
 
+Redis going away (restart, failover, network blip) does not end the worker: every Redis call
+of the job loop that RQ would let escape (and end `work()` with "unhandled exception,
+quitting") is retried with backoff (`_REDIS_BACKOFF_S`) until Redis answers again. In
+particular a job that finishes while Redis is down keeps its result in memory and stores it
+once Redis is back (one transaction, as RQ does), instead of the worker dying and the chunk
+waiting for the reaper to re-run it. Heartbeats and state updates that fail are skipped (the
+housekeeping thread heart-beats again). A warm shutdown (SIGTERM) during an outage gives up
+waiting: the job stays in the started registry and is re-run by a live worker's reaper.
+
 Run as `referee worker` (once wired) or `python -m referee.service.worker_cli`.
 """
 
@@ -23,11 +32,16 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+from redis.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
@@ -37,6 +51,13 @@ from referee.service.queue_backend import SERIALIZER, QueueConfig, _safe_url, co
 from referee.service.settings import Settings
 
 logger = logging.getLogger("referee.worker")
+
+_T = TypeVar("_T")
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+"""Errors meaning "Redis is unreachable right now" (BusyLoadingError, raised while a restarted
+Redis loads its data, is a ConnectionError)."""
+_REDIS_BACKOFF_S = (0.1, 2.0)
+"""First and longest wait between attempts while Redis is unreachable."""
 
 
 class RefereeWorker(SimpleWorker):
@@ -61,6 +82,97 @@ class RefereeWorker(SimpleWorker):
         finally:
             with self._job_lock:
                 self._running_job = None
+
+    # -- Redis outages: wait and retry instead of quitting ---------------------------------
+
+    def _until_redis(self, what: str, call: Callable[[], _T]) -> _T:
+        """`call()`, retried with backoff while Redis is unreachable. A warm shutdown requested
+        meanwhile ends the wait (`StopRequested`)."""
+        wait, longest = _REDIS_BACKOFF_S
+        while True:
+            try:
+                return call()
+            except _REDIS_DOWN as exc:
+                if self._stop_requested:
+                    logger.warning("redis unreachable during %s and shutdown requested: "
+                                   "giving up (%s)", what, exc)
+                    raise StopRequested() from exc
+                logger.warning("redis unreachable during %s: %s; retrying in %.1fs",
+                               what, exc, wait)
+                time.sleep(wait)
+                wait = min(longest, wait * 2)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None,
+                                     max_idle_time: int | None = None
+                                     ) -> tuple[Job, Queue] | None:
+        return self._until_redis("dequeue", lambda: super(
+            RefereeWorker, self).dequeue_job_and_maintain_ttl(timeout, max_idle_time))
+
+    def check_for_suspension(self, burst: bool) -> None:
+        self._until_redis("suspension check",
+                          lambda: super(RefereeWorker, self).check_for_suspension(burst))
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        except _REDIS_DOWN as exc:  # runs again on a later loop
+            logger.warning("worker maintenance skipped, redis unreachable: %s", exc)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except _REDIS_DOWN as exc:  # the housekeeping thread heart-beats again
+            logger.warning("worker heartbeat skipped, redis unreachable: %s", exc)
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        if pipeline is not None:
+            super().set_state(state, pipeline=pipeline)
+            return
+        try:
+            super().set_state(state)
+        except _REDIS_DOWN as exc:  # informational only
+            self._state = state
+            logger.warning("worker state %s not stored, redis unreachable: %s", state, exc)
+
+    def prepare_execution(self, job: Job) -> Any:
+        return self._until_redis("job start",
+                                 lambda: super(RefereeWorker, self).prepare_execution(job))
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False
+                              ) -> None:
+        self._until_redis("job start", lambda: super(RefereeWorker, self).prepare_job_execution(
+            job, remove_from_intermediate_queue))
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        self._until_redis("job end", lambda: super(RefereeWorker, self).handle_execution_ended(
+            job, queue, heartbeat_ttl))
+
+    def handle_job_success(self, job: Job, queue: Queue,
+                           started_job_registry: StartedJobRegistry) -> None:
+        # One WATCH/MULTI transaction: retrying it after a failed attempt is safe, once the
+        # execution that the failed attempt forgot (`cleanup_execution`) is put back.
+        execution = self.execution
+
+        def attempt() -> None:
+            self.execution = execution
+            super(RefereeWorker, self).handle_job_success(job, queue, started_job_registry)
+
+        self._until_redis("storing a result", attempt)
+
+    def handle_job_failure(self, job: Job, queue: Queue,
+                           started_job_registry: StartedJobRegistry | None = None,
+                           exc_string: str = "") -> None:
+        execution = self.execution
+
+        def attempt() -> None:
+            self.execution = execution
+            super(RefereeWorker, self).handle_job_failure(job, queue, started_job_registry,
+                                                          exc_string)
+
+        self._until_redis("storing a failure", attempt)
 
     def keep_alive(self, queues: list[Queue]) -> None:
         """Extend the worker's and the running execution's TTLs (one round trip)."""
