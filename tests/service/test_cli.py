@@ -114,19 +114,12 @@ def test_timeout_flag_bounds_each_item() -> None:
     assert json.loads(proc.stdout)["scores"]["sleep"]["verdict"] == "timeout"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_answers_over_http_and_stops_on_sigint() -> None:
     import signal
-    import time
 
     import httpx
+
+    from tests.service.serving import free_port, wait_ready
 
     port = free_port()
     env = {**os.environ, "REFEREE_WORKERS": "1"}
@@ -136,15 +129,7 @@ def test_serve_answers_over_http_and_stops_on_sigint() -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "referee serve did not become ready"
-            time.sleep(0.2)
+        wait_ready(base, proc)
         reply = httpx.post(f"{base}/v1/rewards", json={"items": [GOOD, WRONG]}, timeout=30)
         assert [r["reward"] for r in reply.json()["results"]] == [1.5, 0.5]
     finally:

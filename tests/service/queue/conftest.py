@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,17 +21,12 @@ from rq import Queue, Worker
 from referee.service.queue_backend import SERIALIZER
 from referee.service.settings import Settings
 from tests.service.plugins import ALL
+from tests.service.serving import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 QUEUE = "referee-test"
 BOUND_S = 2.0
 HEARTBEAT_TTL_S = 2
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,8 @@ from rq.job import Job
 from referee.service.api import create_app
 from referee.service.backend import BackendError
 from referee.service.queue_backend import SERIALIZER, RedisBackend
-from tests.service.queue.conftest import WorkerProcs, echo, free_port, settings_for, sleeper
+from tests.service.queue.conftest import WorkerProcs, echo, settings_for, sleeper
+from tests.service.serving import free_port
 
 pytestmark = pytest.mark.anyio
 

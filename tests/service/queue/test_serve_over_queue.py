@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.service.queue.conftest import QUEUE, REPO, WorkerProcs, free_port
+from tests.service.queue.conftest import QUEUE, REPO, WorkerProcs
+from tests.service.serving import free_port, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +26,7 @@ def service(redis_url: str, workers: WorkerProcs) -> Iterator[str]:
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "referee serve exited"
-            assert time.monotonic() < deadline, "referee serve over Redis did not become ready"
-            time.sleep(0.2)
+        wait_ready(base, proc)
         yield base
     finally:
         proc.send_signal(signal.SIGINT)

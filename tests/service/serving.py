@@ -1,0 +1,30 @@
+"""Helpers for tests that run `referee serve` as a real process on a loopback port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(base: str, proc: subprocess.Popen[Any], timeout_s: float = 60.0) -> None:
+    """Poll `base`/readyz until it answers 200; fail if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, f"the service exited with code {proc.returncode}"
+        assert time.monotonic() < deadline, f"{base} did not become ready"
+        time.sleep(0.2)
