@@ -17,19 +17,32 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from referee.service.executor import BatchFuture, Executor, ExecutorClosed
 from referee.verifiers.contract import Result
+from referee.verifiers.engine import item_id
 
 
 class BackendError(RuntimeError):
     """The backend cannot take or finish a batch (not started, closed, or broken)."""
 
 
-def _item_id(item: Any) -> str | None:
-    value = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
-    return value if isinstance(value, str) else None
+DEADLINE_ERROR = "not scored within timeout_s"
+"""How the error of an item that missed its request's `timeout_s` begins."""
+
+
+def deadline_error(timeout_s: float) -> str:
+    return f"{DEADLINE_ERROR}={timeout_s:g}"
+
+
+def fill_unfinished(partial: Sequence[Result | None], items: Sequence[Any],
+                    reason: str) -> list[Result]:
+    """`partial` with every missing result replaced by an error result naming `reason` (reward
+    null: not the model's fault), carrying its item's id."""
+    return [result if result is not None else Result(id=item_id(item), error=reason)
+            for result, item in zip(partial, items, strict=True)]
 
 
 class BatchHandle(Protocol):
@@ -165,9 +178,8 @@ class EmbeddedBackend:
         except TimeoutError:
             # What finished comes back; the rest are errors naming the deadline (reward
             # null: not the model's fault). Their scoring goes on; those results are dropped.
-            reason = f"not scored within timeout_s={timeout_s:g}"
-            return [result if result is not None else Result(id=_item_id(item), error=reason)
-                    for result, item in zip(batch.future.partial(), items, strict=True)]
+            assert timeout_s is not None  # wait_for(None) never times out
+            return fill_unfinished(batch.future.partial(), items, deadline_error(timeout_s))
         return batch.results()
 
     def pending_items(self) -> int:

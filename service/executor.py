@@ -74,7 +74,7 @@ class BatchFuture:
         self._remaining -= 1
         if self._on_progress is not None:
             with contextlib.suppress(Exception):  # a progress bar must never break scoring
-                self._on_progress(len(self._results) - self._remaining, len(self._results))
+                self._on_progress(*self.progress())
         if self._remaining == 0:
             self._finish()
 
@@ -272,7 +272,7 @@ class Executor:
     def pending_items(self) -> int:
         """Items submitted and not yet finished, across all batches (for backpressure)."""
         with self._lock:
-            return sum(future.progress()[1] - future.progress()[0] for future in self._futures)
+            return sum(total - done for done, total in (f.progress() for f in self._futures))
 
     def score(
         self,

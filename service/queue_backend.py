@@ -37,10 +37,16 @@ from rq import Queue, Retry, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from referee.service.backend import BackendError, _item_id, _Throughput
+from referee.service.backend import (
+    BackendError,
+    _Throughput,
+    deadline_error,
+    fill_unfinished,
+)
 from referee.service.queue_jobs import score_chunk
 from referee.service.settings import Settings
 from referee.verifiers.contract import Item, Result
+from referee.verifiers.engine import item_id
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SERIALIZER = JSONSerializer
@@ -221,8 +227,7 @@ class RedisBatch:
     def results(self) -> list[Result]:
         if not self.done():
             raise RuntimeError("batch not finished")
-        return [r if r is not None else Result(id=_item_id(item), error="not scored")
-                for r, item in zip(self.collect(None), self._items, strict=True)]
+        return fill_unfinished(self.collect(None), self._items, "not scored")
 
     def collect(self, unfinished_reason: str | None) -> list[Result | None]:
         """The results so far in input order: finished chunks' results, error results for
@@ -250,7 +255,7 @@ class RedisBatch:
                     continue
                 for pos in self._chunks[i]:
                     if out[pos] is None:
-                        out[pos] = Result(id=_item_id(self._items[pos]), error=unfinished_reason)
+                        out[pos] = Result(id=item_id(self._items[pos]), error=unfinished_reason)
         return out
 
     def _fill(self, index: int, job: Job | None) -> None:
@@ -273,7 +278,7 @@ class RedisBatch:
         if payload is not None:
             reason = f"malformed job result ({type(payload).__name__})"
         for pos in positions:
-            self._results[pos] = Result(id=_item_id(self._items[pos]),
+            self._results[pos] = Result(id=item_id(self._items[pos]),
                                         error=f"worker failed: {reason}")
 
 
@@ -362,10 +367,10 @@ class RedisBackend:
             # What finished comes back; the rest name the deadline. Their jobs run on; those
             # results are dropped. The items no longer count as pending for this process.
             batch._release()
-            reason = f"not scored within timeout_s={timeout_s:g}"
+            assert timeout_s is not None  # only a set deadline times out
+            reason = deadline_error(timeout_s)
             partial = await asyncio.to_thread(batch.collect, reason)
-            return [r if r is not None else Result(id=_item_id(item), error=reason)
-                    for r, item in zip(partial, items, strict=True)]
+            return fill_unfinished(partial, items, reason)
         return await asyncio.to_thread(batch.results)
 
     def pending_items(self) -> int:

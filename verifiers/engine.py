@@ -72,7 +72,8 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
-def _item_id(raw: object) -> str | None:
+def item_id(raw: object) -> str | None:
+    """The `id` of an item or item-like mapping, when it is a string."""
     if isinstance(raw, Item):
         return raw.id
     if isinstance(raw, Mapping):
@@ -85,11 +86,10 @@ def prepare(
     raw: Item | Mapping[str, Any], registry: Mapping[str, Scorer[Any]], limits: Limits
 ) -> Plan | Result:
     """Validate an item against the contract, the registry and the limits."""
-    item_id = _item_id(raw)
     try:
         item = raw if isinstance(raw, Item) else Item.model_validate(raw)
     except ValidationError as exc:
-        return Result(id=item_id, error=format_validation_error(exc))
+        return Result(id=item_id(raw), error=format_validation_error(exc))
     if len(item.completion) > limits.max_completion_chars:
         return Result(
             id=item.id,

@@ -29,7 +29,7 @@ from referee.service.api.schemas import (
     RewardsResponse,
 )
 from referee.service.api.state import AppState, state_of
-from referee.service.backend import BackendError
+from referee.service.backend import DEADLINE_ERROR, BackendError
 from referee.verifiers.contract import Result
 
 logger = logging.getLogger("referee.api")
@@ -53,7 +53,7 @@ async def score_batch(state: AppState, items: list[Any], timeout_s: float | None
     except BackendError as exc:
         raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
     if timeout_s is not None and any(
-            r.error is not None and r.error.startswith("not scored within timeout_s")
+            r.error is not None and r.error.startswith(DEADLINE_ERROR)
             for r in results):
         state.metrics.request_timeouts.inc()
     state.metrics.observe_results(results)
