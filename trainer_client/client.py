@@ -98,6 +98,7 @@ class RewardClient:
         if max_batch < 1 or concurrency < 1 or timeout <= 0:
             raise ValueError("max_batch and concurrency must be >= 1 and timeout > 0")
         self.url = url.rstrip("/")
+        self.api_key = api_key
         self.timeout = timeout
         self.concurrency = concurrency
         self.on_error: OnError = on_error
@@ -214,6 +215,16 @@ class RewardClient:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.aclose()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the configuration, not the pools: TRL's async rollout worker and Ray send
+        reward functions (and the client inside them) to other processes."""
+        return {"url": self.url, "api_key": self.api_key, "timeout": self.timeout,
+                "max_retries": self.policy.max_retries, "max_batch": self._max_batch,
+                "concurrency": self.concurrency, "on_error": self.on_error}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        RewardClient.__init__(self, **state)
 
     # -- one chunk: send, judge the answer, retry or split ------------------------------------
 
