@@ -144,9 +144,13 @@ class RewardClient:
             async with gate:
                 return await self._ascore_chunk(client, chunk, timeout_s)
 
-        # A TaskGroup cancels the other chunks when one raises (on_error="raise", a 401).
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(run(chunk)) for chunk in chunks]
+        # A TaskGroup cancels the other chunks when one raises (on_error="raise", a 401);
+        # the caller gets that exception itself, as from `score`, not an ExceptionGroup.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run(chunk)) for chunk in chunks]
+        except BaseExceptionGroup as grouped:
+            raise grouped.exceptions[0] from None
         return self._finish([result for task in tasks for result in task.result()])
 
     def rewards(self, items: Sequence[ItemLike],
