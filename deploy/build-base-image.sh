@@ -7,6 +7,8 @@
 #
 # The image is Debian bookworm (minbase) with its python3 (3.11) and nothing else; it stands
 # in for the official python:3.11-slim-bookworm, which users with a registry pull instead.
+# A TAG naming a plain Debian image (debian:*, e.g. debian:bookworm-slim, the base of
+# deploy/redis.Dockerfile) gets the same minbase without python3.
 # Needs root for apt-get when mmdebstrap is missing. DEBIAN_MIRROR overrides the mirror.
 set -euo pipefail
 
@@ -26,10 +28,14 @@ if ! command -v mmdebstrap >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
 fi
 
+include=(--include=python3)
+cmd='CMD ["python3"]'
+if [[ "$tag" == debian:* ]]; then include=(); cmd='CMD ["bash"]'; fi
+
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 echo "building $tag from Debian bookworm packages ($mirror)"
-mmdebstrap --quiet --variant=minbase --include=python3 \
+mmdebstrap --quiet --variant=minbase "${include[@]}" \
     --aptopt='Acquire::Retries "3"' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
@@ -40,7 +46,7 @@ mmdebstrap --quiet --variant=minbase --include=python3 \
 docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
-    --change 'CMD ["python3"]' \
+    --change "$cmd" \
     --change 'LABEL org.referee.base="debian-bookworm-mmdebstrap"' \
     "$workdir/rootfs.tar" "$tag" >/dev/null
 echo "base image $tag built"
