@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 IN ?= examples/batch.jsonl
 PACKAGES := verifiers service sandbox trainer_client
 
-.PHONY: install images serve score test lint typecheck check bench clean
+.PHONY: install images up down serve score test lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Docker images: the offline base image (from Debian packages) when missing, then the sandbox.
+# Docker images: the offline base images (from Debian packages) when missing, then the sandbox
+# image and the service images (api, worker, redis) of docker-compose.yml.
 images:
 	deploy/build-images.sh
+
+# The whole stack in Docker (Redis, API on 127.0.0.1:8000, WORKERS workers, sandbox image):
+# builds the images offline when needed, starts docker-compose.yml, waits until it is ready.
+WORKERS ?= 1
+up:
+	deploy/stack.sh up --scale worker=$(WORKERS)
+
+down:
+	deploy/stack.sh down
 
 # Quickstart: run the HTTP service on 127.0.0.1:8000 (embedded executor; REFEREE_* settings).
 serve: $(STAMP)
