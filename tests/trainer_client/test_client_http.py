@@ -193,3 +193,11 @@ def test_sync_score_works_inside_a_running_loop(scripted: Scripted) -> None:
             return client.rewards(items(3))
 
     assert asyncio.run(main()) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_empty_batch_sends_nothing(scripted: Scripted, mode: str) -> None:
+    url, recorder = scripted()
+    with RewardClient(url) as client:
+        assert run(client, [], mode) == []
+    assert recorder.bodies == []
