@@ -39,7 +39,7 @@ fi
 # The legacy builder prints a deprecation notice on stderr at every build: keep only errors.
 build() {
     local out
-    if ! out="$(docker build --quiet "$@" 2>&1)"; then
+    if ! out="$(docker build --quiet --force-rm "$@" 2>&1)"; then
         printf '%s\n' "$out" >&2
         return 1
     fi

@@ -1,0 +1,357 @@
+"""End to end, with real Docker: docker-compose.yml from the prebuilt images (`make images`).
+
+One stack under a unique project name (`referee-e2e-<hex>`), the API published on a free
+loopback port, settings and an API key from an env file:
+
+1. up, wait for `/readyz` (Redis healthy, a worker registered);
+2. score a batch of math, format, language and code items over HTTP from the host;
+3. scale to 3 workers, SIGKILL one that is running a chunk mid-batch: every item still comes
+   back scored (its chunk is requeued after the heartbeat TTL, 3 s here);
+4. restart `redis` while a batch is in flight: the AOF kept the data, the batch completes, and a
+   new batch scores;
+5. `down -v` (also in a finalizer): no container, network or volume of the project is left,
+   nor any sandbox container that its workers started.
+
+Under CI=true a missing Docker engine or compose tool fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import REPO
+from tests.service.serving import free_port
+
+pytestmark = pytest.mark.timeout(900)
+
+API_KEY = "e2e-" + uuid.uuid4().hex
+HEARTBEAT_TTL_S = 3
+IMAGES = ("REFEREE_API_IMAGE", "REFEREE_WORKER_IMAGE", "REFEREE_REDIS_IMAGE",
+          "REFEREE_SANDBOX_IMAGE")
+DEFAULT_TAGS = {"REFEREE_API_IMAGE": "referee-api:latest",
+                "REFEREE_WORKER_IMAGE": "referee-worker:latest",
+                "REFEREE_REDIS_IMAGE": "referee-redis:latest",
+                "REFEREE_SANDBOX_IMAGE": "referee-sandbox:latest"}
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def compose_command() -> list[str]:
+    """`docker compose` (v2) when present, else `docker-compose` (v1.29)."""
+    docker = shutil.which("docker")
+    if docker is not None and subprocess.run(
+            [docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy is not None:
+        return [legacy]
+    _unavailable("the compose test needs 'docker compose' or 'docker-compose'")
+    raise AssertionError("unreachable")
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str,
+             interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+        except (httpx.HTTPError, subprocess.CalledProcessError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Stack:
+    project: str
+    env: dict[str, str]
+    compose: list[str]
+    docker: Any
+    port: int
+    worker_hosts: set[str] = field(default_factory=set)
+    """Hostnames (container id prefixes) of every worker container seen: the owners of the
+    sandbox containers they start."""
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([*self.compose, *args], cwd=REPO, env=self.env, text=True,
+                              capture_output=True, timeout=timeout)
+        if done.returncode != 0:
+            raise AssertionError(f"compose {' '.join(args)} failed ({done.returncode}):\n"
+                                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return done
+
+    def containers(self, service: str | None = None, all: bool = False) -> list[Any]:
+        labels = [f"com.docker.compose.project={self.project}"]
+        if service is not None:
+            labels.append(f"com.docker.compose.service={service}")
+        found = self.docker.containers.list(all=all, filters={"label": labels})
+        if service == "worker":
+            self.worker_hosts.update(c.attrs["Config"]["Hostname"] for c in found)
+        return list(found)
+
+    def logs(self) -> str:
+        done = subprocess.run([*self.compose, "logs", "--no-color", "--tail", "40"], cwd=REPO,
+                              env=self.env, text=True, capture_output=True, timeout=60)
+        return done.stdout[-8000:]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=120,
+                            headers={"Authorization": f"Bearer {API_KEY}"})
+
+    def redis_cli(self, *args: str) -> str:
+        (redis,) = self.containers("redis")
+        code, out = redis.exec_run(["redis-cli", "--raw", *args])
+        assert code == 0, out
+        return str(out.decode().strip())
+
+    def sandboxes(self) -> list[Any]:
+        """Sandbox containers started by this stack's workers (owner label: hostname:pid)."""
+        found = self.docker.containers.list(
+            all=True, filters={"label": "org.referee.sandbox=1"})
+        return [c for c in found
+                if c.labels.get("org.referee.owner", "").rpartition(":")[0] in self.worker_hosts]
+
+
+def _ensure_images(docker: Any) -> None:
+    missing = []
+    for name in IMAGES:
+        tag = os.environ.get(name, DEFAULT_TAGS[name])
+        try:
+            docker.images.get(tag)
+        except Exception:
+            missing.append(tag)
+    if missing:  # CI builds them before the tests (`make images` in .ci/run)
+        subprocess.run([str(REPO / "deploy" / "build-images.sh")], check=True, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        _unavailable(f"the compose test needs a running Docker engine: {exc}")
+    compose = compose_command()
+    _ensure_images(client)
+    env_file = tmp_path_factory.mktemp("compose") / "referee.env"
+    env_file.write_text("\n".join([
+        f'REFEREE_API_KEYS=["{API_KEY}"]',
+        "REFEREE_WORKERS=1",
+        "REFEREE_SANDBOX_POOL_SIZE=1",
+        f"REFEREE_QUEUE_HEARTBEAT_TTL_S={HEARTBEAT_TTL_S}",
+        "REFEREE_QUEUE_CHUNK_SIZE=4",
+        "REFEREE_LOG_LEVEL=WARNING",
+    ]) + "\n")
+    socket_path = Path("/var/run/docker.sock")
+    env = {**os.environ,
+           "COMPOSE_PROJECT_NAME": f"referee-e2e-{uuid.uuid4().hex[:10]}",
+           "REFEREE_ENV_FILE": str(env_file),
+           "DOCKER_GID": str(socket_path.stat().st_gid) if socket_path.exists() else "0"}
+    port = free_port()
+    env["REFEREE_API_BIND"] = f"127.0.0.1:{port}"
+    the_stack = Stack(project=env["COMPOSE_PROJECT_NAME"], env=env, compose=compose,
+                      docker=client, port=port)
+    try:
+        yield the_stack
+    finally:
+        the_stack.containers("worker", all=True)
+        subprocess.run([*compose, "down", "-v", "--remove-orphans", "--timeout", "20"],
+                       cwd=REPO, env=env, capture_output=True, timeout=300)
+
+
+# -- the batches ---------------------------------------------------------------------------
+
+def math_items() -> list[dict[str, Any]]:
+    return [
+        {"id": "math-right", "completion": "<think>2+2 is 4.</think> \\boxed{4}",
+         "scorers": [{"name": "math", "gold": "4"}, {"name": "format", "weight": 0.5}]},
+        {"id": "math-wrong", "completion": "<think>2+2 is 5.</think> \\boxed{5}",
+         "scorers": [{"name": "math", "gold": "4"}]},
+        {"id": "format-bad", "completion": "no tags here \\boxed{4}",
+         "scorers": [{"name": "format"}]},
+        {"id": "lang-fr", "completion": "<think>Je pense que la réponse est quatre, "
+         "car deux plus deux font quatre.</think> 4",
+         "scorers": [{"name": "language", "target": "fr"}]},
+        {"id": "lang-en-for-fr", "completion": "<think>I think the answer is four because two "
+         "plus two makes four.</think> 4", "scorers": [{"name": "language", "target": "fr"}]},
+    ]
+
+
+def code_item(item_id: str, body: str, sleep_s: float = 0.0) -> dict[str, Any]:
+    prelude = f"import time\ntime.sleep({sleep_s})\n" if sleep_s else ""
+    program = f"{prelude}def add(a, b):\n    return {body}\n"
+    return {"id": item_id, "completion": f"```python\n{program}```",
+            "scorers": [{"name": "code", "tests": {
+                "mode": "assert", "test_list": ["assert add(1, 2) == 3",
+                                                "assert add(-1, 1) == 0"]}}]}
+
+
+EXPECTED_FIRST = {"math-right": 1.5, "math-wrong": 0.0, "format-bad": 0.0, "lang-fr": 1.0,
+                  "code-right": 1.0, "code-wrong": 0.0}
+
+
+def slow_batch(n: int, sleep_s: float) -> list[dict[str, Any]]:
+    """Code items whose programs sleep before defining the function: a chunk of 4 takes about
+    4 x sleep_s, so a worker killed mid-batch is killed holding a chunk."""
+    return [code_item(f"slow-{i}", "a + b" if i % 5 else "a - b", sleep_s) for i in range(n)]
+
+
+def check_slow_results(results: list[dict[str, Any]], n: int) -> None:
+    assert [r["id"] for r in results] == [f"slow-{i}" for i in range(n)]
+    problems = [r for i, r in enumerate(results)
+                if r.get("error") or r["reward"] != (1.0 if i % 5 else 0.0)]
+    assert not problems, problems[:3]
+
+
+def run_job(client: httpx.Client, items: list[dict[str, Any]]) -> str:
+    answer = client.post("/v1/jobs", json={"items": items})
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["job_id"])
+
+
+def job_view(client: httpx.Client, job_id: str) -> dict[str, Any] | None:
+    answer = client.get(f"/v1/jobs/{job_id}")
+    if answer.status_code == 503:  # Redis restarting
+        return None
+    assert answer.status_code == 200, answer.text
+    view: dict[str, Any] = answer.json()
+    return view
+
+
+def ready_workers(client: httpx.Client) -> int:
+    answer = client.get("/readyz")
+    if answer.status_code != 200:
+        return 0
+    detail = str(answer.json().get("detail", ""))
+    return int(detail.split()[0]) if detail[:1].isdigit() else 0
+
+
+def busy_worker_hosts(stack: Stack) -> list[str]:
+    """Hostnames of the RQ workers holding a job right now (from their Redis hashes)."""
+    hosts = []
+    for key in stack.redis_cli("--scan", "--pattern", "rq:worker:*").split():
+        if key.count(":") != 2:
+            continue
+        fields = stack.redis_cli("HMGET", key, "hostname", "current_job").split("\n")
+        if len(fields) == 2 and fields[1]:
+            hosts.append(fields[0])
+    return hosts
+
+
+# -- the test --------------------------------------------------------------------------------
+
+def test_compose_stack_end_to_end(stack: Stack) -> None:
+    started = time.monotonic()
+    stack.run("up", "-d", "--no-build")
+    client = stack.client()
+    try:
+        wait_for(lambda: ready_workers(client) >= 1, 180, "the API to be ready")
+        api = stack.containers("api")[0]
+        wait_for(lambda: (api.reload(), api.attrs["State"]["Health"]["Status"])[1] == "healthy",
+                 60, "the api container's healthcheck")
+        assert httpx.get(f"{stack.url}/v1/rewards").status_code == 401  # the env file's key
+        # 1. one batch of every kind of item
+        items = [*math_items(), code_item("code-right", "a + b"),
+                 code_item("code-wrong", "a * b")]
+        answer = client.post("/v1/rewards", json={"items": items})
+        assert answer.status_code == 200, answer.text
+        results = {r["id"]: r for r in answer.json()["results"]}
+        for item_id, reward in EXPECTED_FIRST.items():
+            assert results[item_id]["reward"] == reward, results[item_id]
+        assert results["lang-en-for-fr"]["reward"] is not None
+        assert results["lang-en-for-fr"]["reward"] < 0.5
+        assert results["code-wrong"]["scores"]["code"]["verdict"] == "wrong_answer"
+
+        # 2. three workers; kill one holding a chunk mid-batch
+        stack.run("up", "-d", "--no-build", "--no-recreate", "--scale", "worker=3")
+        wait_for(lambda: ready_workers(client) >= 3, 120, "3 workers registered")
+        workers = stack.containers("worker")
+        assert len(workers) == 3
+        n = 48
+        job_id = run_job(client, slow_batch(n, 0.25))
+        busy = wait_for(lambda: busy_worker_hosts(stack), 60, "a worker holding a chunk",
+                        interval=0.1)
+        victim = next(c for c in workers if c.attrs["Config"]["Hostname"] == busy[0])
+        view_before = job_view(client, job_id)
+        assert view_before is not None and view_before["status"] != "finished"
+        killed_at = time.monotonic()
+        victim.kill()
+        view = wait_for(lambda: (v := job_view(client, job_id)) and v["status"] in
+                        ("finished", "failed") and v, 180, "the batch after a worker died")
+        assert view["status"] == "finished", view
+        print(f"worker {busy[0]} killed at {view_before['progress']}; batch done "
+              f"{time.monotonic() - killed_at:.1f}s later")
+        check_slow_results(view["results"], n)
+
+        # 3. restart Redis with a batch in flight
+        stack.redis_cli("SET", "e2e:aof-marker", "kept")
+        job_id = run_job(client, slow_batch(24, 0.1))
+        wait_for(lambda: (v := job_view(client, job_id)) and v["progress"]["done"] > 0, 60,
+                 "the batch to start", interval=0.1)
+        stack.run("restart", "redis")
+        print(f"redis restarted at {job_view(client, job_id)}"[:200])
+        assert stack.redis_cli("GET", "e2e:aof-marker") == "kept"  # AOF replayed
+        view = wait_for(lambda: (v := job_view(client, job_id)) and v["status"] in
+                        ("finished", "failed") and v, 180, "the batch after a Redis restart")
+        assert view["status"] == "finished", view
+        check_slow_results(view["results"], 24)
+        wait_for(lambda: ready_workers(client) >= 2, 120, "workers back after the restart")
+        answer = client.post("/v1/rewards", json={"items": items})
+        assert answer.status_code == 200, answer.text
+        again = {r["id"]: r["reward"] for r in answer.json()["results"]}
+        assert all(again[k] == v for k, v in EXPECTED_FIRST.items()), again
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        client.close()
+
+    # 4. down -v leaves nothing behind
+    stack.containers("worker", all=True)
+    assert stack.worker_hosts
+    stack.run("down", "-v", "--remove-orphans", "--timeout", "30")
+    label = f"com.docker.compose.project={stack.project}"
+    assert stack.docker.containers.list(all=True, filters={"label": label}) == []
+    assert stack.docker.networks.list(filters={"label": label}) == []
+    assert stack.docker.volumes.list(filters={"label": label}) == []
+    wait_for(lambda: not stack.sandboxes(), 30, "the workers' sandbox containers to go")
+    print(f"compose end-to-end: {time.monotonic() - started:.1f}s")
+
+
+def test_compose_file_is_valid_for_the_installed_tool() -> None:
+    """`config` parses and interpolates docker-compose.yml with the defaults a user gets."""
+    if shutil.which("docker") is None and shutil.which("docker-compose") is None:
+        _unavailable("no docker or docker-compose command")
+    compose = compose_command()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REFEREE_", "DOCKER_"))}
+    done = subprocess.run([*compose, "config"], cwd=REPO, env=env, text=True,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "referee-healthcheck" in done.stdout
+    assert json.dumps("127.0.0.1:8000")[1:-1] in done.stdout
