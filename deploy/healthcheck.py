@@ -1,24 +1,29 @@
 #!/usr/bin/env python3
-"""`referee-healthcheck [--live]`: exit 0 when the API in this container answers.
+"""`referee-healthcheck [--live | --worker]`: exit 0 when this container's Referee is healthy.
 
-Default: `GET /readyz` (the backend can take work: Redis answers and at least one worker is
-registered); `--live`: `GET /healthz` (the process answers). Sends the first of
-`REFEREE_API_KEYS` as a bearer token, since /readyz needs one when keys are set. Standard
-library only: it runs as the image's HEALTHCHECK, a compose healthcheck or a Kubernetes exec
-probe.
+- default: `GET /readyz` of the API in this container (Redis answers and at least one worker is
+  registered); sends the first of `REFEREE_API_KEYS` as a bearer token, since /readyz needs
+  one when keys are set;
+- `--live`: `GET /healthz` (the API process answers);
+- `--worker`: the `referee worker` of this container is registered in Redis with a live
+  heartbeat (its `rq:worker:*` key, which expires when the worker stops heart-beating, names
+  this hostname). Redis unreachable counts as healthy: an outage is not the worker's fault and
+  the worker waits it out, so restarting it would only lose work.
+
+For the image's HEALTHCHECK, compose healthchecks and Kubernetes exec probes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import urllib.error
 import urllib.request
 
 
-def main(argv: list[str]) -> int:
-    path = "/healthz" if "--live" in argv else "/readyz"
+def check_api(path: str) -> int:
     port = os.environ.get("REFEREE_PORT", "8000")
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
     raw_keys = os.environ.get("REFEREE_API_KEYS", "").strip()
@@ -39,6 +44,33 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(f"{path}: {exc}", file=sys.stderr)
     return 1
+
+
+def check_worker() -> int:
+    import redis
+
+    url = os.environ.get("REFEREE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    me = socket.gethostname()
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+        for key in client.scan_iter(match="rq:worker:*", count=1000):
+            if key.count(b":") == 2 and client.hget(key, "hostname") == me.encode():
+                print(f"worker {key.decode()} on {me} is registered")
+                return 0
+    except redis.ConnectionError as exc:
+        print(f"redis unreachable ({exc}); not the worker's fault", file=sys.stderr)
+        return 0
+    except redis.RedisError as exc:
+        print(f"redis error: {exc}", file=sys.stderr)
+        return 1
+    print(f"no live referee worker registered for host {me}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str]) -> int:
+    if "--worker" in argv:
+        return check_worker()
+    return check_api("/healthz" if "--live" in argv else "/readyz")
 
 
 if __name__ == "__main__":
