@@ -275,6 +275,10 @@ def test_compose_stack_end_to_end(stack: Stack) -> None:
         api = stack.containers("api")[0]
         wait_for(lambda: (api.reload(), api.attrs["State"]["Health"]["Status"])[1] == "healthy",
                  60, "the api container's healthcheck")
+        (worker,) = stack.containers("worker")
+        wait_for(lambda: (worker.reload(),
+                          worker.attrs["State"]["Health"]["Status"])[1] == "healthy",
+                 90, "the worker container's healthcheck (registered in Redis)")
         assert httpx.get(f"{stack.url}/v1/rewards").status_code == 401  # the env file's key
         # 1. one batch of every kind of item
         items = [*math_items(), code_item("code-right", "a + b"),
