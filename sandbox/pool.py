@@ -222,3 +222,12 @@ def get_pool(settings: Settings) -> SandboxPool:
             # but runs multiprocessing's finalizers.
             multiprocessing.util.Finalize(pool, pool.close, exitpriority=10)
         return pool
+
+
+def pool_stats() -> dict[str, int] | None:
+    """This process's pool counters and its current size, or None if it has no pool."""
+    with _pools_lock:
+        pool = _pools.get(os.getpid())
+    if pool is None:
+        return None
+    return {**pool.stats, "size": pool.size}

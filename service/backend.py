@@ -193,14 +193,15 @@ class EmbeddedBackend:
         return True, f"{self.executor.settings.workers} workers ready"
 
     def stats(self) -> dict[str, float]:
-        executor_stats = self.executor.stats
+        counters = self.executor.counters()
         return {
             "pending_items": float(self.pending_items()),
             "items_scored": float(self._throughput.total),
             "items_per_s": self._throughput.per_second(),
-            "item_timeouts": float(executor_stats.get("timeouts", 0)),
-            "worker_crashes": float(executor_stats.get("crashes", 0)),
-            "worker_respawns": float(executor_stats.get("respawns", 0)),
+            "item_timeouts": float(counters.pop("timeouts", 0)),
+            "worker_crashes": float(counters.pop("crashes", 0)),
+            "worker_respawns": float(counters.pop("respawns", 0)),
+            **{name: float(value) for name, value in counters.items()},
         }
 
     def close(self) -> None:

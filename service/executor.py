@@ -146,6 +146,8 @@ class _Worker:
     item_bound: float = 0.0
     """The current item's time bound (the default unless its scorers asked for more)."""
     eof: bool = False
+    pool: dict[str, int] = field(default_factory=dict)
+    """The last sandbox pool statistics the worker reported."""
 
     def current(self) -> _Pending | None:
         return self.tasks[0].items[0] if self.tasks else None
@@ -192,6 +194,7 @@ class Executor:
         self._closed = False
         self._thread: threading.Thread | None = None
         self.stats = {"timeouts": 0, "crashes": 0, "respawns": 0}
+        self._retired_pool: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -273,6 +276,24 @@ class Executor:
         """Items submitted and not yet finished, across all batches (for backpressure)."""
         with self._lock:
             return sum(total - done for done, total in (f.progress() for f in self._futures))
+
+    def counters(self) -> dict[str, int]:
+        """`stats` plus the sandbox pools' counters summed over the scoring processes, past
+        and present (`sandbox_started`, `sandbox_waits`, ...), and `sandbox_pool_size`, the
+        containers the live processes hold now."""
+        out = dict(self.stats)
+        totals = dict(self._retired_pool)
+        size = 0
+        for worker in list(self._workers):
+            for name, value in worker.pool.items():
+                if name == "size":
+                    size += value
+                else:
+                    totals[name] = totals.get(name, 0) + value
+        for name, value in totals.items():
+            out[f"sandbox_{name}"] = value
+        out["sandbox_pool_size"] = size
+        return out
 
     def score(
         self,
@@ -420,6 +441,9 @@ class Executor:
             self._handle(worker, message)
 
     def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        if message[0] == "pool":
+            worker.pool = dict(message[1])
+            return
         current = worker.current()
         if current is None or message[1] != worker.tasks[0].task_id or message[2] != current.pos:
             return
@@ -460,6 +484,9 @@ class Executor:
     def _replace(self, worker: _Worker, verdict: str, reason: str) -> None:
         """Kill a worker, close out its current item, requeue the rest, start a new one."""
         self._stop_worker(worker)
+        for name, value in worker.pool.items():
+            if name != "size":
+                self._retired_pool[name] = self._retired_pool.get(name, 0) + value
         current = worker.current()
         if current is not None:
             self._finish_current(worker, self._close_out(current, verdict, reason))

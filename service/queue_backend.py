@@ -1,12 +1,14 @@
 """The Redis/RQ scoring backend: the API process enqueues chunks of a batch on an RQ queue;
 `referee worker` processes (each one RQ `SimpleWorker` over one `Executor`) score them.
 
-* `submit` splits a batch into chunks (the items of one `group` stay in one chunk) and enqueues
-  one RQ job per chunk (`score_chunk`) in one pipelined round trip, with `Retry(max=...)`.
-* `score` waits without blocking the event loop: it polls the chunks' job statuses over a
-  `redis.asyncio` connection (one pipelined round trip per poll, every `poll_interval_s`), then
-  reads the finished chunks' results in a thread. A chunk that FAILED (after its retries)
-  becomes one error result per item (`error="worker failed: ..."`, reward null).
+* `submit` cuts a batch into chunk jobs (`queue_chunks.plan_chunks`: a group stays in one
+  chunk; chunks shrink towards the end of the batch so the workers finish together) and
+  enqueues them in one pipelined round trip, with `Retry(max=...)`.
+* `score` waits without blocking the event loop on the chunks' result streams
+  (`queue_batch.RedisBatch`): a finished chunk arrives with its results the moment a worker
+  stores them. A chunk that FAILED (after its retries) becomes one error result per item
+  (`error="worker failed: ..."`, reward null). When `timeout_s` passes, the chunks no worker
+  has started are taken off the queue; running ones finish (their items are bounded).
 * Per-item time bounds are the executor's (kill-based); the RQ job timeout is only a generous
   safety net (`len(chunk) * item_timeout_s * 2 + 60`).
 * A worker that dies mid-job (SIGKILL, OOM, host loss) stops heart-beating its job; after
@@ -14,9 +16,10 @@
   (`worker_cli`) requeues it (a retry), or fails it once retries are used up.
 * Redis unreachable: `submit` and `score` raise `BackendError` (the API answers 503).
 
-`pending_items()` counts the items of this process's batches not finished yet (no Redis round
-trip; exact for one API process, blind to other API replicas' batches). A `/v1/jobs` batch
-counts until its handle observes completion (the job store polls it on every GET and sweep).
+`pending_items()` is the cluster's queue depth in items, the same for every API replica: the
+items of the chunk jobs queued or running on the queue, read from their job ids (refreshed at
+most every `_DEPTH_TTL_S`, plus what this process submitted since). `stats()` adds the
+workers' counters (item timeouts, crashes, sandbox pools), which they publish to Redis.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,31 +36,33 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, Worker
-from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from referee.service.backend import (
-    BackendError,
-    _Throughput,
-    deadline_error,
-    fill_unfinished,
-)
+from referee.service.backend import BackendError, _Throughput, deadline_error, fill_unfinished
+from referee.service.queue_batch import RedisBatch
+from referee.service.queue_chunks import items_in_job_ids, job_id, plan_chunks
 from referee.service.queue_jobs import score_chunk
+from referee.service.queue_stats import read_cluster_stats
 from referee.service.settings import Settings
 from referee.verifiers.contract import Item, Result
-from referee.verifiers.engine import item_id
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SERIALIZER = JSONSerializer
 """Jobs and results travel as JSON, never pickle: a Redis write must not run code in a worker."""
 
-# How long Redis may be unreachable while a batch waits before the batch fails.
-_REDIS_GRACE_S = 5.0
+_DEPTH_TTL_S = 0.1
+"""How stale the cluster queue depth may be when a request is admitted."""
+_WORKERS_TTL_S = 2.0
+"""How stale the count of scoring processes (for chunk planning) may be."""
+_STATS_TTL_S = 1.0
+_SLOTS_SUFFIX = "-p"
+"""A worker's name ends in `-p<N>`: N scoring processes, read by `plan_chunks`."""
 
 
 @dataclass(frozen=True)
 class QueueConfig:
-    """The queue settings, read from `Settings` with defaults until the fields exist there."""
+    """The queue settings the backend and the workers use."""
 
     redis_url: str = DEFAULT_REDIS_URL
     queue_name: str = "referee"
@@ -67,26 +71,21 @@ class QueueConfig:
     result_ttl_s: int = 3600
     failure_ttl_s: int = 86400
     heartbeat_ttl_s: int = 10
-    poll_interval_s: float = 0.01
+    check_interval_s: float = 1.0
     item_timeout_s: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueueConfig:
-        def get(name: str, default: Any) -> Any:
-            value = getattr(settings, name, None)
-            return default if value is None else value
-
-        base = cls()
         return cls(
-            redis_url=str(get("redis_url", base.redis_url)),
-            queue_name=str(get("queue_name", base.queue_name)),
-            chunk_size=max(1, int(get("queue_chunk_size", base.chunk_size))),
-            retries=max(0, int(get("queue_retries", base.retries))),
-            result_ttl_s=max(1, int(get("job_ttl_s", base.result_ttl_s))),
-            failure_ttl_s=max(1, int(get("queue_failure_ttl_s", base.failure_ttl_s))),
-            heartbeat_ttl_s=max(2, int(get("queue_heartbeat_ttl_s", base.heartbeat_ttl_s))),
-            poll_interval_s=float(get("queue_poll_interval_s", base.poll_interval_s)),
-            item_timeout_s=float(settings.item_timeout_s),
+            redis_url=settings.redis_url or DEFAULT_REDIS_URL,
+            queue_name=settings.queue_name,
+            chunk_size=settings.queue_chunk_size,
+            retries=settings.queue_retries,
+            result_ttl_s=max(1, int(settings.job_ttl_s)),
+            failure_ttl_s=settings.queue_failure_ttl_s,
+            heartbeat_ttl_s=settings.queue_heartbeat_ttl_s,
+            check_interval_s=settings.queue_check_interval_s,
+            item_timeout_s=settings.item_timeout_s,
         )
 
 
@@ -103,192 +102,10 @@ def _wire(item: Any) -> Any:
     return item
 
 
-def make_chunks(items: Sequence[Any], size: int) -> list[list[int]]:
-    """Positions of `items` split into chunks of about `size`: a group's items stay together
-    (a group larger than 4 * size is split), the rest fill chunks in input order."""
-    units: list[list[int]] = []
-    groups: dict[str, list[int]] = {}
-    for pos, item in enumerate(items):
-        group = item.get("group") if isinstance(item, dict) else getattr(item, "group", None)
-        if isinstance(group, str):
-            members = groups.get(group)
-            if members is None or len(members) >= 4 * size:
-                members = groups[group] = []
-                units.append(members)
-            members.append(pos)
-        else:
-            units.append([pos])
-    chunks: list[list[int]] = []
-    current: list[int] = []
-    for unit in units:
-        if current and len(current) + len(unit) > size:
-            chunks.append(current)
-            current = []
-        current.extend(unit)
-        if len(current) >= size:
-            chunks.append(current)
-            current = []
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-_DONE = {"finished"}
-_DEAD = {"failed", "stopped", "canceled"}
-
-
-class RedisBatch:
-    """A `BatchHandle` over the RQ jobs of one batch."""
-
-    def __init__(self, backend: RedisBackend, items: list[Any], chunks: list[list[int]],
-                 job_ids: list[str]) -> None:
-        self._backend = backend
-        self._items = items
-        self._chunks = chunks
-        self.job_ids = job_ids
-        self._status: list[str | None] = ["queued"] * len(job_ids)
-        self._results: list[Result | None] | None = None
-        self._lock = threading.Lock()
-        self._errors_since: float | None = None
-        self._failure: str | None = None
-        self._released = False
-
-    # -- polling ---------------------------------------------------------------------------
-
-    def _open(self) -> list[int]:
-        return [i for i, s in enumerate(self._status) if s not in _DONE and s not in _DEAD]
-
-    def _apply(self, indexes: list[int], statuses: list[Any]) -> None:
-        for i, raw in zip(indexes, statuses, strict=True):
-            status = raw.decode() if isinstance(raw, bytes) else raw
-            # A job key that vanished (expired, deleted) will never finish.
-            self._status[i] = "failed" if status is None else str(status)
-        if not self._open():
-            self._release()
-
-    def _note_error(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if self._errors_since is None:
-            self._errors_since = now
-        elif now - self._errors_since > _REDIS_GRACE_S:
-            self._failure = f"redis unreachable for over {_REDIS_GRACE_S:g}s: {exc}"
-            self._release()
-
-    def _keys(self, indexes: list[int]) -> list[str]:
-        return [_as_str(Job.key_for(self.job_ids[i])) for i in indexes]
-
-    def poll(self) -> None:
-        """One round trip: refresh the status of the jobs not settled yet."""
-        open_ = self._open()
-        if not open_ or self._failure is not None:
-            return
-        try:
-            with self._backend.redis.pipeline(transaction=False) as pipe:
-                for key in self._keys(open_):
-                    pipe.hget(key, "status")
-                statuses = pipe.execute()
-        except RedisError as exc:
-            self._note_error(exc)
-            return
-        self._errors_since = None
-        self._apply(open_, statuses)
-
-    async def apoll(self, client: aioredis.Redis) -> None:
-        open_ = self._open()
-        if not open_ or self._failure is not None:
-            return
-        try:
-            async with client.pipeline(transaction=False) as pipe:
-                for key in self._keys(open_):
-                    pipe.hget(key, "status")
-                statuses = await pipe.execute()
-        except RedisError as exc:
-            self._note_error(exc)
-            return
-        self._errors_since = None
-        self._apply(open_, statuses)
-
-    def _release(self) -> None:
-        if not self._released:
-            self._released = True
-            self._backend._finished(len(self._items))
-
-    # -- BatchHandle -----------------------------------------------------------------------
-
-    def done(self) -> bool:
-        self.poll()
-        return self._failure is not None or not self._open()
-
-    def progress(self) -> tuple[int, int]:
-        finished = sum(len(chunk) for chunk, s in zip(self._chunks, self._status, strict=True)
-                       if s in _DONE or s in _DEAD)
-        return finished, len(self._items)
-
-    def results(self) -> list[Result]:
-        if not self.done():
-            raise RuntimeError("batch not finished")
-        return fill_unfinished(self.collect(None), self._items, "not scored")
-
-    def collect(self, unfinished_reason: str | None) -> list[Result | None]:
-        """The results so far in input order: finished chunks' results, error results for
-        failed chunks, and for chunks still open an error naming `unfinished_reason` (None:
-        leave them None). Raises `BackendError` if Redis is unreachable."""
-        if self._failure is not None:
-            raise BackendError(self._failure)
-        with self._lock:
-            if self._results is None:
-                self._results = [None] * len(self._items)
-            results = self._results
-            fetch = [i for i, s in enumerate(self._status)
-                     if (s in _DONE or s in _DEAD) and results[self._chunks[i][0]] is None]
-            try:
-                jobs = Job.fetch_many([self.job_ids[i] for i in fetch],
-                                      connection=self._backend.redis, serializer=SERIALIZER)
-                for i, job in zip(fetch, jobs, strict=True):
-                    self._fill(i, job)
-            except RedisError as exc:
-                raise BackendError(f"redis unreachable: {exc}") from exc
-            out = list(results)
-        if unfinished_reason is not None:
-            for i, s in enumerate(self._status):
-                if s in _DONE or s in _DEAD:
-                    continue
-                for pos in self._chunks[i]:
-                    if out[pos] is None:
-                        out[pos] = Result(id=item_id(self._items[pos]), error=unfinished_reason)
-        return out
-
-    def _fill(self, index: int, job: Job | None) -> None:
-        assert self._results is not None
-        positions = self._chunks[index]
-        payload: Any = None
-        reason = "its job expired or was deleted before its results were read"
-        if job is not None:
-            if self._status[index] in _DONE:
-                payload = job.return_value()
-            else:
-                latest = job.latest_result()
-                exc_string = getattr(latest, "exc_string", None) or job.get_status() or ""
-                reason = _last_line(str(exc_string))
-        if isinstance(payload, list) and len(payload) == len(positions):
-            for pos, data in zip(positions, payload, strict=True):
-                self._results[pos] = Result.model_validate(data)
-            self._backend._throughput.add(len(positions))
-            return
-        if payload is not None:
-            reason = f"malformed job result ({type(payload).__name__})"
-        for pos in positions:
-            self._results[pos] = Result(id=item_id(self._items[pos]),
-                                        error=f"worker failed: {reason}")
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:500] if lines else "unknown error"
-
-
 class RedisBackend:
     """`ScoringBackend` over an RQ queue in Redis; `referee worker` processes do the scoring."""
+
+    serializer = SERIALIZER
 
     def __init__(self, settings: Settings, redis: redis.Redis | None = None) -> None:
         self.settings = settings
@@ -296,10 +113,15 @@ class RedisBackend:
         self.redis = redis if redis is not None else connect(self.config.redis_url)
         self.queue = Queue(self.config.queue_name, connection=self.redis,
                            serializer=SERIALIZER)
+        self._started = StartedJobRegistry(queue=self.queue)
         self._lock = threading.Lock()
         self._pending = 0
         self._closed = False
         self._throughput = _Throughput()
+        self._depth = (0, -1.0)  # (items, when read); refreshed lazily
+        self._since_depth = 0
+        self._slots = (1, -1.0)
+        self._cluster: tuple[dict[str, float], float] = ({}, -1.0)
 
     # -- ScoringBackend --------------------------------------------------------------------
 
@@ -308,33 +130,33 @@ class RedisBackend:
             raise BackendError("backend is closed")
         items = list(items)
         batch_id = uuid.uuid4().hex
-        chunks = make_chunks(items, self.config.chunk_size)
+        chunks = plan_chunks(items, self.config.chunk_size, self._scoring_slots())
         retry = Retry(max=self.config.retries) if self.config.retries else None
+        job_ids = [job_id(batch_id, n, len(chunk)) for n, chunk in enumerate(chunks)]
         datas = [
             Queue.prepare_data(
                 score_chunk, args=([_wire(items[pos]) for pos in chunk],),
                 timeout=int(len(chunk) * self.config.item_timeout_s * 2 + 60),
                 result_ttl=self.config.result_ttl_s, failure_ttl=self.config.failure_ttl_s,
-                job_id=f"referee-{batch_id}-{n}", retry=retry,
+                job_id=jid, retry=retry,
                 description=f"referee batch {batch_id} chunk {n} ({len(chunk)} items)",
             )
-            for n, chunk in enumerate(chunks)
+            for n, (jid, chunk) in enumerate(zip(job_ids, chunks, strict=True))
         ]
         with self._lock:
             self._pending += len(items)
+            self._since_depth += len(items)
         try:
             if datas:
                 with self.redis.pipeline() as pipe:
-                    jobs = self.queue.enqueue_many(datas, pipeline=pipe)
+                    self.queue.enqueue_many(datas, pipeline=pipe)
                     pipe.execute()
-            else:
-                jobs = []
         except RedisError as exc:
-            self._finished(len(items))
+            self.finished(len(items))
             raise BackendError(
                 f"redis at {_safe_url(self.config.redis_url)} unreachable: {exc}") from exc
-        batch = RedisBatch(self, items, chunks, [job.id for job in jobs])
-        if not jobs:
+        batch = RedisBatch(self, items, chunks, job_ids)
+        if not datas:
             batch._release()
         return batch
 
@@ -346,43 +168,55 @@ class RedisBackend:
                                          socket_timeout=10.0)
         timed_out = False
         try:
-            interval = self.config.poll_interval_s
-            while True:
-                await batch.apoll(client)
-                if batch._failure is not None or not batch._open():
-                    break
-                if deadline is not None and loop.time() >= deadline:
-                    timed_out = True
-                    break
-                delay = interval if deadline is None else min(interval,
-                                                              deadline - loop.time())
-                await asyncio.sleep(max(0.0, delay))
+            while batch.failure is None and batch.open_jobs():
+                block = self.config.check_interval_s
+                if deadline is not None:
+                    block = min(block, deadline - loop.time())
+                    if block <= 0:
+                        timed_out = True
+                        break
+                await batch.await_progress(client, block)
         finally:
             with contextlib.suppress(Exception):
                 await client.aclose()
-        if batch._failure is not None:
+        if batch.failure is not None:
             batch._release()
-            raise BackendError(batch._failure)
+            raise BackendError(batch.failure)
         if timed_out:
-            # What finished comes back; the rest name the deadline. Their jobs run on; those
-            # results are dropped. The items no longer count as pending for this process.
+            # What finished comes back; the rest name the deadline. Chunks no worker took yet
+            # leave the queue; running ones finish and their results are dropped.
             batch._release()
+            with contextlib.suppress(RedisError):
+                await asyncio.to_thread(batch.cancel_queued)
             assert timeout_s is not None  # only a set deadline times out
             reason = deadline_error(timeout_s)
-            partial = await asyncio.to_thread(batch.collect, reason)
-            return fill_unfinished(partial, items, reason)
-        return await asyncio.to_thread(batch.results)
+            return fill_unfinished(batch.collect(reason), items, reason)
+        return batch.results()
 
     def pending_items(self) -> int:
+        """Items queued or running on the whole queue (all API replicas' batches)."""
+        if time.monotonic() - self._depth[1] > _DEPTH_TTL_S:
+            try:
+                with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.lrange(self.queue.key, 0, -1)
+                    pipe.zrange(self._started.key, 0, -1)
+                    queued, running = pipe.execute()
+            except RedisError:
+                with self._lock:
+                    return self._pending  # submit will answer 503 anyway
+            with self._lock:
+                self._depth = (items_in_job_ids(queued) + items_in_job_ids(running),
+                               time.monotonic())
+                self._since_depth = 0
         with self._lock:
-            return self._pending
+            return self._depth[0] + self._since_depth
 
     def ready(self) -> tuple[bool, str]:
         if self._closed:
             return False, "backend is closed"
         try:
             self.redis.ping()
-            workers = Worker.count(connection=self.redis, queue=self.queue)
+            workers = worker_processes(self.redis, self.queue)
         except RedisError as exc:
             return False, f"redis at {_safe_url(self.config.redis_url)} unreachable: {exc}"
         if workers < 1:
@@ -390,14 +224,19 @@ class RedisBackend:
         return True, f"{workers} workers on queue {self.config.queue_name!r}"
 
     def stats(self) -> dict[str, float]:
+        cluster, when = self._cluster
+        if time.monotonic() - when > _STATS_TTL_S:
+            with contextlib.suppress(RedisError):
+                cluster = read_cluster_stats(self.redis, self.config.queue_name)
+                self._cluster = (cluster, time.monotonic())
         return {
             "pending_items": float(self.pending_items()),
             "items_scored": float(self._throughput.total),
             "items_per_s": self._throughput.per_second(),
-            # Per-worker executor counters live in the worker processes; not aggregated yet.
-            "item_timeouts": 0.0,
-            "worker_crashes": 0.0,
-            "worker_respawns": 0.0,
+            "item_timeouts": cluster.get("timeouts", 0.0),
+            "worker_crashes": cluster.get("crashes", 0.0),
+            "worker_respawns": cluster.get("respawns", 0.0),
+            **{name: value for name, value in cluster.items() if name.startswith("sandbox_")},
         }
 
     def close(self) -> None:
@@ -405,9 +244,46 @@ class RedisBackend:
         with contextlib.suppress(Exception):
             self.redis.close()
 
-    def _finished(self, n: int) -> None:
+    # -- for RedisBatch --------------------------------------------------------------------
+
+    def finished(self, n: int) -> None:
         with self._lock:
             self._pending = max(0, self._pending - n)
+            self._depth = (self._depth[0], -1.0)  # this process's view changed: re-read
+
+    def scored(self, n: int) -> None:
+        self._throughput.add(n)
+
+    def _scoring_slots(self) -> int:
+        """Scoring processes of the workers on this queue (cached; 1 when unknown)."""
+        slots, when = self._slots
+        if time.monotonic() - when > _WORKERS_TTL_S:
+            try:
+                names = Worker.all_keys(connection=self.redis, queue=self.queue)
+            except RedisError:
+                return slots
+            slots = max(1, sum(_slots_of(name) for name in names))
+            self._slots = (slots, time.monotonic())
+        return slots
+
+
+def worker_processes(connection: redis.Redis, queue: Queue) -> int:
+    """`referee worker` processes registered on `queue` (a process's extra lanes, named
+    `...-p0`, do not count; other RQ workers count one each)."""
+    keys = Worker.all_keys(connection=connection, queue=queue)
+    return sum(1 for key in keys if not key.endswith(f"{_SLOTS_SUFFIX}0"))
+
+
+def worker_name(base: str, processes: int) -> str:
+    """The RQ worker name that tells the API how many scoring processes it runs (0: an
+    extra lane of a process already counted)."""
+    return f"{base}{_SLOTS_SUFFIX}{max(0, processes)}"
+
+
+def _slots_of(key: str) -> int:
+    name = key.rsplit(":", 1)[-1]
+    _, sep, digits = name.rpartition(_SLOTS_SUFFIX)
+    return int(digits) if sep and digits.isdigit() else 1
 
 
 def _safe_url(url: str) -> str:
@@ -416,7 +292,3 @@ def _safe_url(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return url
-
-
-def _as_str(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value

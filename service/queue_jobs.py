@@ -2,8 +2,10 @@
 `referee worker` process, through that process's `Executor`.
 
 `referee worker` starts one executor (N scoring processes with kill-based per-item bounds) and
-registers it here before it runs the RQ worker; jobs run in the worker's main thread (no fork
-per job), so the executor and its warm scorers serve every job.
+registers it here before it runs the RQ workers (its lanes); jobs run in the lanes' threads
+(no fork per job), so the executor and its warm scorers serve every job. A lane that dequeued
+a job through the process's `LaneGate` sets its ticket here (`set_ticket`), and the chunk
+reaches the executor in ticket order.
 """
 
 from __future__ import annotations
@@ -12,16 +14,26 @@ import threading
 from typing import Any
 
 from referee.service.executor import Executor
+from referee.service.worker_lanes import LaneGate
 
 _lock = threading.Lock()
 _executor: Executor | None = None
+_gate: LaneGate | None = None
+_lane = threading.local()
 
 
-def set_executor(executor: Executor | None) -> None:
-    """Register (or, with None, forget) the executor `score_chunk` scores with."""
-    global _executor
+def set_executor(executor: Executor | None, gate: LaneGate | None = None) -> None:
+    """Register (or, with None, forget) the executor `score_chunk` scores with, and the gate
+    that orders the lanes' chunks."""
+    global _executor, _gate
     with _lock:
         _executor = executor
+        _gate = gate
+
+
+def set_ticket(ticket: int | None) -> None:
+    """The `LaneGate` ticket of the job this thread runs next (None: no ticket)."""
+    _lane.ticket = ticket
 
 
 def current_executor() -> Executor | None:
@@ -37,4 +49,11 @@ def score_chunk(items: list[Any]) -> list[dict[str, Any]]:
     if executor is None or not executor.running:
         raise RuntimeError("no running executor in this process: score_chunk runs only in "
                            "`referee worker`")
-    return [result.to_json_dict() for result in executor.score(items)]
+    ticket: int | None = getattr(_lane, "ticket", None)
+    with _lock:
+        gate = _gate
+    if gate is not None and ticket is not None:
+        future = gate.submit(ticket, lambda: executor.submit(items))
+    else:
+        future = executor.submit(items)
+    return [result.to_json_dict() for result in future.result()]

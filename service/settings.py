@@ -94,14 +94,21 @@ class Settings(BaseSettings):
         "jobs for `referee worker` processes instead of scoring in-process.")
     queue_name: str = Field(default="referee", description="RQ queue the service and the "
                             "workers share.")
-    queue_chunk_size: int = Field(default=64, ge=1, le=4096,
-                                  description="Items per queued job (a group stays whole).")
+    queue_chunk_size: int = Field(
+        default=64, ge=1, le=4096, description="Largest chunk job (a group stays whole); "
+        "chunks shrink towards the end of a batch so that the workers finish together.")
+    queue_jobs_per_worker: int = Field(
+        default=2, ge=1, le=16, description="Chunk jobs one `referee worker` runs at once "
+        "(its lanes), sharing its scoring processes: while one lane stores a result and "
+        "dequeues, the other's chunk is being scored.")
     queue_retries: int = Field(default=2, ge=0, le=10,
                                description="Retries of a chunk job whose worker failed or died.")
     queue_failure_ttl_s: int = Field(default=86400, ge=1)
     queue_heartbeat_ttl_s: int = Field(default=10, ge=2, description="A worker silent this "
                                        "long is dead and its job is requeued.")
-    queue_poll_interval_s: float = Field(default=0.01, gt=0, le=1.0)
+    queue_check_interval_s: float = Field(
+        default=1.0, gt=0, le=30.0, description="How often a waiting batch checks that its "
+        "open jobs still exist (finished jobs are seen at once, through their result streams).")
 
     def limits(self) -> Limits:
         return Limits(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from referee.sandbox.pool import pool_stats
 from referee.verifiers.contract import Item, Result, ScoreResult
 from referee.verifiers.engine import Limits, finalize, prepare, run_step, time_bound
 from referee.verifiers.registry import ScorerConfig, build_registry
@@ -25,6 +26,7 @@ from referee.verifiers.registry import ScorerConfig, build_registry
 # ("step", task_id, pos, key, ScoreResult): a scorer of an item finished, more are to come.
 # ("done", task_id, pos, Result): the item's result (an error result if it was invalid).
 # ("bound", task_id, pos, seconds): this item may take longer than the default bound.
+# ("pool", stats): this process's sandbox pool counters and size, after a task that used it.
 # ("ready",): the worker finished its start-up.
 Message = tuple[Any, ...]
 
@@ -64,6 +66,9 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
         task_id, entries = task
         for pos, item in entries:
             _score_one(conn, task_id, pos, item, registry, config)
+        pool = pool_stats()
+        if pool is not None:
+            conn.send(("pool", pool))
 
 
 def _score_one(

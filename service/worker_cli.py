@@ -1,14 +1,19 @@
 """`referee worker`: one RQ worker process of the Redis/RQ backend.
 
 It starts ONE `Executor` (N scoring processes forked from a forkserver that preloaded the
-scorers), registers it for `queue_jobs.score_chunk`, then runs an RQ `SimpleWorker` (no fork
-per job) on the queue in the main thread. Per-item time bounds are the executor's; the RQ job
+scorers), registers it for `queue_jobs.score_chunk`, then runs `queue_jobs_per_worker` RQ
+`SimpleWorker`s (no fork per job), the lanes: one in the main thread, the others in threads,
+all feeding the same executor. With two lanes the scoring processes never idle while a lane
+stores a finished chunk's result and dequeues the next one (a few Redis round trips per job,
+about as long as scoring a dozen items). Per-item time bounds are the executor's; the RQ job
 timeout is only a generous safety net set by the backend.
 
-A housekeeping thread, while the worker lives:
+A housekeeping thread, while the worker lives (and once more as it leaves):
 * heart-beats the worker and its running job's execution every `heartbeat_ttl_s / 3` (a
   SimpleWorker does not heart-beat during a job), so the started-registry entry of a job
   expires `heartbeat_ttl_s` after its worker died;
+* reports the executor's counters (item timeouts, crashes, sandbox pools) to Redis
+  (`queue_stats`), where every API replica's `/metrics` reads them;
 * runs `StartedJobRegistry.cleanup()` for the queue (at most one worker per interval, through a
   Redis `SET NX` lock): RQ requeues an expired (abandoned) job as a retry, or fails it once its
   retries are used up.
@@ -22,7 +27,7 @@ waiting for the reaper to re-run it. Heartbeats and state updates that fail are 
 housekeeping thread heart-beats again). A warm shutdown (SIGTERM) during an outage gives up
 waiting: the job stays in the started registry and is re-run by a live worker's reaper.
 
-Run as `referee worker` (once wired) or `python -m referee.service.worker_cli`.
+Run as `referee worker` or `python -m referee.service.worker_cli`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import logging
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -44,11 +50,21 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.timeouts import TimerDeathPenalty
 
 from referee.service import queue_jobs
 from referee.service.executor import Executor
-from referee.service.queue_backend import SERIALIZER, QueueConfig, _safe_url, connect
+from referee.service.queue_backend import (
+    SERIALIZER,
+    QueueConfig,
+    _safe_url,
+    connect,
+    worker_name,
+)
+from referee.service.queue_chunks import items_in_job_ids
+from referee.service.queue_stats import StatsReporter
 from referee.service.settings import Settings
+from referee.service.worker_lanes import LaneGate
 
 logger = logging.getLogger("referee.worker")
 
@@ -56,6 +72,10 @@ _T = TypeVar("_T")
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 """Errors meaning "Redis is unreachable right now" (BusyLoadingError, raised while a restarted
 Redis loads its data, is a ConnectionError)."""
+_IDLE_CHECK_S = 1
+"""Longest blocking dequeue: how soon an idle lane sees a stop request."""
+_ROOM_PER_PROCESS = 4
+"""Backlog (items per scoring process) under which a lane fetches the next chunk."""
 _REDIS_BACKOFF_S = (0.1, 2.0)
 """First and longest wait between attempts while Redis is unreachable."""
 
@@ -70,6 +90,8 @@ class RefereeWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self._job_lock = threading.Lock()
         self._running_job: Job | None = None
+        self.gate: LaneGate | None = None
+        self._ticket: int | None = None
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         return int(self.heartbeat_ttl_s)
@@ -77,9 +99,14 @@ class RefereeWorker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         with self._job_lock:
             self._running_job = job
+        ticket, self._ticket = self._ticket, None
+        queue_jobs.set_ticket(ticket)
         try:
             super().execute_job(job, queue)
         finally:
+            queue_jobs.set_ticket(None)
+            if ticket is not None and self.gate is not None:
+                self.gate.abandon(ticket)
             with self._job_lock:
                 self._running_job = None
 
@@ -105,8 +132,21 @@ class RefereeWorker(SimpleWorker):
     def dequeue_job_and_maintain_ttl(self, timeout: int | None,
                                      max_idle_time: int | None = None
                                      ) -> tuple[Job, Queue] | None:
-        return self._until_redis("dequeue", lambda: super(
-            RefereeWorker, self).dequeue_job_and_maintain_ttl(timeout, max_idle_time))
+        # Block at most _IDLE_CHECK_S at a time (RQ's default is minutes), so that a stop
+        # request reaches an idle lane, which has no signal handler, within a second.
+        idle = max_idle_time if timeout is None else _IDLE_CHECK_S
+        gate = self.gate
+        while True:
+            with gate.turn() if gate is not None else contextlib.nullcontext():
+                if gate is not None and not gate.wait_for_room(lambda: self._stop_requested):
+                    return None
+                result = self._until_redis("dequeue", lambda: super(
+                    RefereeWorker, self).dequeue_job_and_maintain_ttl(timeout, idle))
+                if result is not None and gate is not None:
+                    ticket = gate.claim(_job_items(result[0].id, gate.room))
+                    self._ticket = ticket
+            if result is not None or timeout is None or self._stop_requested:
+                return result
 
     def check_for_suspension(self, burst: bool) -> None:
         self._until_redis("suspension check",
@@ -195,16 +235,41 @@ class RefereeWorker(SimpleWorker):
                                    serializer=SERIALIZER).cleanup()
 
 
-def _housekeeping(worker: RefereeWorker, queues: list[Queue], stop: threading.Event) -> None:
+class _LaneWorker(RefereeWorker):
+    """A further job lane of one `referee worker` process, run in a thread: it shares the
+    process's executor with the main lane. Signals belong to the main thread (whose worker
+    stops the lanes), and RQ's SIGALRM job timeout cannot work off the main thread, so the
+    safety-net timeout is a timer here."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threading.Event,
+                  executor: Executor) -> None:
+    worker = lanes[0]
     interval = max(0.5, worker.heartbeat_ttl_s / 3)
+    reporters = [StatsReporter(worker.connection, queue.name, worker.name,
+                               ttl_s=int(worker.heartbeat_ttl_s)) for queue in queues]
     while not stop.wait(interval):
         try:
-            worker.keep_alive(queues)
+            for lane in lanes:
+                lane.keep_alive(queues)
             worker.reap_abandoned(queues, interval)
+            counters = executor.counters()
+            for reporter in reporters:
+                reporter.report(counters)
         except RedisError as exc:  # Redis blips must not kill the thread
             logger.warning("worker housekeeping failed: %s", exc)
         except Exception:
             logger.exception("worker housekeeping failed")
+    with contextlib.suppress(Exception):
+        counters = executor.counters()
+        for reporter in reporters:
+            reporter.report(counters)
+            reporter.forget()
 
 
 def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool = False,
@@ -220,27 +285,67 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
         print(f"referee worker: redis at {_safe_url(url)} unreachable: {exc}", file=sys.stderr)
         return 1
     names = queues or [config.queue_name]
-    rq_queues = [Queue(name, connection=connection, serializer=SERIALIZER) for name in names]
+    heartbeat = heartbeat_ttl_s or config.heartbeat_ttl_s
     # Scorers are imported by the executor's forkserver before any worker process forks.
     executor = Executor(settings).start()
-    queue_jobs.set_executor(executor)
+    # A few items per scoring process left: time enough for the next chunk's dequeue.
+    gate = LaneGate(executor, room=_ROOM_PER_PROCESS * settings.workers)
+    queue_jobs.set_executor(executor, gate)
+    base = uuid.uuid4().hex
+    lanes: list[RefereeWorker] = []
+    for n in range(settings.queue_jobs_per_worker):
+        lane_connection = connection if n == 0 else connect(url)
+        lane_queues = [Queue(name, connection=lane_connection, serializer=SERIALIZER)
+                       for name in names]
+        # Only the first lane's name counts the scoring processes (see `plan_chunks`).
+        cls = RefereeWorker if n == 0 else _LaneWorker
+        lane = cls(lane_queues, connection=lane_connection, serializer=SERIALIZER,
+                   name=worker_name(f"{base}-{n}", settings.workers if n == 0 else 0),
+                   worker_ttl=max(15, 3 * heartbeat))
+        lane.heartbeat_ttl_s = heartbeat
+        lane.gate = gate
+        lanes.append(lane)
+    rq_queues = [Queue(name, connection=connection, serializer=SERIALIZER) for name in names]
     stop = threading.Event()
+    threads = [threading.Thread(target=_housekeeping, args=(lanes, rq_queues, stop, executor),
+                                name="referee-worker-housekeeping", daemon=True)]
+    threads += [threading.Thread(target=_run_lane, args=(lane, burst, settings.log_level),
+                                 name=f"referee-worker-lane-{n + 1}", daemon=True)
+                 for n, lane in enumerate(lanes[1:])]
     try:
-        worker = RefereeWorker(rq_queues, connection=connection, serializer=SERIALIZER,
-                               worker_ttl=max(15, 3 * (heartbeat_ttl_s or config.heartbeat_ttl_s)))
-        worker.heartbeat_ttl_s = heartbeat_ttl_s or config.heartbeat_ttl_s
-        thread = threading.Thread(target=_housekeeping, args=(worker, rq_queues, stop),
-                                  name="referee-worker-housekeeping", daemon=True)
-        thread.start()
-        ok = worker.work(burst=burst, logging_level=settings.log_level,
-                         with_scheduler=False)
+        for thread in threads:
+            thread.start()
+        try:
+            ok = lanes[0].work(burst=burst, logging_level=settings.log_level,
+                               with_scheduler=False)
+        finally:
+            # Warm shutdown of the other lanes too: each finishes its running job.
+            for lane in lanes[1:]:
+                lane._stop_requested = True
+            for thread in threads[1:]:
+                thread.join()
+            stop.set()
+            threads[0].join(timeout=5)
         return 0 if ok or burst else 1
     finally:
         stop.set()
         queue_jobs.set_executor(None)
         executor.close()
-        with contextlib.suppress(Exception):
-            connection.close()
+        for lane in lanes:
+            with contextlib.suppress(Exception):
+                lane.connection.close()
+
+
+def _job_items(job_id: str, room: int) -> int:
+    """Items of a chunk job, from its id; a job of another kind counts as a full backlog."""
+    return items_in_job_ids([job_id]) or room + 1
+
+
+def _run_lane(lane: RefereeWorker, burst: bool, log_level: str) -> None:
+    try:
+        lane.work(burst=burst, logging_level=log_level, with_scheduler=False)
+    except Exception:  # a lane that dies leaves the others running; its job is reaped
+        logger.exception("worker lane %s failed", lane.name)
 
 
 def build_parser() -> argparse.ArgumentParser:

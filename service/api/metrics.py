@@ -2,7 +2,9 @@
 process or a test may hold several apps).
 
 Per route: requests (by method and status) and latency. From the backend, read at scrape time:
-queue depth (pending items), items scored, item timeouts, worker crashes and respawns. From the
+queue depth (pending items), items scored, item timeouts, worker crashes and respawns, and the
+sandbox pools (containers held, started, failed starts, retries, waits for a container); over
+the queue these come from every worker, through Redis. From the
 results the API hands out: verdicts per scorer, null rewards, item errors; and requests that
 missed their timeout_s.
 
@@ -34,6 +36,16 @@ _BACKEND_SERIES = {
     "worker_crashes": ("referee_worker_crashes", "Worker processes that died.", True),
     "worker_respawns": ("referee_worker_respawns", "Worker processes started as "
                         "replacements.", True),
+    "sandbox_pool_size": ("referee_sandbox_pool_containers", "Sandbox containers held by the "
+                          "scoring processes' warm pools.", False),
+    "sandbox_started": ("referee_sandbox_containers_started", "Sandbox containers started.",
+                        True),
+    "sandbox_failed_starts": ("referee_sandbox_failed_starts", "Sandbox container starts that "
+                              "failed.", True),
+    "sandbox_retries": ("referee_sandbox_retries", "Sandbox jobs retried on a fresh container "
+                        "after their container failed.", True),
+    "sandbox_waits": ("referee_sandbox_pool_waits", "Sandbox jobs that found no idle container "
+                      "and waited for one.", True),
 }
 
 

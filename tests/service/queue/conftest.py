@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import redis
-from rq import Queue, Worker
+from rq import Queue
 
-from referee.service.queue_backend import SERIALIZER
+from referee.service.queue_backend import SERIALIZER, worker_processes
 from referee.service.settings import Settings
 from tests.service.plugins import ALL
 from tests.service.serving import free_port
@@ -69,13 +69,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
-    """Settings with the queue fields set even before they exist on `Settings`."""
-    base = Settings(workers=1, item_timeout_s=BOUND_S, worker_memory_mb=1024,
-                    scorer_plugins=ALL)
-    update: dict[str, Any] = {"redis_url": redis_url, "queue_name": QUEUE,
-                              "queue_chunk_size": 4, "queue_poll_interval_s": 0.01}
-    update.update(overrides)
-    return base.model_copy(update=update)
+    """Settings for the test queue: small chunks, frequent checks for lost jobs."""
+    fields: dict[str, Any] = {
+        "workers": 1, "item_timeout_s": BOUND_S, "worker_memory_mb": 1024,
+        "scorer_plugins": ALL, "redis_url": redis_url, "queue_name": QUEUE,
+        "queue_chunk_size": 4, "queue_check_interval_s": 0.2}
+    return Settings(**{**fields, **overrides})
 
 
 class WorkerProcs:
@@ -99,7 +98,7 @@ class WorkerProcs:
     def count(self) -> int:
         with redis.Redis.from_url(self.redis_url) as client:
             queue = Queue(self.queue, connection=client, serializer=SERIALIZER)
-            return int(Worker.count(connection=client, queue=queue))
+            return worker_processes(client, queue)
 
     def wait_for(self, n: int, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s

@@ -1,0 +1,240 @@
+"""One queued batch as the API process sees it: its chunk jobs, and their results as they come.
+
+RQ appends every outcome of a job to the job's result stream (`rq:results:<job id>`): success
+with the return value, failure with the traceback, or "retried". A waiting batch reads the
+streams of its open chunks with one `XREAD` (blocking, on the event loop's connection, in
+`await_progress`; or non-blocking, in `poll`), so a finished chunk is seen the moment RQ
+stores it, with its results in the same reply: no status polling, no second fetch, and the
+job's arguments (the items) never travel back.
+
+A chunk is settled by a success (its results), a failure or an exhausted retry (one error per
+item, `worker failed: <last line of the traceback>`). A "retried" entry keeps it open. Every
+`check_interval_s` the open chunks' job keys are checked, so a job deleted or expired before it
+ran (it will never write a result) settles as failed instead of hanging the batch.
+
+Redis errors are tolerated for `_REDIS_GRACE_S`; past that the batch fails and the API answers
+503 (the jobs themselves stay queued and run).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from rq.job import Job
+from rq.results import Result as RQResult
+
+from referee.service.backend import BackendError, fill_unfinished
+from referee.verifiers.contract import Result
+from referee.verifiers.engine import item_id
+
+if TYPE_CHECKING:
+    from referee.service.queue_backend import RedisBackend
+
+# How long Redis may be unreachable while a batch waits before the batch fails.
+_REDIS_GRACE_S = 5.0
+_SETTLING = {RQResult.Type.SUCCESSFUL, RQResult.Type.FAILED, RQResult.Type.STOPPED,
+             RQResult.Type.MAX_RETRIES_EXCEEDED}
+
+
+def _results_key(job_id: str) -> str:
+    """The job's result stream (RQ's `Result.get_key`, which is untyped)."""
+    key: str = RQResult.get_key(job_id)  # type: ignore[no-untyped-call]
+    return key
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else "unknown error"
+
+
+class RedisBatch:
+    """A `BatchHandle` over the RQ jobs of one batch."""
+
+    def __init__(self, backend: RedisBackend, items: list[Any], chunks: list[list[int]],
+                 job_ids: list[str]) -> None:
+        self._backend = backend
+        self._items = items
+        self._chunks = chunks
+        self.job_ids = job_ids
+        self._streams = {_results_key(jid): n for n, jid in enumerate(job_ids)}
+        self._cursor = ["0-0"] * len(job_ids)
+        self._settled = [False] * len(job_ids)
+        self._results: list[Result | None] = [None] * len(items)
+        self._lock = threading.Lock()
+        self._errors_since: float | None = None
+        self._failure: str | None = None
+        self._released = False
+        self._checked = time.monotonic()
+
+    # -- reading results -------------------------------------------------------------------
+
+    def open_jobs(self) -> list[int]:
+        return [n for n, settled in enumerate(self._settled) if not settled]
+
+    @property
+    def failure(self) -> str | None:
+        """Why the batch could not be followed (Redis unreachable too long), or None."""
+        return self._failure
+
+    def _stream_ids(self) -> dict[Any, Any]:
+        return {_results_key(self.job_ids[n]): self._cursor[n] for n in self.open_jobs()}
+
+    def _absorb(self, reply: Any) -> None:
+        """Apply an XREAD reply: settle chunks whose stream holds a final outcome."""
+        with self._lock:
+            for stream, entries in reply or ():
+                n = self._streams.get(_text(stream))
+                if n is None or self._settled[n]:
+                    continue
+                for entry_id, payload in entries:
+                    self._cursor[n] = _text(entry_id)
+                    outcome = RQResult.restore(
+                        self.job_ids[n], _text(entry_id), payload, connection=self._backend.redis,
+                        serializer=self._backend.serializer)
+                    if outcome.type in _SETTLING:
+                        self._settle(n, outcome)
+                        break
+        self._after_read()
+
+    def _settle(self, n: int, outcome: RQResult) -> None:
+        positions = self._chunks[n]
+        payload = outcome.return_value if outcome.type == RQResult.Type.SUCCESSFUL else None
+        if isinstance(payload, list) and len(payload) == len(positions):
+            for pos, data in zip(positions, payload, strict=True):
+                self._results[pos] = Result.model_validate(data)
+            self._backend.scored(len(positions))
+        else:
+            if outcome.type == RQResult.Type.SUCCESSFUL:
+                reason = f"malformed job result ({type(payload).__name__})"
+            else:
+                reason = _last_line(outcome.exc_string or outcome.type.name.lower())
+            self._fail_chunk(n, reason)
+        self._settled[n] = True
+
+    def _fail_chunk(self, n: int, reason: str) -> None:
+        for pos in self._chunks[n]:
+            self._results[pos] = Result(id=item_id(self._items[pos]),
+                                        error=f"worker failed: {reason}")
+
+    def _lost(self, exists: list[Any]) -> None:
+        """Settle open chunks whose job key is gone: they will never write a result."""
+        with self._lock:
+            for n, alive in zip(self.open_jobs(), exists, strict=True):
+                if not alive and not self._settled[n]:
+                    self._fail_chunk(n, "its job expired or was deleted before it ran")
+                    self._settled[n] = True
+        self._after_read()
+
+    def _after_read(self) -> None:
+        self._errors_since = None
+        if not self.open_jobs():
+            self._release()
+
+    def _check_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < self._backend.config.check_interval_s:
+            return False
+        self._checked = now
+        return True
+
+    def _note_error(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if self._errors_since is None:
+            self._errors_since = now
+        elif now - self._errors_since > _REDIS_GRACE_S:
+            self._failure = f"redis unreachable for over {_REDIS_GRACE_S:g}s: {exc}"
+            self._release()
+
+    def poll(self) -> None:
+        """Non-blocking: take in whatever finished since the last look."""
+        if not self.open_jobs() or self._failure is not None:
+            return
+        client = self._backend.redis
+        try:
+            self._absorb(client.xread(self._stream_ids()))
+            if self.open_jobs() and self._check_due():
+                keys = [Job.key_for(self.job_ids[n]) for n in self.open_jobs()]
+                with client.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.exists(key)
+                    self._lost(pipe.execute())
+        except RedisError as exc:
+            self._note_error(exc)
+
+    async def await_progress(self, client: aioredis.Redis, block_s: float) -> None:
+        """Wait up to `block_s` for any open chunk to finish, and take it in."""
+        if not self.open_jobs() or self._failure is not None:
+            return
+        try:
+            reply = await client.xread(self._stream_ids(), block=max(1, int(block_s * 1000)))
+            self._absorb(reply)
+            if self.open_jobs() and self._check_due():
+                keys = [Job.key_for(self.job_ids[n]) for n in self.open_jobs()]
+                async with client.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.exists(key)
+                    self._lost(await pipe.execute())
+        except RedisError as exc:
+            self._note_error(exc)
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._backend.finished(len(self._items))
+
+    # -- BatchHandle -----------------------------------------------------------------------
+
+    def done(self) -> bool:
+        self.poll()
+        return self._failure is not None or not self.open_jobs()
+
+    def progress(self) -> tuple[int, int]:
+        finished = sum(len(chunk) for chunk, settled in zip(self._chunks, self._settled,
+                                                           strict=True) if settled)
+        return finished, len(self._items)
+
+    def results(self) -> list[Result]:
+        if not self.done():
+            raise RuntimeError("batch not finished")
+        return fill_unfinished(self.collect(None), self._items, "not scored")
+
+    def collect(self, unfinished_reason: str | None) -> list[Result | None]:
+        """The results so far in input order; items of open chunks get an error naming
+        `unfinished_reason` (None: they stay None). Raises `BackendError` if the batch could
+        not be followed because Redis was unreachable."""
+        if self._failure is not None:
+            raise BackendError(self._failure)
+        with self._lock:
+            out = list(self._results)
+        if unfinished_reason is not None:
+            for pos, result in enumerate(out):
+                if result is None:
+                    out[pos] = Result(id=item_id(self._items[pos]), error=unfinished_reason)
+        return out
+
+    def cancel_queued(self) -> int:
+        """Take this batch's chunks that no worker started yet off the queue (a request that
+        gave up on them); running chunks finish, bounded by the per-item time bounds. Returns
+        how many jobs were cancelled."""
+        open_ids = [self.job_ids[n] for n in self.open_jobs()]
+        if not open_ids:
+            return 0
+        queue = self._backend.queue
+        with self._backend.redis.pipeline(transaction=False) as pipe:
+            for jid in open_ids:
+                pipe.lrem(queue.key, 0, jid)
+            removed = pipe.execute()
+        cancelled = [jid for jid, count in zip(open_ids, removed, strict=True) if count]
+        if cancelled:
+            # Off the queue, nothing will ever read or expire them: delete them outright.
+            self._backend.redis.delete(*(Job.key_for(jid) for jid in cancelled))
+        return len(cancelled)
+
