@@ -6,9 +6,9 @@
   one when keys are set;
 - `--live`: `GET /healthz` (the API process answers);
 - `--worker`: the `referee worker` of this container is registered in Redis with a live
-  heartbeat (its `rq:worker:*` key, which expires when the worker stops heart-beating, names
-  this hostname). Redis unreachable counts as healthy: an outage is not the worker's fault and
-  the worker waits it out, so restarting it would only lose work.
+  heartbeat (an RQ worker key of the set `rq:workers`, which expires when the worker stops
+  heart-beating, names this hostname). Redis unreachable counts as healthy: an outage is not
+  the worker's fault and the worker waits it out, so restarting it would only lose work.
 
 For the image's HEALTHCHECK, compose healthchecks and Kubernetes exec probes.
 """
@@ -53,9 +53,11 @@ def check_worker() -> int:
     me = socket.gethostname()
     try:
         client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
-        for key in client.scan_iter(match="rq:worker:*", count=1000):
-            if key.count(b":") == 2 and client.hget(key, "hostname") == me.encode():
-                print(f"worker {key.decode()} on {me} is registered")
+        # RQ lists its workers' keys in the set rq:workers; a key expires when its worker
+        # stops heart-beating (the set may still name it until RQ's next cleanup).
+        for key in client.smembers("rq:workers"):
+            if client.hget(key, "hostname") == me.encode():
+                print(f"worker {key!r} on {me} is registered")
                 return 0
     except redis.ConnectionError as exc:
         print(f"redis unreachable ({exc}); not the worker's fault", file=sys.stderr)

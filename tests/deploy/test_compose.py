@@ -244,24 +244,28 @@ def job_view(client: httpx.Client, job_id: str) -> dict[str, Any] | None:
     return view
 
 
-def ready_workers(client: httpx.Client) -> int:
-    answer = client.get("/readyz")
-    if answer.status_code != 200:
-        return 0
-    detail = str(answer.json().get("detail", ""))
-    return int(detail.split()[0]) if detail[:1].isdigit() else 0
+def api_ready(client: httpx.Client) -> bool:
+    return client.get("/readyz").status_code == 200
+
+
+def worker_hashes(stack: Stack) -> list[tuple[str, str]]:
+    """(hostname, current job) of every live RQ worker, from its Redis hash (RQ lists the
+    keys in the set rq:workers; a key expires when its worker stops heart-beating)."""
+    found = []
+    for key in stack.redis_cli("SMEMBERS", "rq:workers").split():
+        fields = stack.redis_cli("HMGET", key, "hostname", "current_job").split("\n")
+        if fields and fields[0]:
+            found.append((fields[0], fields[1] if len(fields) > 1 else ""))
+    return found
+
+
+def registered_hosts(stack: Stack) -> set[str]:
+    return {host for host, _ in worker_hashes(stack)}
 
 
 def busy_worker_hosts(stack: Stack) -> list[str]:
-    """Hostnames of the RQ workers holding a job right now (from their Redis hashes)."""
-    hosts = []
-    for key in stack.redis_cli("--scan", "--pattern", "rq:worker:*").split():
-        if key.count(":") != 2:
-            continue
-        fields = stack.redis_cli("HMGET", key, "hostname", "current_job").split("\n")
-        if len(fields) == 2 and fields[1]:
-            hosts.append(fields[0])
-    return hosts
+    """Hostnames of the workers holding a chunk right now."""
+    return [host for host, job in worker_hashes(stack) if job]
 
 
 # -- the test --------------------------------------------------------------------------------
@@ -271,7 +275,7 @@ def test_compose_stack_end_to_end(stack: Stack) -> None:
     stack.run("up", "-d", "--no-build")
     client = stack.client()
     try:
-        wait_for(lambda: ready_workers(client) >= 1, 180, "the API to be ready")
+        wait_for(lambda: api_ready(client), 180, "the API to be ready")
         api = stack.containers("api")[0]
         wait_for(lambda: (api.reload(), api.attrs["State"]["Health"]["Status"])[1] == "healthy",
                  60, "the api container's healthcheck")
@@ -294,9 +298,10 @@ def test_compose_stack_end_to_end(stack: Stack) -> None:
 
         # 2. three workers; kill one holding a chunk mid-batch
         stack.run("up", "-d", "--no-build", "--no-recreate", "--scale", "worker=3")
-        wait_for(lambda: ready_workers(client) >= 3, 120, "3 workers registered")
         workers = stack.containers("worker")
         assert len(workers) == 3
+        hosts = {c.attrs["Config"]["Hostname"] for c in workers}
+        wait_for(lambda: registered_hosts(stack) >= hosts, 120, "3 workers registered")
         n = 48
         job_id = run_job(client, slow_batch(n, 0.25))
         busy = wait_for(lambda: busy_worker_hosts(stack), 60, "a worker holding a chunk",
@@ -315,17 +320,20 @@ def test_compose_stack_end_to_end(stack: Stack) -> None:
 
         # 3. restart Redis with a batch in flight
         stack.redis_cli("SET", "e2e:aof-marker", "kept")
-        job_id = run_job(client, slow_batch(24, 0.1))
-        wait_for(lambda: (v := job_view(client, job_id)) and v["progress"]["done"] > 0, 60,
-                 "the batch to start", interval=0.1)
+        job_id = run_job(client, slow_batch(30, 0.3))
+        before = wait_for(lambda: (v := job_view(client, job_id)) and v["progress"]["done"] > 0
+                          and v, 60, "the batch to start", interval=0.1)
+        assert before["status"] != "finished"
         stack.run("restart", "redis")
-        print(f"redis restarted at {job_view(client, job_id)}"[:200])
+        print(f"redis restarted at {before['progress']}")
         assert stack.redis_cli("GET", "e2e:aof-marker") == "kept"  # AOF replayed
         view = wait_for(lambda: (v := job_view(client, job_id)) and v["status"] in
                         ("finished", "failed") and v, 180, "the batch after a Redis restart")
         assert view["status"] == "finished", view
-        check_slow_results(view["results"], 24)
-        wait_for(lambda: ready_workers(client) >= 2, 120, "workers back after the restart")
+        check_slow_results(view["results"], 30)
+        alive = {c.attrs["Config"]["Hostname"] for c in stack.containers("worker")}
+        wait_for(lambda: api_ready(client) and registered_hosts(stack) >= alive, 120,
+                 "the workers registered again after the restart")
         answer = client.post("/v1/rewards", json={"items": items})
         assert answer.status_code == 200, answer.text
         again = {r["id"]: r["reward"] for r in answer.json()["results"]}
