@@ -10,7 +10,8 @@ job's arguments (the items) never travel back.
 A chunk is settled by a success (its results), a failure or an exhausted retry (one error per
 item, `worker failed: <last line of the traceback>`). A "retried" entry keeps it open. Every
 `check_interval_s` the open chunks' job keys are checked, so a job deleted or expired before it
-ran (it will never write a result) settles as failed instead of hanging the batch.
+ran (it will never write a result; e.g. Redis restarted without persistence) settles as failed
+instead of hanging the batch, once its key has been missing for `heartbeat_ttl_s`.
 
 Redis errors are tolerated for `_REDIS_GRACE_S`; past that the batch fails and the API answers
 503 (the jobs themselves stay queued and run).
@@ -73,6 +74,7 @@ class RedisBatch:
         self._failure: str | None = None
         self._released = False
         self._checked = time.monotonic()
+        self._missing_since: dict[int, float] = {}
 
     # -- reading results -------------------------------------------------------------------
 
@@ -125,10 +127,18 @@ class RedisBatch:
                                         error=f"worker failed: {reason}")
 
     def _lost(self, exists: list[Any]) -> None:
-        """Settle open chunks whose job key is gone: they will never write a result."""
+        """Settle open chunks whose job key stayed gone for a heartbeat TTL: they will never
+        write a result. (A live worker puts back the key of the job it runs within a third
+        of that TTL after Redis lost its data.)"""
+        now = time.monotonic()
+        grace = self._backend.config.heartbeat_ttl_s
         with self._lock:
             for n, alive in zip(self.open_jobs(), exists, strict=True):
-                if not alive and not self._settled[n]:
+                if alive or self._settled[n]:
+                    self._missing_since.pop(n, None)
+                    continue
+                since = self._missing_since.setdefault(n, now)
+                if now - since >= grace:
                     self._fail_chunk(n, "its job expired or was deleted before it ran")
                     self._settled[n] = True
         self._after_read()

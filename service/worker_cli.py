@@ -46,7 +46,7 @@ from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, worker_registration
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.registry import StartedJobRegistry
@@ -91,6 +91,8 @@ class RefereeWorker(SimpleWorker):
         self._job_lock = threading.Lock()
         self._running_job: Job | None = None
         self.gate: LaneGate | None = None
+        self._alive_lock = threading.Lock()
+        self._leaving = False
         self._ticket: int | None = None
 
     def get_heartbeat_ttl(self, job: Job) -> int:
@@ -215,16 +217,43 @@ class RefereeWorker(SimpleWorker):
         self._until_redis("storing a failure", attempt)
 
     def keep_alive(self, queues: list[Queue]) -> None:
-        """Extend the worker's and the running execution's TTLs (one round trip)."""
-        with self._job_lock:
-            job = self._running_job
-            execution = self.execution if job is not None else None
-        with self.connection.pipeline() as pipe:
-            self.heartbeat(int(self.worker_ttl) + 60, pipeline=pipe)
-            if job is not None and execution is not None:
-                # xx: never re-adds an execution that finished meanwhile.
-                execution.heartbeat(job.started_job_registry, int(self.heartbeat_ttl_s), pipe)
-            pipe.execute()
+        """Extend the worker's and the running execution's TTLs (one round trip), and
+        register the worker and its running job again if Redis lost them (a restart without
+        persistence, a failover to an empty replica): without it the API would see no
+        workers until this one restarted, and would count the running chunk as lost."""
+        with self._alive_lock:
+            if self._leaving:
+                return
+            with self._job_lock:
+                job = self._running_job
+                execution = self.execution if job is not None else None
+            with self.connection.pipeline() as pipe:
+                pipe.sismember(self.redis_workers_keys, self.key)
+                self.heartbeat(int(self.worker_ttl) + 60, pipeline=pipe)
+                if job is not None and execution is not None:
+                    # xx: never re-adds an execution that finished meanwhile.
+                    execution.heartbeat(job.started_job_registry, int(self.heartbeat_ttl_s),
+                                        pipe)
+                registered = pipe.execute()[0]
+            if not registered:
+                logger.warning("worker %s: registration lost in redis; registering again",
+                               self.name)
+                with self.connection.pipeline() as pipe:
+                    pipe.hset(self.key, mapping=self.serialize())
+                    worker_registration.register(self, pipe)
+                    pipe.expire(self.key, int(self.worker_ttl) + 60)
+                    if job is not None and execution is not None:
+                        # The running job too: its result is stored when it ends, and the
+                        # API must not take it for lost meanwhile.
+                        job.save(pipeline=pipe)
+                        job.started_job_registry.add_execution(
+                            execution, pipeline=pipe, ttl=int(self.heartbeat_ttl_s))
+                    pipe.execute()
+
+    def teardown(self) -> None:
+        with self._alive_lock:
+            self._leaving = True  # no re-registration after the worker deregistered
+        super().teardown()  # type: ignore[no-untyped-call]
 
     def reap_abandoned(self, queues: list[Queue], interval_s: float) -> None:
         """Requeue (or fail) the jobs of dead workers; one worker per interval does it."""
