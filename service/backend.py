@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from referee.service.executor import BatchFuture, Executor, ExecutorClosed
 from referee.verifiers.contract import Result
@@ -60,6 +60,22 @@ class BatchHandle(Protocol):
         ...
 
 
+@runtime_checkable
+class SharedBatch(BatchHandle, Protocol):
+    """A batch whose record lives outside this process (in Redis), so that any API replica
+    can answer for it: `/v1/jobs` ids are its `batch_id`."""
+
+    batch_id: str
+
+    def publish(self, ttl_s: float) -> None:
+        """Store the batch's record, so other replicas can `attach` to it."""
+        ...
+
+    def keep(self, ttl_s: float) -> None:
+        """The batch is finished: keep its record `ttl_s` more seconds, then let it go."""
+        ...
+
+
 class ScoringBackend(Protocol):
     async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
         """Score a batch and return its results in input order. Past `timeout_s` (None: no
@@ -68,6 +84,11 @@ class ScoringBackend(Protocol):
         ...
 
     def submit(self, items: list[Any]) -> BatchHandle: ...
+
+    def attach(self, job_id: str) -> BatchHandle | None:
+        """A batch submitted (and published) by another API replica, by its id; None when
+        unknown, expired, or the backend keeps batches in-process only."""
+        ...
 
     def pending_items(self) -> int:
         """Items submitted and not yet finished, over every batch."""
@@ -181,6 +202,9 @@ class EmbeddedBackend:
             assert timeout_s is not None  # wait_for(None) never times out
             return fill_unfinished(batch.future.partial(), items, deadline_error(timeout_s))
         return batch.results()
+
+    def attach(self, job_id: str) -> BatchHandle | None:
+        return None  # batches live in this process only
 
     def pending_items(self) -> int:
         return self.executor.pending_items()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 import time
 import uuid
@@ -40,7 +41,7 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from referee.service.backend import BackendError, _Throughput, deadline_error, fill_unfinished
-from referee.service.queue_batch import RedisBatch
+from referee.service.queue_batch import RedisBatch, load_record
 from referee.service.queue_chunks import items_in_job_ids, job_id, plan_chunks
 from referee.service.queue_jobs import score_chunk
 from referee.service.queue_stats import read_cluster_stats
@@ -51,6 +52,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SERIALIZER = JSONSerializer
 """Jobs and results travel as JSON, never pickle: a Redis write must not run code in a worker."""
 
+_BATCH_ID = re.compile(r"[0-9a-f]{32}")
 _DEPTH_TTL_S = 0.1
 """How stale the cluster queue depth may be when a request is admitted."""
 _WORKERS_TTL_S = 2.0
@@ -126,9 +128,20 @@ class RedisBackend:
     # -- ScoringBackend --------------------------------------------------------------------
 
     def submit(self, items: list[Any]) -> RedisBatch:
+        self._reserve(len(items))
+        return self._enqueue(list(items))
+
+    def _reserve(self, n: int) -> None:
+        """Count `n` items as pending at once, before they are enqueued: the admission
+        check of the next request sees them even while this one is still enqueuing."""
         if self._closed:
             raise BackendError("backend is closed")
-        items = list(items)
+        with self._lock:
+            self._pending += n
+            self._since_depth += n
+
+    def _enqueue(self, items: list[Any]) -> RedisBatch:
+        """Enqueue reserved items (RQ compresses every job: keep this off the event loop)."""
         batch_id = uuid.uuid4().hex
         chunks = plan_chunks(items, self.config.chunk_size, self._scoring_slots())
         retry = Retry(max=self.config.retries) if self.config.retries else None
@@ -143,9 +156,6 @@ class RedisBackend:
             )
             for n, (jid, chunk) in enumerate(zip(job_ids, chunks, strict=True))
         ]
-        with self._lock:
-            self._pending += len(items)
-            self._since_depth += len(items)
         try:
             if datas:
                 with self.redis.pipeline() as pipe:
@@ -155,13 +165,14 @@ class RedisBackend:
             self.finished(len(items))
             raise BackendError(
                 f"redis at {_safe_url(self.config.redis_url)} unreachable: {exc}") from exc
-        batch = RedisBatch(self, items, chunks, job_ids)
+        batch = RedisBatch(self, items, chunks, job_ids, batch_id)
         if not datas:
             batch._release()
         return batch
 
     async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
-        batch = self.submit(items)
+        self._reserve(len(items))
+        batch = await asyncio.to_thread(self._enqueue, list(items))
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
         client = aioredis.Redis.from_url(self.config.redis_url, socket_connect_timeout=2.0,
@@ -192,6 +203,11 @@ class RedisBackend:
             reason = deadline_error(timeout_s)
             return fill_unfinished(batch.collect(reason), items, reason)
         return batch.results()
+
+    def attach(self, job_id: str) -> RedisBatch | None:
+        if not _BATCH_ID.fullmatch(job_id):
+            return None
+        return load_record(self, job_id)
 
     def pending_items(self) -> int:
         """Items queued or running on the whole queue (all API replicas' batches)."""

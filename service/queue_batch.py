@@ -19,6 +19,8 @@ Redis errors are tolerated for `_REDIS_GRACE_S`; past that the batch fails and t
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -37,8 +39,28 @@ if TYPE_CHECKING:
 
 # How long Redis may be unreachable while a batch waits before the batch fails.
 _REDIS_GRACE_S = 5.0
+_RUNNING_TTL_S = 86400
 _SETTLING = {RQResult.Type.SUCCESSFUL, RQResult.Type.FAILED, RQResult.Type.STOPPED,
              RQResult.Type.MAX_RETRIES_EXCEEDED}
+
+
+def record_key(batch_id: str) -> str:
+    """Where a published batch's record lives."""
+    return f"referee:batch:{batch_id}"
+
+
+def load_record(backend: RedisBackend, batch_id: str) -> RedisBatch | None:
+    """The published batch `batch_id`, followed from this process; None if unknown."""
+    try:
+        raw = backend.redis.get(record_key(batch_id))
+    except RedisError as exc:
+        raise BackendError(f"redis unreachable: {exc}") from exc
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    items = [{"id": item} for item in record["ids"]]
+    return RedisBatch(backend, items, record["chunks"], record["job_ids"], batch_id,
+                      counted=False)
 
 
 def _results_key(job_id: str) -> str:
@@ -60,8 +82,10 @@ class RedisBatch:
     """A `BatchHandle` over the RQ jobs of one batch."""
 
     def __init__(self, backend: RedisBackend, items: list[Any], chunks: list[list[int]],
-                 job_ids: list[str]) -> None:
+                 job_ids: list[str], batch_id: str, *, counted: bool = True) -> None:
         self._backend = backend
+        self.batch_id = batch_id
+        self._counted = counted  # in this process's pending items (False: attached)
         self._items = items
         self._chunks = chunks
         self.job_ids = job_ids
@@ -198,7 +222,24 @@ class RedisBatch:
     def _release(self) -> None:
         if not self._released:
             self._released = True
-            self._backend.finished(len(self._items))
+            if self._counted:
+                self._backend.finished(len(self._items))
+
+    # -- SharedBatch: the record other API replicas attach to -------------------------------
+
+    def publish(self, ttl_s: float) -> None:
+        record = {"job_ids": self.job_ids, "chunks": self._chunks,
+                  "ids": [item_id(item) for item in self._items]}
+        try:
+            # Kept while the batch runs (a day at most), then `ttl_s` after it is seen done.
+            self._backend.redis.set(record_key(self.batch_id), json.dumps(record),
+                                    ex=int(ttl_s) + _RUNNING_TTL_S)
+        except RedisError as exc:
+            raise BackendError(f"redis unreachable: {exc}") from exc
+
+    def keep(self, ttl_s: float) -> None:
+        with contextlib.suppress(RedisError):
+            self._backend.redis.expire(record_key(self.batch_id), max(1, int(ttl_s)), xx=True)
 
     # -- BatchHandle -----------------------------------------------------------------------
 

@@ -48,7 +48,8 @@ async def _sweep_jobs(jobs: JobStore) -> None:
 
 def create_app(settings: Settings, backend: ScoringBackend) -> FastAPI:
     metrics = Metrics(backend)
-    jobs = JobStore(settings.job_ttl_s, on_finish=metrics.observe_results)
+    jobs = JobStore(settings.job_ttl_s, on_finish=metrics.observe_results,
+                    attach=backend.attach)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,5 +1,9 @@
-"""The in-memory job store of the embedded backend: job id -> batch handle, results kept for
-`job_ttl_s` after the job is seen finished, then purged.
+"""The job store of one API process: job id -> batch handle, results kept for `job_ttl_s`
+after the job is seen finished, then purged.
+
+Over the Redis backend the batch is a `SharedBatch`: its id is the job id, its record (chunk
+job ids, item ids) is published to Redis, and a replica that does not know a job id asks the
+backend to `attach` to it, so any API replica behind a load balancer answers for any job.
 
 A job's status comes from its handle: `queued` until its first item finishes, `running` until
 all have, then `finished` (results converted to wire form once and cached) or `failed` (the
@@ -7,8 +11,8 @@ backend lost the batch). The TTL counts from the moment the store first sees the
 read of that job, or on a purge sweep (run on every create and read, at most every
 `sweep_every_s`, and by the app's background task).
 
-Left out: persistence and sharing between processes (the Redis backend will keep its jobs in
-Redis), cancelling a job, listing jobs. Used from the event loop only: not thread-safe.
+Left out: cancelling a job, listing jobs; over the embedded backend, jobs die with the process.
+Used from the event loop only: not thread-safe.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from referee.service.backend import BackendError, BatchHandle
+from referee.service.backend import BackendError, BatchHandle, SharedBatch
 from referee.verifiers.contract import Result
 
 Clock = Callable[[], float]
 ResultsObserver = Callable[[list[Result]], None]
+Attach = Callable[[str], BatchHandle | None]
 
 
 @dataclass
@@ -37,8 +42,9 @@ class _Job:
 
 class JobStore:
     def __init__(self, ttl_s: float, *, on_finish: ResultsObserver | None = None,
-                 clock: Clock = time.monotonic) -> None:
+                 attach: Attach | None = None, clock: Clock = time.monotonic) -> None:
         self.ttl_s = ttl_s
+        self._attach = attach
         self.sweep_every_s = min(1.0, ttl_s / 4)
         self._on_finish = on_finish
         self._clock = clock
@@ -50,7 +56,11 @@ class JobStore:
 
     def create(self, handle: BatchHandle) -> str:
         self.purge()
-        job_id = secrets.token_hex(16)
+        if isinstance(handle, SharedBatch):
+            handle.publish(self.ttl_s)
+            job_id = handle.batch_id
+        else:
+            job_id = secrets.token_hex(16)
         self._jobs[job_id] = _Job(handle=handle, created=self._clock())
         return job_id
 
@@ -58,6 +68,10 @@ class JobStore:
         """The job's wire form (`JobStatus`), or None for an unknown or expired id."""
         self.purge()
         job = self._jobs.get(job_id)
+        if job is None and self._attach is not None:
+            handle = self._attach(job_id)  # a job another replica created
+            if handle is not None:
+                job = self._jobs[job_id] = _Job(handle=handle, created=self._clock())
         if job is None:
             return None
         now = self._clock()
@@ -99,6 +113,8 @@ class JobStore:
         if job.finished_at is not None or not job.handle.done():
             return
         job.finished_at = now
+        if isinstance(job.handle, SharedBatch):
+            job.handle.keep(self.ttl_s)
         try:
             results = job.handle.results()
         except BackendError as exc:

@@ -4,6 +4,7 @@ counters, and chunks cancelled when a request gives up on them. Real redis-serve
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -107,3 +108,31 @@ def test_cancelled_jobs_leave_nothing_behind(redis_url: str) -> None:
             assert not any(client.exists(Job.key_for(jid)) for jid in batch.job_ids)
     finally:
         backend.close()
+
+
+async def test_a_job_is_answered_by_any_replica(redis_url: str, workers: WorkerProcs) -> None:
+    settings = settings_for(redis_url)
+    first, second = RedisBackend(settings), RedisBackend(settings)
+    post = httpx.ASGITransport(app=create_app(settings, first))
+    get = httpx.ASGITransport(app=create_app(settings, second))
+    try:
+        async with httpx.AsyncClient(transport=post, base_url="http://a") as a, \
+                httpx.AsyncClient(transport=get, base_url="http://b") as b:
+            created = await a.post("/v1/jobs", json={"items": [echo(0.25, id="x"),
+                                                               echo(0.75, id="y")]})
+            job_id = created.json()["job_id"]
+            deadline = time.monotonic() + 30
+            while True:
+                view = (await b.get(f"/v1/jobs/{job_id}")).json()
+                if view["status"] in ("finished", "failed") or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            missing = await b.get(f"/v1/jobs/{'0' * 32}")
+    finally:
+        first.close()
+        second.close()
+    assert created.status_code == 202
+    assert view["status"] == "finished", view
+    assert [(r["id"], r["reward"]) for r in view["results"]] == [("x", 0.25), ("y", 0.75)]
+    assert view["progress"] == {"done": 2, "total": 2}
+    assert missing.status_code == 404

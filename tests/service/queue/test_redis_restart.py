@@ -49,8 +49,8 @@ def redis_binary() -> str:
 
 
 class RedisServer:
-    """A redis-server (with AOF persistence unless told otherwise) that a test can stop (SIGTERM) and start again on
-    the same port and directory."""
+    """A redis-server (with AOF persistence unless told otherwise) that a test can stop
+    (SIGTERM) and start again on the same port and directory."""
 
     def __init__(self, binary: str, workdir: Path, persistent: bool = True) -> None:
         self.binary = binary
