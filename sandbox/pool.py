@@ -2,8 +2,9 @@
 
 Each worker process owns its pool (`get_pool`): containers are never shared between processes,
 so no locking across processes is needed and a worker killed by the executor takes nothing of
-anyone else's with it. Its containers are labelled with the owner's host and pid; a new pool
-first removes containers whose owner process is gone (orphans of killed workers).
+anyone else's with it. Its containers are labelled with the owner's host, pid namespace and
+pid; a new pool first removes containers whose owner process is gone (orphans of killed
+workers on the same host and pid namespace).
 
 `run(job)` takes an idle container (waiting for the refill thread when none is ready), runs the
 job with a host-side deadline of the job's own wall limit plus `sandbox_job_margin_s`, and gives
@@ -31,8 +32,19 @@ from referee.service.settings import Settings
 OWNER_LABEL = "org.referee.owner"
 
 
+def owner_host() -> str:
+    """Where a pid means one process: the host name plus the pid namespace. Two workers that
+    share a host name but not a pid namespace (containers with host networking, or with the
+    same `hostname:`) must not take each other's live sandboxes for orphans."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()}/{namespace}"
+
+
 def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{owner_host()}:{os.getpid()}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -109,7 +121,7 @@ class SandboxPool:
 
     def sweep_orphans(self) -> int:
         """Remove sandbox containers of this host whose owner process no longer exists."""
-        host = socket.gethostname()
+        host = owner_host()
         removed = 0
         try:
             containers = self._client.containers.list(
@@ -118,8 +130,8 @@ class SandboxPool:
             return 0
         for container in containers:
             owner = container.labels.get(OWNER_LABEL, "")
-            owner_host, _, pid = owner.rpartition(":")
-            if owner_host != host or not pid.isdigit() or _pid_alive(int(pid)):
+            where, _, pid = owner.rpartition(":")
+            if where != host or not pid.isdigit() or _pid_alive(int(pid)):
                 continue
             with contextlib.suppress(Exception):
                 container.remove(force=True)

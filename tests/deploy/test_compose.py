@@ -128,11 +128,13 @@ class Stack:
         return str(out.decode().strip())
 
     def sandboxes(self) -> list[Any]:
-        """Sandbox containers started by this stack's workers (owner label: hostname:pid)."""
+        """Sandbox containers started by this stack's workers (owner label:
+        hostname/pid-namespace:pid)."""
         found = self.docker.containers.list(
             all=True, filters={"label": "org.referee.sandbox=1"})
         return [c for c in found
-                if c.labels.get("org.referee.owner", "").rpartition(":")[0] in self.worker_hosts]
+                if c.labels.get("org.referee.owner", "").rpartition(":")[0].split("/")[0]
+                in self.worker_hosts]
 
 
 def _ensure_images(docker: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from referee.sandbox.pool import OWNER_LABEL, SandboxPool
+from referee.sandbox.pool import OWNER_LABEL, SandboxPool, owner_host
 from referee.sandbox.protocol import Job
 from referee.service.settings import Settings
 
@@ -98,11 +98,9 @@ def test_close_removes_every_container(docker_client: Any, settings: Settings) -
 def test_orphans_of_dead_processes_are_swept(
     docker_client: Any, settings: Settings, leftover_check: None
 ) -> None:
-    import socket
-
     orphan = docker_client.containers.create(
         settings.sandbox_image, command=["sleep", "60"],
-        labels={"org.referee.sandbox": "1", OWNER_LABEL: f"{socket.gethostname()}:999999"},
+        labels={"org.referee.sandbox": "1", OWNER_LABEL: f"{owner_host()}:999999"},
     )
     pool = SandboxPool(settings, docker_client)
     try:
@@ -110,6 +108,25 @@ def test_orphans_of_dead_processes_are_swept(
         assert remaining == []
     finally:
         pool.close()
+
+
+def test_sandboxes_of_another_pid_namespace_are_left_alone(
+    docker_client: Any, settings: Settings, leftover_check: None
+) -> None:
+    """Same host name, other pid namespace (a worker container with host networking): its pid
+    means nothing here, so its container is not an orphan of ours."""
+    import socket
+
+    other = docker_client.containers.create(
+        settings.sandbox_image, command=["sleep", "60"],
+        labels={"org.referee.sandbox": "1",
+                OWNER_LABEL: f"{socket.gethostname()}/4026531999:999999"},
+    )
+    try:
+        SandboxPool(settings, docker_client).close()
+        assert docker_client.containers.list(all=True, filters={"id": other.id}) != []
+    finally:
+        other.remove(force=True)
 
 
 def test_concurrent_callers_all_get_their_results(pool: SandboxPool) -> None:
