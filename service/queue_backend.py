@@ -120,6 +120,7 @@ class RedisBackend:
         self._pending = 0
         self._closed = False
         self._throughput = _Throughput()
+        self._retries = 0
         self._depth = (0, -1.0)  # (items, when read); refreshed lazily
         self._since_depth = 0
         self._slots = (1, -1.0)
@@ -252,6 +253,7 @@ class RedisBackend:
             "item_timeouts": cluster.get("timeouts", 0.0),
             "worker_crashes": cluster.get("crashes", 0.0),
             "worker_respawns": cluster.get("respawns", 0.0),
+            "chunk_retries": float(self._retries),
             **{name: value for name, value in cluster.items() if name.startswith("sandbox_")},
         }
 
@@ -269,6 +271,10 @@ class RedisBackend:
 
     def scored(self, n: int) -> None:
         self._throughput.add(n)
+
+    def retried(self) -> None:
+        with self._lock:
+            self._retries += 1
 
     def _scoring_slots(self) -> int:
         """Scoring processes of the workers on this queue (cached; 1 when unknown)."""

@@ -128,6 +128,8 @@ class RedisBatch:
                     if outcome.type in _SETTLING:
                         self._settle(n, outcome)
                         break
+                    if outcome.type == RQResult.Type.RETRIED:
+                        self._backend.retried()
         self._after_read()
 
     def _settle(self, n: int, outcome: RQResult) -> None:

@@ -36,6 +36,9 @@ _BACKEND_SERIES = {
     "worker_crashes": ("referee_worker_crashes", "Worker processes that died.", True),
     "worker_respawns": ("referee_worker_respawns", "Worker processes started as "
                         "replacements.", True),
+    "chunk_retries": ("referee_queue_chunk_retries", "Queued chunk jobs run again after "
+                      "their worker failed or died (seen by the replica waiting on them).",
+                      True),
     "sandbox_pool_size": ("referee_sandbox_pool_containers", "Sandbox containers held by the "
                           "scoring processes' warm pools.", False),
     "sandbox_started": ("referee_sandbox_containers_started", "Sandbox containers started.",
