@@ -272,9 +272,9 @@ class RedisBackend:
     def scored(self, n: int) -> None:
         self._throughput.add(n)
 
-    def retried(self) -> None:
+    def retried(self, n: int = 1) -> None:
         with self._lock:
-            self._retries += 1
+            self._retries += n
 
     def _scoring_slots(self) -> int:
         """Scoring processes of the workers on this queue (cached; 1 when unknown)."""

@@ -9,7 +9,8 @@ job's arguments (the items) never travel back.
 
 A chunk is settled by a success (its results), a failure or an exhausted retry (one error per
 item, `worker failed: <last line of the traceback>`). A "retried" entry keeps it open. Every
-`check_interval_s` the open chunks' job keys are checked, so a job deleted or expired before it
+`check_interval_s` the open chunks' job hashes are read (status, retries left: retries are
+counted for /metrics), so a job deleted or expired before it
 ran (it will never write a result; e.g. Redis restarted without persistence) settles as failed
 instead of hanging the batch, once its key has been missing for `heartbeat_ttl_s`.
 
@@ -99,6 +100,7 @@ class RedisBatch:
         self._released = False
         self._checked = time.monotonic()
         self._missing_since: dict[int, float] = {}
+        self._retries_left = {n: backend.config.retries for n in range(len(job_ids))}
 
     # -- reading results -------------------------------------------------------------------
 
@@ -128,8 +130,6 @@ class RedisBatch:
                     if outcome.type in _SETTLING:
                         self._settle(n, outcome)
                         break
-                    if outcome.type == RQResult.Type.RETRIED:
-                        self._backend.retried()
         self._after_read()
 
     def _settle(self, n: int, outcome: RQResult) -> None:
@@ -152,14 +152,22 @@ class RedisBatch:
             self._results[pos] = Result(id=item_id(self._items[pos]),
                                         error=f"worker failed: {reason}")
 
-    def _lost(self, exists: list[Any]) -> None:
-        """Settle open chunks whose job key stayed gone for a heartbeat TTL: they will never
-        write a result. (A live worker puts back the key of the job it runs within a third
-        of that TTL after Redis lost its data.)"""
+    def _check(self, fields: list[Any]) -> None:
+        """Apply the open chunks' (status, retries_left): count retries, and settle chunks
+        whose job key stayed gone for a heartbeat TTL, as they will never write a result. (A
+        live worker puts back the key of the job it runs within a third of that TTL after
+        Redis lost its data.)"""
         now = time.monotonic()
         grace = self._backend.config.heartbeat_ttl_s
         with self._lock:
-            for n, alive in zip(self.open_jobs(), exists, strict=True):
+            for n, (status, retries_left) in zip(self.open_jobs(), fields, strict=True):
+                if retries_left is not None:
+                    left = int(retries_left)
+                    seen = self._retries_left.get(n)
+                    if seen is not None and left < seen:
+                        self._backend.retried(seen - left)
+                    self._retries_left[n] = left
+                alive = status is not None  # every job hash has a status
                 if alive or self._settled[n]:
                     self._missing_since.pop(n, None)
                     continue
@@ -200,8 +208,8 @@ class RedisBatch:
                 keys = [Job.key_for(self.job_ids[n]) for n in self.open_jobs()]
                 with client.pipeline(transaction=False) as pipe:
                     for key in keys:
-                        pipe.exists(key)
-                    self._lost(pipe.execute())
+                        pipe.hmget(key, ["status", "retries_left"])
+                    self._check(pipe.execute())
         except RedisError as exc:
             self._note_error(exc)
 
@@ -216,8 +224,8 @@ class RedisBatch:
                 keys = [Job.key_for(self.job_ids[n]) for n in self.open_jobs()]
                 async with client.pipeline(transaction=False) as pipe:
                     for key in keys:
-                        pipe.exists(key)
-                    self._lost(await pipe.execute())
+                        pipe.hmget(key, ["status", "retries_left"])
+                    self._check(await pipe.execute())
         except RedisError as exc:
             self._note_error(exc)
 
