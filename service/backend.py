@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from referee.sandbox.health import sandbox_status
 from referee.service.executor import BatchFuture, Executor, ExecutorClosed
 from referee.verifiers.contract import Result
 from referee.verifiers.engine import item_id
@@ -214,7 +215,10 @@ class EmbeddedBackend:
             return False, "backend is closed"
         if not self.executor.running:
             return False, "executor not running (not started, closed, or its dispatcher died)"
-        return True, f"{self.executor.settings.workers} workers ready"
+        settings = self.executor.settings
+        sandbox_ok, sandbox = sandbox_status(settings)
+        detail = f"{settings.workers} workers ready; {sandbox}"
+        return sandbox_ok or not settings.require_sandbox, detail
 
     def stats(self) -> dict[str, float]:
         counters = self.executor.counters()

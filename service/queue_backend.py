@@ -238,14 +238,22 @@ class RedisBackend:
             return False, f"redis at {_safe_url(self.config.redis_url)} unreachable: {exc}"
         if workers < 1:
             return False, f"no `referee worker` registered on queue {self.config.queue_name!r}"
-        return True, f"{workers} workers on queue {self.config.queue_name!r}"
+        sandboxes = int(self._cluster_stats().get("sandbox_ready", 0.0))
+        detail = (f"{workers} workers on queue {self.config.queue_name!r}; sandbox ready on "
+                  f"{sandboxes}")
+        return sandboxes > 0 or not self.settings.require_sandbox, detail
 
-    def stats(self) -> dict[str, float]:
+    def _cluster_stats(self) -> dict[str, float]:
+        """The workers' counters and gauges, from Redis (cached `_STATS_TTL_S`)."""
         cluster, when = self._cluster
         if time.monotonic() - when > _STATS_TTL_S:
             with contextlib.suppress(RedisError):
                 cluster = read_cluster_stats(self.redis, self.config.queue_name)
                 self._cluster = (cluster, time.monotonic())
+        return cluster
+
+    def stats(self) -> dict[str, float]:
+        cluster = self._cluster_stats()
         return {
             "pending_items": float(self.pending_items()),
             "items_scored": float(self._throughput.total),

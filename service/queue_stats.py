@@ -20,7 +20,7 @@ import redis
 
 COUNTERS = ("timeouts", "crashes", "respawns", "sandbox_started", "sandbox_failed_starts",
             "sandbox_retries", "sandbox_waits")
-GAUGES = ("sandbox_pool_size",)
+GAUGES = ("sandbox_pool_size", "sandbox_ready")
 
 
 def counters_key(queue: str) -> str:

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     sandbox_tmp_mb: int = Field(default=16, ge=1, description="Size of /tmp and of /dev/shm.")
     sandbox_nofile: int = Field(default=64, ge=16, description="Open files per process.")
     sandbox_fsize_mb: int = Field(default=16, ge=1, description="Largest file a program writes.")
+    require_sandbox: bool = Field(
+        default=False, description="/readyz answers 503 unless the sandbox can run code "
+        "(Docker engine up, sandbox image present; over the queue: on at least one worker). "
+        "Set it where code items are scored.")
     sandbox_runtime: str | None = Field(
         default=None, description="OCI runtime, e.g. 'runsc' for gVisor; None: Docker's default.")
     sandbox_pool_size: int = Field(default=2, ge=1, le=64,

@@ -12,8 +12,9 @@ A housekeeping thread, while the worker lives (and once more as it leaves):
 * heart-beats the worker and its running job's execution every `heartbeat_ttl_s / 3` (a
   SimpleWorker does not heart-beat during a job), so the started-registry entry of a job
   expires `heartbeat_ttl_s` after its worker died;
-* reports the executor's counters (item timeouts, crashes, sandbox pools) to Redis
-  (`queue_stats`), where every API replica's `/metrics` reads them;
+* reports the executor's counters (item timeouts, crashes, sandbox pools) and whether this
+  host can run sandboxes to Redis (`queue_stats`), where every API replica's `/metrics` and
+  `/readyz` read them;
 * runs `StartedJobRegistry.cleanup()` for the queue (at most one worker per interval, through a
   Redis `SET NX` lock): RQ requeues an expired (abandoned) job as a retry, or fails it once its
   retries are used up.
@@ -52,6 +53,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
 
+from referee.sandbox.health import sandbox_status
 from referee.service import queue_jobs
 from referee.service.executor import Executor
 from referee.service.queue_backend import (
@@ -277,7 +279,7 @@ class _LaneWorker(RefereeWorker):
 
 
 def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threading.Event,
-                  executor: Executor) -> None:
+                  executor: Executor, settings: Settings) -> None:
     worker = lanes[0]
     interval = max(0.5, worker.heartbeat_ttl_s / 3)
     reporters = [StatsReporter(worker.connection, queue.name, worker.name,
@@ -287,7 +289,8 @@ def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threadi
             for lane in lanes:
                 lane.keep_alive(queues)
             worker.reap_abandoned(queues, interval)
-            counters = executor.counters()
+            counters: dict[str, float] = {**executor.counters(),
+                                          "sandbox_ready": sandbox_status(settings)[0]}
             for reporter in reporters:
                 reporter.report(counters)
         except RedisError as exc:  # Redis blips must not kill the thread
@@ -295,9 +298,9 @@ def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threadi
         except Exception:
             logger.exception("worker housekeeping failed")
     with contextlib.suppress(Exception):
-        counters = executor.counters()
+        final = executor.counters()
         for reporter in reporters:
-            reporter.report(counters)
+            reporter.report(final)
             reporter.forget()
 
 
@@ -336,7 +339,8 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
         lanes.append(lane)
     rq_queues = [Queue(name, connection=connection, serializer=SERIALIZER) for name in names]
     stop = threading.Event()
-    threads = [threading.Thread(target=_housekeeping, args=(lanes, rq_queues, stop, executor),
+    threads = [threading.Thread(target=_housekeeping,
+                                args=(lanes, rq_queues, stop, executor, settings),
                                 name="referee-worker-housekeeping", daemon=True)]
     threads += [threading.Thread(target=_run_lane, args=(lane, burst, settings.log_level),
                                  name=f"referee-worker-lane-{n + 1}", daemon=True)

@@ -39,6 +39,8 @@ _BACKEND_SERIES = {
     "chunk_retries": ("referee_queue_chunk_retries", "Queued chunk jobs run again after "
                       "their worker failed or died (seen by the replica waiting on them).",
                       True),
+    "sandbox_ready": ("referee_sandbox_ready_workers", "Workers whose host can run sandboxes "
+                      "(Docker engine up, sandbox image present); queue backend only.", False),
     "sandbox_pool_size": ("referee_sandbox_pool_containers", "Sandbox containers held by the "
                           "scoring processes' warm pools.", False),
     "sandbox_started": ("referee_sandbox_containers_started", "Sandbox containers started.",

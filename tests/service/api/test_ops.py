@@ -80,6 +80,22 @@ async def test_readyz_is_200_with_running_workers(make_app: AppFactory) -> None:
     assert response.status_code == 200 and response.json()["status"] == "ready"
 
 
+@pytest.mark.parametrize(("require", "status"), [(False, 200), (True, 503)])
+async def test_readyz_names_an_unusable_sandbox(require: bool, status: int) -> None:
+    settings = Settings(workers=1, require_sandbox=require,
+                        sandbox_image="referee-no-such-image:0")
+    backend = EmbeddedBackend(Executor(settings).start())
+    try:
+        async with client(create_app(settings, backend)) as http:
+            response = await http.get("/readyz")
+    finally:
+        backend.close()
+    assert response.status_code == status
+    body = response.json()
+    detail = body["detail"] if status == 200 else body["error"]["message"]
+    assert "referee-no-such-image:0" in detail and "missing" in detail
+
+
 async def test_readyz_is_503_after_the_backend_closes(executor: Executor) -> None:
     backend = EmbeddedBackend(executor, close_executor=False)
     app = create_app(executor.settings, backend)

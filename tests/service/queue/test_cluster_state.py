@@ -136,3 +136,19 @@ async def test_a_job_is_answered_by_any_replica(redis_url: str, workers: WorkerP
     assert [(r["id"], r["reward"]) for r in view["results"]] == [("x", 0.25), ("y", 0.75)]
     assert view["progress"] == {"done": 2, "total": 2}
     assert missing.status_code == 404
+
+
+def test_readiness_counts_the_workers_that_can_run_sandboxes(
+        redis_url: str, workers: WorkerProcs, sandbox_image: str) -> None:
+    backend = RedisBackend(settings_for(redis_url, require_sandbox=True))
+    try:
+        deadline = time.monotonic() + 15
+        while not backend.ready()[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ready, detail = backend.ready()
+        metrics = backend.stats()
+    finally:
+        backend.close()
+    assert ready, detail
+    assert detail.endswith("sandbox ready on 2")
+    assert metrics["sandbox_ready"] == 2
