@@ -1,4 +1,5 @@
-"""Request limits: body size (413), items per request (413) and backpressure (429).
+"""Request limits: body size (413), items per request (413), item sizes (413) and
+backpressure (429).
 
 The body limit is a pure ASGI middleware: a declared `Content-Length` over the limit is
 answered at once without reading the body, and a body streamed without one is counted while
@@ -7,13 +8,16 @@ pending items plus the batch stay within `max_queue_items` (an empty queue admit
 that passed the per-request limit), so the queue is bounded by
 max(max_queue_items, max_items_per_request).
 
-Left out: per-client quotas and rate limits (the admission here is global), and the size of
-one completion (the executor's per-item limits turn it into an item error).
+Item sizes: a completion or prompt over its limit is a 413 naming the item and the limit.
+
+Left out: per-client quotas and rate limits (the admission here is global).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -65,6 +69,26 @@ def check_item_count(count: int, limit: int, field: str) -> None:
         raise APIError(413, "too_many_items",
                        f"{count} items in one request; the limit is "
                        f"max_items_per_request={limit}: split the batch", field=field)
+
+
+_SIZED_FIELDS = (("completion", "max_completion_chars"), ("prompt", "max_prompt_chars"))
+
+
+def check_item_sizes(items: list[Any], limits: Mapping[str, int], field: str) -> None:
+    """413 naming the item, the field and the limit when a completion or prompt is longer than
+    its limit: an oversized payload is refused before anything is queued. (Limits inside a
+    scorer's parameters, e.g. the `code` scorer's test count and program size, are checked
+    per item and come back as that item's error.)"""
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            continue
+        for name, setting in _SIZED_FIELDS:
+            value = item.get(name)
+            if isinstance(value, str) and len(value) > limits[setting]:
+                where = f"{field}[{index}].{name}" if field == "items" else f"{field}[{index}]"
+                raise APIError(413, "item_too_large",
+                               f"{where} has {len(value)} characters; the limit is "
+                               f"{setting}={limits[setting]}", field=where)
 
 
 def retry_after_s(excess: int, items_per_s: float) -> int:

@@ -2,7 +2,8 @@
 
 Both take `{"items": [...]}` in the item contract and answer results in input order, each
 `Result.to_json_dict()`. An invalid item is an error result, never a failed request. Limits:
-413 past `max_items_per_request`, 429 with Retry-After when the queue is full. A batch that
+413 past `max_items_per_request` or for a completion or prompt over its size limit, 429 with
+Retry-After when the queue is full. A batch that
 misses `timeout_s` is still answered 200: finished items with their results, the others as
 error results naming the deadline (reward null; their scoring goes on, those results are
 dropped), so a trainer keeps what was done instead of losing the batch to a 5xx.
@@ -20,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from referee.service.api.errors import APIError
-from referee.service.api.limits import admit, check_item_count
+from referee.service.api.limits import admit, check_item_count, check_item_sizes
 from referee.service.api.schemas import (
     ErrorBody,
     JobCreated,
@@ -30,6 +31,7 @@ from referee.service.api.schemas import (
 )
 from referee.service.api.state import AppState, state_of
 from referee.service.backend import DEADLINE_ERROR, BackendError
+from referee.service.settings import Settings
 from referee.verifiers.contract import Result
 
 logger = logging.getLogger("referee.api")
@@ -40,12 +42,18 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _size_limits(settings: Settings) -> dict[str, int]:
+    return {"max_completion_chars": settings.max_completion_chars,
+            "max_prompt_chars": settings.max_prompt_chars}
+
+
 async def score_batch(state: AppState, items: list[Any], timeout_s: float | None,
                       field: str) -> list[Result]:
     """Admission, scoring, and the mapping of backend failures to answers; shared with the
     compatibility routes."""
     settings = state.settings
     check_item_count(len(items), settings.max_items_per_request, field)
+    check_item_sizes(items, _size_limits(settings), field)
     admit(state.backend, len(items), settings.max_queue_items)
     started = time.perf_counter()
     try:
@@ -78,6 +86,7 @@ async def post_rewards(body: RewardsRequest, request: Request) -> JSONResponse:
 async def post_job(body: RewardsRequest, request: Request) -> JSONResponse:
     state = state_of(request)
     check_item_count(len(body.items), state.settings.max_items_per_request, "items")
+    check_item_sizes(body.items, _size_limits(state.settings), "items")
     admit(state.backend, len(body.items), state.settings.max_queue_items)
     try:
         handle = state.backend.submit(body.items)

@@ -123,3 +123,13 @@ def test_label_fills_every_parameter_but_the_name() -> None:
     specs = [{"name": "{label}", "gold": "{label}", "tests": {"cases": ["in {label}"]}}]
     assert scorers_for(specs, "42") == [
         {"name": "{label}", "gold": "42", "tests": {"cases": ["in 42"]}}]
+
+
+async def test_openrlhf_oversized_response_is_413_naming_the_query(
+        make_app: AppFactory) -> None:
+    async with client(make_app(max_completion_chars=20)) as http:
+        response = await http.post("/get_reward", json={
+            "query": [PROMPT + ANSWER], "prompts": [PROMPT], "labels": ["4"]})
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["field"] == "query[0]" and "max_completion_chars=20" in error["message"]

@@ -108,6 +108,31 @@ async def test_too_many_items_is_413_naming_the_limit(make_app: AppFactory) -> N
     assert "max_items_per_request=3" in error["message"]
 
 
+@pytest.mark.parametrize(("route", "field", "where"), [
+    ("/v1/rewards", "completion", "items[1].completion"),
+    ("/v1/rewards", "prompt", "items[1].prompt"),
+    ("/v1/jobs", "completion", "items[1].completion"),
+])
+async def test_an_oversized_item_is_413_naming_it_and_the_limit(
+        make_app: AppFactory, route: str, field: str, where: str) -> None:
+    big = {**echo(), field: "x" * 11}
+    app = make_app(max_completion_chars=10, max_prompt_chars=10)
+    async with client(app) as http:
+        response = await http.post(route, json={"items": [echo(), big]})
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("item_too_large", where)
+    assert f"max_{field}_chars=10" in error["message"]
+
+
+async def test_an_item_at_the_size_limit_is_scored(make_app: AppFactory) -> None:
+    async with client(make_app(max_completion_chars=10)) as http:
+        response = await http.post("/v1/rewards",
+                                   json={"items": [{**echo(0.5), "completion": "x" * 10}]})
+    assert response.status_code == 200
+    assert response.json()["results"][0]["reward"] == 0.5
+
+
 async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start:start + size]
