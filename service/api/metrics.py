@@ -32,6 +32,8 @@ _BACKEND_SERIES = {
     "pending_items": ("referee_queue_depth_items",
                       "Items submitted to the backend and not finished yet.", False),
     "items_scored": ("referee_items_scored", "Items the backend finished scoring.", True),
+    "items_per_s": ("referee_items_per_second", "Items finished per second over the last "
+                    "10 s (this replica's batches).", False),
     "item_timeouts": ("referee_item_timeouts", "Items killed at the per-item time bound.", True),
     "worker_crashes": ("referee_worker_crashes", "Worker processes that died.", True),
     "worker_respawns": ("referee_worker_respawns", "Worker processes started as "

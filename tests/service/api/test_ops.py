@@ -134,8 +134,12 @@ async def test_metrics_expose_requests_and_scoring_counters(make_app: AppFactory
         assert line in text, line
     for name in ("referee_queue_depth_items", "referee_items_scored_total",
                  "referee_item_timeouts_total", "referee_worker_crashes_total",
-                 "referee_worker_respawns_total", "referee_request_timeouts_total"):
+                 "referee_worker_respawns_total", "referee_request_timeouts_total",
+                 "referee_items_per_second", "referee_sandbox_pool_containers",
+                 "referee_sandbox_pool_waits_total"):
         assert f"\n{name} " in text, name
+    per_second = float(text.split("\nreferee_items_per_second ")[1].split()[0])
+    assert per_second > 0  # three items just finished
 
 
 async def test_two_apps_keep_separate_metrics(make_app: AppFactory) -> None:
