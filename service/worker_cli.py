@@ -87,6 +87,9 @@ class RefereeWorker(SimpleWorker):
     TTL, so a dead worker's job is found abandoned within `heartbeat_ttl_s`."""
 
     heartbeat_ttl_s = 10
+    # RQ backs off up to 60 s between reconnects while idle: a worker would sit out most of a
+    # minute after a Redis outage ended. Our own waits are capped at 2 s too.
+    max_connection_wait_time = _REDIS_BACKOFF_S[1]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

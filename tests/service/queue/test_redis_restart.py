@@ -48,6 +48,13 @@ def redis_binary() -> str:
     return binary
 
 
+async def _drained(backend: RedisBackend, timeout_s: float = 20) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while backend.pending_items() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return backend.pending_items() == 0
+
+
 class RedisServer:
     """A redis-server (with AOF persistence unless told otherwise) that a test can stop
     (SIGTERM) and start again on the same port and directory."""
@@ -160,7 +167,9 @@ async def test_batch_in_flight_survives_a_restart(server: RedisServer, procs: Wo
     assert errors == {}, f"items with errors after the restart: {errors}"
     assert [r.reward for r in results] == [1.0] * 12
     assert _alive(procs) == [None, None], "a worker died during the outage"
-    assert backend.pending_items() == 0
+    # A chunk whose heartbeat lapsed during the outage may have been requeued as well as
+    # finished: its second run still drains from the queue.
+    assert await _drained(backend)
     assert elapsed < 30, elapsed
 
     # What happened to the chunks (for the report): how many ran more than once.
@@ -204,7 +213,7 @@ async def test_outage_fails_fast_with_503(server: RedisServer, procs: WorkerProc
     assert error["code"] == "unavailable"
     assert "redis" in error["message"].lower() and "unreachable" in error["message"]
     assert ready.status_code == 503
-    assert backend.pending_items() == 0
+    assert await _drained(backend)  # the refused submissions left nothing counted
 
 
 async def test_same_backend_and_workers_score_after_restart(
