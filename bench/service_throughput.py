@@ -7,8 +7,10 @@ p50/p99 batch latency over the repeats and items/s at the p50. Then the service'
 overhead: a batch of 1,024 `noop` items (a scorer that does nothing), latency / 1,024.
 
 Both paths use two scoring processes: the embedded service runs 2 executor workers; the queue
-path runs 2 `referee worker` processes with 1 executor worker each. They run one after the
-other, never together. Needs `redis-server` on PATH.
+path runs 2 `referee worker` processes with 1 executor worker each (and their default 2 job
+lanes). They run one after the other, never together. Besides wall time, the CPU seconds all
+the service's processes spend per batch are printed: a figure that other load on the machine
+does not move. Needs `redis-server` on PATH.
 Usage: python bench/service_throughput.py [--repeats 8] [--seed 0]
 """
 
@@ -115,10 +117,42 @@ def queue_service() -> Iterator[str]:
             stop(procs[::-1])
 
 
-def latencies(base: str, items: list[dict[str, Any]], repeats: int) -> list[float]:
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def descendants_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by every live descendant of this process: the
+    service, its workers, their scoring processes, redis-server. Unlike wall time it does not
+    move when other work loads the machine."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) * _TICK_S
+    mine, total = os.getpid(), 0.0
+    for pid in cpu:
+        ancestor = parents.get(pid, 0)
+        while ancestor not in (0, 1, mine):
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == mine:
+            total += cpu[pid]
+    return total
+
+
+def latencies(base: str, items: list[dict[str, Any]], repeats: int
+              ) -> tuple[list[float], float]:
+    """Batch latencies, and CPU seconds per batch over all the service's processes."""
     with httpx.Client(timeout=300) as client:
         client.post(f"{base}/v1/rewards", json={"items": items}).raise_for_status()  # warm-up
         out = []
+        cpu_before = descendants_cpu_s()
         for _ in range(repeats):
             started = time.perf_counter()
             reply = client.post(f"{base}/v1/rewards", json={"items": items})
@@ -126,15 +160,17 @@ def latencies(base: str, items: list[dict[str, Any]], repeats: int) -> list[floa
             reply.raise_for_status()
             results = reply.json()["results"]
             assert len(results) == len(items) and not any(r.get("error") for r in results)
-    return out
+        cpu = (descendants_cpu_s() - cpu_before) / repeats
+    return out, cpu
 
 
-def summary(name: str, times: list[float], n: int) -> float:
+def summary(name: str, measured: tuple[list[float], float], n: int) -> tuple[float, float]:
+    times, cpu = measured
     p50 = statistics.median(times)
     p99 = sorted(times)[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
     print(f"{name:34s} p50 {p50 * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms  "
-          f"{n / p50:8.1f} items/s")
-    return p50
+          f"{n / p50:8.1f} items/s  cpu {cpu * 1000:7.1f} ms/batch")
+    return p50, cpu
 
 
 def main() -> None:
@@ -153,10 +189,11 @@ def main() -> None:
                          len(batch))
         queued_noop = summary("queue, noop (1024)", latencies(base, noop, args.repeats),
                               len(noop))
-    print(f"queue / embedded throughput on the GRPO step: {embedded / queued:.2f}x "
-          f"(target >= 0.8)")
-    print(f"per-item overhead, noop at batch 1024: queue {queued_noop / 1024 * 1000:.3f} ms, "
-          f"embedded {embedded_noop / 1024 * 1000:.3f} ms (target < 0.2 ms for the queue)")
+    print(f"queue / embedded throughput on the GRPO step: {embedded[0] / queued[0]:.2f}x "
+          f"(target >= 0.8); CPU per batch, embedded / queue: {embedded[1] / queued[1]:.2f}x")
+    print(f"per-item overhead, noop at batch 1024: queue {queued_noop[0] / 1024 * 1000:.3f} "
+          f"ms, embedded {embedded_noop[0] / 1024 * 1000:.3f} ms (target < 0.2 ms for the "
+          f"queue)")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,10 @@ def score_chunk(items: list[Any]) -> list[dict[str, Any]]:
     with _lock:
         gate = _gate
     if gate is not None and ticket is not None:
-        future = gate.submit(ticket, lambda: executor.submit(items))
+        def progress(done: int, total: int) -> None:
+            gate.progress(ticket, done, total)
+
+        future = gate.submit(ticket, lambda: executor.submit(items, progress))
     else:
         future = executor.submit(items)
     return [result.to_json_dict() for result in future.result()]

@@ -324,7 +324,7 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
     # Scorers are imported by the executor's forkserver before any worker process forks.
     executor = Executor(settings).start()
     # A few items per scoring process left: time enough for the next chunk's dequeue.
-    gate = LaneGate(executor, room=_ROOM_PER_PROCESS * settings.workers)
+    gate = LaneGate(room=_ROOM_PER_PROCESS * settings.workers)
     queue_jobs.set_executor(executor, gate)
     base = uuid.uuid4().hex
     lanes: list[RefereeWorker] = []

@@ -5,40 +5,41 @@ lane would take a chunk as soon as it is idle and interleave it with the first l
 and a small chunk could wait behind a slow one taken later. The `LaneGate` keeps the overlap
 that the lanes exist for and nothing more:
 
-* one lane dequeues at a time, and only when the executor's backlog (items submitted and not
-  finished, plus items dequeued and not yet submitted) is at most `room`: the next chunk is
-  fetched while the current one's last items are scored;
+* one lane dequeues at a time, and only when the backlog (items dequeued by a lane and not yet
+  scored) is at most `room`: the next chunk is fetched while the current one's last items are
+  scored;
 * chunks reach the executor in the order they were dequeued (tickets), so the queue's FIFO
   order holds inside the process too.
 
+The backlog is counted here, from the executor's per-item progress callbacks, so a waiting lane
+sleeps on a condition and wakes when an item finishes: no polling.
+
 A ticket whose job never submits (its arguments fail to load, RQ fails it early) is abandoned
-when the job ends, so later tickets never wait for it.
+when the job ends, so later tickets never wait for it and its items leave the backlog.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from referee.service.executor import Executor
-
 _T = TypeVar("_T")
-_POLL_S = 0.002
-"""How often a waiting lane looks at the executor's backlog (the dispatcher does not notify)."""
+_STOP_CHECK_S = 0.25
+"""How often a lane waiting for room checks whether it was asked to stop."""
 
 
 class LaneGate:
-    def __init__(self, executor: Executor, room: int) -> None:
-        self._executor = executor
+    def __init__(self, room: int) -> None:
         self.room = max(0, room)
         self._turn = threading.Lock()
         self._cond = threading.Condition()
         self._next_ticket = 0
         self._serving = 0
-        self._claimed: dict[int, int] = {}  # ticket -> items dequeued, not submitted yet
+        self._backlog = 0
+        self._left: dict[int, int] = {}  # ticket -> its items not scored yet
+        self._submitted: set[int] = set()
         self._done: set[int] = set()
 
     @contextlib.contextmanager
@@ -49,15 +50,15 @@ class LaneGate:
 
     def backlog(self) -> int:
         with self._cond:
-            claimed = sum(self._claimed.values())
-        return self._executor.pending_items() + claimed
+            return self._backlog
 
     def wait_for_room(self, stopping: Callable[[], bool]) -> bool:
         """Wait (inside `turn`) until the backlog is at most `room`; False if `stopping()`."""
-        while self.backlog() > self.room:
-            if stopping():
-                return False
-            time.sleep(_POLL_S)
+        with self._cond:
+            while self._backlog > self.room:
+                if stopping():
+                    return False
+                self._cond.wait(_STOP_CHECK_S)
         return True
 
     def claim(self, size: int) -> int:
@@ -65,7 +66,8 @@ class LaneGate:
         with self._cond:
             ticket = self._next_ticket
             self._next_ticket += 1
-            self._claimed[ticket] = size
+            self._left[ticket] = size
+            self._backlog += size
             return ticket
 
     def submit(self, ticket: int, start: Callable[[], _T]) -> _T:
@@ -76,16 +78,41 @@ class LaneGate:
             try:
                 return start()
             finally:
-                self._finish(ticket)
+                if ticket in self._left:  # not already scored in full by `start` itself
+                    self._submitted.add(ticket)
+                self._pass(ticket)
+
+    def progress(self, ticket: int, done: int, total: int) -> None:
+        """The executor's progress callback for the chunk of `ticket`."""
+        with self._cond:
+            left = self._left.get(ticket)
+            if left is None:
+                return
+            now_left = max(0, total - done)
+            self._backlog -= left - now_left
+            if now_left:
+                self._left[ticket] = now_left
+            else:
+                self._forget(ticket)
+            self._cond.notify_all()
 
     def abandon(self, ticket: int) -> None:
-        """The job of `ticket` ended; if it never submitted, stop holding up later tickets."""
+        """The job of `ticket` ended. If it never submitted, its items leave the backlog and
+        later tickets stop waiting for it; if it did, the executor's progress does that."""
         with self._cond:
+            if ticket in self._submitted:
+                return
+            self._backlog -= self._left.get(ticket, 0)
+            self._forget(ticket)
             if ticket >= self._serving and ticket not in self._done:
-                self._finish(ticket)
+                self._pass(ticket)
+            self._cond.notify_all()
 
-    def _finish(self, ticket: int) -> None:
-        self._claimed.pop(ticket, None)
+    def _forget(self, ticket: int) -> None:
+        self._left.pop(ticket, None)
+        self._submitted.discard(ticket)
+
+    def _pass(self, ticket: int) -> None:
         self._done.add(ticket)
         while self._serving in self._done:
             self._done.discard(self._serving)
