@@ -68,6 +68,10 @@ class ArithmeticConfig(_Section):
     min_terms: int = Field(default=2, ge=2)
     max_terms: int = Field(default=2, ge=2)
     max_operand: int = Field(default=9, ge=1)
+    sloppy_fraction: float = Field(
+        default=0.0, ge=0, le=1, description="Share of train rows whose worked answer (the "
+        "cold-start demonstration) boxes the first partial sum instead of the total: imperfect "
+        "cold-start data, which SFT copies and a verifier reward can unlearn.")
     seed: int = 0
 
 

@@ -118,17 +118,23 @@ def load_models(config: ModelConfig, beta: float, texts: Iterable[str] = ()) -> 
         assert config.name_or_path is not None  # the config validator guarantees it
         tokenizer = load_tokenizer(config.name_or_path)
         policy = AutoModelForCausalLM.from_pretrained(config.name_or_path, dtype=param_dtype)
+    autocast_dtype = resolve_autocast(config, device)
     reference = None
     if beta > 0:
         reference = copy.deepcopy(policy)
         reference.requires_grad_(False)
         reference.eval()
-        reference.to(device)
+        # Never trained, so it needs no float32 master copy: under bf16 autocast it runs in
+        # bf16 anyway, and storing it so halves its memory.
+        reference.to(device=device, dtype=autocast_dtype or param_dtype)
     policy.to(device=device, dtype=param_dtype)
     if config.gradient_checkpointing:
-        policy.gradient_checkpointing_enable()
+        # transformers 5 renamed it; older releases only have the old name.
+        enable = (getattr(policy, "activation_checkpointing_enable", None)
+                  or policy.gradient_checkpointing_enable)
+        enable()
         policy.config.use_cache = False
-    return Models(policy, reference, tokenizer, device, resolve_autocast(config, device))
+    return Models(policy, reference, tokenizer, device, autocast_dtype)
 
 
 def save_pretrained(policy: Model, tokenizer: TokenizerLike, directory: str | Path) -> None:

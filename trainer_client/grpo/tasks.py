@@ -2,7 +2,8 @@
 
 A task row is a plain dict: `prompt` (the templated text the model continues), the dataset
 columns the scorers' `{column}` placeholders read (`answer` for the arithmetic task), and, for
-generated tasks, `cot` (a worked chain of thought for the cold-start SFT step).
+generated tasks, `cot` and `demo_answer` (a worked chain of thought and the answer it boxes,
+for the cold-start SFT step; `demo_answer` is wrong in a `sloppy_fraction` of train rows).
 
 The arithmetic task is deliberately tiny (sums of a few small numbers) so that a model trained
 from scratch on two CPU cores learns it in minutes; its chain of thought adds the terms left to
@@ -84,11 +85,16 @@ def arithmetic_rows(config: ArithmeticConfig, template: str) -> tuple[list[Row],
     if len(train) < config.n_train:
         raise ValueError("the held-out set leaves too few questions to train on")
 
-    def row(question: str, answer: str, cot: str) -> Row:
+    def row(question: str, answer: str, cot: str, sloppy: bool = False) -> Row:
+        # The first partial sum, as the chain of thought states it: "3 + 5 = 8." -> 8.
+        shown = cot.split(" = ", 1)[1].split(".", 1)[0] if sloppy else answer
         return {"prompt": apply_template(question, template), "question": question,
-                "answer": answer, "cot": cot}
+                "answer": answer, "cot": cot, "demo_answer": shown}
 
-    return [row(*p) for p in train], [row(*p) for p in held_out]
+    # Its own stream, so that the fraction does not change which questions are drawn.
+    sloppy = random.Random(config.seed + 1)
+    return ([row(*p, sloppy.random() < config.sloppy_fraction) for p in train],
+            [row(*p) for p in held_out])
 
 
 def jsonl_rows(path: str | Path, prompt_column: str, template: str) -> list[Row]:
