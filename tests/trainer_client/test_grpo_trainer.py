@@ -214,3 +214,13 @@ def test_tensorboard_or_a_clear_fallback(tmp_path: Path, caplog: pytest.LogCaptu
     GRPOTrainer(config, scorer=ScriptedScorer(digits_reward)).train()
     events = list((tmp_path / "run").glob("tensorboard/events.*"))
     assert events or "tensorboard package is not installed" in caplog.text
+
+
+def test_off_policy_checkpoint_does_not_skip_the_lookahead_prompts(tmp_path: Path) -> None:
+    config = recipe(tmp_path, max_steps=2, off_policy_steps=1)
+    config.output.save_steps = 1
+    GRPOTrainer(config, scorer=ScriptedScorer(digits_reward)).train()
+    state = torch.load(tmp_path / "run" / "checkpoint-000001" / "trainer_state.pt",
+                       weights_only=False)
+    # At step 1 the batch of step 2 had been drawn already; resume must draw it again.
+    assert state["trainer"]["sampler"] == {"epoch": 0, "cursor": 2}

@@ -5,8 +5,9 @@ directory by another recipe), `trainer_state.pt` (optimizer and scheduler state,
 prompt sampler's position, every random generator's state) and the `recipe.yaml` it ran with.
 A checkpoint is written to a temporary directory and renamed into place, so a crash mid-write
 never leaves a half checkpoint that resume would pick; only the newest `save_total_limit` are
-kept. Left out: sharded or distributed optimizer state, and saving the batch of an off-policy
-rollout in flight (resume regenerates it with the restored weights).
+kept. With `off_policy_steps: 1` the batch generated ahead is not saved: the sampler position is
+saved as it was before that batch, so resume generates it again, from the same prompts (with
+fresh samples). Left out: sharded or distributed optimizer state.
 """
 
 from __future__ import annotations

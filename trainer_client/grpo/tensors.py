@@ -66,7 +66,9 @@ def completion_logps(
             position_ids=position_ids, logits_to_keep=width + 1, use_cache=False,
         ).logits
     # logits[:, j] predicts token j+1: drop the last, keep the width before it.
-    logits = logits[:, :-1, :] / temperature
+    logits = logits[:, :-1, :]
+    if temperature != 1.0:  # a second full-size logits tensor otherwise: skip it when we can
+        logits = logits / temperature
     targets = batch.input_ids[:, -width:]
     logps = selective_log_softmax(logits, targets)
     return logps, token_entropy(logits) if with_entropy else None

@@ -118,6 +118,7 @@ class GRPOTrainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
         self.sampler = PromptSampler(len(self.rows), g.seed)
+        self._sampler_before_pending: dict[str, int] | None = None
         self.step = 0
         self.output = Path(recipe.output.dir)
 
@@ -144,7 +145,10 @@ class GRPOTrainer:
                     rollouts.append(pending)
                 results = pending.wait()
                 batch, pending = pending, None
+                self._sampler_before_pending = None
                 if grpo.off_policy_steps and self.step + 1 < grpo.max_steps:
+                    # A checkpoint taken now must not skip the prompts of this lookahead.
+                    self._sampler_before_pending = self.sampler.state()
                     pending = self._rollout(background, self.step + 2)
                     rollouts.append(pending)
                 update_start = time.perf_counter()
@@ -254,7 +258,8 @@ class GRPOTrainer:
     def save(self) -> Path:
         return checkpoint.save_checkpoint(
             self.output, self.step, models=self.models, optimizer=self.optimizer,
-            scheduler=self.scheduler, trainer_state={"sampler": self.sampler.state()},
+            scheduler=self.scheduler,
+            trainer_state={"sampler": self._sampler_before_pending or self.sampler.state()},
             recipe=self.recipe, keep=self.recipe.output.save_total_limit)
 
     def _resume(self, resume: bool | str | Path) -> bool:
