@@ -68,3 +68,15 @@ def test_override_without_equals_is_refused() -> None:
 )
 def test_shipped_recipes_load(path: str) -> None:
     assert load_recipe(REPO / path).grpo.max_steps >= 1
+
+
+def test_recipe_and_cli_import_without_torch() -> None:
+    # `referee-train --help` and recipe validation must not pay for torch (or need it).
+    import subprocess
+    import sys
+
+    code = ("import sys, referee.trainer_client.grpo.config, referee.trainer_client.grpo.cli;"
+            "print(sorted({'torch', 'transformers'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
