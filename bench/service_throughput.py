@@ -146,21 +146,21 @@ def descendants_cpu_s() -> float:
     return total
 
 
-def latencies(base: str, items: list[dict[str, Any]], repeats: int
-              ) -> tuple[list[float], float]:
-    """Batch latencies, and CPU seconds per batch over all the service's processes."""
+def latencies(base: str, batches: list[list[dict[str, Any]]]) -> tuple[list[float], float]:
+    """Latencies of `batches[1:]` (the first is a warm-up), and CPU seconds per batch over
+    all the service's processes."""
     with httpx.Client(timeout=300) as client:
-        client.post(f"{base}/v1/rewards", json={"items": items}).raise_for_status()  # warm-up
+        client.post(f"{base}/v1/rewards", json={"items": batches[0]}).raise_for_status()
         out = []
         cpu_before = descendants_cpu_s()
-        for _ in range(repeats):
+        for items in batches[1:]:
             started = time.perf_counter()
             reply = client.post(f"{base}/v1/rewards", json={"items": items})
             out.append(time.perf_counter() - started)
             reply.raise_for_status()
             results = reply.json()["results"]
             assert len(results) == len(items) and not any(r.get("error") for r in results)
-        cpu = (descendants_cpu_s() - cpu_before) / repeats
+        cpu = (descendants_cpu_s() - cpu_before) / (len(batches) - 1)
     return out, cpu
 
 
@@ -178,17 +178,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    batch, noop = grpo_batch(args.seed), noop_batch(1024)
+    # A new batch every time, as in training: the scorers' per-process caches must not turn
+    # a repeat of the same batch into cache hits (which the embedded path's group affinity
+    # would favour).
+    batches = [grpo_batch(args.seed * 1000 + n) for n in range(args.repeats + 1)]
+    noop = [noop_batch(1024)] * (args.repeats + 1)
     with embedded_service() as base:
-        embedded = summary("embedded, GRPO step (512)", latencies(base, batch, args.repeats),
-                           len(batch))
-        embedded_noop = summary("embedded, noop (1024)", latencies(base, noop, args.repeats),
-                                len(noop))
+        embedded = summary("embedded, GRPO step (512)", latencies(base, batches), 512)
+        embedded_noop = summary("embedded, noop (1024)", latencies(base, noop), 1024)
     with queue_service() as base:
-        queued = summary("queue, GRPO step (512)", latencies(base, batch, args.repeats),
-                         len(batch))
-        queued_noop = summary("queue, noop (1024)", latencies(base, noop, args.repeats),
-                              len(noop))
+        queued = summary("queue, GRPO step (512)", latencies(base, batches), 512)
+        queued_noop = summary("queue, noop (1024)", latencies(base, noop), 1024)
     print(f"queue / embedded throughput on the GRPO step: {embedded[0] / queued[0]:.2f}x "
           f"(target >= 0.8); CPU per batch, embedded / queue: {embedded[1] / queued[1]:.2f}x")
     print(f"per-item overhead, noop at batch 1024: queue {queued_noop[0] / 1024 * 1000:.3f} "

@@ -68,7 +68,7 @@ class QueueConfig:
 
     redis_url: str = DEFAULT_REDIS_URL
     queue_name: str = "referee"
-    chunk_size: int = 64
+    chunk_size: int = 128
     retries: int = 2
     result_ttl_s: int = 3600
     failure_ttl_s: int = 86400

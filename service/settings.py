@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     queue_name: str = Field(default="referee", description="RQ queue the service and the "
                             "workers share.")
     queue_chunk_size: int = Field(
-        default=64, ge=1, le=4096, description="Largest chunk job (a group stays whole); "
+        default=128, ge=1, le=4096, description="Largest chunk job (a group stays whole); "
         "chunks shrink towards the end of a batch so that the workers finish together.")
     queue_jobs_per_worker: int = Field(
         default=2, ge=1, le=16, description="Chunk jobs one `referee worker` runs at once "

@@ -323,6 +323,9 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
     heartbeat = heartbeat_ttl_s or config.heartbeat_ttl_s
     # Scorers are imported by the executor's forkserver before any worker process forks.
     executor = Executor(settings).start()
+    # The first probe imports the Docker SDK (a third of a second of CPU): pay it before the
+    # first job rather than in the middle of a batch.
+    sandbox_status(settings)
     # A few items per scoring process left: time enough for the next chunk's dequeue.
     gate = LaneGate(room=_ROOM_PER_PROCESS * settings.workers)
     queue_jobs.set_executor(executor, gate)

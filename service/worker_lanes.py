@@ -89,12 +89,14 @@ class LaneGate:
             if left is None:
                 return
             now_left = max(0, total - done)
+            before = self._backlog
             self._backlog -= left - now_left
             if now_left:
                 self._left[ticket] = now_left
             else:
                 self._forget(ticket)
-            self._cond.notify_all()
+            if before > self.room >= self._backlog:  # wake a lane waiting for room, once
+                self._cond.notify_all()
 
     def abandon(self, ticket: int) -> None:
         """The job of `ticket` ended. If it never submitted, its items leave the backlog and
