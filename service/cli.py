@@ -1,6 +1,8 @@
 """The `referee` command line: `referee serve` runs the HTTP service (over the embedded
 executor, or over a Redis/RQ queue when `REFEREE_REDIS_URL` is set); `referee worker` scores
-jobs from that queue; `referee score IN.jsonl [-o OUT.jsonl] [--workers N]` scores a file.
+jobs from that queue; `referee train --config recipe.yaml` runs the GRPO trainer
+(`referee.trainer_client.grpo.cli`); `referee score IN.jsonl [-o OUT.jsonl] [--workers N]`
+scores a file.
 
 Reads one item per line (`-` for stdin), scores them through the embedded executor, and
 writes one result per input line in input order (`-` or no `-o` for stdout). Input is read and
@@ -183,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "worker", add_help=False, help="score jobs from the Redis/RQ queue (referee worker "
         "--help for its options)")
+    commands.add_parser(
+        "train", add_help=False, help="GRPO training with rewards from the service, needs "
+        "referee[train] (referee train --help; also installed as referee-train)")
     return parser
 
 
@@ -193,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from referee.service.worker_cli import main as worker_main
 
         return worker_main(arguments[1:])
+    if arguments[:1] == ["train"]:
+        # Imported only here: `referee serve` and `referee worker` never load torch.
+        from referee.trainer_client.grpo.cli import main as train_main
+
+        return int(train_main(arguments[1:]))
     args = build_parser().parse_args(arguments)
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print(f"referee {args.command}: --workers must be at least 1", file=sys.stderr)

@@ -136,3 +136,18 @@ def test_serve_answers_over_http_and_stops_on_sigint() -> None:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=30)
     assert code == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def test_train_is_handed_to_the_trainer_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from referee.service.cli import main
+
+    assert main(["train", "--config", "/nonexistent/recipe.yaml"]) == 2
+    assert "recipe.yaml" in capsys.readouterr().err
+
+
+def test_serve_and_worker_never_import_torch() -> None:
+    code = ("import sys; import referee.service.cli, referee.service.worker_cli, "
+            "referee.service.api; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
