@@ -16,12 +16,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(base: str, proc: subprocess.Popen[Any], timeout_s: float = 60.0) -> None:
-    """Poll `base`/readyz until it answers 200; fail if the process exits or time runs out."""
+def wait_ready(base: str, proc: subprocess.Popen[Any], timeout_s: float = 60.0,
+               api_key: str | None = None) -> None:
+    """Poll `base`/readyz (with `api_key` as bearer token, if given) until it answers 200;
+    fail if the process exits or time runs out."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/readyz", headers=headers, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass

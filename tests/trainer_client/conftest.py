@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.service.plugins import ALL
-from tests.service.serving import free_port
+from tests.service.serving import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 API_KEY = "trainer-client-test-key"
@@ -70,7 +70,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready_with_key(base, proc)
+        wait_ready(base, proc, timeout_s=90, api_key=API_KEY)
         yield Service(base, API_KEY)
     finally:
         proc.terminate()
@@ -79,22 +79,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def wait_ready_with_key(base: str, proc: subprocess.Popen[Any]) -> None:
-    """`wait_ready` polls /readyz without a key; with auth on, poll /healthz first (open),
-    then check readiness with the key."""
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            headers = {"Authorization": f"Bearer {API_KEY}"}
-            if httpx.get(f"{base}/readyz", headers=headers, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, f"the service exited with code {proc.returncode}"
-        assert time.monotonic() < deadline, f"{base} did not become ready"
-        time.sleep(0.2)
 
 
 # -- a scripted HTTP server ---------------------------------------------------------------------

@@ -17,8 +17,14 @@ from collections.abc import Iterator
 import pytest
 
 from referee.service.queue_backend import RedisBackend
-from tests.service.queue.conftest import WorkerProcs, echo, settings_for, sleeper
-from tests.service.queue.test_redis_restart import RedisServer, redis_binary
+from tests.service.queue.conftest import (
+    WorkerProcs,
+    echo,
+    redis_binary,
+    settings_for,
+    sleeper,
+)
+from tests.service.queue.test_redis_restart import RedisServer
 
 pytestmark = pytest.mark.anyio
 

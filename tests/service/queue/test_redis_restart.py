@@ -11,8 +11,6 @@ always: a restart keeps the queue, as a production Redis with AOF would) and two
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import signal
 import subprocess
 import time
@@ -28,24 +26,19 @@ from rq.job import Job
 from referee.service.api import create_app
 from referee.service.backend import BackendError
 from referee.service.queue_backend import SERIALIZER, RedisBackend
-from tests.service.queue.conftest import WorkerProcs, echo, settings_for, sleeper
+from tests.service.queue.conftest import (
+    WorkerProcs,
+    echo,
+    redis_binary,
+    settings_for,
+    sleeper,
+)
 from tests.service.serving import free_port
 
 pytestmark = pytest.mark.anyio
 
 QUEUE = "referee-restart"
 OUTAGE_S = 2.0
-
-
-def redis_binary() -> str:
-    """redis-server's path; a missing one fails under CI=true instead of skipping."""
-    binary = shutil.which("redis-server") or ("/usr/bin/redis-server"
-                                              if Path("/usr/bin/redis-server").exists() else None)
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed (apt-get install redis-server)")
-        pytest.skip("redis-server is not installed")
-    return binary
 
 
 async def _drained(backend: RedisBackend, timeout_s: float = 20) -> bool:
