@@ -287,6 +287,10 @@ def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threadi
     interval = max(0.5, worker.heartbeat_ttl_s / 3)
     reporters = [StatsReporter(worker.connection, queue.name, worker.name,
                                ttl_s=int(worker.heartbeat_ttl_s)) for queue in queues]
+    # Report once at start: /readyz should not say "sandbox ready on 0" for a whole interval.
+    with contextlib.suppress(RedisError):
+        for reporter in reporters:
+            reporter.report({"sandbox_ready": sandbox_status(settings)[0]})
     while not stop.wait(interval):
         try:
             for lane in lanes:
