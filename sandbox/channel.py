@@ -50,6 +50,14 @@ class SandboxTimeout(SandboxError):
 
 
 _FUTURE = "from __future__ import annotations\n"
+_PARTS = {
+    "runner": ("codec", "runner_seccomp", "runner_procs", "runner_loop", "runner_clean",
+               "runner_jobs", "runner_rpc", "runner"),
+    "tester": ("codec", "tester"),
+    "program_host": ("codec", "program_host"),
+}
+"""The files each script sent into a container is made of, in order (see `referee.sandbox.runner`
+for the runner's parts)."""
 
 
 def _read(name: str) -> str:
@@ -57,11 +65,12 @@ def _read(name: str) -> str:
 
 
 def _source(name: str) -> str:
-    """The script sent into a container for `name`: the literal codec (`codec.py`) and then the
-    script itself, which relies on it. Read, never imported: the runner's code is for
-    containers. The script's own `__future__` import goes (only the first line may hold one;
-    the codec's does)."""
-    return _read("codec") + "\n" + _read(name).replace(_FUTURE, "", 1)
+    """The script sent into a container for `name`: its parts (`_PARTS`) one after the other,
+    starting with the literal codec (`codec.py`), on which the rest relies. Read, never
+    imported: this code is for containers. Only the first part keeps its `__future__` import
+    (only the first statement of a script may be one; the codec's is)."""
+    first, *rest = (_read(part) for part in _PARTS[name])
+    return "\n".join([first, *(part.replace(_FUTURE, "", 1) for part in rest)])
 
 
 class _Demux:

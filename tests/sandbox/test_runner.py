@@ -750,6 +750,21 @@ def test_scripts_sent_to_the_container_start_with_the_codec() -> None:
         compile(source, name, "exec")  # one __future__ import, at the top
 
 
+def test_the_runner_script_holds_each_of_its_parts_once() -> None:
+    from referee.sandbox import channel
+
+    source = channel._source("runner")
+    parts = channel._PARTS["runner"]
+    assert parts[0] == "codec" and parts[-1] == "runner" and len(set(parts)) == len(parts)
+    assert source.startswith(channel._read("codec"))
+    for part in parts[1:]:
+        text = channel._read(part).replace(channel._FUTURE, "", 1)
+        assert source.count(text) == 1, part
+    assert source.count(channel._FUTURE) == 1
+    assert source.rstrip().endswith('if __name__ == "__main__":\n    main()')
+    compile(source, "runner", "exec")
+
+
 @pytest.mark.parametrize("value", [
     None, True, 0, -7, 2 ** 100, 0.1, -0.0, float("inf"), float("-inf"), 1 + 2j,
     complex(float("inf"), -1), "é'\"\\\n\udc80", b"\x00\xff", (), (1,), [1, [2, (3,)]],

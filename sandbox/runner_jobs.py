@@ -1,0 +1,350 @@
+"""Checking jobs, and the Runner that handles each message (stdio jobs itself).
+
+Part of the sandbox runner script (see `referee.sandbox.runner`), concatenated with the codec and
+the other parts by `referee.sandbox.channel._source`; never imported on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from referee.sandbox.runner_clean import clean, kill_others
+    from referee.sandbox.runner_loop import Loop, pipe
+    from referee.sandbox.runner_procs import (
+        EXECUTABLE,
+        TAIL_CHARS,
+        Child,
+        Tail,
+        classify,
+        oom_kills,
+        reap,
+        spawn,
+    )
+    from referee.sandbox.runner_rpc import RpcJob
+
+PROGRAM_PATH = "/work/main.py"
+GRACE_S = 0.2
+"""How long a finished process's pipes may stay open (held by its children) before we kill."""
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+class BadJob(ValueError):
+    pass
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise BadJob(message)
+
+
+def check_job(job: dict[str, Any]) -> None:
+    _require(isinstance(job.get("id"), int), "id must be an integer")
+    _require(job.get("kind") in ("stdio", "rpc"), "kind must be stdio or rpc")
+    _require(isinstance(job.get("program"), str), "program must be a string")
+    _require(isinstance(job.get("early_stop"), bool), "early_stop must be a boolean")
+    limits = job.get("limits")
+    _require(isinstance(limits, dict), "limits must be an object")
+    assert isinstance(limits, dict)
+    for key in ("wall_s", "test_wall_s", "cpu_s", "memory_mb", "output_bytes"):
+        value = limits.get(key)
+        _require(isinstance(value, int | float) and not isinstance(value, bool) and value > 0,
+                 f"limits.{key} must be a positive number")
+    if job["kind"] == "stdio":
+        cases = job.get("cases")
+        _require(isinstance(cases, list) and all(
+            isinstance(c, dict) and isinstance(c.get("stdin"), str) for c in cases),
+            "cases must be a list of {stdin: string}")
+        return
+    harness = job.get("harness")
+    _require(isinstance(harness, dict), "harness must be an object")
+    assert isinstance(harness, dict)
+    style = harness.get("style")
+    if style == "assert":
+        _require(isinstance(harness.get("test"), str)
+                 and isinstance(harness.get("entry_point"), str),
+                 "assert harness needs test and entry_point strings")
+    elif style == "mbpp":
+        tests = harness.get("tests")
+        _require(isinstance(harness.get("setup", ""), str) and isinstance(tests, list)
+                 and all(isinstance(t, str) for t in tests),
+                 "mbpp harness needs setup and a list of test strings")
+    elif style == "call":
+        cases = harness.get("cases")
+        _require(isinstance(harness.get("fn_name"), str) and isinstance(cases, list)
+                 and all(isinstance(c, list) for c in cases),
+                 "call harness needs fn_name and a list of argument lists")
+    else:
+        raise BadJob("harness.style must be assert, mbpp or call")
+
+
+def count_tests(harness: dict[str, Any]) -> int:
+    if harness["style"] == "assert":
+        return 1
+    return len(harness["tests"] if harness["style"] == "mbpp" else harness["cases"])
+
+
+def result(status: str, detail: str, wall_s: float = 0.0) -> dict[str, Any]:
+    return {"status": status, "detail": detail[:TAIL_CHARS], "wall_s": round(wall_s, 6)}
+
+
+RLIMITS = sorted(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
+
+
+def own_attributes() -> dict[str, Any]:
+    """What other processes of our uid could change about us but for the seccomp filter."""
+    return {
+        "resource limits": [resource.getrlimit(limit) for limit in RLIMITS],
+        "priority": os.getpriority(os.PRIO_PROCESS, 0),
+        "scheduling policy": os.sched_getscheduler(0),
+        "CPU affinity": sorted(os.sched_getaffinity(0)),
+    }
+
+
+class Runner:
+    def __init__(self) -> None:
+        self.tester: str | None = None
+        self.tester_code: Any = None
+        self.program_host: str | None = None
+        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self.attributes = own_attributes()
+
+    def tampered(self) -> str | None:
+        """Which of our attributes a job changed (only the program can have), if any."""
+        now = own_attributes()
+        changed = [name for name, value in self.attributes.items() if now[name] != value]
+        return ", ".join(changed) or None
+
+    def retire(self, job: dict[str, Any], changed: str) -> dict[str, Any]:
+        """The reply to a job whose program changed us (a hole in the filter): it fails every
+        test, and `retire` tells the host that this container is done (we exit after it)."""
+        kind = job.get("kind")
+        count = (len(job["cases"]) if kind == "stdio"
+                 else count_tests(job["harness"]) if kind == "rpc" else 0)
+        detail = f"the program changed the runner's {changed}"
+        return {"id": job.get("id"), "results": [result("killed", detail)] * count,
+                "retire": True}
+
+    def handle(self, line: bytes) -> tuple[dict[str, Any], bool]:
+        """The reply to one message, and whether it was a job (the sandbox needs cleaning)."""
+        try:
+            message = json.loads(line)
+        except ValueError as exc:
+            return _failure(None, f"malformed message: {exc}"), False
+        if not isinstance(message, dict):
+            return _failure(None, "malformed message: not an object"), False
+        if "init" in message:
+            init = message["init"]
+            if not (isinstance(init, dict) and isinstance(init.get("tester"), str)
+                    and isinstance(init.get("program_host"), str)):
+                return _failure(None, "malformed init: needs tester and program_host sources"), \
+                    False
+            self.tester, self.program_host = init["tester"], init["program_host"]
+            # T is forked from us and runs this, rather than a fresh interpreter per job.
+            self.tester_code = compile(self.tester, "tester", "exec")
+            return {"init": "ok"}, False
+        job_id = message.get("id") if isinstance(message.get("id"), int) else None
+        try:
+            check_job(message)
+            if message["kind"] == "rpc" and (self.tester is None or self.program_host is None):
+                raise BadJob("rpc job before init")
+            before = clean()
+            if before["left"]:
+                return _failure(job_id, f"could not kill {before['left']} leftover processes"), \
+                    True
+            changed = self.tampered()
+            if changed is not None:  # by a previous job's leftovers: not this program's fault
+                reply = _failure(job_id, f"the runner's {changed} changed between jobs")
+                reply["retire"] = True
+                return reply, True
+            start = time.monotonic()
+            if message["kind"] == "stdio":
+                reply = self.stdio(message, start)
+            else:
+                reply = self.rpc(message, start)
+            reply["cleanup"] = before
+        except BadJob as exc:
+            return _failure(job_id, f"malformed job: {exc}"), False
+        except Exception:
+            reply = _failure(job_id, traceback.format_exc().strip().splitlines()[-1])
+        # A failure caused by the program must not pass for ours (sandbox_error is no reward
+        # at all, where the program deserves 0).
+        changed = self.tampered()
+        if changed is not None:
+            reply = self.retire(message, changed)
+        return reply, True
+
+    # --- stdio ---
+
+    def stdio(self, job: dict[str, Any], start: float) -> dict[str, Any]:
+        limits = job["limits"]
+        deadline = start + float(limits["wall_s"])
+        with open(PROGRAM_PATH, "w", encoding="utf-8", errors="surrogatepass") as handle:
+            handle.write(job["program"])
+        results: list[dict[str, Any]] = []
+        stderr = ""
+        stop = False
+        for case in job["cases"]:
+            if stop:
+                results.append(result("not_run", "an earlier case ended the job"))
+                continue
+            if time.monotonic() >= deadline:
+                results.append(result("timeout", f"job wall time ({limits['wall_s']} s) "
+                                      "used up"))
+                stop = True
+                continue
+            case_result, stderr = self.stdio_case(case["stdin"].encode(errors="surrogatepass"),
+                                                  limits, deadline)
+            results.append(case_result)
+            if case_result["status"] == "timeout" and time.monotonic() >= deadline:
+                stop = True
+            if job["early_stop"] and case_result["status"] != "ok":
+                stop = True
+        return {"id": job["id"], "results": results, "stderr": stderr}
+
+    def stdio_case(self, stdin: bytes, limits: dict[str, Any],
+                   job_deadline: float) -> tuple[dict[str, Any], str]:
+        """Run one fresh process; its result and its stderr's tail."""
+        loop = Loop()
+        child: Child | None = None
+        theirs: list[int] = []
+        try:
+            # Our ends go to the loop (which closes them), the child's are closed once it runs.
+            in_r, in_w = pipe()
+            theirs.append(in_r)
+            loop.owned.add(in_w)
+            out_r, out_w = pipe()
+            theirs.append(out_w)
+            loop.owned.add(out_r)
+            err_r, err_w = pipe()
+            theirs.append(err_w)
+            loop.owned.add(err_r)
+            oom_before = oom_kills()
+            start = time.monotonic()
+            deadline = min(job_deadline, start + float(limits["test_wall_s"]))
+            child = spawn([EXECUTABLE, "-I", PROGRAM_PATH], {0: in_r, 1: out_w, 2: err_w},
+                          limits)
+            while theirs:
+                os.close(theirs.pop())
+            process = child
+            cap = int(limits["output_bytes"])
+            stdout = bytearray()
+            stderr = Tail()
+            cause: list[str] = []
+
+            def over_limit() -> None:
+                if not cause:
+                    cause.append("output_limit")
+                    process.kill()
+
+            def on_stdout(data: bytes) -> None:
+                room = cap - len(stdout)
+                stdout.extend(data[:max(room, 0)])
+                if len(data) > room:
+                    over_limit()
+
+            def on_stderr(data: bytes) -> None:
+                stderr.add(data)
+                if stderr.total > cap:
+                    over_limit()
+
+            loop.write(in_w, stdin)
+            loop.read(out_r, on_stdout)
+            loop.read(err_r, on_stderr)
+            loop.watch(process)
+            if not loop.run(lambda: process.done, deadline):
+                cause.append("timeout")
+                process.kill()
+                loop.run(lambda: process.done, time.monotonic() + 2)
+            wall = time.monotonic() - start
+            # A child or daemon of the program may hold the pipes open after it exits.
+            if not loop.run(lambda: not loop.reading, time.monotonic() + GRACE_S):
+                kill_others()
+                loop.run(lambda: not loop.reading, time.monotonic() + 1)
+            # Between cases: nothing of this case may live on into the next one.
+            kill_others()
+            tail = stderr.text()
+            if cause and cause[0] == "timeout":
+                status, detail = "timeout", f"wall time limit ({limits['test_wall_s']} s)"
+            elif cause:
+                status, detail = "output_limit", f"printed more than {cap} bytes"
+            else:
+                status, detail = classify(process, tail, limits, oom_before)
+            case_result = result(status, detail, wall)
+            case_result["stdout"] = stdout.decode(errors="replace")
+            return case_result, tail
+        finally:
+            for fd in theirs:
+                os.close(fd)
+            if child is not None:
+                if not child.done:
+                    child.kill()
+                child.close()
+            loop.close()
+
+    # --- rpc ---
+
+    def rpc(self, job: dict[str, Any], start: float) -> dict[str, Any]:
+        assert self.tester is not None and self.program_host is not None
+        loop = Loop()
+        children: list[Child] = []
+        theirs: list[int] = []
+        try:
+            ours: dict[str, int] = {}
+
+            def make_pipe(read: str | None, write: str | None) -> tuple[int, int]:
+                """A pipe whose end named here is ours (the loop closes it), the other a
+                child's (closed here once the children are started)."""
+                r, w = pipe()
+                for name, fd, other in ((read, r, w), (write, w, r)):
+                    if name is not None:
+                        ours[name] = fd
+                        loop.owned.add(fd)
+                        theirs.append(other)
+                if read is None and write is None:
+                    theirs.extend((r, w))
+                return r, w
+
+            job_r, _ = make_pipe(None, "job")
+            _, t_err_w = make_pipe("t_err", None)
+            _, report_w = make_pipe("report", None)
+            calls_r, calls_w = make_pipe(None, None)
+            replies_r, replies_w = make_pipe(None, None)
+            _, p_out_w = make_pipe("p_out", None)
+            _, p_err_w = make_pipe("p_err", None)
+            control_r, _ = make_pipe(None, "control")
+            _, load_w = make_pipe("load", None)
+            children.append(spawn(
+                [EXECUTABLE, "-I", "-S", "-c", self.tester],
+                {0: job_r, 1: self.devnull, 2: t_err_w, 3: report_w, 4: calls_w, 5: replies_r},
+                None, code=self.tester_code))
+            oom_before = oom_kills()
+            children.append(spawn(
+                [EXECUTABLE, "-I", "-c", self.program_host],
+                {0: self.devnull, 1: p_out_w, 2: p_err_w, 3: control_r, 4: load_w, 5: calls_r,
+                 6: replies_w}, job["limits"]))
+            # Without our copies of the children's ends, each side sees EOF when the other
+            # dies.
+            while theirs:
+                os.close(theirs.pop())
+            return RpcJob(job, loop, children[0], children[1], start, oom_before, ours).run()
+        finally:
+            for fd in theirs:
+                os.close(fd)
+            for child in children:
+                child.kill()
+            reap()
+            for child in children:
+                child.close()
+            loop.close()
+
+
+
+def _failure(job_id: int | None, message: str) -> dict[str, Any]:
+    return {"id": job_id, "results": [], "runner_error": message[:TAIL_CHARS]}

@@ -1,0 +1,240 @@
+"""Starting, reaping and classifying child processes.
+
+Part of the sandbox runner script (see `referee.sandbox.runner`), concatenated with the codec and
+the other parts by `referee.sandbox.channel._source`; never imported on the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import resource
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from referee.sandbox.runner_loop import pipe
+    from referee.sandbox.runner_seccomp import _libc, install_filter
+
+WORK_DIR = "/work"
+CHILD_ENV = {
+    # /usr/local/bin first for python:*-slim images, whose interpreter lives there.
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": WORK_DIR,
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+# Dispositions a program should start with: Python ignores SIGPIPE and SIGXFSZ at startup and
+# SIG_IGN survives exec.
+RESET_SIGNALS = (*IGNORED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ)
+TAIL_CHARS = 2000
+TAIL_BYTES = 16384
+EXECUTABLE = sys.executable or "/usr/bin/python3"
+
+
+# --- children ----------------------------------------------------------------------------------
+
+_exited: dict[int, tuple[int, float]] = {}
+"""Wait status and CPU seconds of reaped children we started and have not collected yet."""
+_tracked: set[int] = set()
+
+
+def reap() -> None:
+    """Reap every exited child: ours (status kept) and orphans reparented to PID 1."""
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid in _tracked:
+            _tracked.discard(pid)
+            _exited[pid] = (status, usage.ru_utime + usage.ru_stime)
+
+
+class Child:
+    """A process we started in its own session (so its process group is its pid)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.status: int | None = None
+        self.cpu_s = 0.0
+        try:
+            self.pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd (old kernel, some gVisor): we poll
+            self.pidfd = None
+
+    @property
+    def done(self) -> bool:
+        if self.status is None and self.pid in _exited:
+            self.status, self.cpu_s = _exited.pop(self.pid)
+        return self.status is not None
+
+    def kill(self) -> None:
+        """SIGKILL its process group (and it, should it have left the group)."""
+        for target in (-self.pid, self.pid):
+            if target > 0 and self.done:
+                continue  # reaped: the pid may belong to someone else now
+            with contextlib.suppress(OSError):
+                os.kill(target, signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def spawn(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
+          code: Any = None) -> Child:
+    """Fork and exec `argv` with exactly `fds` (child fd -> our fd) open, in /work, in a new
+    session, with CHILD_ENV; `limits` (the job's) for processes that run program code.
+
+    With `code` (a compiled script of ours), the child runs it instead of exec'ing: a fresh
+    interpreter costs ~12 ms under the container's CPU quota. Only for trusted code: the child
+    keeps a copy of our memory, and inherits our non-dumpable state, so the program cannot
+    read it. Program code always gets a fresh exec (`code` None)."""
+    # Like subprocess: the child reports a failure before exec on a close-on-exec pipe, so an
+    # empty read means exec succeeded.
+    error_r, error_w = pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _child(argv, fds, limits, error_w, code)
+            except BaseException as exc:
+                os.write(error_w, f"{type(exc).__name__}: {exc}".encode()[:1000])
+            finally:
+                os._exit(127)
+        _tracked.add(pid)
+        child = Child(pid)
+        os.close(error_w)
+        error_w = -1
+        failure = os.read(error_r, 1000)
+    finally:
+        os.close(error_r)
+        if error_w >= 0:
+            os.close(error_w)
+    if failure:
+        child.kill()
+        child.close()
+        raise RuntimeError(f"cannot start {argv[1:3]}: {failure.decode(errors='replace')}")
+    return child
+
+
+def _child(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
+           error_fd: int, code: Any = None) -> None:
+    # Between fork and exec: we are single-threaded, so plain Python is safe here.
+    os.setsid()
+    for sig in RESET_SIGNALS if limits is not None else (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    if limits is not None:
+        memory = int(limits["memory_mb"]) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        cpu = max(1, int(limits["cpu_s"]))
+        # SIGXCPU at the soft limit, SIGKILL a second later if the program ignores it.
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        # A non-dumpable process's /proc files belong to root, so this copy of us becomes
+        # dumpable to write its own oom_score_adj (exec would make it dumpable anyway). Its
+        # memory, a copy of ours, is readable from here to exec by processes of our uid; no
+        # program code runs now (stdio cases run one at a time after a kill of everything
+        # else; in rpc jobs P is the only process that ever runs program code).
+        if _libc.prctl(4, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 1) failed")
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
+        install_filter()
+    # Every fd we need first goes above the target range, so no dup2 below clobbers it.
+    top = max(fds) + 1
+    error_fd = fcntl.fcntl(error_fd, fcntl.F_DUPFD_CLOEXEC, top)
+    moved = {target: fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, top)
+             for target, source in fds.items()}
+    for target, source in moved.items():
+        os.dup2(source, target)
+    # Close everything else but the error pipe (close-on-exec itself).
+    os.closerange(top, error_fd)
+    os.closerange(error_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    os.chdir(WORK_DIR)
+    if code is None:
+        os.execve(EXECUTABLE, argv, CHILD_ENV)
+    if limits is not None:
+        raise RuntimeError("program code must be exec'd, never forked from the runner")
+    # Started: closing the error pipe is what a successful exec would have done. And what a
+    # fresh interpreter does at start-up: ignore SIGPIPE (BrokenPipeError instead) and SIGXFSZ.
+    os.close(error_fd)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    os.environ.clear()
+    os.environ.update(CHILD_ENV)
+    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+    os._exit(0)
+
+
+def oom_kills() -> int | None:
+    """The container's OOM-kill counter (cgroup v2 or v1), None when unreadable."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as handle:
+                for line in handle:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def classify(child: Child, stderr_tail: str, limits: dict[str, Any],
+             oom_before: int | None) -> tuple[str, str]:
+    """Status and detail of a program process that ended without us killing it."""
+    status = child.status if child.status is not None else 0
+    last = last_line(stderr_tail)
+    if os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        if code == 0:
+            return "ok", ""
+        if last.startswith("MemoryError"):
+            return "memory", last
+        return "error", last or f"exit code {code}"
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    if sig == signal.SIGXCPU or (sig == signal.SIGKILL
+                                 and child.cpu_s >= float(limits["cpu_s"])):
+        return "timeout", f"CPU time limit ({limits['cpu_s']} s)"
+    if sig == signal.SIGKILL:
+        after = oom_kills()
+        if oom_before is None or after is None or after > oom_before:
+            return "memory", "killed by the out-of-memory killer"
+        return "killed", "SIGKILL"
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    return "killed", name
+
+
+def last_line(text: str) -> str:
+    for line in reversed(text.splitlines()):
+        if line.strip():
+            return line.strip()[:TAIL_CHARS]
+    return ""
+
+
+class Tail:
+    """The last bytes of a stream, and how many bytes it had in all."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.data += chunk
+        if len(self.data) > 2 * TAIL_BYTES:
+            del self.data[:-TAIL_BYTES]
+
+    def text(self) -> str:
+        return bytes(self.data[-TAIL_BYTES:]).decode(errors="replace")[-TAIL_CHARS:]
