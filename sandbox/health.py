@@ -22,19 +22,19 @@ _refreshing: set[str] = set()
 
 
 def _probe(image: str) -> tuple[bool, str]:
-    try:
-        import docker
+    import docker
+    from docker.errors import ImageNotFound
 
+    try:
         client: Any = docker.from_env(timeout=5)
     except Exception as exc:  # no engine, no socket, bad DOCKER_HOST
         return False, f"docker engine unreachable: {exc}"
     try:
         client.ping()
         client.images.get(image)
+    except ImageNotFound:
+        return False, f"sandbox image {image!r} is missing (make images)"
     except Exception as exc:
-        name = type(exc).__name__
-        if name == "ImageNotFound":
-            return False, f"sandbox image {image!r} is missing (make images)"
         return False, f"docker engine unreachable: {exc}"
     finally:
         client.close()

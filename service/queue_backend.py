@@ -301,7 +301,7 @@ def worker_processes(connection: redis.Redis, queue: Queue) -> int:
     """`referee worker` processes registered on `queue` (a process's extra lanes, named
     `...-p0`, do not count; other RQ workers count one each)."""
     keys = Worker.all_keys(connection=connection, queue=queue)
-    return sum(1 for key in keys if not key.endswith(f"{_SLOTS_SUFFIX}0"))
+    return sum(1 for key in keys if _slots_of(key) > 0)
 
 
 def worker_name(base: str, processes: int) -> str:

@@ -152,23 +152,33 @@ class RedisBatch:
             self._results[pos] = Result(id=item_id(self._items[pos]),
                                         error=f"worker failed: {reason}")
 
-    def _check(self, fields: list[Any]) -> None:
-        """Apply the open chunks' (status, retries_left): count retries, and settle chunks
+    def _due_for_check(self) -> list[int]:
+        """The open chunks, when their job hashes are due for a look (every
+        `check_interval_s`); otherwise none."""
+        open_ = self.open_jobs()
+        return open_ if open_ and self._check_due() else []
+
+    def _queue_checks(self, pipe: Any, chunks: list[int]) -> None:
+        """Queue the reads `_check` takes, on a sync or an asyncio pipeline alike."""
+        for n in chunks:
+            pipe.hmget(Job.key_for(self.job_ids[n]), ["status", "retries_left"])
+
+    def _check(self, chunks: list[int], fields: list[Any]) -> None:
+        """Apply the (status, retries_left) of `chunks`: count retries, and settle chunks
         whose job key stayed gone for a heartbeat TTL, as they will never write a result. (A
         live worker puts back the key of the job it runs within a third of that TTL after
         Redis lost its data.)"""
         now = time.monotonic()
         grace = self._backend.config.heartbeat_ttl_s
         with self._lock:
-            for n, (status, retries_left) in zip(self.open_jobs(), fields, strict=True):
+            for n, (status, retries_left) in zip(chunks, fields, strict=True):
                 if retries_left is not None:
                     left = int(retries_left)
-                    seen = self._retries_left.get(n)
-                    if seen is not None and left < seen:
-                        self._backend.retried(seen - left)
+                    if left < self._retries_left[n]:
+                        self._backend.retried(self._retries_left[n] - left)
                     self._retries_left[n] = left
                 alive = status is not None  # every job hash has a status
-                if alive or self._settled[n]:
+                if alive or self._settled[n]:  # settled meanwhile by its result stream
                     self._missing_since.pop(n, None)
                     continue
                 since = self._missing_since.setdefault(n, now)
@@ -204,12 +214,11 @@ class RedisBatch:
         client = self._backend.redis
         try:
             self._absorb(client.xread(self._stream_ids()))
-            if self.open_jobs() and self._check_due():
-                keys = [Job.key_for(self.job_ids[n]) for n in self.open_jobs()]
+            due = self._due_for_check()
+            if due:
                 with client.pipeline(transaction=False) as pipe:
-                    for key in keys:
-                        pipe.hmget(key, ["status", "retries_left"])
-                    self._check(pipe.execute())
+                    self._queue_checks(pipe, due)
+                    self._check(due, pipe.execute())
         except RedisError as exc:
             self._note_error(exc)
 
@@ -220,12 +229,11 @@ class RedisBatch:
         try:
             reply = await client.xread(self._stream_ids(), block=max(1, int(block_s * 1000)))
             self._absorb(reply)
-            if self.open_jobs() and self._check_due():
-                keys = [Job.key_for(self.job_ids[n]) for n in self.open_jobs()]
+            due = self._due_for_check()
+            if due:
                 async with client.pipeline(transaction=False) as pipe:
-                    for key in keys:
-                        pipe.hmget(key, ["status", "retries_left"])
-                    self._check(await pipe.execute())
+                    self._queue_checks(pipe, due)
+                    self._check(due, await pipe.execute())
         except RedisError as exc:
             self._note_error(exc)
 

@@ -347,10 +347,9 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
         lane.heartbeat_ttl_s = heartbeat
         lane.gate = gate
         lanes.append(lane)
-    rq_queues = [Queue(name, connection=connection, serializer=SERIALIZER) for name in names]
     stop = threading.Event()
     threads = [threading.Thread(target=_housekeeping,
-                                args=(lanes, rq_queues, stop, executor, settings),
+                                args=(lanes, lanes[0].queues, stop, executor, settings),
                                 name="referee-worker-housekeeping", daemon=True)]
     threads += [threading.Thread(target=_run_lane, args=(lane, burst, settings.log_level),
                                  name=f"referee-worker-lane-{n + 1}", daemon=True)
