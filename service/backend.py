@@ -17,7 +17,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from referee.sandbox.health import sandbox_status
@@ -105,6 +105,18 @@ class ScoringBackend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def worker_series(counters: Mapping[str, float]) -> dict[str, float]:
+    """Executor counters (`Executor.counters()`, or the workers' sums kept in Redis) under
+    the names `stats()` reports: item_timeouts, worker_crashes, worker_respawns, sandbox_*."""
+    return {
+        "item_timeouts": float(counters.get("timeouts", 0)),
+        "worker_crashes": float(counters.get("crashes", 0)),
+        "worker_respawns": float(counters.get("respawns", 0)),
+        **{name: float(value) for name, value in counters.items()
+           if name.startswith("sandbox_")},
+    }
 
 
 class _Throughput:
@@ -221,15 +233,11 @@ class EmbeddedBackend:
         return sandbox_ok or not settings.require_sandbox, detail
 
     def stats(self) -> dict[str, float]:
-        counters = self.executor.counters()
         return {
             "pending_items": float(self.pending_items()),
             "items_scored": float(self._throughput.total),
             "items_per_s": self._throughput.per_second(),
-            "item_timeouts": float(counters.pop("timeouts", 0)),
-            "worker_crashes": float(counters.pop("crashes", 0)),
-            "worker_respawns": float(counters.pop("respawns", 0)),
-            **{name: float(value) for name, value in counters.items()},
+            **worker_series(self.executor.counters()),
         }
 
     def close(self) -> None:

@@ -40,7 +40,13 @@ from rq import Queue, Retry, Worker
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from referee.service.backend import BackendError, _Throughput, deadline_error, fill_unfinished
+from referee.service.backend import (
+    BackendError,
+    _Throughput,
+    deadline_error,
+    fill_unfinished,
+    worker_series,
+)
 from referee.service.queue_batch import RedisBatch, load_record
 from referee.service.queue_chunks import items_in_job_ids, job_id, plan_chunks
 from referee.service.queue_jobs import score_chunk
@@ -253,16 +259,12 @@ class RedisBackend:
         return cluster
 
     def stats(self) -> dict[str, float]:
-        cluster = self._cluster_stats()
         return {
             "pending_items": float(self.pending_items()),
             "items_scored": float(self._throughput.total),
             "items_per_s": self._throughput.per_second(),
-            "item_timeouts": cluster.get("timeouts", 0.0),
-            "worker_crashes": cluster.get("crashes", 0.0),
-            "worker_respawns": cluster.get("respawns", 0.0),
             "chunk_retries": float(self._retries),
-            **{name: value for name, value in cluster.items() if name.startswith("sandbox_")},
+            **worker_series(self._cluster_stats()),
         }
 
     def close(self) -> None:
