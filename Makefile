@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 IN ?= examples/batch.jsonl
 PACKAGES := verifiers service sandbox trainer_client
 
-.PHONY: install images up down serve score test lint typecheck check bench clean
+.PHONY: install lock check-latest images up down serve score test lint typecheck check bench clean
 
-$(STAMP): pyproject.toml
+# Installs come from the committed lock (requirements/*.txt, every file hash-checked), then the
+# project itself without its dependencies: what runs here is what CI and the images run.
+$(STAMP): pyproject.toml requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,8 +40,10 @@ serve: $(STAMP)
 score: $(STAMP)
 	$(VENV)/bin/referee score $(IN)
 
-# Every test. CI runs exactly this.
+# Every test. CI runs exactly this. Installs what the tests need first, as CI does
+# (deploy/test-deps.sh: redis-server, docker-compose when missing, the Docker images).
 test: $(STAMP)
+	deploy/test-deps.sh
 	$(PY) -m pytest
 
 lint: $(STAMP)

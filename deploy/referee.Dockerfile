@@ -3,7 +3,8 @@
 #   --target worker   `referee worker`, which runs sandbox containers through the host's Docker
 #                     engine (mount /var/run/docker.sock; tag referee-worker)
 # Both run as the non-root user `referee` (uid 10002) from a virtualenv holding only
-# `.[server]` (no trainer, no dev tools). BASE_IMAGE defaults to the public Python image; on an
+# the locked `server` set (requirements/server.txt) and the project, installed `--no-deps`
+# (no trainer, no dev tools). BASE_IMAGE defaults to the public Python image; on an
 # engine with no registry, deploy/build-base-image.sh builds a stand-in from Debian packages
 # under the same tag (Debian's python3, which has no ensurepip: the builder installs
 # python3-venv then). Build context: the repository root (see .dockerignore).
@@ -30,12 +31,12 @@ RUN if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then \
     && printf '%s\n' "$EXTRA_CA_CERTS" >> /etc/pip-ca.pem
 ENV PIP_CERT=/etc/pip-ca.pem
 WORKDIR /src
-# Dependencies first, in their own layer: an install of empty packages from pyproject.toml
-# alone, so editing the code (or the README) does not reinstall sympy & co.
+# Dependencies first, in their own layer, from the committed lock (exact versions, hashes
+# checked), so editing the code does not reinstall sympy & co. and every image holds the
+# versions CI tested.
+COPY requirements/server.txt /tmp/requirements.txt
+RUN /opt/referee/bin/pip install --quiet --require-hashes -r /tmp/requirements.txt
 COPY pyproject.toml ./
-COPY deploy/stub_packages.py /tmp/
-RUN /opt/referee/bin/python3 /tmp/stub_packages.py pyproject.toml \
-    && /opt/referee/bin/pip install --quiet '.[server]'
 COPY README.md ./
 COPY verifiers verifiers
 COPY service service

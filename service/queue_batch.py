@@ -32,6 +32,7 @@ from rq.job import Job
 from rq.results import Result as RQResult
 
 from referee.service.backend import BackendError, fill_unfinished
+from referee.service.rq_worker import restore_result, result_stream_key
 from referee.verifiers.contract import Result
 from referee.verifiers.engine import item_id
 
@@ -64,12 +65,6 @@ def load_record(backend: RedisBackend, batch_id: str) -> RedisBatch | None:
                       counted=False)
 
 
-def _results_key(job_id: str) -> str:
-    """The job's result stream (RQ's `Result.get_key`, which is untyped)."""
-    key: str = RQResult.get_key(job_id)  # type: ignore[no-untyped-call]
-    return key
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -90,7 +85,7 @@ class RedisBatch:
         self._items = items
         self._chunks = chunks
         self.job_ids = job_ids
-        self._streams = {_results_key(jid): n for n, jid in enumerate(job_ids)}
+        self._streams = {result_stream_key(jid): n for n, jid in enumerate(job_ids)}
         self._cursor = ["0-0"] * len(job_ids)
         self._settled = [False] * len(job_ids)
         self._results: list[Result | None] = [None] * len(items)
@@ -113,7 +108,7 @@ class RedisBatch:
         return self._failure
 
     def _stream_ids(self) -> dict[Any, Any]:
-        return {_results_key(self.job_ids[n]): self._cursor[n] for n in self.open_jobs()}
+        return {result_stream_key(self.job_ids[n]): self._cursor[n] for n in self.open_jobs()}
 
     def _absorb(self, reply: Any) -> None:
         """Apply an XREAD reply: settle chunks whose stream holds a final outcome."""
@@ -124,9 +119,9 @@ class RedisBatch:
                     continue
                 for entry_id, payload in entries:
                     self._cursor[n] = _text(entry_id)
-                    outcome = RQResult.restore(
-                        self.job_ids[n], _text(entry_id), payload, connection=self._backend.redis,
-                        serializer=self._backend.serializer)
+                    outcome = restore_result(
+                        self.job_ids[n], _text(entry_id), payload, self._backend.redis,
+                        self._backend.serializer)
                     if outcome.type in _SETTLING:
                         self._settle(n, outcome)
                         break
