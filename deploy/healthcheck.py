@@ -2,38 +2,34 @@
 """`referee-healthcheck [--live | --worker]`: exit 0 when this container's Referee is healthy.
 
 - default: `GET /readyz` of the API in this container (Redis answers and at least one worker is
-  registered); sends the first of `REFEREE_API_KEYS` as a bearer token, since /readyz needs
-  one when keys are set;
+  registered); sends the first key of `REFEREE_API_KEY` as a bearer token, since /readyz
+  needs one when keys are set;
 - `--live`: `GET /healthz` (the API process answers);
 - `--worker`: the `referee worker` of this container is registered in Redis with a live
   heartbeat (an RQ worker key of the set `rq:workers`, which expires when the worker stops
-  heart-beating, names this hostname). Redis unreachable counts as healthy: an outage is not
-  the worker's fault and the worker waits it out, so restarting it would only lose work.
+  heart-beating, names this hostname). Redis unreachable or not answering in time counts as
+  healthy: an outage is not the worker's fault and the worker waits it out, so restarting it
+  would only lose work.
+
+Reads its configuration (port, keys, Redis URL) through Referee's `Settings`, like the service.
 
 For the image's HEALTHCHECK, compose healthchecks and Kubernetes exec probes.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import sys
 import urllib.error
 import urllib.request
 
+from referee.service.settings import Settings
 
-def check_api(path: str) -> int:
-    port = os.environ.get("REFEREE_PORT", "8000")
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
-    raw_keys = os.environ.get("REFEREE_API_KEYS", "").strip()
-    if raw_keys:
-        try:
-            keys = json.loads(raw_keys)
-        except ValueError:
-            keys = [raw_keys]
-        if isinstance(keys, list) and keys:
-            request.add_header("Authorization", f"Bearer {keys[0]}")
+
+def check_api(settings: Settings, path: str) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{settings.port}{path}")
+    if settings.api_keys:
+        request.add_header("Authorization", f"Bearer {settings.api_keys[0]}")
     try:
         with urllib.request.urlopen(request, timeout=4) as response:
             print(response.read(200).decode(errors="replace"))
@@ -46,10 +42,12 @@ def check_api(path: str) -> int:
     return 1
 
 
-def check_worker() -> int:
+def check_worker(settings: Settings) -> int:
     import redis
 
-    url = os.environ.get("REFEREE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    from referee.service.queue_backend import DEFAULT_REDIS_URL
+
+    url = settings.redis_url or DEFAULT_REDIS_URL
     me = socket.gethostname()
     try:
         client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
@@ -59,8 +57,9 @@ def check_worker() -> int:
             if client.hget(key, "hostname") == me.encode():
                 print(f"worker {key!r} on {me} is registered")
                 return 0
-    except redis.ConnectionError as exc:
-        print(f"redis unreachable ({exc}); not the worker's fault", file=sys.stderr)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        print(f"redis unreachable or not answering ({exc}); not the worker's fault",
+              file=sys.stderr)
         return 0
     except redis.RedisError as exc:
         print(f"redis error: {exc}", file=sys.stderr)
@@ -70,9 +69,10 @@ def check_worker() -> int:
 
 
 def main(argv: list[str]) -> int:
+    settings = Settings()
     if "--worker" in argv:
-        return check_worker()
-    return check_api("/healthz" if "--live" in argv else "/readyz")
+        return check_worker(settings)
+    return check_api(settings, "/healthz" if "--live" in argv else "/readyz")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,14 @@
 embedded one, which runs batches on an in-process `Executor`.
 
 The API sees only `ScoringBackend`: `score` (await one batch, with an optional deadline),
-`submit` (start a batch and poll its `BatchHandle`, for jobs), `pending_items` (what
-backpressure reads), `ready`, `stats` and `close`. The Redis/RQ backend, later, implements the
-same interface.
+`asubmit` (start a batch and poll its `BatchHandle`, for jobs), `pending_items` (what
+backpressure reads), `ready`, `stats` and `close`. The Redis/RQ backend
+(`queue_backend.RedisBackend`) implements the same interface.
+
+The event loop never waits on a backend's I/O: the routes `await refresh()` and then read
+`pending_items()` and `stats()` from memory, run `ready()` and the job store in a thread, and
+use the coroutines `score` and `asubmit`, which count their items as pending before their first
+`await` (so an admission check and the reservation it admits are one step on the loop).
 
 Left out on purpose: admission control (the API decides when to answer 429, from
 `pending_items`), job storage (`referee.service.api.jobs`), and starting the executor (its
@@ -84,7 +89,19 @@ class ScoringBackend(Protocol):
         Raises `BackendError` when the batch cannot run."""
         ...
 
-    def submit(self, items: list[Any]) -> BatchHandle: ...
+    def submit(self, items: list[Any]) -> BatchHandle:
+        """Start a batch (blocking: for callers off the event loop)."""
+        ...
+
+    async def asubmit(self, items: list[Any]) -> BatchHandle:
+        """`submit` without blocking the event loop; the items count as pending before the
+        first `await`."""
+        ...
+
+    async def refresh(self) -> None:
+        """Bring what `pending_items()` and `stats()` report up to date, off the event loop:
+        right after it, both answer from memory without I/O."""
+        ...
 
     def attach(self, job_id: str) -> BatchHandle | None:
         """A batch submitted (and published) by another API replica, by its id; None when
@@ -96,7 +113,8 @@ class ScoringBackend(Protocol):
         ...
 
     def ready(self) -> tuple[bool, str]:
-        """(can take work now, a short human-readable reason)."""
+        """(can take work now, a short human-readable reason). May block (the routes run it
+        in a thread)."""
         ...
 
     def stats(self) -> dict[str, float]:
@@ -192,6 +210,12 @@ class EmbeddedBackend:
         except (ExecutorClosed, RuntimeError) as exc:  # closed, or never started
             raise BackendError(str(exc)) from exc
         return EmbeddedBatch(future)
+
+    async def asubmit(self, items: list[Any]) -> EmbeddedBatch:
+        return self.submit(items)  # no I/O: the executor queues it in memory
+
+    async def refresh(self) -> None:
+        return None  # every counter lives in this process
 
     async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
         batch = self.submit(items)

@@ -138,6 +138,18 @@ class RedisBackend:
         self._reserve(len(items))
         return self._enqueue(list(items))
 
+    async def asubmit(self, items: list[Any]) -> RedisBatch:
+        self._reserve(len(items))
+        return await asyncio.to_thread(self._enqueue, list(items))
+
+    async def refresh(self) -> None:
+        if self._depth_stale() or self._stats_stale():
+            await asyncio.to_thread(self._refresh)
+
+    def _refresh(self) -> None:
+        self.pending_items()
+        self._cluster_stats()
+
     def _reserve(self, n: int) -> None:
         """Count `n` items as pending at once, before they are enqueued: the admission
         check of the next request sees them even while this one is still enqueuing."""
@@ -216,9 +228,16 @@ class RedisBackend:
             return None
         return load_record(self, job_id)
 
+    def _depth_stale(self) -> bool:
+        return time.monotonic() - self._depth[1] > _DEPTH_TTL_S
+
+    def _stats_stale(self) -> bool:
+        return time.monotonic() - self._cluster[1] > _STATS_TTL_S
+
     def pending_items(self) -> int:
-        """Items queued or running on the whole queue (all API replicas' batches)."""
-        if time.monotonic() - self._depth[1] > _DEPTH_TTL_S:
+        """Items queued or running on the whole queue (all API replicas' batches). Reads Redis
+        when the depth is older than `_DEPTH_TTL_S` (`refresh` does it off the event loop)."""
+        if self._depth_stale():
             try:
                 with self.redis.pipeline(transaction=False) as pipe:
                     pipe.lrange(self.queue.key, 0, -1)
@@ -226,7 +245,10 @@ class RedisBackend:
                     queued, running = pipe.execute()
             except RedisError:
                 with self._lock:
-                    return self._pending  # submit will answer 503 anyway
+                    # Not again until the TTL passed: a caller right after a failed refresh
+                    # must not wait on Redis. Submit will answer 503 anyway.
+                    self._depth = (self._depth[0], time.monotonic())
+                    return self._pending
             with self._lock:
                 self._depth = (items_in_job_ids(queued) + items_in_job_ids(running),
                                time.monotonic())
@@ -251,11 +273,12 @@ class RedisBackend:
 
     def _cluster_stats(self) -> dict[str, float]:
         """The workers' counters and gauges, from Redis (cached `_STATS_TTL_S`)."""
-        cluster, when = self._cluster
-        if time.monotonic() - when > _STATS_TTL_S:
+        cluster = self._cluster[0]
+        if self._stats_stale():
             with contextlib.suppress(RedisError):
                 cluster = read_cluster_stats(self.redis, self.config.queue_name)
-                self._cluster = (cluster, time.monotonic())
+            # Marked fresh even after an error, like the depth.
+            self._cluster = (cluster, time.monotonic())
         return cluster
 
     def stats(self) -> dict[str, float]:

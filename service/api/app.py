@@ -43,7 +43,7 @@ async def _sweep_jobs(jobs: JobStore) -> None:
     interval = min(60.0, max(0.05, jobs.ttl_s / 2))
     while True:
         await asyncio.sleep(interval)
-        jobs.purge(force=True)
+        await asyncio.to_thread(jobs.purge, force=True)  # settling a job may read Redis
 
 
 def create_app(settings: Settings, backend: ScoringBackend) -> FastAPI:

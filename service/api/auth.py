@@ -83,7 +83,7 @@ def warn_if_open(settings: Settings, host: str) -> bool:
         return False
     logger.warning(
         "AUTHENTICATION IS OFF and the API listens on %s: anyone who can reach this port can "
-        "use the scoring workers. Set REFEREE_API_KEYS (a JSON list of keys) or bind to "
-        "127.0.0.1.", host,
+        "use the scoring workers. Set REFEREE_API_KEY (a key, or several comma-separated) or "
+        "bind to 127.0.0.1.", host,
     )
     return True

@@ -12,12 +12,13 @@ read of that job, or on a purge sweep (run on every create and read, at most eve
 `sweep_every_s`, and by the app's background task).
 
 Left out: cancelling a job, listing jobs; over the embedded backend, jobs die with the process.
-Used from the event loop only: not thread-safe.
+Thread-safe (one lock): the routes call it in threads, since a handle may read Redis.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,11 +51,16 @@ class JobStore:
         self._clock = clock
         self._jobs: dict[str, _Job] = {}
         self._last_sweep = clock()
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._jobs)
 
     def create(self, handle: BatchHandle) -> str:
+        with self._lock:
+            return self._create(handle)
+
+    def _create(self, handle: BatchHandle) -> str:
         self.purge()
         if isinstance(handle, SharedBatch):
             handle.publish(self.ttl_s)
@@ -66,6 +72,10 @@ class JobStore:
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The job's wire form (`JobStatus`), or None for an unknown or expired id."""
+        with self._lock:
+            return self._get(job_id)
+
+    def _get(self, job_id: str) -> dict[str, Any] | None:
         self.purge()
         job = self._jobs.get(job_id)
         if job is None and self._attach is not None:
@@ -93,6 +103,10 @@ class JobStore:
 
     def purge(self, *, force: bool = False) -> int:
         """Settle finished jobs and drop expired ones; the number dropped."""
+        with self._lock:
+            return self._purge(force)
+
+    def _purge(self, force: bool) -> int:
         now = self._clock()
         if not force and now - self._last_sweep < self.sweep_every_s:
             return 0

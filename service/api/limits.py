@@ -98,11 +98,14 @@ def retry_after_s(excess: int, items_per_s: float) -> int:
     return max(_MIN_RETRY_S, min(_MAX_RETRY_S, math.ceil(excess / items_per_s)))
 
 
-def admit(backend: ScoringBackend, count: int, max_queue_items: int) -> None:
+async def admit(backend: ScoringBackend, count: int, max_queue_items: int) -> None:
     """Raise 429 (with Retry-After) if `count` more items would overfill the queue.
 
-    Call it right before submitting, with no `await` in between: on the event loop, the check
-    and the submit are then one step, so concurrent requests cannot both squeeze in."""
+    Await it right before submitting (`score` or `asubmit`), with no other `await` in between:
+    the counters are refreshed off the event loop first, then checked from memory, and the
+    submit counts its items before it first yields, so concurrent requests cannot both
+    squeeze in."""
+    await backend.refresh()
     pending = backend.pending_items()
     if pending == 0 or pending + count <= max_queue_items:
         return

@@ -2,10 +2,13 @@
 backend can take work: 503 when its executor is not started or closed) and `GET /metrics`
 (Prometheus text format, this app's own registry).
 
-Left out: deep checks (e.g. scoring a canary item) on /readyz; it asks the backend only.
+Nothing here waits on the backend's I/O on the event loop (`/healthz` answers while Redis
+hangs). Left out: deep checks (e.g. scoring a canary item) on /readyz; it asks the backend only.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,7 +29,8 @@ async def healthz() -> JSONResponse:
 @router.get("/readyz", response_model=Health, responses={503: {"model": ErrorBody}},
             summary="Readiness: the scoring backend can take work")
 async def readyz(request: Request) -> JSONResponse:
-    ready, detail = state_of(request).backend.ready()
+    # ready() may talk to Redis or Docker: off the event loop, so /healthz always answers.
+    ready, detail = await asyncio.to_thread(state_of(request).backend.ready)
     if not ready:
         return error_response(503, "not_ready", detail)
     return JSONResponse({"status": "ready", "detail": detail})
@@ -34,4 +38,6 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    state = state_of(request)
+    await state.backend.refresh()  # then the backend's series render from memory
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -13,6 +13,7 @@ Left out: streaming results as they finish, cancelling a job.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -54,7 +55,7 @@ async def score_batch(state: AppState, items: list[Any], timeout_s: float | None
     settings = state.settings
     check_item_count(len(items), settings.max_items_per_request, field)
     check_item_sizes(items, _size_limits(settings), field)
-    admit(state.backend, len(items), settings.max_queue_items)
+    await admit(state.backend, len(items), settings.max_queue_items)
     started = time.perf_counter()
     try:
         results = await state.backend.score(items, timeout_s)
@@ -87,12 +88,13 @@ async def post_job(body: RewardsRequest, request: Request) -> JSONResponse:
     state = state_of(request)
     check_item_count(len(body.items), state.settings.max_items_per_request, "items")
     check_item_sizes(body.items, _size_limits(state.settings), "items")
-    admit(state.backend, len(body.items), state.settings.max_queue_items)
+    await admit(state.backend, len(body.items), state.settings.max_queue_items)
     try:
-        handle = state.backend.submit(body.items)
+        handle = await state.backend.asubmit(body.items)
+        # Publishing the job's record may talk to Redis: off the event loop.
+        job_id = await asyncio.to_thread(state.jobs.create, handle)
     except BackendError as exc:
         raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
-    job_id = state.jobs.create(handle)
     logger.info("job submitted", extra={"job_id": job_id, "items": len(body.items)})
     return JSONResponse({"job_id": job_id}, status_code=202)
 
@@ -101,7 +103,7 @@ async def post_job(body: RewardsRequest, request: Request) -> JSONResponse:
             responses={404: {"model": ErrorBody}, 401: {"model": ErrorBody}},
             response_model_exclude_none=True, summary="A job's status, progress and results")
 async def get_job(job_id: str, request: Request) -> JSONResponse:
-    view = state_of(request).jobs.get(job_id)
+    view = await asyncio.to_thread(state_of(request).jobs.get, job_id)
     if view is None:
         raise APIError(404, "not_found", f"no job {job_id!r} (unknown, or its results "
                        "expired after job_ttl_s)", field="job_id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -31,3 +32,13 @@ def wait_ready(base: str, proc: subprocess.Popen[Any], timeout_s: float = 60.0,
         assert proc.poll() is None, f"the service exited with code {proc.returncode}"
         assert time.monotonic() < deadline, f"{base} did not become ready"
         time.sleep(0.2)
+
+
+def stop_service(proc: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:
+    """SIGINT (a graceful uvicorn shutdown), then SIGKILL if it outlives `timeout_s`."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

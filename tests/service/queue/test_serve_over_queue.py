@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from tests.service.queue.conftest import QUEUE, REPO, WorkerProcs
-from tests.service.serving import free_port, wait_ready
+from tests.service.serving import free_port, stop_service, wait_ready
 from tests.service.test_code_items import ADD_TESTS
 
 
@@ -31,11 +30,7 @@ def service(redis_url: str, workers: WorkerProcs) -> Iterator[str]:
         wait_ready(base, proc)
         yield base
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_service(proc, 20)
 
 
 def test_rewards_over_the_queue(service: str) -> None:
