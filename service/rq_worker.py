@@ -97,6 +97,14 @@ OVERRIDDEN = (
 ATTRIBUTES = ("_stop_requested", "_state", "max_connection_wait_time", "redis_workers_keys",
               "serialize", "key", "executions")
 """Worker attributes read or written here besides the overridden methods."""
+INTERNALS = (
+    ("rq.worker_registration", "register"), ("rq.executions:Execution", "save"),
+    ("rq.executions:Execution", "heartbeat"), ("rq.executions:Execution", "composite_key"),
+    ("rq.executions:Execution", "worker_executions_key"),
+    ("rq.registry:StartedJobRegistry", "add_execution"), ("rq.results:Result", "get_key"),
+    ("rq.results:Result", "restore"), ("rq.job:Job", "started_job_registry"),
+)
+"""Other undocumented RQ names used here and in `queue_batch`: (module[:class], attribute)."""
 
 
 def result_stream_key(job_id: str) -> str:
