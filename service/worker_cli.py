@@ -37,7 +37,6 @@ import sys
 import threading
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue
@@ -45,6 +44,7 @@ from rq.registry import StartedJobRegistry
 
 from referee.sandbox.health import sandbox_status
 from referee.service import queue_jobs
+from referee.service.cli_config import ConfigError, settings_with
 from referee.service.executor import Executor
 from referee.service.queue_backend import (
     SERIALIZER,
@@ -193,13 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    overrides: dict[str, Any] = {}
-    if args.workers is not None:
-        if args.workers < 1:
-            print("referee worker: --workers must be at least 1", file=sys.stderr)
-            return 2
-        overrides["workers"] = args.workers
-    settings = Settings().model_copy(update=overrides)
+    try:
+        settings = settings_with("referee worker", {
+            "workers": ("--workers", args.workers), "redis_url": ("--redis-url", args.redis_url),
+            "queue_heartbeat_ttl_s": ("--heartbeat-ttl", args.heartbeat_ttl)})
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     from referee.service.api.logs import configure_logging
 
     configure_logging(settings.log_level)

@@ -26,7 +26,10 @@ streaming partial results, and request signing beyond the bearer key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
 import re
 import threading
 import time
@@ -66,6 +69,23 @@ _LIMIT = re.compile(r"max_items_per_request=(\d+)")
 _DEADLINE_MARGIN_S = 10.0
 _CONNECT_TIMEOUT_S = 10.0
 Chunk = list[dict[str, Any]]
+
+
+API_KEY_ENV = "REFEREE_API_KEY"
+"""The variable the service reads its keys from, too (one key, comma-separated, or JSON)."""
+
+
+def api_key_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The key to send from `REFEREE_API_KEY`: the first of a list the service accepts (a
+    comma-separated string or a JSON list, as while keys are rotated), or None when unset."""
+    raw = (os.environ if environ is None else environ).get(API_KEY_ENV, "").strip()
+    if raw.startswith("["):
+        with contextlib.suppress(ValueError):
+            keys = json.loads(raw)
+            if isinstance(keys, list) and keys:
+                return str(keys[0])
+    first = raw.split(",")[0].strip()
+    return first or None
 
 
 @dataclass(frozen=True)
@@ -376,7 +396,7 @@ def _error_of(response: httpx.Response) -> tuple[str, str, str | None]:
 def _rejection(response: httpx.Response, url: str) -> RequestRejected:
     code, message, field = _error_of(response)
     hints: Mapping[int, str] = {
-        401: " (pass api_key=, one of the service's REFEREE_API_KEYS)",
+        401: " (pass api_key=, or set REFEREE_API_KEY: one of the service's keys)",
         404: f" (is {url!r} the service's base URL, without a path?)",
     }
     return RequestRejected(response.status_code, code,

@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from referee.trainer_client.client import RewardClient
+from referee.trainer_client.client import RewardClient, api_key_from_env
 from referee.trainer_client.grpo.config import Recipe, load_recipe
 from referee.trainer_client.grpo.evaluate import evaluate
 from referee.trainer_client.grpo.model import load_models, save_pretrained
@@ -53,7 +53,7 @@ HERE = Path(__file__).resolve().parent
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a running Referee service (default: start one)")
-    parser.add_argument("--api-key", default=os.environ.get("REFEREE_API_KEY"),
+    parser.add_argument("--api-key", default=api_key_from_env(),
                         help="the service's API key (default: $REFEREE_API_KEY)")
     parser.add_argument("--out", default="runs/r1_mini", help="output directory")
     parser.add_argument("--recipe", default=str(HERE / "recipe.yaml"))

@@ -162,7 +162,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     _ensure_images(client)
     env_file = tmp_path_factory.mktemp("compose") / "referee.env"
     env_file.write_text("\n".join([
-        f'REFEREE_API_KEYS=["{API_KEY}"]',
+        f"REFEREE_API_KEY={API_KEY}",
         "REFEREE_WORKERS=1",
         "REFEREE_SANDBOX_POOL_SIZE=1",
         f"REFEREE_QUEUE_HEARTBEAT_TTL_S={HEARTBEAT_TTL_S}",

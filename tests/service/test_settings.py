@@ -35,3 +35,28 @@ def test_limits_and_scorer_config_follow_the_settings() -> None:
     settings = Settings(max_completion_chars=10, lid_model_path="/x/lid.176.bin")
     assert settings.limits().max_completion_chars == 10
     assert settings.scorer_config().lid_model_path == "/x/lid.176.bin"
+
+
+@pytest.mark.parametrize(
+    ("value", "keys"),
+    [("secret", ("secret",)), ("one, two", ("one", "two")), ('["one", "two"]', ("one", "two")),
+     ("", ())],
+)
+def test_api_key_takes_one_key_a_comma_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, value: str, keys: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("REFEREE_API_KEY", value)
+    assert Settings().api_keys == keys
+
+
+def test_old_api_keys_name_still_works_and_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REFEREE_API_KEY", raising=False)
+    monkeypatch.setenv("REFEREE_API_KEYS", '["old"]')
+    with pytest.warns(FutureWarning, match="REFEREE_API_KEY"):
+        assert Settings().api_keys == ("old",)
+
+
+def test_broken_json_list_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REFEREE_API_KEY", '["unclosed"')
+    with pytest.raises(ValidationError, match="comma-separated"):
+        Settings()

@@ -56,7 +56,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         "REFEREE_WORKERS": "2",
         "REFEREE_ITEM_TIMEOUT_S": "2",
-        "REFEREE_API_KEYS": json.dumps([API_KEY]),
+        "REFEREE_API_KEY": API_KEY,
         "REFEREE_MAX_ITEMS_PER_REQUEST": str(SERVICE_MAX_ITEMS),
         "REFEREE_SCORER_PLUGINS": json.dumps(list(ALL)),
         "REFEREE_SANDBOX_POOL_SIZE": "1",

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from referee.trainer_client.batching import chunked, payload_of
-from referee.trainer_client.client import RewardClient
+from referee.trainer_client.client import RewardClient, api_key_from_env
 from referee.trainer_client.errors import RewardError
 from referee.trainer_client.retry import RetryPolicy, is_retryable, parse_retry_after
 from referee.verifiers.contract import Item, Result, ScoreResult, ScorerSpec
@@ -132,3 +132,12 @@ def test_import_is_light(module: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert json.loads(out.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [("k1", "k1"), ("k1, k2", "k1"), ('["k1", "k2"]', "k1"), ("", None), ("  ", None)],
+)
+def test_api_key_from_env_sends_the_first_of_the_services_list(value: str,
+                                                              key: str | None) -> None:
+    assert api_key_from_env({"REFEREE_API_KEY": value}) == key

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -91,10 +90,10 @@ def _padded(rows: list[Tensor], width: int, device: torch.device) -> Tensor:
 
 
 def reward_client(recipe: Recipe) -> RewardClient:
-    from referee.trainer_client.client import RewardClient
+    from referee.trainer_client.client import RewardClient, api_key_from_env
 
     config = recipe.rewards
-    return RewardClient(config.url, api_key=config.api_key or os.environ.get("REFEREE_API_KEY"),
+    return RewardClient(config.url, api_key=config.api_key or api_key_from_env(),
                         timeout=config.timeout_s, max_retries=config.max_retries,
                         concurrency=config.concurrency)
 
