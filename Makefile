@@ -18,6 +18,21 @@ $(STAMP): pyproject.toml requirements/dev.txt
 
 install: $(STAMP)
 
+# Re-resolve the lock from pyproject.toml (newest versions its ranges allow, hashes for every
+# platform, Python 3.11+). Run it in the commit that changes a dependency.
+UV := $(VENV)/bin/uv
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --no-header
+lock: $(STAMP)
+	$(UV) pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements/dev.txt
+	$(UV) pip compile pyproject.toml --extra server $(LOCK_FLAGS) -c requirements/dev.txt -o requirements/server.txt
+	$(UV) pip compile pyproject.toml --extra train $(LOCK_FLAGS) -c requirements/dev.txt -o requirements/train.txt
+
+# Maintainers: the newest versions the ranges allow, in a scratch venv (.check-latest/): what
+# differs from the lock, then mypy and the tests that need neither Docker nor torch.
+check-latest: $(STAMP)
+	deploy/test-deps.sh --no-images
+	deploy/check-latest.sh
+
 # Docker images: the offline base images (from Debian packages) when missing, then the sandbox
 # image and the service images (api, worker, redis) of docker-compose.yml.
 images:
@@ -62,4 +77,4 @@ bench: $(STAMP)
 	$(PY) bench/math_throughput.py
 
 clean:
-	rm -rf $(VENV) .typecheck build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .typecheck .check-latest build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -6,13 +6,15 @@
 # images from Debian packages, the sandbox, api, worker and redis images; cached layers make a
 # second run take seconds).
 #
-#   deploy/test-deps.sh
+#   deploy/test-deps.sh [--no-images]
 #
 # Without Docker the images are skipped and the Docker tests skip, except under CI=true,
 # where a missing engine fails here. Installing needs root (apt-get); otherwise the script
 # stops at once and prints the command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+images=1
+if [[ "${1:-}" == "--no-images" ]]; then images=0; fi
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
@@ -41,6 +43,6 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [[ $have_docker -eq 1 ]]; then
+if [[ $have_docker -eq 1 && $images -eq 1 ]]; then
     deploy/build-images.sh
 fi

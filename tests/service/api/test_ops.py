@@ -81,7 +81,9 @@ async def test_readyz_is_200_with_running_workers(make_app: AppFactory) -> None:
 
 
 @pytest.mark.parametrize(("require", "status"), [(False, 200), (True, 503)])
-async def test_readyz_names_an_unusable_sandbox(require: bool, status: int) -> None:
+async def test_readyz_names_an_unusable_sandbox(require: bool, status: int,
+                                                docker_client: Any) -> None:
+    # Needs the engine: without one, /readyz names the engine, not the image.
     settings = Settings(workers=1, require_sandbox=require,
                         sandbox_image="referee-no-such-image:0")
     backend = EmbeddedBackend(Executor(settings).start())
