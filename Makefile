@@ -30,7 +30,7 @@ lock: $(STAMP)
 # Maintainers: the newest versions the ranges allow, in a scratch venv (.check-latest/): what
 # differs from the lock, then mypy and the tests that need neither Docker nor torch.
 check-latest: $(STAMP)
-	deploy/test-deps.sh --no-images
+	deploy/host-deps.sh queue
 	deploy/check-latest.sh
 
 # Docker images: the offline base images (from Debian packages) when missing, then the sandbox
@@ -56,9 +56,9 @@ score: $(STAMP)
 	$(VENV)/bin/referee score $(IN)
 
 # Every test. CI runs exactly this. Installs what the tests need first, as CI does
-# (deploy/test-deps.sh: redis-server, docker-compose when missing, the Docker images).
+# (deploy/host-deps.sh: redis-server, docker-compose when missing, the Docker images).
 test: $(STAMP)
-	deploy/test-deps.sh
+	deploy/host-deps.sh test
 	$(PY) -m pytest
 
 lint: $(STAMP)

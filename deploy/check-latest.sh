@@ -7,7 +7,7 @@
 #
 #   make check-latest            (or deploy/check-latest.sh)
 #
-# Needs the dev install (for uv) and redis-server (deploy/test-deps.sh installs it).
+# Needs the dev install (for uv) and redis-server (deploy/host-deps.sh queue installs it).
 # Left out: the GRPO trainer and its tests (torch, transformers, trl: `make lock`, then
 # `make test`, checks those), and every Docker test.
 set -euo pipefail

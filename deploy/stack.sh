@@ -7,7 +7,8 @@
 #   deploy/stack.sh down [-v]                   stop and remove it (-v: Redis's data too)
 #   deploy/stack.sh compose ARGS...             any compose command (ps, logs -f, ...)
 #
-# Uses `docker compose` (v2) when present, else `docker-compose` (v1.29). Sets, unless already
+# Uses `docker compose` (v2) when present, else `docker-compose` (v1.29; `up` installs Debian's
+# when neither is there, through deploy/host-deps.sh). Sets, unless already
 # set: COMPOSE_PROJECT_NAME=referee, DOCKER_GID (the group of the Docker socket, which the
 # worker's non-root user joins). UP_TIMEOUT_S (default 300) bounds the wait for readiness.
 set -euo pipefail
@@ -57,6 +58,7 @@ command="${1:-}"
 shift || true
 case "$command" in
     up)
+        deploy/host-deps.sh stack
         deploy/build-images.sh
         compose up -d --no-build --remove-orphans "$@"
         echo "waiting for the API to be ready (Redis up, a worker registered)"
