@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
 
 from tests.conftest import REPO
 from tests.service.serving import free_port
@@ -249,14 +250,18 @@ def api_ready(client: httpx.Client) -> bool:
     return client.get("/readyz").status_code == 200
 
 
-def worker_hashes(stack: Stack) -> list[tuple[str, str]]:
-    """(hostname, current job) of every live RQ worker, from its Redis hash (RQ lists the
-    keys in the set rq:workers; a key expires when its worker stops heart-beating)."""
+def worker_hashes(stack: Stack) -> list[tuple[str, int]]:
+    """(hostname, running executions) of every live RQ worker, from its Redis hash (RQ lists
+    the keys in the set rq:workers; a key expires when its worker stops heart-beating) and its
+    rq 3 executions set (rq 3 no longer writes `current_job` into the hash)."""
     found = []
     for key in stack.redis_cli("SMEMBERS", "rq:workers").split():
-        fields = stack.redis_cli("HMGET", key, "hostname", "current_job").split("\n")
-        if fields and fields[0]:
-            found.append((fields[0], fields[1] if len(fields) > 1 else ""))
+        host = stack.redis_cli("HGET", key, "hostname").strip()
+        if not host:
+            continue
+        name = key.removeprefix("rq:worker:")
+        running = stack.redis_cli("SCARD", WORKER_EXECUTIONS_KEY_TEMPLATE.format(name)).strip()
+        found.append((host, int(running or 0)))
     return found
 
 
@@ -266,7 +271,7 @@ def registered_hosts(stack: Stack) -> set[str]:
 
 def busy_worker_hosts(stack: Stack) -> list[str]:
     """Hostnames of the workers holding a chunk right now."""
-    return [host for host, job in worker_hashes(stack) if job]
+    return [host for host, running in worker_hashes(stack) if running]
 
 
 # -- the test --------------------------------------------------------------------------------
