@@ -45,9 +45,9 @@ def check_api(settings: Settings, path: str) -> int:
 def check_worker(settings: Settings) -> int:
     import redis
 
-    from referee.service.queue_backend import DEFAULT_REDIS_URL
+    from referee.service.queue_backend import QueueConfig
 
-    url = settings.redis_url or DEFAULT_REDIS_URL
+    url = QueueConfig.from_settings(settings).redis_url
     me = socket.gethostname()
     try:
         client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)

@@ -29,7 +29,7 @@ from referee.verifiers.contract import Result
 
 if TYPE_CHECKING:
     from referee.service.executor import BatchFuture, Executor
-    from referee.service.report import Progress
+    from referee.service.report import Progress, Summary
 
 # The scorers, executor and web stack are imported by the commands that use them, so that on an
 # install without the `server` extra `referee` still starts and names the extra to install.
@@ -132,7 +132,7 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(batch: _Batch, sink: TextIO, summary: Any) -> None:
+def _write(batch: _Batch, sink: TextIO, summary: Summary) -> None:
     for result in batch.results():
         summary.add(result)
         sink.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")

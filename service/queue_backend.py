@@ -190,8 +190,7 @@ class RedisBackend:
         return batch
 
     async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
-        self._reserve(len(items))
-        batch = await asyncio.to_thread(self._enqueue, list(items))
+        batch = await self.asubmit(items)
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
         client = aioredis.Redis.from_url(self.config.redis_url, socket_connect_timeout=2.0,

@@ -103,12 +103,11 @@ def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threadi
             reporter.forget()
 
 
-def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool = False,
-               *, redis_url: str | None = None, heartbeat_ttl_s: int | None = None) -> int:
+def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool = False) -> int:
     """Run one worker until SIGTERM/SIGINT (warm shutdown: the running job finishes) or, with
     `burst`, until the queues are empty. Returns the exit code."""
     config = QueueConfig.from_settings(settings)
-    url = redis_url or config.redis_url
+    url = config.redis_url
     connection = connect(url)
     try:
         connection.ping()
@@ -116,7 +115,7 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
         print(f"referee worker: redis at {_safe_url(url)} unreachable: {exc}", file=sys.stderr)
         return 1
     names = queues or [config.queue_name]
-    heartbeat = heartbeat_ttl_s or config.heartbeat_ttl_s
+    heartbeat = config.heartbeat_ttl_s
     # Scorers are imported by the executor's forkserver before any worker process forks.
     executor = Executor(settings).start()
     # The first probe imports the Docker SDK (a third of a second of CPU): pay it before the
@@ -204,8 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging(settings.log_level)
     try:
-        return run_worker(settings, args.queues, args.burst, redis_url=args.redis_url,
-                          heartbeat_ttl_s=args.heartbeat_ttl)
+        return run_worker(settings, args.queues, args.burst)
     except KeyboardInterrupt:
         return 130
 

@@ -32,17 +32,15 @@ def test_override_matches_rq_signature(name: str) -> None:
         f"rq_worker has {inspect.signature(ours)}")
 
 
-def _assigned_in_rq_worker_source() -> set[str]:
-    names: set[str] = set()
-    for klass in SimpleWorker.__mro__:
-        if klass.__module__.startswith("rq."):
-            names |= set(re.findall(r"self\.(\w+)\s*[:=]", inspect.getsource(klass)))
-    return names
+def _assigned_in(klass: type, name: str) -> bool:
+    """Whether `self.<name>` is assigned in the source of `klass` or of one of its rq bases."""
+    return any(re.search(rf"self\.{name}\s*[:=]", inspect.getsource(k))
+               for k in klass.__mro__ if k.__module__.startswith("rq."))
 
 
 @pytest.mark.parametrize("name", ATTRIBUTES)
 def test_worker_attribute_still_exists(name: str) -> None:
-    assert hasattr(SimpleWorker, name) or name in _assigned_in_rq_worker_source(), (
+    assert hasattr(SimpleWorker, name) or _assigned_in(SimpleWorker, name), (
         f"rq {rq.__version__}: Worker.{name} is gone")
 
 
@@ -52,9 +50,7 @@ def test_internal_name_still_exists(owner: str, name: str) -> None:
     target: Any = importlib.import_module(module)
     if klass:
         target = getattr(target, klass)
-    present = hasattr(target, name) or (
-        inspect.isclass(target)
-        and re.search(rf"self\.{name}\s*[:=]", inspect.getsource(target)) is not None)
+    present = hasattr(target, name) or (inspect.isclass(target) and _assigned_in(target, name))
     assert present, f"rq {rq.__version__}: {owner}.{name} is gone"
 
 
