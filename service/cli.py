@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from referee.service.cli_config import ConfigError, missing_extra, settings_with
+from referee.service.json_guard import BodyLimits, BodyProblem, check_body
 from referee.verifiers.contract import Result
 
 if TYPE_CHECKING:
@@ -38,10 +39,16 @@ if TYPE_CHECKING:
 Parsed = tuple[int, dict[str, Any] | Result]
 
 
-def _parse_line(number: int, line: str) -> Parsed:
+def _parse_line(number: int, line: str, limits: BodyLimits) -> Parsed:
     text = line.strip()
     if not text:
         return number, Result(error=f"line {number}: empty line")
+    try:
+        # Before parsing: json recurses per nesting level, and a lone surrogate cannot be
+        # written back out.
+        check_body(text.encode("utf-8", "surrogatepass"), limits)
+    except BodyProblem as problem:
+        return number, Result(error=f"line {number}: {problem.message}")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -53,10 +60,11 @@ def _parse_line(number: int, line: str) -> Parsed:
     return number, value
 
 
-def _read_batches(stream: TextIO, batch_size: int) -> Iterator[list[Parsed]]:
+def _read_batches(stream: TextIO, batch_size: int, limits: BodyLimits
+                  ) -> Iterator[list[Parsed]]:
     batch: list[Parsed] = []
     for number, line in enumerate(stream, start=1):
-        batch.append(_parse_line(number, line))
+        batch.append(_parse_line(number, line, limits))
         if len(batch) >= batch_size:
             yield batch
             batch = []
@@ -119,7 +127,8 @@ def run_score(args: argparse.Namespace) -> int:
         started = time.monotonic()
         executor = stack.enter_context(Executor(settings))
         in_flight: deque[_Batch] = deque()
-        for parsed in _read_batches(source, args.batch_size):
+        limits = BodyLimits(settings.max_json_depth, settings.max_number_chars)
+        for parsed in _read_batches(source, args.batch_size, limits):
             in_flight.append(_Batch(parsed, executor, progress))
             if len(in_flight) >= 2:
                 _write(in_flight.popleft(), sink, summary)

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
                                   description="Address-space cap per worker process (0: none), "
                                   "so a runaway sympy evaluation raises MemoryError instead of "
                                   "exhausting the host.")
+    executor_restarts: int = Field(
+        default=5, ge=0, le=1000, description="Dispatcher failures the executor recovers from "
+        "(restarting its scoring processes) within 10 minutes; one more and it stops, `/healthz` "
+        "answers 503 and `referee worker` exits non-zero, for an orchestrator to restart.")
     chunk_size: int = Field(default=16, ge=1, le=4096,
                             description="Items per task sent to a worker; items of one group "
                             "(or sharing a gold answer) travel together.")
@@ -68,6 +72,13 @@ class Settings(BaseSettings):
     max_completion_chars: int = Field(default=4_000_000, ge=1)
     max_prompt_chars: int = Field(default=4_000_000, ge=1)
     max_scorers: int = Field(default=32, ge=1)
+    max_json_depth: int = Field(
+        default=32, ge=4, le=200, description="Deepest nesting of arrays and objects in a "
+        "request body (the body itself is level 1); deeper is 422 naming the place. Far under "
+        "what breaks pickling or recursion downstream (~600).")
+    max_number_chars: int = Field(
+        default=100, ge=24, le=4300, description="Longest number literal in a request body; "
+        "longer, NaN, Infinity or a float that overflows is 422 naming the place.")
 
     # Scorers
     lid_model_path: str | None = Field(
@@ -114,6 +125,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_queue_items: int = Field(default=65536, ge=1,
                                  description="Pending items past which requests get 429.")
+    request_deadline_s: float = Field(
+        default=600.0, gt=0, le=86400, description="Server-side deadline of a request that "
+        "sets no `timeout_s`: unfinished items then come back as error results naming it.")
     job_ttl_s: float = Field(default=3600.0, gt=0, description="How long job results are kept.")
     openrlhf_scorers: tuple[dict[str, Any], ...] = Field(
         default=({"name": "math", "gold": "{label}"}, {"name": "format", "weight": 0.5}),

@@ -11,6 +11,7 @@ client can import it without sympy or fastText.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,10 @@ VERDICT_TIMEOUT = "timeout"
 VERDICT_WORKER_CRASHED = "worker_crashed"
 VERDICT_SCORER_ERROR = "scorer_error"
 
+MAX_WEIGHT = 1e6
+"""Largest scorer weight in magnitude: with finite scores, every reward is a finite number
+(two weights of 1e308 would make it infinite, which no JSON answer can carry)."""
+
 
 class ScorerSpec(BaseModel):
     """One scorer to run on an item: its name, weight, and scorer-specific parameters."""
@@ -28,7 +33,7 @@ class ScorerSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(description="Registered scorer name, e.g. 'math', 'format', 'language'.")
-    weight: float = Field(default=1.0, allow_inf_nan=False)
+    weight: float = Field(default=1.0, allow_inf_nan=False, ge=-MAX_WEIGHT, le=MAX_WEIGHT)
     key: str | None = Field(
         default=None,
         description="Name of this score in the result; defaults to `name`. Needed only when "
@@ -75,7 +80,7 @@ class ScoreResult(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    score: float | None
+    score: float | None = Field(allow_inf_nan=False)
     verdict: str
 
 
@@ -98,7 +103,9 @@ class Result(BaseModel):
 def weighted_reward(
     specs: list[ScorerSpec], scores: dict[str, ScoreResult], null_as_zero: bool
 ) -> float | None:
-    """The weighted sum of the scores; null if any score is null and the item did not opt in."""
+    """The weighted sum of the scores; null if any score is null and the item did not opt in,
+    or if the sum is not a finite number (bounded weights and finite scores make that a sum
+    past 1.8e308, which no JSON answer can carry)."""
     total = 0.0
     for spec in specs:
         result = scores.get(spec.result_key)
@@ -108,4 +115,4 @@ def weighted_reward(
                 return None
             continue
         total += spec.weight * value
-    return total
+    return total if math.isfinite(total) else None

@@ -2,8 +2,10 @@
 `ScoringBackend`.
 
 Layers, outermost first: request context (request id, JSON log line, metrics), API-key auth,
-body-size limit, then FastAPI's routing with our error handlers. Everything an app holds lives
-on the app (`app.state.referee`); nothing is global, so tests may build several apps.
+body-size limit, the body guard (UTF-8, nesting depth, numbers, lone surrogates: 422 naming the
+place, before anything parses the body), then FastAPI's routing with our error handlers.
+Everything an app holds lives on the app (`app.state.referee`); nothing is global, so tests
+may build several apps.
 
 The app does not own the backend: its lifespan starts and stops only what it creates (a sweep
 of expired jobs); closing the backend, and its executor, is the caller's job.
@@ -19,6 +21,7 @@ from fastapi import FastAPI
 
 from referee.service.api import routes_compat, routes_health, routes_rewards
 from referee.service.api.auth import AuthMiddleware
+from referee.service.api.body_guard import BodyGuardMiddleware, BodyLimits
 from referee.service.api.errors import install_error_handlers
 from referee.service.api.jobs import JobStore
 from referee.service.api.limits import BodyLimitMiddleware
@@ -70,6 +73,8 @@ def create_app(settings: Settings, backend: ScoringBackend) -> FastAPI:
     app.include_router(routes_compat.router)
     app.include_router(routes_health.router)
     # add_middleware wraps what is there: the last added runs first.
+    app.add_middleware(BodyGuardMiddleware, limits=BodyLimits(
+        max_depth=settings.max_json_depth, max_number_chars=settings.max_number_chars))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(AuthMiddleware, keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_request)

@@ -6,7 +6,8 @@ Both take `{"items": [...]}` in the item contract and answer results in input or
 Retry-After when the queue is full. A batch that
 misses `timeout_s` is still answered 200: finished items with their results, the others as
 error results naming the deadline (reward null; their scoring goes on, those results are
-dropped), so a trainer keeps what was done instead of losing the batch to a 5xx.
+dropped), so a trainer keeps what was done instead of losing the batch to a 5xx. A request
+without `timeout_s` gets the server's `request_deadline_s`.
 
 Left out: streaming results as they finish, cancelling a job.
 """
@@ -57,11 +58,13 @@ async def score_batch(state: AppState, items: list[Any], timeout_s: float | None
     check_item_sizes(items, _size_limits(settings), field)
     await admit(state.backend, len(items), settings.max_queue_items)
     started = time.perf_counter()
+    # No request waits without end: a lost chunk or a stalled backend costs at most this.
+    deadline_s = timeout_s if timeout_s is not None else settings.request_deadline_s
     try:
-        results = await state.backend.score(items, timeout_s)
+        results = await state.backend.score(items, deadline_s)
     except BackendError as exc:
         raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
-    if timeout_s is not None and any(
+    if any(
             r.error is not None and r.error.startswith(DEADLINE_ERROR)
             for r in results):
         state.metrics.request_timeouts.inc()

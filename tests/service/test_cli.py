@@ -151,3 +151,34 @@ def test_serve_and_worker_never_import_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+HOSTILE = [
+    ('{"completion": "x", "scorers": [{"name": "math", "gold": "4", "p": '
+     + "[" * 100_000 + "]" * 100_000 + "}]}", "line 2: scorers[0].p[0]"),
+    ('{"id": "\\ud800", "completion": "x", "scorers": [{"name": "math", "gold": "4"}]}',
+     "line 3: id holds a lone UTF-16 surrogate"),
+    ('{"completion": "x", "scorers": [{"name": "math", "gold": "4", "weight": NaN}]}',
+     "line 4: scorers[0].weight is NaN"),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    source = tmp_path_factory.mktemp("cli") / "in.jsonl"
+    source.write_text(lines_of(GOOD, *(line for line, _ in HOSTILE), GOOD))
+    proc = referee("score", str(source))
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+@pytest.mark.parametrize(("index", "message"),
+                         [(n + 1, message) for n, (_, message) in enumerate(HOSTILE)],
+                         ids=["nested-100k", "lone-surrogate", "nan"])
+def test_hostile_line_is_an_error_naming_the_line(hostile_run: list[dict[str, Any]],
+                                                  index: int, message: str) -> None:
+    assert hostile_run[index]["error"].startswith(message)
+
+
+def test_hostile_lines_leave_the_others_scored(hostile_run: list[dict[str, Any]]) -> None:
+    assert [hostile_run[0]["reward"], hostile_run[-1]["reward"]] == [1.5, 1.5]

@@ -21,7 +21,7 @@ from rq import Queue
 from referee.service.queue_backend import SERIALIZER, worker_processes
 from referee.service.settings import Settings
 from tests.service.plugins import ALL
-from tests.service.serving import free_port
+from tests.service.serving import free_port, stop_service, wait_ready
 
 REPO = Path(__file__).resolve().parents[3]
 QUEUE = "referee-test"
@@ -137,6 +137,23 @@ def workers(redis_url: str) -> Iterator[WorkerProcs]:
         yield procs
     finally:
         procs.stop()
+
+
+@pytest.fixture(scope="module")
+def service(redis_url: str, workers: WorkerProcs) -> Iterator[str]:
+    """`referee serve` over the queue, with the module's workers behind it: its base URL."""
+    port = free_port()
+    env = dict(os.environ, REFEREE_REDIS_URL=redis_url, REFEREE_QUEUE_NAME=QUEUE,
+               REFEREE_LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "referee.service.cli", "serve", "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc)
+        yield base
+    finally:
+        stop_service(proc, 20)
 
 
 def echo(value: float | None = 1.0, **extra: Any) -> dict[str, Any]:

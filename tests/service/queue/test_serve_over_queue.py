@@ -3,34 +3,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.service.queue.conftest import QUEUE, REPO, WorkerProcs
-from tests.service.serving import free_port, stop_service, wait_ready
 from tests.service.test_code_items import ADD_TESTS
-
-
-@pytest.fixture(scope="module")
-def service(redis_url: str, workers: WorkerProcs) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ, REFEREE_REDIS_URL=redis_url, REFEREE_QUEUE_NAME=QUEUE,
-               REFEREE_LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "referee.service.cli", "serve", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, proc)
-        yield base
-    finally:
-        stop_service(proc, 20)
 
 
 def test_rewards_over_the_queue(service: str) -> None:
