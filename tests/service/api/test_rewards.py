@@ -176,6 +176,17 @@ async def test_missed_timeout_answers_200_with_finished_results_and_errors_for_t
     assert executor.pending_items() == 1  # still being scored, not dropped from the executor
 
 
+async def test_a_request_without_timeout_gets_the_server_deadline(
+    make_app: AppFactory,
+) -> None:
+    async with client(make_app(request_deadline_s=0.3)) as http:
+        response = await http.post("/v1/rewards",
+                                   json={"items": [sleeper(0.6, group="a"), echo(group="b")]})
+    slow, fast = response.json()["results"]
+    assert fast["reward"] == 1.0
+    assert slow["reward"] is None and slow["error"] == "not scored within timeout_s=0.3"
+
+
 async def test_job_is_accepted_with_202_and_an_id(make_app: AppFactory) -> None:
     async with client(make_app()) as http:
         response = await http.post("/v1/jobs", json={"items": [echo()]})
