@@ -4,12 +4,14 @@
 - default: `GET /readyz` of the API in this container (Redis answers and at least one worker is
   registered); sends the first key of `REFEREE_API_KEY` as a bearer token, since /readyz
   needs one when keys are set;
-- `--live`: `GET /healthz` (the API process answers);
+- `--live`: `GET /healthz` (the API process answers and can still score: 503, so unhealthy,
+  once an embedded executor stopped for good; over the queue the API runs no executor);
 - `--worker`: the `referee worker` of this container is registered in Redis with a live
   heartbeat (an RQ worker key of the set `rq:workers`, which expires when the worker stops
   heart-beating, names this hostname). Redis unreachable or not answering in time counts as
   healthy: an outage is not the worker's fault and the worker waits it out, so restarting it
-  would only lose work.
+  would only lose work. A worker whose executor stopped for good exits by itself (code 3),
+  which deregisters it.
 
 Reads its configuration (port, keys, Redis URL) through Referee's `Settings`, like the service.
 

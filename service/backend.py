@@ -3,7 +3,9 @@ embedded one, which runs batches on an in-process `Executor`.
 
 The API sees only `ScoringBackend`: `score` (await one batch, with an optional deadline),
 `asubmit` (start a batch and poll its `BatchHandle`, for jobs), `pending_items` (what
-backpressure reads), `ready`, `stats` and `close`. The Redis/RQ backend
+backpressure reads), `ready`, `alive` (what `/healthz` reads: false once the embedded
+executor stopped for good, so that an orchestrator restarts the process), `stats` and `close`.
+The Redis/RQ backend
 (`queue_backend.RedisBackend`) implements the same interface.
 
 The event loop never waits on a backend's I/O: the routes `await refresh()` and then read
@@ -117,6 +119,12 @@ class ScoringBackend(Protocol):
         in a thread)."""
         ...
 
+    def alive(self) -> tuple[bool, str]:
+        """(this process can still do its part, a short reason): false when only a restart
+        of the process would help (its executor stopped for good). From memory, never I/O:
+        `/healthz` calls it on the event loop and must answer while Redis hangs."""
+        ...
+
     def stats(self) -> dict[str, float]:
         """Counters and gauges for /metrics: at least `pending_items`, `items_scored`,
         `item_timeouts`, `worker_crashes`, `worker_respawns`, `items_per_s`."""
@@ -127,11 +135,13 @@ class ScoringBackend(Protocol):
 
 def worker_series(counters: Mapping[str, float]) -> dict[str, float]:
     """Executor counters (`Executor.counters()`, or the workers' sums kept in Redis) under
-    the names `stats()` reports: item_timeouts, worker_crashes, worker_respawns, sandbox_*."""
+    the names `stats()` reports: item_timeouts, worker_crashes, worker_respawns,
+    executor_restarts, sandbox_*."""
     return {
         "item_timeouts": float(counters.get("timeouts", 0)),
         "worker_crashes": float(counters.get("crashes", 0)),
         "worker_respawns": float(counters.get("respawns", 0)),
+        "executor_restarts": float(counters.get("restarts", 0)),
         **{name: float(value) for name, value in counters.items()
            if name.startswith("sandbox_")},
     }
@@ -255,6 +265,14 @@ class EmbeddedBackend:
         sandbox_ok, sandbox = sandbox_status(settings)
         detail = f"{settings.workers} workers ready; {sandbox}"
         return sandbox_ok or not settings.require_sandbox, detail
+
+    def alive(self) -> tuple[bool, str]:
+        if self.executor.running:
+            return True, "executor running"
+        failure = self.executor.failure
+        if failure is not None:
+            return False, failure
+        return False, "executor not running (not started, or closed)"
 
     def stats(self) -> dict[str, float]:
         return {

@@ -12,12 +12,26 @@ front of the queue. A worker that dies on its own is handled the same way (`work
 Workers are forked from a forkserver that preloaded and warmed the scorers, so a replacement
 is ready in milliseconds, and forking never happens from this multi-threaded process.
 `submit` and `score` are safe to call from any thread, concurrently.
+
+Nothing in an item can stop the dispatcher. A task is pickled before anything is written to a
+pipe; an item that cannot be pickled (a list nested a few hundred deep, an object pickle
+refuses) ends as its own error result and the rest of its task is sent. A message from a
+worker that cannot be read marks that worker broken: it is replaced and its current item
+closed out like a crash.
+Should the dispatcher still fail (a bug, a replacement that cannot start), it logs the error,
+fails only the items in flight (error results naming the restart, reward null), restarts the
+scoring processes and goes on: up to `Settings.executor_restarts` times within 10 minutes
+(`counters()["restarts"]`); one more and it stops for good, failing every pending batch and
+stopping its scoring processes, and `running` turns false (`failure` says why) so that the
+process's liveness check fails. A restart never touches items queued but not sent yet; left
+out: retrying the items it failed (one of them may be what broke the dispatcher).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import multiprocessing
 import socket
 import threading
@@ -27,12 +41,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from pydantic import ValidationError
 
 from referee.service.settings import Settings
-from referee.service.worker import WorkerConfig, worker_main
+from referee.service.worker import WorkerConfig, describe_error, worker_main
 from referee.verifiers.contract import (
     VERDICT_TIMEOUT,
     VERDICT_WORKER_CRASHED,
@@ -41,12 +56,16 @@ from referee.verifiers.contract import (
     ScoreResult,
     weighted_reward,
 )
-from referee.verifiers.engine import format_validation_error
+from referee.verifiers.engine import format_validation_error, item_id
 
 ProgressCallback = Callable[[int, int], None]
 
+logger = logging.getLogger("referee.executor")
+
 # Tasks sent to one worker ahead of time; see Executor._dispatch.
 _TASKS_IN_FLIGHT = 2
+RESTART_WINDOW_S = 600.0
+"""The window `Settings.executor_restarts` counts dispatcher failures in."""
 
 
 class ExecutorClosed(RuntimeError):
@@ -146,6 +165,8 @@ class _Worker:
     item_bound: float = 0.0
     """The current item's time bound (the default unless its scorers asked for more)."""
     eof: bool = False
+    broken: str | None = None
+    """Why a message from the worker could not be read; it is replaced like a crashed one."""
     pool: dict[str, int] = field(default_factory=dict)
     """The last sandbox pool statistics the worker reported."""
 
@@ -192,8 +213,12 @@ class Executor:
         self._wake_r.setblocking(False)
         self._workers: list[_Worker] = []
         self._closed = False
+        """No more batches: close() was called, or the dispatcher stopped for good."""
+        self._shut = False
+        self._failure: str | None = None
+        self._restarted_at: deque[float] = deque()
         self._thread: threading.Thread | None = None
-        self.stats = {"timeouts": 0, "crashes": 0, "respawns": 0}
+        self.stats = {"timeouts": 0, "crashes": 0, "respawns": 0, "restarts": 0}
         self._retired_pool: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -212,9 +237,10 @@ class Executor:
 
     def close(self) -> None:
         with self._lock:
-            if self._closed:
+            if self._shut:
                 return
-            self._closed = True
+            # Also after the dispatcher stopped for good: its workers are still to shut down.
+            self._shut = self._closed = True
             futures = list(self._futures)
         self._wake()
         if self._thread is not None:
@@ -229,9 +255,15 @@ class Executor:
 
     @property
     def running(self) -> bool:
-        """Started, not closed, and its dispatcher alive."""
+        """Started, not closed, and its dispatcher alive (also while it restarts)."""
         return (self._thread is not None and self._thread.is_alive()
                 and not self._closed)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the dispatcher stopped for good; None while it runs (or was closed)."""
+        with self._lock:
+            return self._failure
 
     def __enter__(self) -> Executor:
         return self.start()
@@ -262,7 +294,7 @@ class Executor:
         tasks = self._make_tasks(pending_by_key)
         with self._lock:
             if self._closed:
-                raise ExecutorClosed("executor is closed")
+                raise ExecutorClosed(self._failure or "executor is closed")
             self._futures.add(future)
             for pos, result in invalid:
                 future._set(pos, result)
@@ -278,9 +310,10 @@ class Executor:
             return sum(total - done for done, total in (f.progress() for f in self._futures))
 
     def counters(self) -> dict[str, int]:
-        """`stats` plus the sandbox pools' counters summed over the scoring processes, past
-        and present (`sandbox_started`, `sandbox_waits`, ...), and `sandbox_pool_size`, the
-        containers the live processes hold now."""
+        """`stats` (timeouts, crashes, respawns, restarts of the dispatcher) plus the sandbox
+        pools' counters summed over the scoring processes, past and present
+        (`sandbox_started`, `sandbox_waits`, ...), and `sandbox_pool_size`, the containers the
+        live processes hold now."""
         out = dict(self.stats)
         totals = dict(self._retired_pool)
         size = 0
@@ -339,7 +372,12 @@ class Executor:
         remaining = max(0.0, deadline - time.monotonic())
         if not worker.conn.poll(remaining):
             raise RuntimeError("a scoring worker did not start in time")
-        message = worker.conn.recv()
+        try:
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            worker.process.join(timeout=1)
+            raise RuntimeError(f"a scoring worker exited while starting (exit code "
+                               f"{worker.process.exitcode})") from None
         if message != ("ready",):
             raise RuntimeError(f"unexpected first message from a worker: {message!r}")
 
@@ -358,24 +396,83 @@ class Executor:
     def _stop_worker(self, worker: _Worker) -> None:
         with contextlib.suppress(Exception):
             worker.process.kill()
-        worker.process.join(timeout=5)
+        with contextlib.suppress(Exception):
+            worker.process.join(timeout=5)
         with contextlib.suppress(Exception):
             worker.conn.close()
 
     def _run(self) -> None:
-        try:
-            while True:
-                with self._lock:
-                    if self._closed:
-                        return
-                self._dispatch()
-                self._poll()
-        except BaseException as exc:  # the dispatcher must never die silently
+        failure: BaseException | None = None
+        while True:
+            try:
+                if failure is not None:
+                    self._restart(failure)
+                    failure = None
+                self._serve()
+                return
+            except BaseException as exc:  # the dispatcher must never die silently
+                logger.error("executor dispatcher failed", exc_info=exc)
+                if not self._may_restart():
+                    self._stop_for_good(exc)
+                    return
+                failure = exc
+
+    def _serve(self) -> None:
+        while True:
             with self._lock:
-                self._closed = True
-                futures = list(self._futures)
-            for future in futures:
-                future._fail(RuntimeError(f"executor dispatcher failed: {exc!r}"))
+                if self._closed:
+                    return
+            self._dispatch()
+            self._poll()
+
+    def _may_restart(self) -> bool:
+        """Whether the restart budget has room for one more failure; counts it if so."""
+        now = time.monotonic()
+        while self._restarted_at and now - self._restarted_at[0] > RESTART_WINDOW_S:
+            self._restarted_at.popleft()
+        if len(self._restarted_at) >= self.settings.executor_restarts:
+            return False
+        self._restarted_at.append(now)
+        self.stats["restarts"] += 1
+        return True
+
+    def _stop_for_good(self, exc: BaseException) -> None:
+        reason = (f"executor dispatcher failed: {describe_error(exc)}; stopped for good after "
+                  f"{len(self._restarted_at)} restarts within {RESTART_WINDOW_S:g}s "
+                  f"(executor_restarts={self.settings.executor_restarts})")
+        logger.critical("%s; this process can no longer score", reason)
+        with self._lock:
+            self._closed = True
+            self._failure = reason
+            futures = list(self._futures)
+        for future in futures:
+            future._fail(RuntimeError(reason))
+        workers, self._workers = self._workers, []
+        for worker in workers:  # nothing will feed them again
+            self._retire(worker)
+
+    def _restart(self, failure: BaseException) -> None:
+        """Fail the items in flight, then replace every scoring process. Queued items stay
+        queued. A failure here counts against the restart budget like any other."""
+        reason = (f"not scored: the executor restarted its scoring processes after an internal "
+                  f"error ({describe_error(failure)}) while this item was in flight")
+        logger.warning("executor restarting its %d scoring processes", self.settings.workers)
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            self._retire(worker)
+            for task in worker.tasks:
+                for pending in task.items:
+                    self._settle(pending, Result(id=item_id(pending.raw), error=reason))
+            worker.tasks.clear()
+        deadline = time.monotonic() + 120
+        for _ in range(self.settings.workers):
+            with self._lock:
+                if self._closed:
+                    return
+            worker = self._spawn()
+            self._workers.append(worker)  # before it is ready: close() must stop it too
+            self._await_ready(worker, deadline)
+        logger.warning("executor restarted: %d scoring processes ready", len(self._workers))
 
     def _dispatch(self) -> None:
         """Keep every worker fed: idle workers first, then a second task in flight each, so a
@@ -388,20 +485,58 @@ class Executor:
                     if not self._queue:
                         return
                     task = self._queue.popleft()
-                if not worker.tasks:
-                    worker.item_started = time.monotonic()
-                    worker.item_bound = self.settings.item_timeout_s
-                worker.tasks.append(task)
-                try:
-                    worker.conn.send((task.task_id, [(p.pos, p.raw) for p in task.items]))
-                except OSError:
-                    worker.eof = True
+                self._send(worker, task)
+
+    def _send(self, worker: _Worker, task: _Task) -> None:
+        if not worker.tasks:
+            worker.item_started = time.monotonic()
+            worker.item_bound = self.settings.item_timeout_s
+        # In flight from here on, so that a restart fails its items rather than losing them.
+        worker.tasks.append(task)
+        payload = self._encode(task)
+        if payload is None:
+            worker.tasks.pop()
+            return
+        try:
+            worker.conn.send_bytes(payload)
+        except OSError:
+            worker.eof = True
+
+    def _encode(self, task: _Task) -> memoryview | None:
+        """The task pickled (None once none of its items is left). Pickling first means a
+        failure writes nothing to the pipe; then each item is tried alone, inside the same
+        envelope (so at the same depth), and those that fail end as their own errors."""
+        try:
+            return _pickle_task(task.task_id, task.items)
+        except Exception:
+            pass
+        kept: deque[_Pending] = deque()
+        for pending in task.items:
+            try:
+                _pickle_task(task.task_id, [pending])
+            except Exception as exc:
+                self._settle(pending, _unsendable(pending, exc))
+            else:
+                kept.append(pending)
+        task.items = kept
+        if not kept:
+            return None
+        try:
+            return _pickle_task(task.task_id, kept)
+        except Exception as exc:  # each pickles alone, not together (e.g. out of memory)
+            for pending in kept:
+                self._settle(pending, _unsendable(pending, exc))
+            kept.clear()
+            return None
 
     def _poll(self) -> None:
         now = time.monotonic()
         busy = [w.item_started + w.item_bound - now for w in self._workers if w.tasks]
         timeout = max(0.0, min(busy)) if busy else None
-        waitables: list[Any] = [self._wake_r, *(w.conn for w in self._workers if not w.eof)]
+        if any(w.eof or w.broken for w in self._workers):
+            timeout = 0.0  # a pipe that failed in _dispatch: replace its worker now
+        waitables: list[Any] = [self._wake_r, *(w.conn for w in self._workers
+                                                if not (w.eof or w.broken))]
         ready = wait(waitables, timeout=timeout)
         if self._wake_r in ready:
             with contextlib.suppress(BlockingIOError):
@@ -413,7 +548,14 @@ class Executor:
         for worker in list(self._workers):
             # A worker that dies closes its end of the pipe, so EOF is how a crash shows up;
             # the parent holds no other copy of that end.
-            if worker.eof:
+            if worker.broken is not None:
+                self.stats["crashes"] += 1
+                self._replace(
+                    worker, VERDICT_WORKER_CRASHED,
+                    f"its scoring process sent a message that could not be read "
+                    f"({worker.broken}); the process was replaced",
+                )
+            elif worker.eof:
                 self.stats["crashes"] += 1
                 worker.process.join(timeout=1)
                 code = worker.process.exitcode
@@ -438,7 +580,14 @@ class Executor:
                 # poll() keeps reporting a closed pipe as readable: remember it.
                 worker.eof = True
                 return
-            self._handle(worker, message)
+            except Exception as exc:  # e.g. unpickling fails: whatever the worker sent is lost
+                worker.broken = describe_error(exc)
+                return
+            try:
+                self._handle(worker, message)
+            except Exception as exc:  # a malformed message
+                worker.broken = describe_error(exc)
+                return
 
     def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         if message[0] == "pool":
@@ -454,13 +603,16 @@ class Executor:
         else:
             self._finish_current(worker, message[3])
 
+    def _settle(self, pending: _Pending, result: Result) -> None:
+        with self._lock:
+            pending.future._set(pending.pos, result)
+            if pending.future.done():
+                self._futures.discard(pending.future)
+
     def _finish_current(self, worker: _Worker, result: Result) -> None:
         task = worker.tasks[0]
         current = task.items.popleft()
-        with self._lock:
-            current.future._set(current.pos, result)
-            if current.future.done():
-                self._futures.discard(current.future)
+        self._settle(current, result)
         worker.item_started = time.monotonic()
         worker.item_bound = self.settings.item_timeout_s
         if not task.items:
@@ -475,18 +627,26 @@ class Executor:
                 current.raw)
         except ValidationError as exc:
             return Result(id=None, error=format_validation_error(exc))
+        except Exception as exc:  # e.g. RecursionError: the item ends, not the dispatcher
+            return Result(id=item_id(current.raw), error=f"{reason}; and the item could not "
+                                                         f"be read: {describe_error(exc)}")
         lost = ScoreResult(score=None, verdict=verdict, error=reason)
         scores = {spec.result_key: current.scores.get(spec.result_key, lost)
                   for spec in item.scorers}
         reward = weighted_reward(item.scorers, scores, item.null_as_zero)
         return Result(id=item.id, reward=reward, scores=scores)
 
-    def _replace(self, worker: _Worker, verdict: str, reason: str) -> None:
-        """Kill a worker, close out its current item, requeue the rest, start a new one."""
+    def _retire(self, worker: _Worker) -> None:
+        """Kill a worker and keep its sandbox pool's counters."""
         self._stop_worker(worker)
         for name, value in worker.pool.items():
             if name != "size":
                 self._retired_pool[name] = self._retired_pool.get(name, 0) + value
+        worker.pool = {}
+
+    def _replace(self, worker: _Worker, verdict: str, reason: str) -> None:
+        """Kill a worker, close out its current item, requeue the rest, start a new one."""
+        self._retire(worker)
         current = worker.current()
         if current is not None:
             self._finish_current(worker, self._close_out(current, verdict, reason))
@@ -498,3 +658,14 @@ class Executor:
         self.stats["respawns"] += 1
         self._await_ready(replacement, time.monotonic() + 60)
         self._workers[index] = replacement
+
+
+def _pickle_task(task_id: int, items: Sequence[_Pending]) -> memoryview:
+    """A task as the worker receives it, pickled as `Connection.send` would."""
+    payload: memoryview = ForkingPickler.dumps((task_id, [(p.pos, p.raw) for p in items]))
+    return payload
+
+
+def _unsendable(pending: _Pending, exc: BaseException) -> Result:
+    return Result(id=item_id(pending.raw), error=f"item could not be sent to a scoring "
+                                                 f"process: {describe_error(exc)}")

@@ -16,10 +16,25 @@
   (`worker_cli`) requeues it (a retry), or fails it once retries are used up.
 * Redis unreachable: `submit` and `score` raise `BackendError` (the API answers 503).
 
-`pending_items()` is the cluster's queue depth in items, the same for every API replica: the
-items of the chunk jobs queued or running on the queue, read from their job ids (refreshed at
-most every `_DEPTH_TTL_S`, plus what this process submitted since). `stats()` adds the
-workers' counters (item timeouts, crashes, sandbox pools), which they publish to Redis.
+`pending_items()` is the cluster's queue depth in items: the items of the chunk jobs queued,
+dequeued or running on the queue, read from their job ids (at most `_DEPTH_TTL_S` old), plus
+this process's batches that the read may have missed: those still being enqueued, reserved
+from before `submit`/`asubmit`/`score` first yield until their enqueue returned, and those
+enqueued since the read was sent. So within one API process admission holds exactly: batches
+admitted concurrently never push the queue past `max_queue_items` (the one exception,
+`api.limits.admit`'s: one batch of any admitted size enters an empty queue). Across R API
+replicas each one counts its own batches exactly but sees the others' only once they are in
+Redis and it re-read the depth, so the queue may exceed the limit by what the other replicas
+admitted within that staleness (their enqueue time plus `_DEPTH_TTL_S`); as every replica keeps
+its own share within the limit, it never exceeds R x max(max_queue_items,
+max_items_per_request). Left out: a Redis-side reservation that is exact across replicas (a
+counter a crashed replica would leave wrong, and one more round trip per request).
+
+Workers count for `/readyz` and for chunk planning only while their last heartbeat is at most
+`heartbeat_ttl_s` old (Redis server time against the workers' clocks, which are assumed in
+sync): RQ drops a dead worker's registration only lazily, minutes later. `stats()` adds the
+workers' counters (item timeouts, crashes, sandbox pools) and the queue's (`chunk_retries`,
+`orphans_requeued`), which are kept in Redis (`queue_stats`), the same for every replica.
 """
 
 from __future__ import annotations
@@ -31,6 +46,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -123,12 +139,13 @@ class RedisBackend:
                            serializer=SERIALIZER)
         self._started = StartedJobRegistry(queue=self.queue)
         self._lock = threading.Lock()
-        self._pending = 0
+        self._pending = 0  # this process's items not finished
         self._closed = False
         self._throughput = _Throughput()
-        self._retries = 0
         self._depth = (0, -1.0)  # (items, when read); refreshed lazily
-        self._since_depth = 0
+        self._inflight = 0  # reserved items whose enqueue has not returned yet
+        self._landed = 0  # items enqueued by this process, ever
+        self._landed_at_read = 0  # `_landed` when the depth read was sent
         self._slots = (1, -1.0)
         self._cluster: tuple[dict[str, float], float] = ({}, -1.0)
 
@@ -157,7 +174,14 @@ class RedisBackend:
             raise BackendError("backend is closed")
         with self._lock:
             self._pending += n
-            self._since_depth += n
+            self._inflight += n
+
+    def _landed_now(self, n: int, enqueued: bool) -> None:
+        """The enqueue of `n` reserved items returned: in Redis now (or never, on failure)."""
+        with self._lock:
+            self._inflight -= n
+            if enqueued:
+                self._landed += n
 
     def _enqueue(self, items: list[Any]) -> RedisBatch:
         """Enqueue reserved items (RQ compresses every job: keep this off the event loop)."""
@@ -181,9 +205,11 @@ class RedisBackend:
                     self.queue.enqueue_many(datas, pipeline=pipe)
                     pipe.execute()
         except RedisError as exc:
+            self._landed_now(len(items), enqueued=False)
             self.finished(len(items))
             raise BackendError(
                 f"redis at {_safe_url(self.config.redis_url)} unreachable: {exc}") from exc
+        self._landed_now(len(items), enqueued=True)
         batch = RedisBatch(self, items, chunks, job_ids, batch_id)
         if not datas:
             batch._release()
@@ -234,14 +260,20 @@ class RedisBackend:
         return time.monotonic() - self._cluster[1] > _STATS_TTL_S
 
     def pending_items(self) -> int:
-        """Items queued or running on the whole queue (all API replicas' batches). Reads Redis
-        when the depth is older than `_DEPTH_TTL_S` (`refresh` does it off the event loop)."""
+        """Items queued or running on the whole queue (all API replicas' batches), plus this
+        process's that the last read may have missed (see the module doc). Reads Redis when
+        the depth is older than `_DEPTH_TTL_S` (`refresh` does it off the event loop)."""
         if self._depth_stale():
+            with self._lock:
+                # Enqueues that return after this point may be missing from the read: they
+                # count on top of it until the next one.
+                landed = self._landed
             try:
                 with self.redis.pipeline(transaction=False) as pipe:
                     pipe.lrange(self.queue.key, 0, -1)
+                    pipe.lrange(self.queue.intermediate_queue_key, 0, -1)
                     pipe.zrange(self._started.key, 0, -1)
-                    queued, running = pipe.execute()
+                    lists = pipe.execute()
             except RedisError:
                 with self._lock:
                     # Not again until the TTL passed: a caller right after a failed refresh
@@ -249,26 +281,35 @@ class RedisBackend:
                     self._depth = (self._depth[0], time.monotonic())
                     return self._pending
             with self._lock:
-                self._depth = (items_in_job_ids(queued) + items_in_job_ids(running),
-                               time.monotonic())
-                self._since_depth = 0
+                self._depth = (sum(items_in_job_ids(ids) for ids in lists), time.monotonic())
+                self._landed_at_read = landed
         with self._lock:
-            return self._depth[0] + self._since_depth
+            return self._depth[0] + self._landed - self._landed_at_read + self._inflight
 
     def ready(self) -> tuple[bool, str]:
         if self._closed:
             return False, "backend is closed"
+        ttl = self.config.heartbeat_ttl_s
         try:
             self.redis.ping()
-            workers = worker_processes(self.redis, self.queue)
+            keys, live = registered_and_live(self.redis, self.queue, ttl)
+            registered, workers = _processes(keys), _processes(live)
         except RedisError as exc:
             return False, f"redis at {_safe_url(self.config.redis_url)} unreachable: {exc}"
-        if workers < 1:
+        if registered < 1:
             return False, f"no `referee worker` registered on queue {self.config.queue_name!r}"
+        if workers < 1:
+            return False, (f"no `referee worker` alive on queue {self.config.queue_name!r}: "
+                           f"{registered} registered, none heart-beat in the last {ttl}s")
         sandboxes = int(self._cluster_stats().get("sandbox_ready", 0.0))
         detail = (f"{workers} workers on queue {self.config.queue_name!r}; sandbox ready on "
                   f"{sandboxes}")
         return sandboxes > 0 or not self.settings.require_sandbox, detail
+
+    def alive(self) -> tuple[bool, str]:
+        # This process runs no executor: the workers' own health is theirs (a `referee
+        # worker` whose executor stops exits) and /readyz's. Never Redis: /healthz calls it.
+        return True, "api process (scoring runs in `referee worker` processes)"
 
     def _cluster_stats(self) -> dict[str, float]:
         """The workers' counters and gauges, from Redis (cached `_STATS_TTL_S`)."""
@@ -285,7 +326,8 @@ class RedisBackend:
             "pending_items": float(self.pending_items()),
             "items_scored": float(self._throughput.total),
             "items_per_s": self._throughput.per_second(),
-            "chunk_retries": float(self._retries),
+            "chunk_retries": self._cluster_stats().get("chunk_retries", 0.0),
+            "orphans_requeued": self._cluster_stats().get("orphans_requeued", 0.0),
             **worker_series(self._cluster_stats()),
         }
 
@@ -304,16 +346,13 @@ class RedisBackend:
     def scored(self, n: int) -> None:
         self._throughput.add(n)
 
-    def retried(self, n: int = 1) -> None:
-        with self._lock:
-            self._retries += n
-
     def _scoring_slots(self) -> int:
-        """Scoring processes of the workers on this queue (cached; 1 when unknown)."""
+        """Scoring processes of the live workers on this queue (cached; 1 when unknown)."""
         slots, when = self._slots
         if time.monotonic() - when > _WORKERS_TTL_S:
             try:
-                names = Worker.all_keys(connection=self.redis, queue=self.queue)
+                names = registered_and_live(self.redis, self.queue,
+                                            self.config.heartbeat_ttl_s)[1]
             except RedisError:
                 return slots
             slots = max(1, sum(_slots_of(name) for name in names))
@@ -321,11 +360,45 @@ class RedisBackend:
         return slots
 
 
-def worker_processes(connection: redis.Redis, queue: Queue) -> int:
+def worker_processes(connection: redis.Redis, queue: Queue, max_age_s: float | None = None
+                     ) -> int:
     """`referee worker` processes registered on `queue` (a process's extra lanes, named
-    `...-p0`, do not count; other RQ workers count one each)."""
-    keys = Worker.all_keys(connection=connection, queue=queue)
+    `...-p0`, do not count; other RQ workers count one each); with `max_age_s`, only those
+    whose last heartbeat is at most that old."""
+    if max_age_s is None:
+        return _processes(Worker.all_keys(connection=connection, queue=queue))
+    return _processes(registered_and_live(connection, queue, max_age_s)[1])
+
+
+def _processes(keys: list[str]) -> int:
     return sum(1 for key in keys if _slots_of(key) > 0)
+
+
+def registered_and_live(connection: redis.Redis, queue: Queue, max_age_s: float
+                        ) -> tuple[list[str], list[str]]:
+    """The keys of the workers registered on `queue`, and of those among them whose
+    `last_heartbeat` is at most `max_age_s` old by the Redis server's clock (two round
+    trips)."""
+    keys = Worker.all_keys(connection=connection, queue=queue)
+    if not keys:
+        return [], []
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.time()
+        for key in keys:
+            pipe.hget(key, "last_heartbeat")
+        (seconds, micros), *beats = pipe.execute()
+    now = seconds + micros / 1e6
+    return keys, [key for key, beat in zip(keys, beats, strict=True)
+                  if beat is not None and now - _timestamp(beat) <= max_age_s]
+
+
+def _timestamp(value: bytes | str) -> float:
+    """An RQ UTC timestamp (`2024-01-31T12:00:00.123456Z`) in seconds; 0 if unreadable."""
+    text = value.decode() if isinstance(value, bytes) else value
+    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(text, layout).replace(tzinfo=UTC).timestamp()
+    return 0.0
 
 
 def worker_name(base: str, processes: int) -> str:

@@ -9,10 +9,23 @@ job's arguments (the items) never travel back.
 
 A chunk is settled by a success (its results), a failure or an exhausted retry (one error per
 item, `worker failed: <last line of the traceback>`). A "retried" entry keeps it open. Every
-`check_interval_s` the open chunks' job hashes are read (status, retries left: retries are
-counted for /metrics), so a job deleted or expired before it
-ran (it will never write a result; e.g. Redis restarted without persistence) settles as failed
-instead of hanging the batch, once its key has been missing for `heartbeat_ttl_s`.
+`check_interval_s` the open chunks' job statuses are read, so that a chunk that will never
+write a result settles as failed instead of hanging the batch, once it has been so for
+`heartbeat_ttl_s`: its job hash is gone (deleted or expired before it ran; e.g. Redis restarted
+without persistence), or its job ended (finished, failed, stopped, canceled) and its result
+entry is gone (expired, evicted under `maxmemory`, deleted) or was never written (RQ's
+`cancel`). A chunk dequeued and never started (its worker died right after the dequeue) is the
+workers' to requeue (`queue_orphans`); a running chunk whose worker died, the reaper's
+(`worker_cli`). With no live worker at all a chunk waits for one (`/readyz` says so); only the
+request's deadline (`timeout_s`, or the server's `request_deadline_s`) ends that wait.
+
+Retries: when a chunk settles with its job hash still there, its `retries_left` is final, and
+one Lua script adds `retries - retries_left` to the queue's `chunk_retries` counter
+(`queue_stats`), once per chunk however many replicas follow the batch (a marker field in the
+job hash), so every replica's /metrics shows each retry of every chunk seen to settle, also a
+chunk retried and finished between two checks. Not counted: retries of chunks no replica saw
+settle (a request that timed out, a job never polled), a count lost to a Redis error, and a
+chunk put back because its worker's executor stopped (`rq_worker`: that costs it no retry).
 
 Redis errors are tolerated for `_REDIS_GRACE_S`; past that the batch fails and the API answers
 503 (the jobs themselves stay queued and run).
@@ -32,6 +45,7 @@ from rq.job import Job
 from rq.results import Result as RQResult
 
 from referee.service.backend import BackendError, fill_unfinished
+from referee.service.queue_stats import counters_key
 from referee.service.rq_worker import restore_result, result_stream_key
 from referee.verifiers.contract import Result
 from referee.verifiers.engine import item_id
@@ -44,6 +58,18 @@ _REDIS_GRACE_S = 5.0
 _RUNNING_TTL_S = 86400
 _SETTLING = {RQResult.Type.SUCCESSFUL, RQResult.Type.FAILED, RQResult.Type.STOPPED,
              RQResult.Type.MAX_RETRIES_EXCEEDED}
+_ENDED = {"finished", "failed", "stopped", "canceled"}
+"""Job statuses after which RQ writes nothing more to the job's result stream."""
+_COUNT_RETRIES = """
+local left = redis.call('HGET', KEYS[1], 'retries_left')
+if not left then return 0 end
+if redis.call('HSETNX', KEYS[1], 'referee_retries_counted', '1') == 0 then return 0 end
+local n = tonumber(ARGV[1]) - tonumber(left)
+if n > 0 then redis.call('HINCRBY', KEYS[2], 'chunk_retries', n) end
+return n
+"""
+"""KEYS: the job hash, the queue's counters hash; ARGV: the retries a chunk is enqueued with.
+Adds the settled chunk's retries once (the first replica to count it sets the marker)."""
 
 
 def record_key(batch_id: str) -> str:
@@ -63,6 +89,16 @@ def load_record(backend: RedisBackend, batch_id: str) -> RedisBatch | None:
     items = [{"id": item} for item in record["ids"]]
     return RedisBatch(backend, items, record["chunks"], record["job_ids"], batch_id,
                       counted=False)
+
+
+def _lost_reason(status: Any) -> str | None:
+    """Why a chunk whose job has `status` will never write a result; None if it may."""
+    if status is None:  # every job hash has a status: the hash is gone
+        return "its job expired or was deleted before it ran"
+    text = _text(status)
+    if text in _ENDED:
+        return f"its job ended ({text}) and left no result"
+    return None
 
 
 def _text(value: Any) -> str:
@@ -94,8 +130,8 @@ class RedisBatch:
         self._failure: str | None = None
         self._released = False
         self._checked = time.monotonic()
-        self._missing_since: dict[int, float] = {}
-        self._retries_left = {n: backend.config.retries for n in range(len(job_ids))}
+        self._lost_since: dict[int, float] = {}
+        self._uncounted: set[int] = set()  # settled chunks whose retries are not counted yet
 
     # -- reading results -------------------------------------------------------------------
 
@@ -141,6 +177,7 @@ class RedisBatch:
                 reason = _last_line(outcome.exc_string or outcome.type.name.lower())
             self._fail_chunk(n, reason)
         self._settled[n] = True
+        self._uncounted.add(n)
 
     def _fail_chunk(self, n: int, reason: str) -> None:
         for pos in self._chunks[n]:
@@ -156,31 +193,43 @@ class RedisBatch:
     def _queue_checks(self, pipe: Any, chunks: list[int]) -> None:
         """Queue the reads `_check` takes, on a sync or an asyncio pipeline alike."""
         for n in chunks:
-            pipe.hmget(Job.key_for(self.job_ids[n]), ["status", "retries_left"])
+            pipe.hget(Job.key_for(self.job_ids[n]), "status")
 
-    def _check(self, chunks: list[int], fields: list[Any]) -> None:
-        """Apply the (status, retries_left) of `chunks`: count retries, and settle chunks
-        whose job key stayed gone for a heartbeat TTL, as they will never write a result. (A
-        live worker puts back the key of the job it runs within a third of that TTL after
-        Redis lost its data.)"""
+    def _check(self, chunks: list[int], statuses: list[Any]) -> None:
+        """Apply the job statuses of `chunks`: settle those that stayed unable to write a
+        result for a heartbeat TTL (see the module doc). (A live worker puts back the key of
+        the job it runs within a third of that TTL after Redis lost its data; an ended job's
+        result entry, written with its status, is read by the next `XREAD`.)"""
         now = time.monotonic()
         grace = self._backend.config.heartbeat_ttl_s
         with self._lock:
-            for n, (status, retries_left) in zip(chunks, fields, strict=True):
-                if retries_left is not None:
-                    left = int(retries_left)
-                    if left < self._retries_left[n]:
-                        self._backend.retried(self._retries_left[n] - left)
-                    self._retries_left[n] = left
-                alive = status is not None  # every job hash has a status
-                if alive or self._settled[n]:  # settled meanwhile by its result stream
-                    self._missing_since.pop(n, None)
+            for n, status in zip(chunks, statuses, strict=True):
+                reason = _lost_reason(status)
+                if reason is None or self._settled[n]:  # settled meanwhile by its stream
+                    self._lost_since.pop(n, None)
                     continue
-                since = self._missing_since.setdefault(n, now)
+                since = self._lost_since.setdefault(n, now)
                 if now - since >= grace:
-                    self._fail_chunk(n, "its job expired or was deleted before it ran")
+                    self._fail_chunk(n, reason)
                     self._settled[n] = True
+                    if status is not None:
+                        self._uncounted.add(n)
         self._after_read()
+
+    def _queue_retry_counts(self, pipe: Any) -> list[int]:
+        """Queue the retry counts of the chunks settled since the last count, on a sync or
+        an asyncio pipeline alike; returns the chunks queued."""
+        with self._lock:
+            chunks = sorted(self._uncounted)
+        counters = counters_key(self._backend.queue.name)
+        for n in chunks:
+            pipe.eval(_COUNT_RETRIES, 2, Job.key_for(self.job_ids[n]), counters,
+                      self._backend.config.retries)
+        return chunks
+
+    def _counted_retries(self, chunks: list[int]) -> None:
+        with self._lock:
+            self._uncounted.difference_update(chunks)
 
     def _after_read(self) -> None:
         self._errors_since = None
@@ -214,6 +263,11 @@ class RedisBatch:
                 with client.pipeline(transaction=False) as pipe:
                     self._queue_checks(pipe, due)
                     self._check(due, pipe.execute())
+            if self._uncounted:
+                with client.pipeline(transaction=False) as pipe:
+                    counted = self._queue_retry_counts(pipe)
+                    pipe.execute()
+                self._counted_retries(counted)
         except RedisError as exc:
             self._note_error(exc)
 
@@ -229,6 +283,11 @@ class RedisBatch:
                 async with client.pipeline(transaction=False) as pipe:
                     self._queue_checks(pipe, due)
                     self._check(due, await pipe.execute())
+            if self._uncounted:
+                async with client.pipeline(transaction=False) as pipe:
+                    counted = self._queue_retry_counts(pipe)
+                    await pipe.execute()
+                self._counted_retries(counted)
         except RedisError as exc:
             self._note_error(exc)
 

@@ -6,6 +6,11 @@ registers it here before it runs the RQ workers (its lanes); jobs run in the lan
 (no fork per job), so the executor and its warm scorers serve every job. A lane that dequeued
 a job through the process's `LaneGate` sets its ticket here (`set_ticket`), and the chunk
 reaches the executor in ticket order.
+
+A chunk fails (raises) when the executor is not running or stops for good under it; that is
+never the chunk's fault, and the lanes (`rq_worker`) read `executor_running()` to put such a
+chunk back on the queue and to stop dequeuing. An item the executor cannot handle (e.g. nested
+too deep to pickle) comes back as that item's error result, not as a failed chunk.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ def set_ticket(ticket: int | None) -> None:
 def current_executor() -> Executor | None:
     with _lock:
         return _executor
+
+
+def executor_running() -> bool:
+    """Whether this process has an executor registered and it is running."""
+    executor = current_executor()
+    return executor is not None and executor.running
 
 
 def score_chunk(items: list[Any]) -> list[dict[str, Any]]:

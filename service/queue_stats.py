@@ -1,5 +1,5 @@
-"""Worker-side counters of the queue path, shared through Redis so that every API replica's
-`/metrics` shows the whole cluster.
+"""Counters of the queue path (the workers' and the queue's own), shared through Redis so that
+every API replica's `/metrics` shows the whole cluster.
 
 Each `referee worker` adds the growth of its executor's counters (item timeouts, scoring
 process crashes and respawns, sandbox containers started, pool waits, ...) since its last
@@ -7,6 +7,11 @@ report to one Redis hash per queue (`HINCRBY`, so the totals only grow, as Prome
 must, and survive the worker). Gauges that describe a live worker (sandbox containers in its
 pools) go to a per-worker hash that expires with the worker's heartbeat, and the API sums the
 live ones.
+
+Counters of the queue itself go to the same hash, added where the event happens
+(`add_counter`): `orphans_requeued` (chunks a worker put back from RQ's intermediate list,
+`queue_orphans`) and `chunk_retries` (retries of settled chunks, added once per chunk by the
+API replica that saw it settle, `queue_batch`).
 
 Left out: counters a worker gathered after its last report are lost if it is SIGKILLed (at
 most one housekeeping interval's worth).
@@ -18,9 +23,11 @@ from collections.abc import Mapping
 
 import redis
 
-COUNTERS = ("timeouts", "crashes", "respawns", "sandbox_started", "sandbox_failed_starts",
-            "sandbox_retries", "sandbox_waits")
+COUNTERS = ("timeouts", "crashes", "respawns", "restarts", "sandbox_started",
+            "sandbox_failed_starts", "sandbox_retries", "sandbox_waits")
 GAUGES = ("sandbox_pool_size", "sandbox_ready")
+QUEUE_COUNTERS = ("chunk_retries", "orphans_requeued")
+"""Counters of the queue (not of an executor): added with `add_counter`."""
 
 
 def counters_key(queue: str) -> str:
@@ -29,6 +36,11 @@ def counters_key(queue: str) -> str:
 
 def gauges_key(queue: str, worker: str) -> str:
     return f"referee:gauges:{queue}:{worker}"
+
+
+def add_counter(connection: redis.Redis, queue: str, name: str, n: int = 1) -> None:
+    """Add `n` to the queue counter `name` (one of `QUEUE_COUNTERS`)."""
+    connection.hincrby(counters_key(queue), name, n)
 
 
 class StatsReporter:
@@ -63,7 +75,7 @@ class StatsReporter:
 def read_cluster_stats(connection: redis.Redis, queue: str) -> dict[str, float]:
     """The queue's counters and the sum of its live workers' gauges (two round trips)."""
     raw = connection.hgetall(counters_key(queue))
-    out: dict[str, float] = {name: 0.0 for name in (*COUNTERS, *GAUGES)}
+    out: dict[str, float] = {name: 0.0 for name in (*COUNTERS, *QUEUE_COUNTERS, *GAUGES)}
     for name, value in raw.items():
         key = name.decode() if isinstance(name, bytes) else str(name)
         if key in out:

@@ -15,6 +15,12 @@ Undocumented RQ names used, and why:
 * `SimpleWorker.dequeue_job_and_maintain_ttl(timeout, max_idle_time)` (override): the lane gate
   (`worker_lanes.LaneGate`) decides when a lane may take the next chunk, and a blocking dequeue
   is cut to `_IDLE_CHECK_S` so that an idle lane in a thread (no signal handler) sees a stop.
+  It also takes no job once the process's executor is not running (`queue_jobs`): the lane
+  returns None, RQ leaves its loop, and `worker_cli` exits non-zero.
+* `handle_job_failure(...)` (override) and `Job.retries_left`, `Job.enqueue_at_front_on_retry`
+  (attributes, written): a chunk that failed while the executor was not running goes back to
+  the front of the queue through RQ's own retry, given one extra retry first, so that it
+  costs none of the chunk's own retries and is never failed for good (it was not its fault).
 * `get_heartbeat_ttl(job, working_time)` (override): a short execution TTL, so that a dead
   worker's chunk is found abandoned within `heartbeat_ttl_s`, not RQ's minutes.
 * `execute_job(job, queue)`, `prepare_execution(job)` (overrides): remember the running job and
@@ -25,8 +31,9 @@ Undocumented RQ names used, and why:
   makes a Redis call that RQ lets escape, ending `work()` with "unhandled exception, quitting";
   here they wait for Redis (or skip a heartbeat/state write, which is repeated anyway). RQ 3
   already retries inside its dequeue loop and logs, rather than raises, a failure it cannot
-  store (`handle_job_failure`), so neither is wrapped: a failure record lost to an outage leaves
-  the chunk in the started registry, where the reaper re-runs it (chunks are idempotent).
+  store (`handle_job_failure`), so neither waits for Redis: a failure record lost to an
+  outage leaves the chunk in the started registry, where the reaper re-runs it (chunks are
+  idempotent).
 * `teardown()` (override): no re-registration after the worker deregistered.
 * `_install_signal_handlers()` (override, private): lanes in threads must not install signal
   handlers (only the main thread may).
@@ -91,6 +98,7 @@ OVERRIDDEN = (
     "get_heartbeat_ttl", "execute_job", "prepare_execution", "dequeue_job_and_maintain_ttl",
     "check_for_suspension", "run_maintenance_tasks", "heartbeat", "set_state",
     "prepare_job_execution", "handle_execution_ended", "handle_job_success", "teardown",
+    "handle_job_failure",
     "_install_signal_handlers",
 )
 """RQ worker methods whose signatures must match RQ's (tests/service/test_rq_worker.py)."""
@@ -103,8 +111,12 @@ INTERNALS = (
     ("rq.executions:Execution", "worker_executions_key"),
     ("rq.registry:StartedJobRegistry", "add_execution"), ("rq.results:Result", "get_key"),
     ("rq.results:Result", "restore"), ("rq.job:Job", "started_job_registry"),
+    ("rq.job:Job", "retries_left"), ("rq.job:Job", "enqueue_at_front_on_retry"),
+    ("rq.queue:Queue", "intermediate_queue_key"), ("rq.queue:Queue", "intermediate_queue"),
+    ("rq.intermediate_queue:IntermediateQueue", "get_first_seen_key"),
 )
-"""Other undocumented RQ names used here and in `queue_batch`: (module[:class], attribute)."""
+"""Other undocumented RQ names used here, in `queue_batch` and in `queue_orphans`:
+(module[:class], attribute)."""
 
 
 def result_stream_key(job_id: str) -> str:
@@ -142,6 +154,8 @@ class RefereeWorker(SimpleWorker):
         self._alive_lock = threading.Lock()
         self._leaving = False
         self._ticket: int | None = None
+        self.executor_lost = False
+        """The process's executor was found not running: this lane stopped taking jobs."""
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return int(self.heartbeat_ttl_s)
@@ -194,7 +208,10 @@ class RefereeWorker(SimpleWorker):
         gate = self.gate
         while True:
             with gate.turn() if gate is not None else contextlib.nullcontext():
-                if gate is not None and not gate.wait_for_room(lambda: self._stop_requested):
+                if gate is not None and not gate.wait_for_room(self._must_stop):
+                    return None
+                if not queue_jobs.executor_running():
+                    self._executor_lost()
                     return None
                 result = super().dequeue_job_and_maintain_ttl(timeout, idle)
                 if result is not None and gate is not None:
@@ -203,6 +220,29 @@ class RefereeWorker(SimpleWorker):
                     self._ticket = gate.claim(items)
             if result is not None or timeout is None or self._stop_requested:
                 return result
+
+    def _must_stop(self) -> bool:
+        return self._stop_requested or not queue_jobs.executor_running()
+
+    def _executor_lost(self) -> None:
+        if not self.executor_lost:
+            logger.error("worker %s: this process's executor is not running; taking no more "
+                         "jobs", self.name)
+        self.executor_lost = True
+        self._stop_requested = True
+
+    def handle_job_failure(self, job: Job, queue: Queue,
+                           started_job_registry: StartedJobRegistry | None = None,
+                           exc_string: str = "", execution: Execution | None = None) -> None:
+        if not queue_jobs.executor_running():
+            # Not the chunk's fault: back to the queue for a live worker, at no cost to the
+            # chunk's own retries (RQ's retry takes back the one given here).
+            logger.warning("job %s failed while this process's executor is not running: "
+                           "putting it back on the queue", job.id)
+            job.retries_left = (job.retries_left or 0) + 1
+            job.enqueue_at_front_on_retry = True
+            self._executor_lost()
+        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
     def check_for_suspension(self, burst: bool) -> None:
         self._until_redis("suspension check",

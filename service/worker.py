@@ -5,6 +5,15 @@ sends every scorer's result back as soon as it is known, so that the parent can 
 finished scores of an item whose next scorer overruns the time bound and gets the worker
 killed. The worker never bounds its own time: the parent does, from outside.
 
+Every message is pickled before anything is written, so a result that cannot be pickled (a
+plugin's details nested too deep, an object pickle refuses) writes nothing to the pipe: the
+item then ends as an error result naming the reason, and a step message that fails is left
+out (its score still reaches the parent in the item's result, or as that result's error). An
+exception that escapes validation or assembly of one item likewise ends as that item's error,
+never as the process's. Left out: a task the worker cannot unpickle ends the process (the
+parent counts it as a crash); the parent pickles every task itself first, so it only happens
+for objects that pickle and refuse to load.
+
 This module is preloaded by the forkserver (see `warm_up`), so a replacement worker starts in
 milliseconds with sympy, math-verify and the language model already imported and warm.
 """
@@ -13,13 +22,15 @@ from __future__ import annotations
 
 import resource
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from referee.sandbox.pool import pool_stats
 from referee.verifiers.contract import Item, Result, ScoreResult
-from referee.verifiers.engine import Limits, finalize, prepare, run_step, time_bound
+from referee.verifiers.engine import Limits, finalize, item_id, prepare, run_step, time_bound
 from referee.verifiers.registry import ScorerConfig, build_registry
 
 # Messages worker -> parent.
@@ -29,6 +40,26 @@ from referee.verifiers.registry import ScorerConfig, build_registry
 # ("pool", stats): this process's sandbox pool counters and size, after a task that used it.
 # ("ready",): the worker finished its start-up.
 Message = tuple[Any, ...]
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as a short line for an item's error: its type and message."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+def send(conn: Connection, message: Message,
+         fallback: Callable[[BaseException], Message | None] | None = None) -> None:
+    """Pickle `message`, then write it: a pickling failure writes nothing, and `fallback(exc)`
+    (if given and not None) is sent instead. A closed pipe still raises (the parent left)."""
+    try:
+        data = ForkingPickler.dumps(message)
+    except Exception as exc:
+        replacement = fallback(exc) if fallback is not None else None
+        if replacement is None:
+            return
+        data = ForkingPickler.dumps(replacement)
+    conn.send_bytes(data)
 
 
 @dataclass(frozen=True)
@@ -55,7 +86,7 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_memory(config.memory_mb)
     registry = build_registry(config.scorers)
-    conn.send(("ready",))
+    send(conn, ("ready",))
     while True:
         try:
             task = conn.recv()
@@ -68,28 +99,46 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             _score_one(conn, task_id, pos, item, registry, config)
         pool = pool_stats()
         if pool is not None:
-            conn.send(("pool", pool))
+            send(conn, ("pool", pool))
 
 
 def _score_one(
     conn: Connection, task_id: int, pos: int, item: Item | dict[str, Any], registry: Any,
     config: WorkerConfig,
 ) -> None:
+    def unsendable(exc: BaseException) -> Message:
+        return ("done", task_id, pos, Result(
+            id=item_id(item),
+            error=f"result could not be sent from its scoring process: {describe_error(exc)}"))
+
+    try:
+        result = _score_steps(conn, task_id, pos, item, registry, config)
+    except Exception as exc:  # e.g. RecursionError validating a deeply nested item
+        result = Result(id=item_id(item), error=f"item could not be scored: "
+                                                f"{describe_error(exc)}")
+    send(conn, ("done", task_id, pos, result), unsendable)
+
+
+def _score_steps(
+    conn: Connection, task_id: int, pos: int, item: Item | dict[str, Any], registry: Any,
+    config: WorkerConfig,
+) -> Result:
     plan = prepare(item, registry, config.limits)
     if isinstance(plan, Result):
-        conn.send(("done", task_id, pos, plan))
-        return
+        return plan
     bound = time_bound(plan, config.item_timeout_s)
     if bound > config.item_timeout_s:
-        conn.send(("bound", task_id, pos, bound))
+        send(conn, ("bound", task_id, pos, bound))
     scores: dict[str, ScoreResult] = {}
     last = len(plan.steps) - 1
     for index, step in enumerate(plan.steps):
         outcome = run_step(plan, step, scores)
         scores[step.key] = outcome
         if index < last:
-            conn.send(("step", task_id, pos, step.key, outcome))
-    conn.send(("done", task_id, pos, finalize(plan, scores)))
+            # Unsendable: left out; the parent loses this score only if the item then times
+            # out or crashes, and the item's result says why it could not be sent.
+            send(conn, ("step", task_id, pos, step.key, outcome))
+    return finalize(plan, scores)
 
 
 def warm_up() -> None:

@@ -18,7 +18,14 @@ A housekeeping thread, while the worker lives (and once more as it leaves):
   `/readyz` read them;
 * runs `StartedJobRegistry.cleanup()` for the queue (at most one worker per interval, through a
   Redis `SET NX` lock): RQ requeues an expired (abandoned) job as a retry, or fails it once its
-  retries are used up.
+  retries are used up;
+* requeues chunks dequeued and never started (`queue_orphans`, one worker per interval too).
+
+A worker whose executor stops for good (its dispatcher failed more than `executor_restarts`
+times within 10 minutes; the executor recovers from fewer by itself) cannot score: every lane
+stops dequeuing at once, a chunk that was in flight goes back to the queue (`rq_worker`), and
+the process exits with `EXIT_EXECUTOR_STOPPED`, for its supervisor to restart it. Queued chunks
+are left for the other workers; none is failed.
 
 Redis going away (restart, failover, network blip) does not end the worker (`rq_worker`): a
 job that finishes while Redis is down keeps its result in memory and stores it once Redis is
@@ -53,6 +60,7 @@ from referee.service.queue_backend import (
     connect,
     worker_name,
 )
+from referee.service.queue_orphans import requeue_orphans
 from referee.service.queue_stats import StatsReporter
 from referee.service.rq_worker import LaneWorker, RefereeWorker, request_stop
 from referee.service.settings import Settings
@@ -62,6 +70,8 @@ logger = logging.getLogger("referee.worker")
 
 _ROOM_PER_PROCESS = 4
 """Backlog (items per scoring process) under which a lane fetches the next chunk."""
+EXIT_EXECUTOR_STOPPED = 3
+"""Exit code of a worker whose executor stopped for good."""
 
 
 def reap_abandoned(worker: RefereeWorker, queues: list[Queue], interval_s: float) -> None:
@@ -88,6 +98,8 @@ def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threadi
             for lane in lanes:
                 lane.keep_alive()
             reap_abandoned(worker, queues, interval)
+            requeue_orphans(worker.connection, queues, worker.heartbeat_ttl_s, interval,
+                            worker.name)
             counters: dict[str, float] = {**executor.counters(),
                                           "sandbox_ready": sandbox_status(settings)[0]}
             for reporter in reporters:
@@ -159,6 +171,11 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
                 thread.join()
             stop.set()
             threads[0].join(timeout=5)
+        if not executor.running:
+            logger.critical("referee worker: its executor stopped (%s); exiting with code %d so "
+                            "that it is restarted", executor.failure or "not running",
+                            EXIT_EXECUTOR_STOPPED)
+            return EXIT_EXECUTOR_STOPPED
         return 0 if ok or burst else 1
     finally:
         stop.set()

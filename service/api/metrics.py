@@ -2,9 +2,11 @@
 process or a test may hold several apps).
 
 Per route: requests (by method and status) and latency. From the backend, read at scrape time:
-queue depth (pending items), items scored, item timeouts, worker crashes and respawns, and the
-sandbox pools (containers held, started, failed starts, retries, waits for a container); over
-the queue these come from every worker, through Redis. From the
+queue depth (pending items), items scored, item timeouts, worker crashes and respawns, executor
+restarts (its dispatcher recovered from an internal failure), and the sandbox pools
+(containers held, started, failed starts, retries, waits for a container); over the queue these
+come from every worker, through Redis, with the queue's own chunk retries and orphaned chunks
+requeued (`queue_stats`). From the
 results the API hands out: verdicts per scorer, null rewards, item errors; and requests that
 missed their timeout_s.
 
@@ -38,9 +40,14 @@ _BACKEND_SERIES = {
     "worker_crashes": ("referee_worker_crashes", "Worker processes that died.", True),
     "worker_respawns": ("referee_worker_respawns", "Worker processes started as "
                         "replacements.", True),
-    "chunk_retries": ("referee_queue_chunk_retries", "Queued chunk jobs run again after "
-                      "their worker failed or died (seen by the replica waiting on them).",
-                      True),
+    "executor_restarts": ("referee_executor_restarts", "Times the executor's dispatcher "
+                          "failed and recovered by restarting its scoring processes.", True),
+    "chunk_retries": ("referee_queue_chunk_retries", "Retries of queued chunk jobs whose "
+                      "worker failed or died, counted once per settled chunk on the whole "
+                      "queue.", True),
+    "orphans_requeued": ("referee_queue_orphans_requeued", "Chunk jobs found held by no "
+                         "worker (left in RQ's intermediate list) and put back on the "
+                         "queue.", True),
     "sandbox_ready": ("referee_sandbox_ready_workers", "Workers whose host can run sandboxes "
                       "(Docker engine up, sandbox image present); queue backend only.", False),
     "sandbox_pool_size": ("referee_sandbox_pool_containers", "Sandbox containers held by the "

@@ -1,9 +1,11 @@
-"""Operations: `GET /healthz` (the process answers; never authenticated), `GET /readyz` (the
-backend can take work: 503 when its executor is not started or closed) and `GET /metrics`
-(Prometheus text format, this app's own registry).
+"""Operations: `GET /healthz` (liveness, never authenticated: the process answers and its
+backend is alive; 503 `not_alive` once the embedded executor stopped for good, which only a
+restart of the process cures), `GET /readyz` (the backend can take work: 503 when its executor
+is not started or closed) and `GET /metrics` (Prometheus text format, this app's own registry).
 
-Nothing here waits on the backend's I/O on the event loop (`/healthz` answers while Redis
-hangs). Left out: deep checks (e.g. scoring a canary item) on /readyz; it asks the backend only.
+Nothing here waits on the backend's I/O on the event loop (`/healthz` asks the backend from
+memory and answers while Redis hangs). Left out: deep checks (e.g. scoring a canary item) on
+/readyz; it asks the backend only.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from referee.service.api.state import state_of
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness (no authentication)")
-async def healthz() -> JSONResponse:
+@router.get("/healthz", response_model=Health, responses={503: {"model": ErrorBody}},
+            summary="Liveness (no authentication): 503 when only a restart would help")
+async def healthz(request: Request) -> JSONResponse:
+    alive, detail = state_of(request).backend.alive()  # from memory: no I/O
+    if not alive:
+        return error_response(503, "not_alive", detail)
     return JSONResponse({"status": "ok"})
 
 
