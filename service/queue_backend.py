@@ -46,7 +46,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -55,6 +54,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry, Worker
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.utils import utcparse
 
 from referee.service.backend import (
     BackendError,
@@ -322,13 +322,14 @@ class RedisBackend:
         return cluster
 
     def stats(self) -> dict[str, float]:
+        cluster = self._cluster_stats()
         return {
             "pending_items": float(self.pending_items()),
             "items_scored": float(self._throughput.total),
             "items_per_s": self._throughput.per_second(),
-            "chunk_retries": self._cluster_stats().get("chunk_retries", 0.0),
-            "orphans_requeued": self._cluster_stats().get("orphans_requeued", 0.0),
-            **worker_series(self._cluster_stats()),
+            "chunk_retries": cluster.get("chunk_retries", 0.0),
+            "orphans_requeued": cluster.get("orphans_requeued", 0.0),
+            **worker_series(cluster),
         }
 
     def close(self) -> None:
@@ -360,14 +361,10 @@ class RedisBackend:
         return slots
 
 
-def worker_processes(connection: redis.Redis, queue: Queue, max_age_s: float | None = None
-                     ) -> int:
+def worker_processes(connection: redis.Redis, queue: Queue) -> int:
     """`referee worker` processes registered on `queue` (a process's extra lanes, named
-    `...-p0`, do not count; other RQ workers count one each); with `max_age_s`, only those
-    whose last heartbeat is at most that old."""
-    if max_age_s is None:
-        return _processes(Worker.all_keys(connection=connection, queue=queue))
-    return _processes(registered_and_live(connection, queue, max_age_s)[1])
+    `...-p0`, do not count; other RQ workers count one each)."""
+    return _processes(Worker.all_keys(connection=connection, queue=queue))
 
 
 def _processes(keys: list[str]) -> int:
@@ -393,12 +390,13 @@ def registered_and_live(connection: redis.Redis, queue: Queue, max_age_s: float
 
 
 def _timestamp(value: bytes | str) -> float:
-    """An RQ UTC timestamp (`2024-01-31T12:00:00.123456Z`) in seconds; 0 if unreadable."""
+    """An RQ timestamp (as RQ writes `last_heartbeat`, parsed as RQ parses it) in seconds; 0
+    if unreadable."""
     text = value.decode() if isinstance(value, bytes) else value
-    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        with contextlib.suppress(ValueError):
-            return datetime.strptime(text, layout).replace(tzinfo=UTC).timestamp()
-    return 0.0
+    try:
+        return utcparse(text).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def worker_name(base: str, processes: int) -> str:

@@ -9,7 +9,7 @@ and its batch waits. RQ's own maintenance finds it only after a minute's first s
 its 10-minute interval, and then fails it as a retry.
 
 `requeue_orphans` runs in every worker's housekeeping, each interval, one worker at a time (a
-Redis `SET NX` lock, like `worker_cli.reap_abandoned`):
+Redis `SET NX` lock, `take_turn`, shared with `worker_cli.reap_abandoned`):
 
 * A job id in the intermediate list and not in the started registry is a candidate. Its first
   sighting (Redis server time, so that workers on different hosts agree, and its
@@ -102,14 +102,19 @@ class _Sighting:
             return None
 
 
+def take_turn(connection: redis.Redis, lock: str, worker: str, interval_s: float) -> bool:
+    """Whether `worker` is the one worker to do the chore named by `lock` this interval (a
+    Redis `SET NX` that expires after `interval_s`)."""
+    return bool(connection.set(lock, worker, nx=True, px=max(1, int(interval_s * 1000))))
+
+
 def requeue_orphans(connection: redis.Redis, queues: Sequence[Queue], min_age_s: float,
                     interval_s: float, worker: str) -> int:
     """Scan each queue's intermediate list (one worker per interval does it) and requeue the
     orphans found there (see the module doc). Returns how many jobs were requeued."""
     requeued = 0
     for queue in queues:
-        lock = _lock_key(queue.name)
-        if connection.set(lock, worker, nx=True, px=max(1, int(interval_s * 1000))):
+        if take_turn(connection, _lock_key(queue.name), worker, interval_s):
             requeued += _scan(connection, queue, min_age_s)
     return requeued
 

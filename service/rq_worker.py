@@ -113,9 +113,10 @@ INTERNALS = (
     ("rq.results:Result", "restore"), ("rq.job:Job", "started_job_registry"),
     ("rq.job:Job", "retries_left"), ("rq.job:Job", "enqueue_at_front_on_retry"),
     ("rq.queue:Queue", "intermediate_queue_key"), ("rq.queue:Queue", "intermediate_queue"),
-    ("rq.intermediate_queue:IntermediateQueue", "get_first_seen_key"),
+    ("rq.intermediate_queue:IntermediateQueue", "get_first_seen_key"), ("rq.utils", "utcparse"),
 )
-"""Other undocumented RQ names used here, in `queue_batch` and in `queue_orphans`:
+"""Other undocumented RQ names used here, in `queue_batch`, `queue_orphans` and
+`queue_backend` (`utcparse`, to read a worker's `last_heartbeat` as RQ writes it):
 (module[:class], attribute)."""
 
 

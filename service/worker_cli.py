@@ -60,7 +60,7 @@ from referee.service.queue_backend import (
     connect,
     worker_name,
 )
-from referee.service.queue_orphans import requeue_orphans
+from referee.service.queue_orphans import requeue_orphans, take_turn
 from referee.service.queue_stats import StatsReporter
 from referee.service.rq_worker import LaneWorker, RefereeWorker, request_stop
 from referee.service.settings import Settings
@@ -77,8 +77,8 @@ EXIT_EXECUTOR_STOPPED = 3
 def reap_abandoned(worker: RefereeWorker, queues: list[Queue], interval_s: float) -> None:
     """Requeue (or fail) the jobs of dead workers; one worker per interval does it."""
     for queue in queues:
-        lock = f"referee:reaper:{queue.name}"
-        if worker.connection.set(lock, worker.name, nx=True, px=max(1, int(interval_s * 1000))):
+        if take_turn(worker.connection, f"referee:reaper:{queue.name}", worker.name,
+                     interval_s):
             StartedJobRegistry(queue.name, connection=worker.connection,
                                serializer=SERIALIZER).cleanup()
 
