@@ -252,7 +252,8 @@ VERDICTS = [
     ("stdio-memory", STDIO, reply(case("memory")), "memory_limit_exceeded", 0.0),
     ("stdio-output-limit", STDIO, reply(case("output_limit")), "output_limit_exceeded", 0.0),
     ("stdio-syntax-error", STDIO, reply(case("error", "exit 1"), stderr=(
-        '  File "/work/program.py", line 1\n    def (\n        ^\nSyntaxError: invalid syntax\n'
+        '  File "/work/program.py", line 1\n    def (\n        ^\n'
+        "SyntaxError: invalid syntax\n"
     )), "syntax_error", 0.0),
     ("stdio-indentation-error", STDIO3, reply(case("error"), case("not_run"), case("not_run"),
                                               stderr="IndentationError: unexpected indent"),
