@@ -45,7 +45,8 @@ class Tally:
         self.lock = threading.Lock()
         self.phase = "warm-up"
         self.rows: dict[str, collections.Counter[str]] = collections.defaultdict(
-            collections.Counter)
+            collections.Counter
+        )
         self.slowest: dict[str, float] = collections.defaultdict(float)
 
     def add(self, key: str, n: int = 1, phase: str | None = None) -> None:
@@ -64,8 +65,7 @@ def client_loop(base: str, tag: str, size: int, tally: Tally, stop: threading.Ev
             batch_tag, n = f"{tag}-{n}", n + 1
             phase, started = tally.phase, time.monotonic()
             try:
-                reply = http.post(f"{base}/v1/rewards", json={"items": good_batch(batch_tag,
-                                                                                    size)})
+                reply = http.post(f"{base}/v1/rewards", json={"items": good_batch(batch_tag, size)})
             except httpx.TransportError as exc:
                 tally.add(f"transport error: {type(exc).__name__}", phase=phase)
                 continue
@@ -91,37 +91,57 @@ def bad_loop(base: str, tally: Tally, stop: threading.Event) -> None:
                 headers = {"Content-Type": content_type} if content_type else {}
                 phase = tally.phase
                 try:
-                    status = http.post(f"{base}{route}", content=raw,
-                                       headers=headers).status_code
+                    status = http.post(f"{base}{route}", content=raw, headers=headers).status_code
                 except httpx.TransportError:
                     tally.add("bad input: transport error", phase=phase)
                     continue
-                tally.add("bad input answered" if status in allowed else
-                          f"bad input: unexpected {status}", phase=phase)
+                tally.add(
+                    "bad input answered"
+                    if status in allowed
+                    else f"bad input: unexpected {status}",
+                    phase=phase,
+                )
 
 
 class Cluster:
     def __init__(self, folder: str) -> None:
         self.redis_port, self.api_port = free_port(), free_port()
         self.redis = subprocess.Popen(
-            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "yes", "--dir", folder],
-            stdout=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--dir",
+                folder,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         self.url = f"redis://127.0.0.1:{self.redis_port}/0"
-        self.env = dict(os.environ, REFEREE_REDIS_URL=self.url, REFEREE_LOG_LEVEL="ERROR",
-                        REFEREE_MAX_QUEUE_ITEMS="1000000", PYTHONPATH=str(REPO))
+        self.env = dict(
+            os.environ,
+            REFEREE_REDIS_URL=self.url,
+            REFEREE_LOG_LEVEL="ERROR",
+            REFEREE_MAX_QUEUE_ITEMS="1000000",
+            PYTHONPATH=str(REPO),
+        )
         time.sleep(0.5)
         self.workers: list[subprocess.Popen[bytes]] = []
         self.start_workers(3)
-        self.api = subprocess.Popen([*CLI, "serve", "--port", str(self.api_port)],
-                                    env=self.env)
+        self.api = subprocess.Popen([*CLI, "serve", "--port", str(self.api_port)], env=self.env)
         self.base = f"http://127.0.0.1:{self.api_port}"
         wait_ready(self.base, self.api, timeout_s=120)
 
     def start_workers(self, n: int) -> None:
-        self.workers += [subprocess.Popen([*CLI, "worker"], env={**self.env,
-                                                                "REFEREE_WORKERS": "1"})
-                         for _ in range(n)]
+        self.workers += [
+            subprocess.Popen([*CLI, "worker"], env={**self.env, "REFEREE_WORKERS": "1"})
+            for _ in range(n)
+        ]
 
     def live_workers(self) -> list[subprocess.Popen[bytes]]:
         return [w for w in self.workers if w.poll() is None]
@@ -196,11 +216,17 @@ def main() -> None:
     tally, stop = Tally(), threading.Event()
     with tempfile.TemporaryDirectory() as folder:
         cluster = Cluster(folder)
-        threads = [threading.Thread(target=client_loop, daemon=True,
-                                    args=(cluster.base, f"c{n}", args.batch, tally, stop))
-                   for n in range(args.clients)]
-        threads.append(threading.Thread(target=bad_loop, daemon=True,
-                                        args=(cluster.base, tally, stop)))
+        threads = [
+            threading.Thread(
+                target=client_loop,
+                daemon=True,
+                args=(cluster.base, f"c{n}", args.batch, tally, stop),
+            )
+            for n in range(args.clients)
+        ]
+        threads.append(
+            threading.Thread(target=bad_loop, daemon=True, args=(cluster.base, tally, stop))
+        )
         for thread in threads:
             thread.start()
         try:

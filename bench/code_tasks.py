@@ -59,8 +59,10 @@ class Task:
     """Whether `solution` is the correct one (its program passes `test`)."""
 
     def completion(self) -> str:
-        think = (f"<think>The task asks for `{self.entry_point}`. I will handle the edge cases "
-                 f"first, then the main loop, and check it against the examples.</think>\n")
+        think = (
+            f"<think>The task asks for `{self.entry_point}`. I will handle the edge cases "
+            f"first, then the main loop, and check it against the examples.</think>\n"
+        )
         return f"{think}Here is my solution.\n\n```python\n{self.solution}\n```\n"
 
     def program(self) -> str:
@@ -71,18 +73,26 @@ class Task:
         return {"mode": "assert", "test": self.test, "entry_point": self.entry_point}
 
     def item(self) -> dict[str, Any]:
-        return {"id": self.task_id, "completion": self.completion(),
-                "scorers": [{"name": "code", "tests": self.tests()}]}
+        return {
+            "id": self.task_id,
+            "completion": self.completion(),
+            "scorers": [{"name": "code", "tests": self.tests()}],
+        }
 
 
 def _render(spec: Spec, impl: Impl, examples: list[str]) -> str:
-    helpers, body = (string.Template(textwrap.dedent(part).strip("\n")).substitute(
-        spec.subs, name=spec.entry_point) for part in impl)
+    helpers, body = (
+        string.Template(textwrap.dedent(part).strip("\n")).substitute(
+            spec.subs, name=spec.entry_point
+        )
+        for part in impl
+    )
     doc = string.Template(textwrap.dedent(spec.doc).strip()).substitute(
-        spec.subs, name=spec.entry_point)
+        spec.subs, name=spec.entry_point
+    )
     doc_lines = [*doc.splitlines(), *examples]
     quoted = "\n".join(("    " + line).rstrip() for line in doc_lines)
-    head = f"def {spec.entry_point}({spec.signature}):\n    \"\"\"{quoted.lstrip()}\n    \"\"\""
+    head = f'def {spec.entry_point}({spec.signature}):\n    """{quoted.lstrip()}\n    """'
     parts = [helpers, ""] if helpers else []
     return "\n".join([*parts, head, textwrap.indent(body, "    ")]) + "\n"
 
@@ -101,8 +111,7 @@ def _args(args: tuple[Any, ...]) -> str:
     return ", ".join(repr(a) for a in args)
 
 
-def _build(task_id: str, template: str, spec: Spec, use_wrong: bool,
-           rng: random.Random) -> Task:
+def _build(task_id: str, template: str, spec: Spec, use_wrong: bool, rng: random.Random) -> Task:
     correct_fn = _function(_render(spec, spec.correct, []), spec.entry_point)
     wrong_fn = _function(_render(spec, spec.wrong, []), spec.entry_point)
     cases: list[tuple[tuple[Any, ...], Any]] = []
@@ -132,11 +141,20 @@ def _build(task_id: str, template: str, spec: Spec, use_wrong: bool,
             lines.append(f"    assert {call} is {expected}")
         else:
             lines.append(f"    assert {call} == {expected!r}")
-    header = "\n\nMETADATA = {'author': 'bench', 'dataset': 'test'}\n\n" if rng.random() < 0.5 \
+    header = (
+        "\n\nMETADATA = {'author': 'bench', 'dataset': 'test'}\n\n"
+        if rng.random() < 0.5
         else "\n\n"
+    )
     test = f"{header}def check(candidate):\n" + "\n".join(lines) + "\n"
-    return Task(task_id=task_id, template=template, entry_point=spec.entry_point,
-                solution=solution.rstrip("\n"), test=test, correct=not use_wrong)
+    return Task(
+        task_id=task_id,
+        template=template,
+        entry_point=spec.entry_point,
+        solution=solution.rstrip("\n"),
+        test=test,
+        correct=not use_wrong,
+    )
 
 
 # -- templates ---------------------------------------------------------------------------------
@@ -145,8 +163,26 @@ def _build(task_id: str, template: str, spec: Spec, use_wrong: bool,
 
 
 def _words(rng: random.Random, k: int) -> list[str]:
-    vocab = ["apple", "river", "stone", "cloud", "tiger", "maple", "orbit", "lemon", "piano",
-             "crane", "delta", "ember", "frost", "grape", "honey", "ivory", "jelly", "kiwi"]
+    vocab = [
+        "apple",
+        "river",
+        "stone",
+        "cloud",
+        "tiger",
+        "maple",
+        "orbit",
+        "lemon",
+        "piano",
+        "crane",
+        "delta",
+        "ember",
+        "frost",
+        "grape",
+        "honey",
+        "ivory",
+        "jelly",
+        "kiwi",
+    ]
     return [rng.choice(vocab) for _ in range(k)]
 
 
@@ -158,10 +194,13 @@ def t_fibonacci(rng: random.Random) -> Spec:
     a, b = rng.choice([(0, 1), (2, 1), (1, 1), (rng.randint(1, 5), rng.randint(2, 9))])
     return Spec(
         entry_point=rng.choice(["fib", "fibonacci", "sequence_term", "nth_term"]),
-        signature="n: int", subs={"a": a, "b": b},
+        signature="n: int",
+        subs={"a": a, "b": b},
         doc="""Return the n-th term (counting from 0) of the sequence with t(0) = $a,
             t(1) = $b and t(n) = t(n - 1) + t(n - 2).""",
-        correct=("", """
+        correct=(
+            "",
+            """
             if n < 0:
                 raise ValueError("n must be non-negative")
             if n == 0:
@@ -170,8 +209,11 @@ def t_fibonacci(rng: random.Random) -> Spec:
             for _ in range(n - 1):
                 previous, current = current, previous + current
             return current
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if n < 0:
                 raise ValueError("n must be non-negative")
             if n == 0:
@@ -180,7 +222,8 @@ def t_fibonacci(rng: random.Random) -> Spec:
             for _ in range(n):
                 previous, current = current, previous + current
             return current
-        """),
+        """,
+        ),
         inputs=[(1,), (0,), (2,), *[(rng.randint(3, 40),) for _ in range(rng.randint(1, 4))]],
     )
 
@@ -189,9 +232,12 @@ def t_is_prime(rng: random.Random) -> Spec:
     squares = [9, 25, 49, 121, 169, 289, 361]
     return Spec(
         entry_point=rng.choice(["is_prime", "check_prime", "prime_test"]),
-        signature="n: int", subs={},
+        signature="n: int",
+        subs={},
         doc="Return True if n is a prime number, and False otherwise.",
-        correct=("", """
+        correct=(
+            "",
+            """
             if n < 2:
                 return False
             if n < 4:
@@ -204,8 +250,11 @@ def t_is_prime(rng: random.Random) -> Spec:
                     return False
                 divisor += 2
             return True
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if n < 2:
                 return False
             if n < 4:
@@ -218,18 +267,27 @@ def t_is_prime(rng: random.Random) -> Spec:
                     return False
                 divisor += 2
             return True
-        """),
-        inputs=[(rng.choice(squares),), (1,), (2,), (rng.choice([97, 101, 7919, 13441]),),
-                *[(rng.randint(0, 5000),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            (rng.choice(squares),),
+            (1,),
+            (2,),
+            (rng.choice([97, 101, 7919, 13441]),),
+            *[(rng.randint(0, 5000),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_primes_up_to(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["primes_up_to", "sieve", "list_primes"]),
-        signature="n: int", subs={},
+        signature="n: int",
+        subs={},
         doc="Return the list of the primes p with 2 <= p <= n, in increasing order.",
-        correct=("", """
+        correct=(
+            "",
+            """
             if n < 2:
                 return []
             is_candidate = [True] * (n + 1)
@@ -239,8 +297,11 @@ def t_primes_up_to(rng: random.Random) -> Spec:
                     for multiple in range(i * i, n + 1, i):
                         is_candidate[multiple] = False
             return [i for i, flag in enumerate(is_candidate) if flag]
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if n < 2:
                 return []
             is_candidate = [True] * (n + 1)
@@ -250,9 +311,15 @@ def t_primes_up_to(rng: random.Random) -> Spec:
                     for multiple in range(i * i, n + 1, i):
                         is_candidate[multiple] = False
             return [i for i, flag in enumerate(is_candidate) if flag]
-        """),
-        inputs=[(rng.choice([25, 49, 121]),), (1,), (2,), (10,),
-                *[(rng.randint(3, 200),) for _ in range(rng.randint(0, 3))]],
+        """,
+        ),
+        inputs=[
+            (rng.choice([25, 49, 121]),),
+            (1,),
+            (2,),
+            (10,),
+            *[(rng.randint(3, 200),) for _ in range(rng.randint(0, 3))],
+        ],
     )
 
 
@@ -265,31 +332,45 @@ def t_lcm(rng: random.Random) -> Spec:
     """
     return Spec(
         entry_point=rng.choice(["lcm_of_list", "least_common_multiple", "lcm_all"]),
-        signature="numbers: list[int]", subs={},
+        signature="numbers: list[int]",
+        subs={},
         doc="Return the least common multiple of a non-empty list of positive integers.",
-        correct=(gcd, """
+        correct=(
+            gcd,
+            """
             result = numbers[0]
             for value in numbers[1:]:
                 result = result * value // _gcd(result, value)
             return result
-        """),
-        wrong=(gcd, """
+        """,
+        ),
+        wrong=(
+            gcd,
+            """
             result = numbers[0]
             for value in numbers[1:]:
                 result = result * value // _gcd(numbers[0], value)
             return result
-        """),
-        inputs=[([2, 3, 9],), ([7],), ([4, 6, 8],),
-                *[(_ints(rng, rng.randint(2, 5), 1, 30),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ([2, 3, 9],),
+            ([7],),
+            ([4, 6, 8],),
+            *[(_ints(rng, rng.randint(2, 5), 1, 30),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_gcd(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["gcd_of_list", "greatest_common_divisor", "common_factor"]),
-        signature="numbers: list[int]", subs={},
+        signature="numbers: list[int]",
+        subs={},
         doc="Return the greatest common divisor of a non-empty list of positive integers.",
-        correct=("", """
+        correct=(
+            "",
+            """
             result = numbers[0]
             for value in numbers[1:]:
                 a, b = result, value
@@ -297,8 +378,11 @@ def t_gcd(rng: random.Random) -> Spec:
                     a, b = b, a % b
                 result = a
             return result
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             result = numbers[0]
             for value in numbers[1:-1]:
                 a, b = result, value
@@ -306,20 +390,29 @@ def t_gcd(rng: random.Random) -> Spec:
                     a, b = b, a % b
                 result = a
             return result
-        """),
-        inputs=[([12, 18, 8],), ([5],), ([9, 6],),
-                *[([rng.randint(1, 12) * k for k in _ints(rng, rng.randint(2, 5), 1, 9)],)
-                  for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ([12, 18, 8],),
+            ([5],),
+            ([9, 6],),
+            *[
+                ([rng.randint(1, 12) * k for k in _ints(rng, rng.randint(2, 5), 1, 9)],)
+                for _ in range(rng.randint(1, 4))
+            ],
+        ],
     )
 
 
 def t_sort_by(rng: random.Random) -> Spec:
-    key, doc, expr, data = rng.choice([
-        ("length", "their length", "len(item)", "words"),
-        ("digit_sum", "the sum of their digits", "sum(int(d) for d in str(abs(item)))", "ints"),
-        ("absolute", "their absolute value", "abs(item)", "ints"),
-        ("last_letter", "their last letter", "item[-1]", "words"),
-    ])
+    key, doc, expr, data = rng.choice(
+        [
+            ("length", "their length", "len(item)", "words"),
+            ("digit_sum", "the sum of their digits", "sum(int(d) for d in str(abs(item)))", "ints"),
+            ("absolute", "their absolute value", "abs(item)", "ints"),
+            ("last_letter", "their last letter", "item[-1]", "words"),
+        ]
+    )
     if data == "words":
         randoms: list[tuple[Any, ...]]
         ties: tuple[Any, ...] = (["pear", "kiwi", "fig", "lime", "date", "yam", "plum"],)
@@ -328,38 +421,50 @@ def t_sort_by(rng: random.Random) -> Spec:
         ties = ([13, -31, 4, 22, -4, 40],)
         randoms = [(_ints(rng, rng.randint(3, 8)),) for _ in range(rng.randint(1, 4))]
     return Spec(
-        entry_point=f"sort_by_{key}", signature="items: list", subs={"expr": expr, "doc": doc},
+        entry_point=f"sort_by_{key}",
+        signature="items: list",
+        subs={"expr": expr, "doc": doc},
         doc="""Return the items sorted by $doc; items with the same key are ordered by their
             own value. The input list is not changed.""",
-        correct=("", """
+        correct=(
+            "",
+            """
             def sort_key(item):
                 return ($expr, item)
 
             result = list(items)
             result.sort(key=sort_key)
             return result
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             def sort_key(item):
                 return $expr
 
             result = list(items)
             result.sort(key=sort_key)
             return result
-        """),
+        """,
+        ),
         inputs=[ties, ([],), *randoms],
     )
 
 
 def t_count_vowels(rng: random.Random) -> Spec:
     final_y = rng.random() < 0.5
-    doc = ("Count the vowels (a, e, i, o, u, in either case) in s" +
-           ("; a 'y' is a vowel too, but only at the end of s." if final_y else "."))
+    doc = "Count the vowels (a, e, i, o, u, in either case) in s" + (
+        "; a 'y' is a vowel too, but only at the end of s." if final_y else "."
+    )
     return Spec(
         entry_point=rng.choice(["count_vowels", "vowels_count", "number_of_vowels"]),
-        signature="s: str", subs={"final_y": final_y, "doc": doc},
+        signature="s: str",
+        subs={"final_y": final_y, "doc": doc},
         doc="$doc",
-        correct=("", """
+        correct=(
+            "",
+            """
             vowels = "aeiou"
             lowered = s.lower()
             count = 0
@@ -369,8 +474,11 @@ def t_count_vowels(rng: random.Random) -> Spec:
             if $final_y and lowered.endswith("y"):
                 count += 1
             return count
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             vowels = "aeiou"
             count = 0
             for char in s:
@@ -379,38 +487,63 @@ def t_count_vowels(rng: random.Random) -> Spec:
             if $final_y and s.endswith("y"):
                 count += 1
             return count
-        """),
-        inputs=[("ACEDY",), ("",), ("abcde",), ("key",),
-                *[(" ".join(_words(rng, rng.randint(1, 3))).title(),)
-                  for _ in range(rng.randint(0, 3))]],
+        """,
+        ),
+        inputs=[
+            ("ACEDY",),
+            ("",),
+            ("abcde",),
+            ("key",),
+            *[
+                (" ".join(_words(rng, rng.randint(1, 3))).title(),)
+                for _ in range(rng.randint(0, 3))
+            ],
+        ],
     )
 
 
 def t_running(rng: random.Random) -> Spec:
-    op, expr = rng.choice([("sum", "total + value"), ("max", "max(total, value)"),
-                           ("min", "min(total, value)"), ("product", "total * value")])
+    op, expr = rng.choice(
+        [
+            ("sum", "total + value"),
+            ("max", "max(total, value)"),
+            ("min", "min(total, value)"),
+            ("product", "total * value"),
+        ]
+    )
     return Spec(
-        entry_point=f"running_{op}", signature="numbers: list[int]", subs={"expr": expr,
-                                                                            "op": op},
+        entry_point=f"running_{op}",
+        signature="numbers: list[int]",
+        subs={"expr": expr, "op": op},
         doc="""Return the list whose i-th element is the $op of numbers[0], ..., numbers[i].""",
-        correct=("", """
+        correct=(
+            "",
+            """
             result = []
             total = None
             for value in numbers:
                 total = value if total is None else $expr
                 result.append(total)
             return result
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             result = []
             total = None
             for value in numbers[:-1]:
                 total = value if total is None else $expr
                 result.append(total)
             return result
-        """),
-        inputs=[([3, 1, 4, 1, 5],), ([],), ([7],),
-                *[(_ints(rng, rng.randint(2, 8), -9, 9),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ([3, 1, 4, 1, 5],),
+            ([],),
+            ([7],),
+            *[(_ints(rng, rng.randint(2, 8), -9, 9),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
@@ -421,9 +554,12 @@ def _matrix(rng: random.Random, rows: int, cols: int) -> list[list[int]]:
 def t_transpose(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["transpose", "transpose_matrix", "flip_diagonal"]),
-        signature="matrix: list[list[int]]", subs={},
+        signature="matrix: list[list[int]]",
+        subs={},
         doc="Return the transpose of a rectangular matrix given as a list of rows.",
-        correct=("", """
+        correct=(
+            "",
+            """
             if not matrix:
                 return []
             rows, cols = len(matrix), len(matrix[0])
@@ -434,8 +570,11 @@ def t_transpose(rng: random.Random) -> Spec:
                     new_row.append(matrix[i][j])
                 result.append(new_row)
             return result
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if not matrix:
                 return []
             rows = len(matrix)
@@ -446,10 +585,17 @@ def t_transpose(rng: random.Random) -> Spec:
                     new_row.append(matrix[i][j])
                 result.append(new_row)
             return result
-        """),
-        inputs=[(_matrix(rng, 2, 3),), ([],), (_matrix(rng, 2, 2),),
-                *[(_matrix(rng, r, r + rng.randint(0, 2)),)
-                  for r in [rng.randint(1, 4) for _ in range(rng.randint(1, 4))]]],
+        """,
+        ),
+        inputs=[
+            (_matrix(rng, 2, 3),),
+            ([],),
+            (_matrix(rng, 2, 2),),
+            *[
+                (_matrix(rng, r, r + rng.randint(0, 2)),)
+                for r in [rng.randint(1, 4) for _ in range(rng.randint(1, 4))]
+            ],
+        ],
     )
 
 
@@ -460,37 +606,55 @@ def t_rotate(rng: random.Random) -> Spec:
     return Spec(
         entry_point="rotate_" + ("clockwise" if clockwise else "counterclockwise"),
         signature="matrix: list[list[int]]",
-        subs={"good": good, "bad": bad, "order": order, "bad_order": bad_order,
-              "way": "clockwise" if clockwise else "counterclockwise"},
+        subs={
+            "good": good,
+            "bad": bad,
+            "order": order,
+            "bad_order": bad_order,
+            "way": "clockwise" if clockwise else "counterclockwise",
+        },
         doc="Rotate a square matrix 90 degrees $way and return the new matrix.",
-        correct=("", """
+        correct=(
+            "",
+            """
             size = len(matrix)
             columns = [[matrix[i][j] for i in range(size)] for j in range(size)]
             result = []
             for row in columns$order:
                 result.append(list($good))
             return result
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             size = len(matrix)
             columns = [[matrix[i][j] for i in range(size)] for j in range(size)]
             result = []
             for row in columns$bad_order:
                 result.append(list($bad))
             return result
-        """),
-        inputs=[([[1, 2], [3, 4]],), ([[5]],), ([],),
-                *[(_matrix(rng, k, k),) for k in [rng.randint(2, 4)
-                                                  for _ in range(rng.randint(1, 3))]]],
+        """,
+        ),
+        inputs=[
+            ([[1, 2], [3, 4]],),
+            ([[5]],),
+            ([],),
+            *[(_matrix(rng, k, k),) for k in [rng.randint(2, 4) for _ in range(rng.randint(1, 3))]],
+        ],
     )
 
 
 def t_to_base(rng: random.Random) -> Spec:
     base = rng.choice([2, 3, 5, 7, 8])
     return Spec(
-        entry_point=f"to_base_{base}", signature="n: int", subs={"base": base},
+        entry_point=f"to_base_{base}",
+        signature="n: int",
+        subs={"base": base},
         doc="Return the base-$base representation of the integer n, with a '-' if negative.",
-        correct=("", """
+        correct=(
+            "",
+            """
             if n < 0:
                 return "-" + $name(-n)
             if n == 0:
@@ -500,8 +664,11 @@ def t_to_base(rng: random.Random) -> Spec:
                 digits.append(str(n % $base))
                 n //= $base
             return "".join(reversed(digits))
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if n < 0:
                 return "-" + $name(-n)
             digits = []
@@ -509,9 +676,14 @@ def t_to_base(rng: random.Random) -> Spec:
                 digits.append(str(n % $base))
                 n //= $base
             return "".join(reversed(digits))
-        """),
-        inputs=[(0,), (1,), (base,), *[(rng.randint(-500, 5000),)
-                                       for _ in range(rng.randint(1, 5))]],
+        """,
+        ),
+        inputs=[
+            (0,),
+            (1,),
+            (base,),
+            *[(rng.randint(-500, 5000),) for _ in range(rng.randint(1, 5))],
+        ],
     )
 
 
@@ -524,21 +696,28 @@ def t_anagram(rng: random.Random) -> Spec:
     pairs = [(w, shuffled(w)) for w in _words(rng, rng.randint(1, 3))]
     return Spec(
         entry_point=rng.choice(["is_anagram", "are_anagrams", "same_letters"]),
-        signature="first: str, second: str", subs={},
+        signature="first: str, second: str",
+        subs={},
         doc="""Return True if the two strings are anagrams of each other, ignoring case and
             spaces.""",
-        correct=("", """
+        correct=(
+            "",
+            """
             def normalize(text):
                 return sorted(text.replace(" ", "").lower())
 
             return normalize(first) == normalize(second)
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             def normalize(text):
                 return set(text.replace(" ", "").lower())
 
             return normalize(first) == normalize(second)
-        """),
+        """,
+        ),
         inputs=[("aab", "abb"), ("Listen", "Silent"), ("abc", "abd"), *pairs],
     )
 
@@ -546,24 +725,35 @@ def t_anagram(rng: random.Random) -> Spec:
 def t_max_subarray(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["max_subarray_sum", "best_segment", "max_contiguous_sum"]),
-        signature="numbers: list[int]", subs={},
+        signature="numbers: list[int]",
+        subs={},
         doc="Return the largest sum of a non-empty contiguous part of a non-empty list.",
-        correct=("", """
+        correct=(
+            "",
+            """
             best = current = numbers[0]
             for value in numbers[1:]:
                 current = max(value, current + value)
                 best = max(best, current)
             return best
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             best = current = 0
             for value in numbers:
                 current = max(0, current + value)
                 best = max(best, current)
             return best
-        """),
-        inputs=[([-3, -1, -2],), ([5],), ([-2, 1, -3, 4, -1, 2, 1, -5, 4],),
-                *[(_ints(rng, rng.randint(1, 9), -20, 20),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ([-3, -1, -2],),
+            ([5],),
+            ([-2, 1, -3, 4, -1, 2, 1, -5, 4],),
+            *[(_ints(rng, rng.randint(1, 9), -20, 20),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
@@ -572,10 +762,13 @@ def t_two_sum(rng: random.Random) -> Spec:
     i, j = sorted(rng.sample(range(len(nums)), 2))
     return Spec(
         entry_point=rng.choice(["two_sum", "pair_with_sum", "find_pair"]),
-        signature="nums: list[int], target: int", subs={},
+        signature="nums: list[int], target: int",
+        subs={},
         doc="""Return the indices (i, j), i < j, of the first pair (by j, then i) with
             nums[i] + nums[j] == target, or None if there is none.""",
-        correct=("", """
+        correct=(
+            "",
+            """
             seen = {}
             for index, value in enumerate(nums):
                 if target - value in seen:
@@ -583,8 +776,11 @@ def t_two_sum(rng: random.Random) -> Spec:
                 if value not in seen:
                     seen[value] = index
             return None
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             seen = {}
             for index, value in enumerate(nums):
                 if value not in seen:
@@ -592,9 +788,15 @@ def t_two_sum(rng: random.Random) -> Spec:
                 if target - value in seen:
                     return (seen[target - value], index)
             return None
-        """),
-        inputs=[([3, 2, 4], 6), ([1, 2], 7), ([5, 5], 10), (nums, nums[i] + nums[j]),
-                (nums, rng.randint(0, 40))],
+        """,
+        ),
+        inputs=[
+            ([3, 2, 4], 6),
+            ([1, 2], 7),
+            ([5, 5], 10),
+            (nums, nums[i] + nums[j]),
+            (nums, rng.randint(0, 40)),
+        ],
     )
 
 
@@ -602,15 +804,17 @@ def t_flatten(rng: random.Random) -> Spec:
     def nested(depth: int) -> list[Any]:
         out: list[Any] = []
         for _ in range(rng.randint(1, 3)):
-            out.append(nested(depth - 1) if depth and rng.random() < 0.5
-                       else rng.randint(0, 9))
+            out.append(nested(depth - 1) if depth and rng.random() < 0.5 else rng.randint(0, 9))
         return out
 
     return Spec(
         entry_point=rng.choice(["flatten", "flatten_list", "deep_flatten"]),
-        signature="items: list", subs={},
+        signature="items: list",
+        subs={},
         doc="Return the integers of an arbitrarily nested list, in order, as one flat list.",
-        correct=("", """
+        correct=(
+            "",
+            """
             result = []
             for item in items:
                 if isinstance(item, list):
@@ -618,8 +822,11 @@ def t_flatten(rng: random.Random) -> Spec:
                 else:
                     result.append(item)
             return result
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             result = []
             for item in items:
                 if isinstance(item, list):
@@ -627,23 +834,32 @@ def t_flatten(rng: random.Random) -> Spec:
                 else:
                     result.append(item)
             return result
-        """),
-        inputs=[([1, [2, [3, [4]]]],), ([],), ([[5], 6],),
-                *[(nested(3),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ([1, [2, [3, [4]]]],),
+            ([],),
+            ([[5], 6],),
+            *[(nested(3),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_run_length(rng: random.Random) -> Spec:
     count_first = rng.random() < 0.5
     piece = "str(count) + previous" if count_first else "previous + str(count)"
-    runs = ["".join(rng.choice("abc") * rng.randint(1, 4) for _ in range(rng.randint(1, 5)))
-            for _ in range(rng.randint(1, 3))]
+    runs = [
+        "".join(rng.choice("abc") * rng.randint(1, 4) for _ in range(rng.randint(1, 5)))
+        for _ in range(rng.randint(1, 3))
+    ]
     return Spec(
         entry_point=rng.choice(["run_length_encode", "rle", "compress"]),
-        signature="s: str", subs={"piece": piece,
-                                   "form": "'3a'" if count_first else "'a3'"},
+        signature="s: str",
+        subs={"piece": piece, "form": "'3a'" if count_first else "'a3'"},
         doc="Run-length encode s: each run of one character becomes $form.",
-        correct=("", """
+        correct=(
+            "",
+            """
             if not s:
                 return ""
             pieces = []
@@ -656,8 +872,11 @@ def t_run_length(rng: random.Random) -> Spec:
                     previous, count = char, 1
             pieces.append($piece)
             return "".join(pieces)
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if not s:
                 return ""
             pieces = []
@@ -669,7 +888,8 @@ def t_run_length(rng: random.Random) -> Spec:
                     pieces.append($piece)
                     previous, count = char, 1
             return "".join(pieces)
-        """),
+        """,
+        ),
         inputs=[("aaabcc",), ("",), ("z",), *[(r,) for r in runs]],
     )
 
@@ -678,10 +898,13 @@ def t_caesar(rng: random.Random) -> Spec:
     shift = rng.randint(1, 25)
     return Spec(
         entry_point=rng.choice(["caesar", "shift_letters", "encode_shift"]),
-        signature="text: str", subs={"shift": shift},
+        signature="text: str",
+        subs={"shift": shift},
         doc="""Shift every lowercase letter of text $shift places forward in the alphabet,
             wrapping around after 'z'; other characters are unchanged.""",
-        correct=("", """
+        correct=(
+            "",
+            """
             result = []
             for char in text:
                 if "a" <= char <= "z":
@@ -690,8 +913,11 @@ def t_caesar(rng: random.Random) -> Spec:
                 else:
                     result.append(char)
             return "".join(result)
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             result = []
             for char in text:
                 if "a" <= char <= "z":
@@ -699,18 +925,26 @@ def t_caesar(rng: random.Random) -> Spec:
                 else:
                     result.append(char)
             return "".join(result)
-        """),
-        inputs=[("xyz",), ("",), ("Hello, world!",),
-                *[(" ".join(_words(rng, rng.randint(1, 4))),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ("xyz",),
+            ("",),
+            ("Hello, world!",),
+            *[(" ".join(_words(rng, rng.randint(1, 4))),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_digital_root(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["digital_root", "repeated_digit_sum", "reduce_digits"]),
-        signature="n: int", subs={},
+        signature="n: int",
+        subs={},
         doc="Sum the digits of the non-negative n repeatedly until one digit is left.",
-        correct=("", """
+        correct=(
+            "",
+            """
             while n >= 10:
                 total = 0
                 while n:
@@ -718,8 +952,11 @@ def t_digital_root(rng: random.Random) -> Spec:
                     n //= 10
                 n = total
             return n
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if n >= 10:
                 total = 0
                 while n:
@@ -727,19 +964,27 @@ def t_digital_root(rng: random.Random) -> Spec:
                     n //= 10
                 n = total
             return n
-        """),
-        inputs=[(9875,), (0,), (7,),
-                *[(rng.randint(10, 10**9),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            (9875,),
+            (0,),
+            (7,),
+            *[(rng.randint(10, 10**9),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_most_common(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["most_common_word", "top_word", "frequent_word"]),
-        signature="text: str", subs={},
+        signature="text: str",
+        subs={},
         doc="""Return the most frequent word of text (words split on whitespace, lowercased);
             among words equally frequent, the alphabetically first. '' for empty text.""",
-        correct=("", """
+        correct=(
+            "",
+            """
             counts = {}
             for word in text.lower().split():
                 counts[word] = counts.get(word, 0) + 1
@@ -747,8 +992,11 @@ def t_most_common(rng: random.Random) -> Spec:
                 return ""
             best = max(counts.values())
             return min(word for word, count in counts.items() if count == best)
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             counts = {}
             for word in text.lower().split():
                 counts[word] = counts.get(word, 0) + 1
@@ -756,9 +1004,14 @@ def t_most_common(rng: random.Random) -> Spec:
                 return ""
             best = max(counts.values())
             return [word for word, count in counts.items() if count == best][0]
-        """),
-        inputs=[("pear apple pear apple",), ("",), ("One one two",),
-                *[(" ".join(_words(rng, rng.randint(2, 10))),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ("pear apple pear apple",),
+            ("",),
+            ("One one two",),
+            *[(" ".join(_words(rng, rng.randint(2, 10))),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
@@ -766,9 +1019,12 @@ def t_common_prefix(rng: random.Random) -> Spec:
     stem = rng.choice(["inter", "trans", "pre", "flow", "sub"])
     return Spec(
         entry_point=rng.choice(["longest_common_prefix", "common_prefix", "shared_start"]),
-        signature="strings: list[str]", subs={},
+        signature="strings: list[str]",
+        subs={},
         doc="Return the longest string that is a prefix of every string in the list.",
-        correct=("", """
+        correct=(
+            "",
+            """
             if not strings:
                 return ""
             prefix = strings[0]
@@ -778,8 +1034,11 @@ def t_common_prefix(rng: random.Random) -> Spec:
                     i += 1
                 prefix = prefix[:i]
             return prefix
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if not strings:
                 return ""
             prefix = strings[0]
@@ -789,18 +1048,26 @@ def t_common_prefix(rng: random.Random) -> Spec:
                     i += 1
                 prefix = prefix[:i]
             return prefix
-        """),
-        inputs=[([stem, stem + "view", stem + "net"],), ([],), (["dog", "cat"],),
-                ([stem + w for w in _words(rng, rng.randint(2, 4))],)],
+        """,
+        ),
+        inputs=[
+            ([stem, stem + "view", stem + "net"],),
+            ([],),
+            (["dog", "cat"],),
+            ([stem + w for w in _words(rng, rng.randint(2, 4))],),
+        ],
     )
 
 
 def t_dedupe(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["remove_duplicates", "unique_in_order", "dedupe"]),
-        signature="items: list[int]", subs={},
+        signature="items: list[int]",
+        subs={},
         doc="Return the items without repeats, each kept at its first position.",
-        correct=("", """
+        correct=(
+            "",
+            """
             seen = set()
             result = []
             for item in items:
@@ -808,35 +1075,50 @@ def t_dedupe(rng: random.Random) -> Spec:
                     seen.add(item)
                     result.append(item)
             return result
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             result = sorted(set(items))
             return result
-        """),
-        inputs=[([3, 1, 3, 2, 1],), ([],), ([4, 4],),
-                *[(_ints(rng, rng.randint(2, 10), 0, 6),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ([3, 1, 3, 2, 1],),
+            ([],),
+            ([4, 4],),
+            *[(_ints(rng, rng.randint(2, 10), 0, 6),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_factorial(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["factorial", "fact", "product_up_to"]),
-        signature="n: int", subs={},
+        signature="n: int",
+        subs={},
         doc="Return n! for a non-negative integer n (0! is 1).",
-        correct=("", """
+        correct=(
+            "",
+            """
             if n < 0:
                 raise ValueError("n must be non-negative")
             if n <= 1:
                 return 1
             return n * $name(n - 1)
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if n < 0:
                 raise ValueError("n must be non-negative")
             if n <= 1:
                 return n
             return n * $name(n - 1)
-        """),
+        """,
+        ),
         inputs=[(0,), (1,), (5,), *[(rng.randint(2, 25),) for _ in range(rng.randint(1, 4))]],
     )
 
@@ -844,9 +1126,12 @@ def t_factorial(rng: random.Random) -> Spec:
 def t_pascal_row(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["pascal_row", "binomial_row", "triangle_row"]),
-        signature="n: int", subs={},
+        signature="n: int",
+        subs={},
         doc="Return row n of Pascal's triangle (row 0 is [1]).",
-        correct=("", """
+        correct=(
+            "",
+            """
             row = [1]
             for _ in range(n):
                 next_row = [1]
@@ -855,8 +1140,11 @@ def t_pascal_row(rng: random.Random) -> Spec:
                 next_row.append(1)
                 row = next_row
             return row
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             row = [1]
             for _ in range(n - 1):
                 next_row = [1]
@@ -865,7 +1153,8 @@ def t_pascal_row(rng: random.Random) -> Spec:
                 next_row.append(1)
                 row = next_row
             return row
-        """),
+        """,
+        ),
         inputs=[(0,), (1,), (4,), *[(rng.randint(2, 20),) for _ in range(rng.randint(1, 4))]],
     )
 
@@ -891,9 +1180,12 @@ def t_brackets(rng: random.Random) -> Spec:
     wrong_input = c + o if len(opening) == 1 else o + c2
     return Spec(
         entry_point=rng.choice(["is_balanced", "balanced", "brackets_match"]),
-        signature="s: str", subs={"opening": opening, "closing": closing, "pairs": pairs},
+        signature="s: str",
+        subs={"opening": opening, "closing": closing, "pairs": pairs},
         doc="Return True if the brackets $pairs in s are balanced and properly nested.",
-        correct=("", """
+        correct=(
+            "",
+            """
             stack = []
             for char in s:
                 if char in "$opening":
@@ -902,8 +1194,11 @@ def t_brackets(rng: random.Random) -> Spec:
                     if not stack or "$opening".index(stack.pop()) != "$closing".index(char):
                         return False
             return not stack
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             count = 0
             for char in s:
                 if char in "$opening":
@@ -911,31 +1206,45 @@ def t_brackets(rng: random.Random) -> Spec:
                 elif char in "$closing":
                     count -= 1
             return count == 0
-        """),
-        inputs=[(wrong_input,), ("",), (o + o2 + c2 + c,), (o + o,),
-                *[(sample(),) for _ in range(rng.randint(0, 4))]],
+        """,
+        ),
+        inputs=[
+            (wrong_input,),
+            ("",),
+            (o + o2 + c2 + c,),
+            (o + o,),
+            *[(sample(),) for _ in range(rng.randint(0, 4))],
+        ],
     )
 
 
 def t_multiples(rng: random.Random) -> Spec:
     a, b = rng.sample([2, 3, 4, 5, 6, 7], 2)
     return Spec(
-        entry_point=f"sum_multiples_{a}_{b}", signature="limit: int", subs={"a": a, "b": b},
+        entry_point=f"sum_multiples_{a}_{b}",
+        signature="limit: int",
+        subs={"a": a, "b": b},
         doc="Return the sum of the positive integers below limit divisible by $a or by $b.",
-        correct=("", """
+        correct=(
+            "",
+            """
             total = 0
             for value in range(1, limit):
                 if value % $a == 0 or value % $b == 0:
                     total += value
             return total
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             total = 0
             for value in range(1, limit + 1):
                 if value % $a == 0 or value % $b == 0:
                     total += value
             return total
-        """),
+        """,
+        ),
         inputs=[(a * b,), (1,), (10,), *[(rng.randint(2, 500),) for _ in range(rng.randint(1, 4))]],
     )
 
@@ -944,32 +1253,46 @@ def t_chunks(rng: random.Random) -> Spec:
     size = rng.randint(2, 4)
     return Spec(
         entry_point=rng.choice(["chunk", "split_into_chunks", "batched"]),
-        signature="items: list[int]", subs={"size": size},
+        signature="items: list[int]",
+        subs={"size": size},
         doc="Split items into consecutive lists of $size; the last one may be shorter.",
-        correct=("", """
+        correct=(
+            "",
+            """
             result = []
             for start in range(0, len(items), $size):
                 result.append(items[start:start + $size])
             return result
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             result = []
             for start in range(0, len(items) - $size + 1, $size):
                 result.append(items[start:start + $size])
             return result
-        """),
-        inputs=[(list(range(size + 1)),), ([],), (list(range(size)),),
-                *[(_ints(rng, rng.randint(1, 11), 0, 9),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            (list(range(size + 1)),),
+            ([],),
+            (list(range(size)),),
+            *[(_ints(rng, rng.randint(1, 11), 0, 9),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_collatz(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["collatz_steps", "steps_to_one", "hailstone_length"]),
-        signature="n: int", subs={},
+        signature="n: int",
+        subs={},
         doc="""Return how many Collatz steps (n -> n / 2 if even, else 3n + 1) take the
             positive n to 1.""",
-        correct=("", """
+        correct=(
+            "",
+            """
             steps = 0
             while n != 1:
                 if n % 2 == 0:
@@ -978,8 +1301,11 @@ def t_collatz(rng: random.Random) -> Spec:
                     n = 3 * n + 1
                 steps += 1
             return steps
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             steps = 1
             while n != 1:
                 if n % 2 == 0:
@@ -988,14 +1314,28 @@ def t_collatz(rng: random.Random) -> Spec:
                     n = 3 * n + 1
                 steps += 1
             return steps
-        """),
+        """,
+        ),
         inputs=[(1,), (6,), (27,), *[(rng.randint(2, 1000),) for _ in range(rng.randint(1, 4))]],
     )
 
 
 def _roman(value: int) -> str:
-    table = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
-             (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
+    table = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ]
     out = []
     for number, letters in table:
         while value >= number:
@@ -1010,9 +1350,12 @@ def t_roman(rng: random.Random) -> Spec:
     """
     return Spec(
         entry_point=rng.choice(["roman_to_int", "parse_roman", "from_roman"]),
-        signature="numeral: str", subs={},
+        signature="numeral: str",
+        subs={},
         doc="Return the value of a Roman numeral such as 'XIV' or 'MCMXCIV'.",
-        correct=(values, """
+        correct=(
+            values,
+            """
             total = 0
             for i, char in enumerate(numeral):
                 value = VALUES[char]
@@ -1021,58 +1364,88 @@ def t_roman(rng: random.Random) -> Spec:
                 else:
                     total += value
             return total
-        """),
-        wrong=(values, """
+        """,
+        ),
+        wrong=(
+            values,
+            """
             total = 0
             for char in numeral:
                 total += VALUES[char]
             return total
-        """),
-        inputs=[("IV",), ("III",), ("MCMXCIV",),
-                *[(_roman(rng.randint(1, 3999)),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ("IV",),
+            ("III",),
+            ("MCMXCIV",),
+            *[(_roman(rng.randint(1, 3999)),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_second_largest(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["second_largest", "runner_up", "next_largest"]),
-        signature="numbers: list[int]", subs={},
+        signature="numbers: list[int]",
+        subs={},
         doc="Return the second largest distinct value, or None if there are fewer than two.",
-        correct=("", """
+        correct=(
+            "",
+            """
             distinct = sorted(set(numbers))
             if len(distinct) < 2:
                 return None
             return distinct[-2]
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             if len(numbers) < 2:
                 return None
             ordered = sorted(numbers)
             return ordered[-2]
-        """),
-        inputs=[([5, 5, 3],), ([],), ([1, 2],),
-                *[(_ints(rng, rng.randint(1, 8), 0, 9),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ([5, 5, 3],),
+            ([],),
+            ([1, 2],),
+            *[(_ints(rng, rng.randint(1, 8), 0, 9),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
 def t_reverse_words(rng: random.Random) -> Spec:
     return Spec(
         entry_point=rng.choice(["reverse_words", "words_backwards", "flip_sentence"]),
-        signature="sentence: str", subs={},
+        signature="sentence: str",
+        subs={},
         doc="""Return the words of sentence in reverse order, separated by single spaces
             (runs of whitespace and leading or trailing spaces are dropped).""",
-        correct=("", """
+        correct=(
+            "",
+            """
             words = sentence.split()
             words.reverse()
             return " ".join(words)
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             words = sentence.split(" ")
             words.reverse()
             return " ".join(words)
-        """),
-        inputs=[("  hello   world ",), ("",), ("one",),
-                *[(" ".join(_words(rng, rng.randint(2, 6))),) for _ in range(rng.randint(1, 4))]],
+        """,
+        ),
+        inputs=[
+            ("  hello   world ",),
+            ("",),
+            ("one",),
+            *[(" ".join(_words(rng, rng.randint(2, 6))),) for _ in range(rng.randint(1, 4))],
+        ],
     )
 
 
@@ -1081,10 +1454,13 @@ def t_palindrome(rng: random.Random) -> Spec:
     phrase = " ".join(words)
     return Spec(
         entry_point=rng.choice(["is_palindrome", "palindrome_check", "reads_same_backwards"]),
-        signature="text: str", subs={},
+        signature="text: str",
+        subs={},
         doc="""Return True if text reads the same forwards and backwards, looking only at
             letters and digits and ignoring case.""",
-        correct=("", """
+        correct=(
+            "",
+            """
             cleaned = [char.lower() for char in text if char.isalnum()]
             left, right = 0, len(cleaned) - 1
             while left < right:
@@ -1093,8 +1469,11 @@ def t_palindrome(rng: random.Random) -> Spec:
                 left += 1
                 right -= 1
             return True
-        """),
-        wrong=("", """
+        """,
+        ),
+        wrong=(
+            "",
+            """
             cleaned = [char.lower() for char in text]
             left, right = 0, len(cleaned) - 1
             while left < right:
@@ -1103,9 +1482,15 @@ def t_palindrome(rng: random.Random) -> Spec:
                 left += 1
                 right -= 1
             return True
-        """),
-        inputs=[("A man, a plan, a canal: Panama",), ("",), ("abca",),
-                (phrase + phrase[::-1].title(),), (phrase,)],
+        """,
+        ),
+        inputs=[
+            ("A man, a plan, a canal: Panama",),
+            ("",),
+            ("abca",),
+            (phrase + phrase[::-1].title(),),
+            (phrase,),
+        ],
     )
 
 
@@ -1136,11 +1521,15 @@ def main() -> None:
     tasks = make_tasks(args.tasks, args.seed)
     lines = [t.solution.count("\n") + 1 for t in tasks]
     asserts = [t.test.count("assert ") for t in tasks]
-    print(f"tasks: {len(tasks)} from {len(TEMPLATES)} templates, "
-          f"{sum(not t.correct for t in tasks)} wrong, "
-          f"{len({t.program() for t in tasks})} distinct programs")
-    print(f"solution lines: {min(lines)}-{max(lines)} (mean {sum(lines) / len(lines):.1f}); "
-          f"asserts per test: {dict(sorted(Counter(asserts).items()))}")
+    print(
+        f"tasks: {len(tasks)} from {len(TEMPLATES)} templates, "
+        f"{sum(not t.correct for t in tasks)} wrong, "
+        f"{len({t.program() for t in tasks})} distinct programs"
+    )
+    print(
+        f"solution lines: {min(lines)}-{max(lines)} (mean {sum(lines) / len(lines):.1f}); "
+        f"asserts per test: {dict(sorted(Counter(asserts).items()))}"
+    )
     print(f"example, task 0 ({'correct' if tasks[0].correct else 'wrong'} solution):")
     print(tasks[0].completion() + tasks[0].test)
 

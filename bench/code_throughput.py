@@ -67,8 +67,12 @@ def resolve_python(name: str) -> tuple[str, str]:
     on_path = shutil.which(name)
     if on_path is None:
         raise SystemExit(f"{name} not found on PATH")
-    real = subprocess.run([on_path, "-c", "import sys; print(sys.executable)"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    real = subprocess.run(
+        [on_path, "-c", "import sys; print(sys.executable)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return on_path, real or on_path
 
 
@@ -92,13 +96,16 @@ def run_parallel(jobs: Sequence[Callable[[], bool]], concurrency: int) -> tuple[
 def run_bare(tasks: list[Task], argv: list[str], concurrency: int) -> tuple[float, list[bool]]:
     """Write each program to a file and run `argv file`; passed = exit status 0."""
     with tempfile.TemporaryDirectory(prefix="code-bench-") as folder:
+
         def job(index: int, task: Task) -> Callable[[], bool]:
             def run() -> bool:
                 path = Path(folder) / f"task_{index}.py"
                 path.write_text(task.program())
-                proc = subprocess.run([*argv, str(path)], capture_output=True, timeout=60,
-                                      cwd=folder)
+                proc = subprocess.run(
+                    [*argv, str(path)], capture_output=True, timeout=60, cwd=folder
+                )
                 return proc.returncode == 0
+
             return run
 
         return run_parallel([job(i, t) for i, t in enumerate(tasks)], concurrency)
@@ -111,11 +118,15 @@ def run_docker(tasks: list[Task], image: str, concurrency: int) -> tuple[float, 
 
     def job(task: Task) -> Callable[[], bool]:
         def run() -> bool:
-            proc = subprocess.run(["docker", "run", "--rm", *DOCKER_FLAGS, image, "python3",
-                                   "-c", task.program()], capture_output=True, timeout=120)
+            proc = subprocess.run(
+                ["docker", "run", "--rm", *DOCKER_FLAGS, image, "python3", "-c", task.program()],
+                capture_output=True,
+                timeout=120,
+            )
             if proc.returncode in (125, 126, 127):
                 failures[proc.returncode] += 1
             return proc.returncode == 0
+
         return run
 
     seconds, passed = run_parallel([job(t) for t in tasks], concurrency)
@@ -143,11 +154,24 @@ def _descends_from_us(pid: int) -> bool:
 def sandbox_containers() -> list[tuple[str, str, str]]:
     """(id, owner label, state) of every Referee sandbox container."""
     proc = subprocess.run(
-        ["docker", "ps", "-a", "--filter", f"label={SANDBOX_LABEL}", "--format",
-         f'{{{{.ID}}}} {{{{.Label "{OWNER_LABEL}"}}}} {{{{.State}}}}'],
-        capture_output=True, text=True, check=True)
-    return [tuple(line.split()) for line in proc.stdout.splitlines()  # type: ignore[misc]
-            if len(line.split()) == 3]
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            f"label={SANDBOX_LABEL}",
+            "--format",
+            f'{{{{.ID}}}} {{{{.Label "{OWNER_LABEL}"}}}} {{{{.State}}}}',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [
+        tuple(line.split())
+        for line in proc.stdout.splitlines()  # type: ignore[misc]
+        if len(line.split()) == 3
+    ]
 
 
 def our_running_containers() -> dict[str, str]:
@@ -156,8 +180,12 @@ def our_running_containers() -> dict[str, str]:
     ours = {}
     for cid, owner, state in sandbox_containers():
         owner_host, _, pid = owner.rpartition(":")
-        if state == "running" and owner_host == host and pid.isdigit() \
-                and _descends_from_us(int(pid)):
+        if (
+            state == "running"
+            and owner_host == host
+            and pid.isdigit()
+            and _descends_from_us(int(pid))
+        ):
             ours[cid] = owner
     return ours
 
@@ -181,11 +209,20 @@ def remove_containers(owners: set[str]) -> None:
 
 def warm_items(count: int) -> list[dict[str, Any]]:
     """One-item groups, so that the dispatcher hands every worker some."""
-    return [{"id": f"warm-{i}", "group": f"warm-{i}",
-             "completion": f"```python\n{WARM_PROGRAM}```",
-             "scorers": [{"name": "code", "tests": {"mode": "assert", "test": WARM_TEST,
-                                                    "entry_point": "one"}}]}
-            for i in range(count)]
+    return [
+        {
+            "id": f"warm-{i}",
+            "group": f"warm-{i}",
+            "completion": f"```python\n{WARM_PROGRAM}```",
+            "scorers": [
+                {
+                    "name": "code",
+                    "tests": {"mode": "assert", "test": WARM_TEST, "entry_point": "one"},
+                }
+            ],
+        }
+        for i in range(count)
+    ]
 
 
 def run_referee(tasks: list[Task], workers: int) -> tuple[float, list[Any], int]:
@@ -236,9 +273,11 @@ def profile_pool(tasks: list[Task], jobs: int) -> None:
     finally:
         pool.close()
     inside = ", ".join(f"{k} {1000 * statistics.median(v):.1f}" for k, v in phases.items())
-    print(f"profile, {jobs} jobs one at a time through one pool: host round trip median "
-          f"{1000 * statistics.median(trips):.1f} ms; runner phases (ms from job start, "
-          f"median): {inside}")
+    print(
+        f"profile, {jobs} jobs one at a time through one pool: host round trip median "
+        f"{1000 * statistics.median(trips):.1f} ms; runner phases (ms from job start, "
+        f"median): {inside}"
+    )
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -252,14 +291,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--concurrency", default="1,2,4,8",
-                        help="comma-separated Referee worker counts")
-    parser.add_argument("--docker-subset", type=int, default=0,
-                        help="run (b) on the first K programs only and extrapolate (0: all)")
+    parser.add_argument(
+        "--concurrency", default="1,2,4,8", help="comma-separated Referee worker counts"
+    )
+    parser.add_argument(
+        "--docker-subset",
+        type=int,
+        default=0,
+        help="run (b) on the first K programs only and extrapolate (0: all)",
+    )
     parser.add_argument("--python", default="python3", help="interpreter name for (a)")
     parser.add_argument("--image", default="referee-sandbox:latest")
-    parser.add_argument("--profile", action="store_true",
-                        help="also time single sandbox jobs through one pool")
+    parser.add_argument(
+        "--profile", action="store_true", help="also time single sandbox jobs through one pool"
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
 
@@ -268,11 +313,16 @@ def main() -> None:
     expected = [t.correct for t in tasks]
     n_wrong = expected.count(False)
     on_path, python = resolve_python(args.python)
-    print(f"programs: {n} ({n - n_wrong} correct, {n_wrong} wrong) from {len(TEMPLATES)} "
-          f"templates, seed {args.seed}; machine: {os.cpu_count()} CPUs")
-    print(f"python3: {on_path}" + (f" -> {python}" if python != on_path else "")
-          + f"; start-up {start_up_ms([python]):.1f} ms plain, "
-          f"{start_up_ms([python, '-I', '-S']):.1f} ms with -I -S")
+    print(
+        f"programs: {n} ({n - n_wrong} correct, {n_wrong} wrong) from {len(TEMPLATES)} "
+        f"templates, seed {args.seed}; machine: {os.cpu_count()} CPUs"
+    )
+    print(
+        f"python3: {on_path}"
+        + (f" -> {python}" if python != on_path else "")
+        + f"; start-up {start_up_ms([python]):.1f} ms plain, "
+        f"{start_up_ms([python, '-I', '-S']):.1f} ms with -I -S"
+    )
 
     c = BASELINE_CONCURRENCY
     t_bare, bare = run_bare(tasks, [python], c)
@@ -282,36 +332,67 @@ def main() -> None:
     t_docker = t_docker_k * n / k
 
     print(f"concurrency {c} for (a), (a') and (b):")
-    print(_line("(a)  bare python3", n, t_bare,
-                f"   passed {sum(bare)}/{n}, as intended: {bare == expected}"))
-    print(_line("(a') bare python3 -I -S", n, t_isolated,
-                f"   passed {sum(isolated)}/{n}, same as (a): {isolated == bare}"))
+    print(
+        _line(
+            "(a)  bare python3",
+            n,
+            t_bare,
+            f"   passed {sum(bare)}/{n}, as intended: {bare == expected}",
+        )
+    )
+    print(
+        _line(
+            "(a') bare python3 -I -S",
+            n,
+            t_isolated,
+            f"   passed {sum(isolated)}/{n}, same as (a): {isolated == bare}",
+        )
+    )
     subset = "" if k == n else f" (first {k} run in {t_docker_k:.2f} s, extrapolated to {n})"
-    print(_line("(b)  docker run --rm per program", n, t_docker,
-                f"   passed {sum(docker)}/{k}, same as (a): {docker == bare[:k]}; "
-                f"docker failures {docker_failures}{subset}"))
+    print(
+        _line(
+            "(b)  docker run --rm per program",
+            n,
+            t_docker,
+            f"   passed {sum(docker)}/{k}, same as (a): {docker == bare[:k]}; "
+            f"docker failures {docker_failures}{subset}",
+        )
+    )
 
-    print(f"Referee `code` scorer, Executor(workers=N, sandbox_pool_size={POOL_SIZE}), "
-          f"warm pools, start-up excluded:")
+    print(
+        f"Referee `code` scorer, Executor(workers=N, sandbox_pool_size={POOL_SIZE}), "
+        f"warm pools, start-up excluded:"
+    )
     timings: dict[int, float] = {}
     for workers in levels:
         seconds, results, warm = run_referee(tasks, workers)
         timings[workers] = seconds
-        verdicts = Counter(r.scores["code"].verdict if "code" in r.scores else "error"
-                           for r in results)
+        verdicts = Counter(
+            r.scores["code"].verdict if "code" in r.scores else "error" for r in results
+        )
         wanted = ["accepted" if ok else "wrong_answer" for ok in expected]
-        off_verdict = sum(1 for r, w in zip(results, wanted, strict=True)
-                          if "code" not in r.scores or r.scores["code"].verdict != w)
-        disagree = sum(1 for r, ok in zip(results, bare, strict=True)
-                       if (r.reward == 1.0) != ok)
-        print(_line(f"(R)  concurrency {workers} ({warm} warm containers)", n, seconds,
-                    f"   verdicts {dict(verdicts)}; unexpected {off_verdict}; "
-                    f"rewards differing from (a) {disagree}"))
+        off_verdict = sum(
+            1
+            for r, w in zip(results, wanted, strict=True)
+            if "code" not in r.scores or r.scores["code"].verdict != w
+        )
+        disagree = sum(1 for r, ok in zip(results, bare, strict=True) if (r.reward == 1.0) != ok)
+        print(
+            _line(
+                f"(R)  concurrency {workers} ({warm} warm containers)",
+                n,
+                seconds,
+                f"   verdicts {dict(verdicts)}; unexpected {off_verdict}; "
+                f"rewards differing from (a) {disagree}",
+            )
+        )
 
     if c in timings:
         ours = timings[c]
-        print(f"ratio Referee@{c} / (a): {ours / t_bare:.2f}x (target <= 1.5)   "
-              f"[/ (a'): {ours / t_isolated:.2f}x]")
+        print(
+            f"ratio Referee@{c} / (a): {ours / t_bare:.2f}x (target <= 1.5)   "
+            f"[/ (a'): {ours / t_isolated:.2f}x]"
+        )
         print(f"ratio (b) / Referee@{c}: {t_docker / ours:.2f}x (target >= 5)")
     else:
         print(f"ratios need concurrency {c} in --concurrency")

@@ -58,8 +58,11 @@ def free_port() -> int:
 def math_batch(seed: int) -> list[dict[str, Any]]:
     items = make_items(groups=32, size=16, seed=seed)
     for item in items:
-        item["scorers"] = [*item["scorers"], {"name": "format", "weight": 0.5},
-                           {"name": "language", "target": "en", "weight": 0.1}]
+        item["scorers"] = [
+            *item["scorers"],
+            {"name": "format", "weight": 0.5},
+            {"name": "language", "target": "en", "weight": 0.1},
+        ]
     return items
 
 
@@ -84,18 +87,29 @@ def run_config(label: str, settings: dict[str, str], workers: int, repeats: int)
     with tempfile.TemporaryDirectory() as tmp:
         env_file = Path(tmp) / "referee.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-        env = {**os.environ, "COMPOSE_PROJECT_NAME": f"referee-size-{uuid.uuid4().hex[:8]}",
-               "REFEREE_ENV_FILE": str(env_file), "REFEREE_API_BIND": f"127.0.0.1:{port}"}
-        subprocess.run([*STACK, "up", "-d", "--no-build", "--scale", f"worker={workers}"],
-                       cwd=REPO, env=env, check=True, capture_output=True)
+        env = {
+            **os.environ,
+            "COMPOSE_PROJECT_NAME": f"referee-size-{uuid.uuid4().hex[:8]}",
+            "REFEREE_ENV_FILE": str(env_file),
+            "REFEREE_API_BIND": f"127.0.0.1:{port}",
+        }
+        subprocess.run(
+            [*STACK, "up", "-d", "--no-build", "--scale", f"worker={workers}"],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         try:
             client = httpx.Client(base_url=f"http://127.0.0.1:{port}")
             deadline = time.monotonic() + 180
             while True:
                 try:
                     ready = client.get("/readyz")
-                    if ready.status_code == 200 and int(
-                            ready.json()["detail"].split()[0]) >= workers:
+                    if (
+                        ready.status_code == 200
+                        and int(ready.json()["detail"].split()[0]) >= workers
+                    ):
                         break
                 except (httpx.HTTPError, ValueError):
                     pass
@@ -108,26 +122,33 @@ def run_config(label: str, settings: dict[str, str], workers: int, repeats: int)
             codes = [score(client, code_batch(seed)) for seed in range(repeats)]
             processes = workers * int(settings["REFEREE_WORKERS"])
             math_rate, code_rate = statistics.median(maths), statistics.median(codes)
-            print(f"{label:10s} {workers} worker(s) x {settings['REFEREE_WORKERS']} process(es), "
-                  f"pool {settings['REFEREE_SANDBOX_POOL_SIZE']}: math {math_rate:7.0f} "
-                  f"items/s ({math_rate / processes:6.0f} per process), code {code_rate:5.1f} "
-                  f"programs/s ({code_rate / processes:5.1f} per process)  "
-                  f"[math runs {' '.join(f'{r:.0f}' for r in maths)}; code runs "
-                  f"{' '.join(f'{r:.1f}' for r in codes)}]", flush=True)
+            print(
+                f"{label:10s} {workers} worker(s) x {settings['REFEREE_WORKERS']} process(es), "
+                f"pool {settings['REFEREE_SANDBOX_POOL_SIZE']}: math {math_rate:7.0f} "
+                f"items/s ({math_rate / processes:6.0f} per process), code {code_rate:5.1f} "
+                f"programs/s ({code_rate / processes:5.1f} per process)  "
+                f"[math runs {' '.join(f'{r:.0f}' for r in maths)}; code runs "
+                f"{' '.join(f'{r:.1f}' for r in codes)}]",
+                flush=True,
+            )
         finally:
-            subprocess.run([*STACK, "down", "-v", "--timeout", "30"], cwd=REPO, env=env,
-                           capture_output=True)
+            subprocess.run(
+                [*STACK, "down", "-v", "--timeout", "30"], cwd=REPO, env=env, capture_output=True
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--configs", default="all",
-                        help=f"comma-separated, of: {', '.join(CONFIGS)}")
+    parser.add_argument(
+        "--configs", default="all", help=f"comma-separated, of: {', '.join(CONFIGS)}"
+    )
     args = parser.parse_args()
     chosen = list(CONFIGS) if args.configs == "all" else args.configs.split(",")
-    print(f"machine: {os.cpu_count()} CPUs; batches: math 512 items, code 200 programs; "
-          f"median of {args.repeats}")
+    print(
+        f"machine: {os.cpu_count()} CPUs; batches: math 512 items, code 200 programs; "
+        f"median of {args.repeats}"
+    )
     for label in chosen:
         settings, workers = CONFIGS[label]
         run_config(label, settings, workers, args.repeats)

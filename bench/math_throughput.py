@@ -74,8 +74,14 @@ def _set(rng: random.Random) -> tuple[str, list[str], list[str]]:
     return gold, [gold, f"\\{{{b}, {a}\\}}"], [f"\\{{{a}, {b + 20}\\}}", f"\\{{{a}\\}}"]
 
 
-KINDS = [(_integer, 0.62), (_fraction, 0.12), (_radical, 0.08), (_decimal, 0.06),
-         (_interval, 0.06), (_set, 0.06)]
+KINDS = [
+    (_integer, 0.62),
+    (_fraction, 0.12),
+    (_radical, 0.08),
+    (_decimal, 0.06),
+    (_interval, 0.06),
+    (_set, 0.06),
+]
 
 
 def make_items(groups: int, size: int, seed: int) -> list[dict[str, Any]]:
@@ -95,11 +101,14 @@ def make_items(groups: int, size: int, seed: int) -> list[dict[str, Any]]:
                 answer = f"Therefore $\\boxed{{{rng.choice(wrong)}}}$."
             else:
                 answer = f"The answer is {forms[0]}."
-            items.append({
-                "id": f"g{g}-{i}", "group": f"g{g}",
-                "completion": f"<think>{reasoning}</think>\n{answer}",
-                "scorers": [{"name": "math", "gold": gold}],
-            })
+            items.append(
+                {
+                    "id": f"g{g}-{i}",
+                    "group": f"g{g}",
+                    "completion": f"<think>{reasoning}</think>\n{answer}",
+                    "scorers": [{"name": "math", "gold": gold}],
+                }
+            )
     return items
 
 
@@ -114,11 +123,20 @@ def naive_rewards(items: list[dict[str, Any]]) -> list[float]:
         gold_parsed = parse(f"${gold}$", extraction_mode="first_match")
         answer_parsed = parse(
             item["completion"],
-            extraction_config=[LatexExtractionConfig(
-                normalization_config=NormalizationConfig(
-                    nits=False, malformed_operators=False, basic_latex=True, equations=True,
-                    boxed="all", units=True),
-                boxed_match_priority=0, try_extract_without_anchor=False)],
+            extraction_config=[
+                LatexExtractionConfig(
+                    normalization_config=NormalizationConfig(
+                        nits=False,
+                        malformed_operators=False,
+                        basic_latex=True,
+                        equations=True,
+                        boxed="all",
+                        units=True,
+                    ),
+                    boxed_match_priority=0,
+                    try_extract_without_anchor=False,
+                )
+            ],
             extraction_mode="first_match",
         )
         rewards.append(float(verify(gold_parsed, answer_parsed)))
@@ -128,8 +146,19 @@ def naive_rewards(items: list[dict[str, Any]]) -> list[float]:
 def run_cli(path: Path, workers: int) -> tuple[float, list[dict[str, Any]]]:
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "referee.service.cli", "score", str(path), "--workers",
-         str(workers), "-q"], capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "referee.service.cli",
+            "score",
+            str(path),
+            "--workers",
+            str(workers),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     elapsed = time.perf_counter() - started
     return elapsed, [json.loads(line) for line in proc.stdout.splitlines()]
@@ -172,10 +201,14 @@ def main() -> None:
     print(f"(a) naive one-process loop:     {t_naive:7.2f} s  {n / t_naive:8.1f} items/s")
     print(f"(b) referee score --workers 2:  {t_two:7.2f} s  {n / t_two:8.1f} items/s")
     print(f"(c) referee score --workers 1:  {t_one:7.2f} s  {n / t_one:8.1f} items/s")
-    print(f"(d) executor, 2 workers, start-up excluded: first pass {n / t_cold:8.1f} items/s, "
-          f"second pass {n / t_warm:8.1f} items/s")
-    print(f"ratio (b)/(a): {t_naive / t_two:.2f}x   (c)/(a): {t_naive / t_one:.2f}x   "
-          f"(target (b)/(a) >= 2.5)")
+    print(
+        f"(d) executor, 2 workers, start-up excluded: first pass {n / t_cold:8.1f} items/s, "
+        f"second pass {n / t_warm:8.1f} items/s"
+    )
+    print(
+        f"ratio (b)/(a): {t_naive / t_two:.2f}x   (c)/(a): {t_naive / t_one:.2f}x   "
+        f"(target (b)/(a) >= 2.5)"
+    )
     print(f"referee verdicts: {dict(verdicts)}")
     print(f"rewards differing between (a) and (b): {disagree} of {n}")
 

@@ -52,8 +52,11 @@ def free_port() -> int:
 def math_items(n: int) -> list[dict[str, Any]]:
     items = make_items(groups=(n + 15) // 16, size=16, seed=0)[:n]
     for item in items:
-        item["scorers"] = [*item["scorers"], {"name": "format", "weight": 0.5},
-                           {"name": "language", "target": "en", "weight": 0.1}]
+        item["scorers"] = [
+            *item["scorers"],
+            {"name": "format", "weight": 0.5},
+            {"name": "language", "target": "en", "weight": 0.1},
+        ]
     return items
 
 
@@ -72,12 +75,57 @@ def long_items(n: int) -> list[dict[str, Any]]:
     as much as real chains of thought (~2.5x), unlike a repeated filler sentence."""
     rng = random.Random(0)
     vocabulary = [
-        "let", "we", "the", "a", "of", "to", "is", "and", "so", "then", "now", "check", "term",
-        "sum", "value", "equation", "both", "side", "factor", "root", "square", "number",
-        "prime", "divide", "multiply", "add", "subtract", "case", "first", "second", "answer",
-        "because", "since", "therefore", "hence", "wait", "again", "recall", "compute",
-        "simplify", "expand", "consider", "assume", "suppose", "integer", "fraction", "angle",
-        "triangle", "circle", "area", "length",
+        "let",
+        "we",
+        "the",
+        "a",
+        "of",
+        "to",
+        "is",
+        "and",
+        "so",
+        "then",
+        "now",
+        "check",
+        "term",
+        "sum",
+        "value",
+        "equation",
+        "both",
+        "side",
+        "factor",
+        "root",
+        "square",
+        "number",
+        "prime",
+        "divide",
+        "multiply",
+        "add",
+        "subtract",
+        "case",
+        "first",
+        "second",
+        "answer",
+        "because",
+        "since",
+        "therefore",
+        "hence",
+        "wait",
+        "again",
+        "recall",
+        "compute",
+        "simplify",
+        "expand",
+        "consider",
+        "assume",
+        "suppose",
+        "integer",
+        "fraction",
+        "angle",
+        "triangle",
+        "circle",
+        "area",
+        "length",
     ]
     vocabulary += [f"{rng.randint(0, 999)}" for _ in range(40)] + [f"x_{i}" for i in range(20)]
     items = math_items(n)
@@ -88,13 +136,15 @@ def long_items(n: int) -> list[dict[str, Any]]:
             word = rng.choice(vocabulary)
             words.append(word)
             size += len(word) + 1
-        item["completion"] = ("<think>" + " ".join(words)
-                              + item["completion"].split("<think>", 1)[-1])
+        item["completion"] = (
+            "<think>" + " ".join(words) + item["completion"].split("<think>", 1)[-1]
+        )
     return items
 
 
-def measure(url: str, client: redis.Redis, items: list[dict[str, Any]], chunk_size: int
-            ) -> tuple[int, int, float]:
+def measure(
+    url: str, client: redis.Redis, items: list[dict[str, Any]], chunk_size: int
+) -> tuple[int, int, float]:
     """(used_memory delta, AOF growth, submit seconds) for queueing `items`."""
     client.flushall()
     client.bgrewriteaof()
@@ -104,7 +154,7 @@ def measure(url: str, client: redis.Redis, items: list[dict[str, Any]], chunk_si
     backend = RedisBackend(Settings(redis_url=url, queue_chunk_size=chunk_size))
     started = time.perf_counter()
     for start in range(0, len(items), 1024):  # as requests of 1,024 items
-        backend.submit(items[start:start + 1024])
+        backend.submit(items[start : start + 1024])
     elapsed = time.perf_counter() - started
     assert backend.queue.count >= len(items) // chunk_size, "not everything was queued"
     time.sleep(1.5)  # appendfsync everysec
@@ -128,14 +178,31 @@ def main() -> None:
     if binary is None:
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")
     mixes: dict[str, Callable[[int], list[dict[str, Any]]]] = {
-        "math": math_items, "code": code_items, "long": long_items}
+        "math": math_items,
+        "code": code_items,
+        "long": long_items,
+    }
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     with tempfile.TemporaryDirectory() as data:
         server = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", data,
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
-            stdout=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                data,
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         try:
             client = redis.Redis.from_url(url)
             deadline = time.monotonic() + 10
@@ -147,18 +214,22 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.1)
-            print(f"redis-server {client.info('server')['redis_version']}, "
-                  f"{args.items} items per mix, chunks of {args.chunk_size}, no workers")
+            print(
+                f"redis-server {client.info('server')['redis_version']}, "
+                f"{args.items} items per mix, chunks of {args.chunk_size}, no workers"
+            )
             per = 10_000 / args.items
             for name, make in mixes.items():
                 items = make(args.items)
                 size = sum(len(json.dumps(item)) for item in items) / len(items)
                 memory, aof, elapsed = measure(url, client, items, args.chunk_size)
-                print(f"{name:5s} items ~{size / 1024:5.2f} KB of JSON: used_memory "
-                      f"+{memory * per / 2**20:6.1f} MiB per 10k items "
-                      f"({memory / args.items:6.0f} B/item, {memory / size / args.items:4.2f}x "
-                      f"the JSON), AOF +{aof * per / 2**20:6.1f} MiB per 10k; "
-                      f"submit {args.items / elapsed:7.0f} items/s")
+                print(
+                    f"{name:5s} items ~{size / 1024:5.2f} KB of JSON: used_memory "
+                    f"+{memory * per / 2**20:6.1f} MiB per 10k items "
+                    f"({memory / args.items:6.0f} B/item, {memory / size / args.items:4.2f}x "
+                    f"the JSON), AOF +{aof * per / 2**20:6.1f} MiB per 10k; "
+                    f"submit {args.items / elapsed:7.0f} items/s"
+                )
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -46,14 +46,16 @@ def free_port() -> int:
 def grpo_batch(seed: int) -> list[dict[str, Any]]:
     items = make_items(32, 16, seed)
     for item in items:
-        item["scorers"] = [*item["scorers"], {"name": "format", "weight": 0.5},
-                           {"name": "language", "target": "en", "weight": 0.1}]
+        item["scorers"] = [
+            *item["scorers"],
+            {"name": "format", "weight": 0.5},
+            {"name": "language", "target": "en", "weight": 0.1},
+        ]
     return items
 
 
 def noop_batch(size: int) -> list[dict[str, Any]]:
-    return [{"id": str(i), "completion": "x", "scorers": [{"name": "noop"}]}
-            for i in range(size)]
+    return [{"id": str(i), "completion": "x", "scorers": [{"name": "noop"}]} for i in range(size)]
 
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
@@ -99,15 +101,30 @@ def queue_service() -> Iterator[str]:
     redis_port, api_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as folder:
         redis = subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", folder], stdout=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                folder,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         url = f"redis://127.0.0.1:{redis_port}/0"
         env = dict(os.environ, REFEREE_REDIS_URL=url, REFEREE_LOG_LEVEL="WARNING")
         procs = [redis]
         try:
             time.sleep(0.5)
-            procs += [subprocess.Popen([*CLI, "worker"], env={**env, "REFEREE_WORKERS": "1"})
-                      for _ in range(2)]
+            procs += [
+                subprocess.Popen([*CLI, "worker"], env={**env, "REFEREE_WORKERS": "1"})
+                for _ in range(2)
+            ]
             api = subprocess.Popen([*CLI, "serve", "--port", str(api_port)], env=env)
             procs.append(api)
             base = f"http://127.0.0.1:{api_port}"
@@ -168,8 +185,10 @@ def summary(name: str, measured: tuple[list[float], float], n: int) -> tuple[flo
     times, cpu = measured
     p50 = statistics.median(times)
     p99 = sorted(times)[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
-    print(f"{name:34s} p50 {p50 * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms  "
-          f"{n / p50:8.1f} items/s  cpu {cpu * 1000:7.1f} ms/batch")
+    print(
+        f"{name:34s} p50 {p50 * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms  "
+        f"{n / p50:8.1f} items/s  cpu {cpu * 1000:7.1f} ms/batch"
+    )
     return p50, cpu
 
 
@@ -189,11 +208,15 @@ def main() -> None:
     with queue_service() as base:
         queued = summary("queue, GRPO step (512)", latencies(base, batches), 512)
         queued_noop = summary("queue, noop (1024)", latencies(base, noop), 1024)
-    print(f"queue / embedded throughput on the GRPO step: {embedded[0] / queued[0]:.2f}x "
-          f"(target >= 0.8); CPU per batch, embedded / queue: {embedded[1] / queued[1]:.2f}x")
-    print(f"per-item overhead, noop at batch 1024: queue {queued_noop[0] / 1024 * 1000:.3f} "
-          f"ms, embedded {embedded_noop[0] / 1024 * 1000:.3f} ms (target < 0.2 ms for the "
-          f"queue)")
+    print(
+        f"queue / embedded throughput on the GRPO step: {embedded[0] / queued[0]:.2f}x "
+        f"(target >= 0.8); CPU per batch, embedded / queue: {embedded[1] / queued[1]:.2f}x"
+    )
+    print(
+        f"per-item overhead, noop at batch 1024: queue {queued_noop[0] / 1024 * 1000:.3f} "
+        f"ms, embedded {embedded_noop[0] / 1024 * 1000:.3f} ms (target < 0.2 ms for the "
+        f"queue)"
+    )
 
 
 if __name__ == "__main__":

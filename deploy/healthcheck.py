@@ -37,8 +37,7 @@ def check_api(settings: Settings, path: str) -> int:
             print(response.read(200).decode(errors="replace"))
             return 0
     except urllib.error.HTTPError as exc:
-        print(f"{path}: HTTP {exc.code}: {exc.read(300).decode(errors='replace')}",
-              file=sys.stderr)
+        print(f"{path}: HTTP {exc.code}: {exc.read(300).decode(errors='replace')}", file=sys.stderr)
     except OSError as exc:
         print(f"{path}: {exc}", file=sys.stderr)
     return 1
@@ -60,8 +59,9 @@ def check_worker(settings: Settings) -> int:
                 print(f"worker {key!r} on {me} is registered")
                 return 0
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        print(f"redis unreachable or not answering ({exc}); not the worker's fault",
-              file=sys.stderr)
+        print(
+            f"redis unreachable or not answering ({exc}); not the worker's fault", file=sys.stderr
+        )
         return 0
     except redis.RedisError as exc:
         print(f"redis error: {exc}", file=sys.stderr)

@@ -51,8 +51,16 @@ class SandboxTimeout(SandboxError):
 
 _FUTURE = "from __future__ import annotations\n"
 _PARTS = {
-    "runner": ("codec", "runner_seccomp", "runner_procs", "runner_loop", "runner_clean",
-               "runner_jobs", "runner_rpc", "runner"),
+    "runner": (
+        "codec",
+        "runner_seccomp",
+        "runner_procs",
+        "runner_loop",
+        "runner_clean",
+        "runner_jobs",
+        "runner_rpc",
+        "runner",
+    ),
     "tester": ("codec", "tester"),
     "program_host": ("codec", "program_host"),
 }
@@ -85,7 +93,7 @@ class _Demux:
         self._buffer += data
         offset = 0
         while len(self._buffer) - offset >= _HEADER:
-            header = self._buffer[offset:offset + _HEADER]
+            header = self._buffer[offset : offset + _HEADER]
             stream, size = header[0], int.from_bytes(header[4:8], "big")
             if stream > 2 or any(header[1:4]):
                 raise SandboxError(f"garbled attach stream (header {bytes(header)!r})")
@@ -93,7 +101,7 @@ class _Demux:
             if end > len(self._buffer):
                 break
             if stream == 1:
-                self._stdout(self._buffer[offset + _HEADER:end])
+                self._stdout(self._buffer[offset + _HEADER : end])
             offset = end
         del self._buffer[:offset]
 
@@ -128,8 +136,7 @@ class Channel:
         return str(self._container.id)
 
     @classmethod
-    def open(cls, client: Any, settings: Settings,
-             labels: dict[str, str] | None = None) -> Channel:
+    def open(cls, client: Any, settings: Settings, labels: dict[str, str] | None = None) -> Channel:
         """Start a container, handshake with its runner, send it the helper sources."""
         config = container_config(settings)
         config.pop("detach", None)
@@ -139,10 +146,14 @@ class Channel:
             # auto_remove: when the runner exits (its stdin closes because our process died),
             # the engine deletes the container; nothing outlives its owner for long.
             container = client.containers.create(
-                command=["python3", "-I", "-S", "-c", _source("runner")], stdin_open=True,
-                auto_remove=True, **config)
+                command=["python3", "-I", "-S", "-c", _source("runner")],
+                stdin_open=True,
+                auto_remove=True,
+                **config,
+            )
             attach = container.attach_socket(
-                params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
             sock = attach if isinstance(attach, socket.socket) else attach._sock
             container.start()
             channel = cls(container, attach, sock)
@@ -156,8 +167,10 @@ class Channel:
             hello = channel._receive(deadline)
             if hello != {"ready": True, "protocol": PROTOCOL_VERSION}:
                 raise SandboxError(f"unexpected hello from the runner: {str(hello)[:200]}")
-            channel._send({"init": {"tester": _source("tester"),
-                                    "program_host": _source("program_host")}}, deadline)
+            channel._send(
+                {"init": {"tester": _source("tester"), "program_host": _source("program_host")}},
+                deadline,
+            )
             answer = channel._receive(deadline)
             if answer != {"init": "ok"}:
                 raise SandboxError(f"runner refused init: {str(answer)[:200]}")

@@ -29,7 +29,6 @@ MAX_DEPTH = 100
 """Deepest nesting of containers a literal may have (deeper: NonLiteral / ValueError)."""
 
 
-
 class NonLiteral(Exception):
     """The value is not made of None, bool, int, float, complex, str, bytes, tuple, list, dict,
     set and frozenset only."""
@@ -152,30 +151,38 @@ def _literal(node: Any) -> Any:
         return {_literal(e) for e in node.elts}
     elif isinstance(node, _ast.Dict):
         if all(k is not None for k in node.keys):
-            return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)
-                    if k is not None}
+            return {
+                _literal(k): _literal(v)
+                for k, v in zip(node.keys, node.values, strict=True)
+                if k is not None
+            }
     elif isinstance(node, _ast.UnaryOp) and isinstance(node.op, _ast.USub | _ast.UAdd):
         operand = _literal(node.operand)
         if type(operand) in _NUMBERS:
             return -operand if isinstance(node.op, _ast.USub) else operand
-    elif (isinstance(node, _ast.Call) and isinstance(node.func, _ast.Name) and not node.keywords
-          and node.func.id in ("float", "complex", "set", "frozenset")):
+    elif (
+        isinstance(node, _ast.Call)
+        and isinstance(node.func, _ast.Name)
+        and not node.keywords
+        and node.func.id in ("float", "complex", "set", "frozenset")
+    ):
         args = [_literal(a) for a in node.args]
         name = node.func.id
         if name == "float" and len(args) == 1 and args[0] in ("inf", "-inf", "nan"):
             return float(args[0])
-        if (name == "complex" and len(args) == 2
-                and all(type(a) in (int, float) for a in args)):
+        if name == "complex" and len(args) == 2 and all(type(a) in (int, float) for a in args):
             return complex(args[0], args[1])
         if name == "set" and not args:
             return set()
-        if name == "frozenset" and (not args or (
-                len(args) == 1 and type(args[0]) in (set, list, tuple))):
+        if name == "frozenset" and (
+            not args or (len(args) == 1 and type(args[0]) in (set, list, tuple))
+        ):
             return frozenset(*args)
     raise ValueError(f"not a literal: {type(node).__name__}")
 
 
 # --- frames: how literals travel on the pipes between the runner, T and P ---
+
 
 def frame(value: Any, cap: int) -> bytes:
     """A frame: a 4-byte big-endian length, then `value` as literal text (at most `cap`)."""
@@ -187,7 +194,7 @@ def write_frame(fd: int, value: Any, cap: int) -> None:
     """Write one frame to a blocking pipe."""
     view = memoryview(frame(value, cap))
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def read_frame(fd: int, cap: int) -> Any:

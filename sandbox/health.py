@@ -63,6 +63,5 @@ def sandbox_status(settings: Settings) -> tuple[bool, str]:
     if cached is None:
         return _refresh(image)
     if start:
-        threading.Thread(target=_refresh, args=(image,), name="sandbox-health",
-                         daemon=True).start()
+        threading.Thread(target=_refresh, args=(image,), name="sandbox-health", daemon=True).start()
     return cached[1], cached[2]

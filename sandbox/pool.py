@@ -76,8 +76,9 @@ class SandboxPool:
         self._cond = threading.Condition()
         self.stats = {"started": 0, "failed_starts": 0, "retries": 0, "waits": 0}
         self.sweep_orphans()
-        self._refill = threading.Thread(target=self._refill_loop, name="sandbox-refill",
-                                        daemon=True)
+        self._refill = threading.Thread(
+            target=self._refill_loop, name="sandbox-refill", daemon=True
+        )
         self._refill.start()
 
     # -- public ---------------------------------------------------------------------------
@@ -125,7 +126,8 @@ class SandboxPool:
         removed = 0
         try:
             containers = self._client.containers.list(
-                all=True, filters={"label": "org.referee.sandbox=1"})
+                all=True, filters={"label": "org.referee.sandbox=1"}
+            )
         except Exception:  # a sweep failure must not stop the pool from starting
             return 0
         for container in containers:
@@ -155,7 +157,8 @@ class SandboxPool:
                 if remaining <= 0:
                     raise SandboxError(
                         f"no sandbox container became ready in time (last error: "
-                        f"{self._last_error})")
+                        f"{self._last_error})"
+                    )
                 self._cond.notify_all()  # wake the refill thread
                 self._cond.wait(timeout=min(remaining, 1.0))
             channel = self._idle.popleft()

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 # --- frames ------------------------------------------------------------------------------------
 
+
 def describe(exc: BaseException) -> tuple[str, str]:
     """(type name, message) of an exception, even one whose `__str__` raises."""
     name = type(exc).__name__
@@ -76,6 +77,7 @@ def _joined(name: str, message: str) -> str:
 
 
 # --- loading and serving -----------------------------------------------------------------------
+
 
 def load(source: str) -> tuple[types.ModuleType | None, dict[str, Any]]:
     """Compile and run the program as module `__candidate__`; the module and the load report."""

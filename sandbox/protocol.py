@@ -100,14 +100,14 @@ class Job(TypedDict):
 
 # Status of one stdio case or one rpc test, as the runner saw it.
 Status = Literal[
-    "ok",            # stdio: exited 0 / rpc: the test passed (call mode: a value came back)
-    "failed",        # rpc: an assertion failed (detail says which)
-    "error",         # program raised (rpc: in the candidate) or exited non-zero (stdio)
-    "timeout",       # past test_wall_s or the job's wall_s
-    "memory",        # MemoryError, or killed by the kernel's OOM killer
+    "ok",  # stdio: exited 0 / rpc: the test passed (call mode: a value came back)
+    "failed",  # rpc: an assertion failed (detail says which)
+    "error",  # program raised (rpc: in the candidate) or exited non-zero (stdio)
+    "timeout",  # past test_wall_s or the job's wall_s
+    "memory",  # MemoryError, or killed by the kernel's OOM killer
     "output_limit",  # printed more than output_bytes
-    "killed",        # died by a signal we did not send (detail names it)
-    "not_run",       # skipped by early stop or because an earlier failure ended the job
+    "killed",  # died by a signal we did not send (detail names it)
+    "not_run",  # skipped by early stop or because an earlier failure ended the job
 ]
 
 
@@ -123,8 +123,16 @@ class CaseResult(TypedDict):
 
 
 class ProgramStatus(TypedDict):
-    status: Literal["ok", "syntax_error", "import_error", "timeout", "memory", "killed",
-                    "output_limit", "exited"]
+    status: Literal[
+        "ok",
+        "syntax_error",
+        "import_error",
+        "timeout",
+        "memory",
+        "killed",
+        "output_limit",
+        "exited",
+    ]
     """rpc: how loading the program in P went (`exited`: it called exit() while loading)."""
     detail: str
     stderr: str

@@ -68,6 +68,7 @@ PROTOCOL_VERSION = 1
 
 # --- the main loop -----------------------------------------------------------------------------
 
+
 class Lines:
     """Lines from a blocking fd, reaping orphans while idle."""
 
@@ -81,7 +82,7 @@ class Lines:
             end = self.buffer.find(b"\n")
             if end >= 0:
                 line = bytes(self.buffer[:end])
-                del self.buffer[:end + 1]
+                del self.buffer[: end + 1]
                 return line
             if self.eof:
                 return None
@@ -102,7 +103,7 @@ class Lines:
 def write_line(value: Any) -> None:
     view = memoryview(json.dumps(value).encode() + b"\n")
     while view:
-        view = view[os.write(1, view):]
+        view = view[os.write(1, view) :]
 
 
 def main() -> None:

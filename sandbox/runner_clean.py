@@ -22,6 +22,7 @@ CLEAN_DIRS = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
 
 # --- cleaning the sandbox ----------------------------------------------------------------------
 
+
 def other_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit() and name != "1"]
 

@@ -35,6 +35,7 @@ GRACE_S = 0.2
 
 # --- jobs --------------------------------------------------------------------------------------
 
+
 class BadJob(ValueError):
     pass
 
@@ -54,32 +55,43 @@ def check_job(job: dict[str, Any]) -> None:
     assert isinstance(limits, dict)
     for key in ("wall_s", "test_wall_s", "cpu_s", "memory_mb", "output_bytes"):
         value = limits.get(key)
-        _require(isinstance(value, int | float) and not isinstance(value, bool) and value > 0,
-                 f"limits.{key} must be a positive number")
+        _require(
+            isinstance(value, int | float) and not isinstance(value, bool) and value > 0,
+            f"limits.{key} must be a positive number",
+        )
     if job["kind"] == "stdio":
         cases = job.get("cases")
-        _require(isinstance(cases, list) and all(
-            isinstance(c, dict) and isinstance(c.get("stdin"), str) for c in cases),
-            "cases must be a list of {stdin: string}")
+        _require(
+            isinstance(cases, list)
+            and all(isinstance(c, dict) and isinstance(c.get("stdin"), str) for c in cases),
+            "cases must be a list of {stdin: string}",
+        )
         return
     harness = job.get("harness")
     _require(isinstance(harness, dict), "harness must be an object")
     assert isinstance(harness, dict)
     style = harness.get("style")
     if style == "assert":
-        _require(isinstance(harness.get("test"), str)
-                 and isinstance(harness.get("entry_point"), str),
-                 "assert harness needs test and entry_point strings")
+        _require(
+            isinstance(harness.get("test"), str) and isinstance(harness.get("entry_point"), str),
+            "assert harness needs test and entry_point strings",
+        )
     elif style == "mbpp":
         tests = harness.get("tests")
-        _require(isinstance(harness.get("setup", ""), str) and isinstance(tests, list)
-                 and all(isinstance(t, str) for t in tests),
-                 "mbpp harness needs setup and a list of test strings")
+        _require(
+            isinstance(harness.get("setup", ""), str)
+            and isinstance(tests, list)
+            and all(isinstance(t, str) for t in tests),
+            "mbpp harness needs setup and a list of test strings",
+        )
     elif style == "call":
         cases = harness.get("cases")
-        _require(isinstance(harness.get("fn_name"), str) and isinstance(cases, list)
-                 and all(isinstance(c, list) for c in cases),
-                 "call harness needs fn_name and a list of argument lists")
+        _require(
+            isinstance(harness.get("fn_name"), str)
+            and isinstance(cases, list)
+            and all(isinstance(c, list) for c in cases),
+            "call harness needs fn_name and a list of argument lists",
+        )
     else:
         raise BadJob("harness.style must be assert, mbpp or call")
 
@@ -125,11 +137,15 @@ class Runner:
         """The reply to a job whose program changed us (a hole in the filter): it fails every
         test, and `retire` tells the host that this container is done (we exit after it)."""
         kind = job.get("kind")
-        count = (len(job["cases"]) if kind == "stdio"
-                 else count_tests(job["harness"]) if kind == "rpc" else 0)
+        count = (
+            len(job["cases"])
+            if kind == "stdio"
+            else count_tests(job["harness"])
+            if kind == "rpc"
+            else 0
+        )
         detail = f"the program changed the runner's {changed}"
-        return {"id": job.get("id"), "results": [result("killed", detail)] * count,
-                "retire": True}
+        return {"id": job.get("id"), "results": [result("killed", detail)] * count, "retire": True}
 
     def handle(self, line: bytes) -> tuple[dict[str, Any], bool]:
         """The reply to one message, and whether it was a job (the sandbox needs cleaning)."""
@@ -141,10 +157,14 @@ class Runner:
             return _failure(None, "malformed message: not an object"), False
         if "init" in message:
             init = message["init"]
-            if not (isinstance(init, dict) and isinstance(init.get("tester"), str)
-                    and isinstance(init.get("program_host"), str)):
-                return _failure(None, "malformed init: needs tester and program_host sources"), \
-                    False
+            if not (
+                isinstance(init, dict)
+                and isinstance(init.get("tester"), str)
+                and isinstance(init.get("program_host"), str)
+            ):
+                return _failure(
+                    None, "malformed init: needs tester and program_host sources"
+                ), False
             self.tester, self.program_host = init["tester"], init["program_host"]
             # T is forked from us and runs this, rather than a fresh interpreter per job.
             self.tester_code = compile(self.tester, "tester", "exec")
@@ -156,8 +176,7 @@ class Runner:
                 raise BadJob("rpc job before init")
             before = clean()
             if before["left"]:
-                return _failure(job_id, f"could not kill {before['left']} leftover processes"), \
-                    True
+                return _failure(job_id, f"could not kill {before['left']} leftover processes"), True
             changed = self.tampered()
             if changed is not None:  # by a previous job's leftovers: not this program's fault
                 reply = _failure(job_id, f"the runner's {changed} changed between jobs")
@@ -195,12 +214,12 @@ class Runner:
                 results.append(result("not_run", "an earlier case ended the job"))
                 continue
             if time.monotonic() >= deadline:
-                results.append(result("timeout", f"job wall time ({limits['wall_s']} s) "
-                                      "used up"))
+                results.append(result("timeout", f"job wall time ({limits['wall_s']} s) used up"))
                 stop = True
                 continue
-            case_result, stderr = self.stdio_case(case["stdin"].encode(errors="surrogatepass"),
-                                                  limits, deadline)
+            case_result, stderr = self.stdio_case(
+                case["stdin"].encode(errors="surrogatepass"), limits, deadline
+            )
             results.append(case_result)
             if case_result["status"] == "timeout" and time.monotonic() >= deadline:
                 stop = True
@@ -208,8 +227,9 @@ class Runner:
                 stop = True
         return {"id": job["id"], "results": results, "stderr": stderr}
 
-    def stdio_case(self, stdin: bytes, limits: dict[str, Any],
-                   job_deadline: float) -> tuple[dict[str, Any], str]:
+    def stdio_case(
+        self, stdin: bytes, limits: dict[str, Any], job_deadline: float
+    ) -> tuple[dict[str, Any], str]:
         """Run one fresh process; its result and its stderr's tail."""
         loop = Loop()
         child: Child | None = None
@@ -228,8 +248,7 @@ class Runner:
             oom_before = oom_kills()
             start = time.monotonic()
             deadline = min(job_deadline, start + float(limits["test_wall_s"]))
-            child = spawn([EXECUTABLE, "-I", PROGRAM_PATH], {0: in_r, 1: out_w, 2: err_w},
-                          limits)
+            child = spawn([EXECUTABLE, "-I", PROGRAM_PATH], {0: in_r, 1: out_w, 2: err_w}, limits)
             while theirs:
                 os.close(theirs.pop())
             process = child
@@ -245,7 +264,7 @@ class Runner:
 
             def on_stdout(data: bytes) -> None:
                 room = cap - len(stdout)
-                stdout.extend(data[:max(room, 0)])
+                stdout.extend(data[: max(room, 0)])
                 if len(data) > room:
                     over_limit()
 
@@ -320,15 +339,30 @@ class Runner:
             _, p_err_w = make_pipe("p_err", None)
             control_r, _ = make_pipe(None, "control")
             _, load_w = make_pipe("load", None)
-            children.append(spawn(
-                [EXECUTABLE, "-I", "-S", "-c", self.tester],
-                {0: job_r, 1: self.devnull, 2: t_err_w, 3: report_w, 4: calls_w, 5: replies_r},
-                None, code=self.tester_code))
+            children.append(
+                spawn(
+                    [EXECUTABLE, "-I", "-S", "-c", self.tester],
+                    {0: job_r, 1: self.devnull, 2: t_err_w, 3: report_w, 4: calls_w, 5: replies_r},
+                    None,
+                    code=self.tester_code,
+                )
+            )
             oom_before = oom_kills()
-            children.append(spawn(
-                [EXECUTABLE, "-I", "-c", self.program_host],
-                {0: self.devnull, 1: p_out_w, 2: p_err_w, 3: control_r, 4: load_w, 5: calls_r,
-                 6: replies_w}, job["limits"]))
+            children.append(
+                spawn(
+                    [EXECUTABLE, "-I", "-c", self.program_host],
+                    {
+                        0: self.devnull,
+                        1: p_out_w,
+                        2: p_err_w,
+                        3: control_r,
+                        4: load_w,
+                        5: calls_r,
+                        6: replies_w,
+                    },
+                    job["limits"],
+                )
+            )
             # Without our copies of the children's ends, each side sees EOF when the other
             # dies.
             while theirs:
@@ -343,7 +377,6 @@ class Runner:
             for child in children:
                 child.close()
             loop.close()
-
 
 
 def _failure(job_id: int | None, message: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ CHUNK = 1 << 16
 
 # --- the event loop of one job -----------------------------------------------------------------
 
+
 class Loop:
     """Non-blocking pipes and child exits of one job, multiplexed with a selector."""
 
@@ -44,8 +45,9 @@ class Loop:
             self.owned.discard(fd)
             os.close(fd)
 
-    def read(self, fd: int, on_data: Callable[[bytes], None],
-             on_eof: Callable[[], None] | None = None) -> None:
+    def read(
+        self, fd: int, on_data: Callable[[bytes], None], on_eof: Callable[[], None] | None = None
+    ) -> None:
         """Deliver what arrives on `fd` until end of file; the fd is closed then."""
         os.set_blocking(fd, False)
         self.owned.add(fd)
@@ -77,7 +79,7 @@ class Loop:
         def handler() -> None:
             nonlocal view
             try:
-                view = view[os.write(fd, view[:CHUNK]):]
+                view = view[os.write(fd, view[:CHUNK]) :]
             except BlockingIOError:
                 return
             except OSError:  # EPIPE: the reader exited or closed its end
@@ -158,8 +160,8 @@ class Frames:
                 break
             if len(self.buffer) < 4 + size:
                 break
-            body = bytes(self.buffer[4:4 + size])
-            del self.buffer[:4 + size]
+            body = bytes(self.buffer[4 : 4 + size])
+            del self.buffer[: 4 + size]
             try:
                 out.append(decode(body.decode()))
             except ValueError:  # UnicodeDecodeError included

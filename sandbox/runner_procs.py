@@ -89,8 +89,9 @@ class Child:
             self.pidfd = None
 
 
-def spawn(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
-          code: Any = None) -> Child:
+def spawn(
+    argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None, code: Any = None
+) -> Child:
     """Fork and exec `argv` with exactly `fds` (child fd -> our fd) open, in /work, in a new
     session, with CHILD_ENV; `limits` (the job's) for processes that run program code.
 
@@ -126,8 +127,13 @@ def spawn(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
     return child
 
 
-def _child(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
-           error_fd: int, code: Any = None) -> None:
+def _child(
+    argv: list[str],
+    fds: dict[int, int],
+    limits: dict[str, Any] | None,
+    error_fd: int,
+    code: Any = None,
+) -> None:
     # Between fork and exec: we are single-threaded, so plain Python is safe here.
     os.setsid()
     for sig in RESET_SIGNALS if limits is not None else (signal.SIGPIPE, signal.SIGXFSZ):
@@ -151,8 +157,9 @@ def _child(argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None,
     # Every fd we need first goes above the target range, so no dup2 below clobbers it.
     top = max(fds) + 1
     error_fd = fcntl.fcntl(error_fd, fcntl.F_DUPFD_CLOEXEC, top)
-    moved = {target: fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, top)
-             for target, source in fds.items()}
+    moved = {
+        target: fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, top) for target, source in fds.items()
+    }
     for target, source in moved.items():
         os.dup2(source, target)
     # Close everything else but the error pipe (close-on-exec itself).
@@ -188,8 +195,9 @@ def oom_kills() -> int | None:
     return None
 
 
-def classify(child: Child, stderr_tail: str, limits: dict[str, Any],
-             oom_before: int | None) -> tuple[str, str]:
+def classify(
+    child: Child, stderr_tail: str, limits: dict[str, Any], oom_before: int | None
+) -> tuple[str, str]:
     """Status and detail of a program process that ended without us killing it."""
     status = child.status if child.status is not None else 0
     last = last_line(stderr_tail)
@@ -201,8 +209,7 @@ def classify(child: Child, stderr_tail: str, limits: dict[str, Any],
             return "memory", last
         return "error", last or f"exit code {code}"
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-    if sig == signal.SIGXCPU or (sig == signal.SIGKILL
-                                 and child.cpu_s >= float(limits["cpu_s"])):
+    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and child.cpu_s >= float(limits["cpu_s"])):
         return "timeout", f"CPU time limit ({limits['cpu_s']} s)"
     if sig == signal.SIGKILL:
         after = oom_kills()

@@ -21,17 +21,27 @@ LOAD_REPORT_CAP = 1 << 20  # P is hostile: parsing is not free
 FRAME_TO_CHILD_CAP = 1 << 30  # what we send T and P: ours, bounded by the job's own size
 REPORT_CAP = 256 << 20
 MAX_NAMES = 10000
-STATUSES = frozenset({"ok", "failed", "error", "timeout", "memory", "output_limit", "killed",
-                      "not_run"})
-PROGRAM_STATUSES = frozenset({"ok", "syntax_error", "import_error", "timeout", "memory",
-                              "killed", "output_limit", "exited"})
+STATUSES = frozenset(
+    {"ok", "failed", "error", "timeout", "memory", "output_limit", "killed", "not_run"}
+)
+PROGRAM_STATUSES = frozenset(
+    {"ok", "syntax_error", "import_error", "timeout", "memory", "killed", "output_limit", "exited"}
+)
 
 
 class RpcJob:
     """The state of one rpc job while its event loop runs."""
 
-    def __init__(self, job: dict[str, Any], loop: Loop, tester: Child, host: Child,
-                 start: float, oom_before: int | None, fds: dict[str, int]):
+    def __init__(
+        self,
+        job: dict[str, Any],
+        loop: Loop,
+        tester: Child,
+        host: Child,
+        start: float,
+        oom_before: int | None,
+        fds: dict[str, int],
+    ):
         self.job, self.loop = job, loop
         self.tester, self.host = tester, host
         limits = job["limits"]
@@ -92,18 +102,20 @@ class RpcJob:
         loop.watch(self.host)
 
         # 1. T starts and makes itself non-dumpable; only then does P get the program.
-        if not loop.run(lambda: self.ready or self.report_eof or self.tester.done,
-                        self.deadline):
+        if not loop.run(lambda: self.ready or self.report_eof or self.tester.done, self.deadline):
             return self.finish(runner_error="the tester did not start in time")
         if not self.ready:
             loop.run(lambda: fds["t_err"] not in loop.readers, time.monotonic() + GRACE_S)
-            return self.finish(runner_error="the tester failed to start: "
-                               + (last_line(self.tester_err.text()) or "no output"))
+            return self.finish(
+                runner_error="the tester failed to start: "
+                + (last_line(self.tester_err.text()) or "no output")
+            )
         self.mark("tester_ready")
         loop.write(fds["control"], frame({"source": self.job["program"]}, FRAME_TO_CHILD_CAP))
         load_deadline = min(self.deadline, time.monotonic() + self.test_wall_s)
-        if not loop.run(lambda: self.load is not None or self.load_eof or self.host.done,
-                        load_deadline):
+        if not loop.run(
+            lambda: self.load is not None or self.load_eof or self.host.done, load_deadline
+        ):
             self.kill_host("timeout")
         self.mark("loaded")
         program = self.program_status()
@@ -112,12 +124,19 @@ class RpcJob:
 
         # 2. T gets the harness and P's names, and runs the tests.
         load_report = self.load if isinstance(self.load, dict) else {}
-        loop.write(fds["job"], frame({
-            "harness": self.job["harness"], "early_stop": bool(self.job["early_stop"]),
-            "test_wall_s": self.test_wall_s,
-            "callables": _names(load_report.get("callables")),
-            "modules": _modules(load_report.get("modules")),
-        }, FRAME_TO_CHILD_CAP))
+        loop.write(
+            fds["job"],
+            frame(
+                {
+                    "harness": self.job["harness"],
+                    "early_stop": bool(self.job["early_stop"]),
+                    "test_wall_s": self.test_wall_s,
+                    "callables": _names(load_report.get("callables")),
+                    "modules": _modules(load_report.get("modules")),
+                },
+                FRAME_TO_CHILD_CAP,
+            ),
+        )
         if not loop.run(lambda: self.done or self.report_eof, self.deadline):
             return self.finish(program=program, wall_timeout=True)
         self.mark("tested")
@@ -142,8 +161,9 @@ class RpcJob:
         elif isinstance(message.get("index"), int) and isinstance(message.get("result"), dict):
             index, case = message["index"], message["result"]
             if 0 <= index < self.count and case.get("status") in STATUSES:
-                clean_case = result(case["status"], str(case.get("detail", "")),
-                                    float(case.get("wall_s") or 0.0))
+                clean_case = result(
+                    case["status"], str(case.get("detail", "")), float(case.get("wall_s") or 0.0)
+                )
                 if "value" in case:
                     clean_case["value"] = case["value"]
                 self.results[index] = clean_case
@@ -161,33 +181,45 @@ class RpcJob:
             return "timeout", f"wall time limit ({self.test_wall_s:g} s)"
         if not self.host.done:
             return "error", "the program closed its RPC channel"
-        status, detail = classify(self.host, self.host_err.text(), self.job["limits"],
-                                  self.oom_before)
+        status, detail = classify(
+            self.host, self.host_err.text(), self.job["limits"], self.oom_before
+        )
         if status in ("ok", "error"):
             code = os.WEXITSTATUS(self.host.status or 0)
             return "error", f"the program exited with code {code}" + (
-                f": {detail}" if status == "error" and detail != f"exit code {code}" else "")
+                f": {detail}" if status == "error" and detail != f"exit code {code}" else ""
+            )
         return status, detail
 
     def program_status(self) -> dict[str, Any]:
         if isinstance(self.load, dict) and self.load.get("status") in PROGRAM_STATUSES:
-            return {"status": self.load["status"], "detail": str(self.load.get("detail", "")),
-                    "stderr": ""}
+            return {
+                "status": self.load["status"],
+                "detail": str(self.load.get("detail", "")),
+                "stderr": "",
+            }
         if self.load is not None:
             return {"status": "import_error", "detail": "invalid load report", "stderr": ""}
         # No report: P died, hung, or closed the report pipe while loading.
         self.loop.run(lambda: self.host.done, time.monotonic() + GRACE_S)
         if not self.host.done and self.host_cause is None:
-            return {"status": "import_error", "detail": "the program closed its load report",
-                    "stderr": ""}
+            return {
+                "status": "import_error",
+                "detail": "the program closed its load report",
+                "stderr": "",
+            }
         status, detail = self.host_death()
         if status == "error":
             status = "exited"
             detail = detail.replace("the program exited", "exited while loading")
         return {"status": status, "detail": detail, "stderr": ""}
 
-    def finish(self, program: dict[str, Any] | None = None, wall_timeout: bool = False,
-               runner_error: str | None = None) -> dict[str, Any]:
+    def finish(
+        self,
+        program: dict[str, Any] | None = None,
+        wall_timeout: bool = False,
+        runner_error: str | None = None,
+    ) -> dict[str, Any]:
         loop = self.loop
         if self.lost is not None and self.lost not in self.results:
             # P went away mid-test: let it finish dying, then say why.
@@ -200,19 +232,20 @@ class RpcJob:
         # Everything else too (the program's children hold copies of P's stdout and stderr),
         # then collect the exits and the stderr tails.
         kill_others()
-        loop.run(lambda: self.host.done and self.tester.done and not loop.reading,
-                 time.monotonic() + 1.0)
+        loop.run(
+            lambda: self.host.done and self.tester.done and not loop.reading, time.monotonic() + 1.0
+        )
         results: list[dict[str, Any]] = []
         first_missing = True
         for index in range(self.count):
             if index in self.results:
                 results.append(self.results[index])
             elif program is not None and program["status"] != "ok":
-                results.append(result("not_run", f"the program did not load: "
-                                      f"{program['status']}"))
+                results.append(result("not_run", f"the program did not load: {program['status']}"))
             elif wall_timeout and first_missing:
-                results.append(result("timeout", f"job wall time ({self.job['limits']['wall_s']}"
-                                      " s) used up"))
+                results.append(
+                    result("timeout", f"job wall time ({self.job['limits']['wall_s']} s) used up")
+                )
             elif tester_died:
                 results.append(result("killed", "tester killed by the program"))
             else:
@@ -220,8 +253,7 @@ class RpcJob:
             if index not in self.results:
                 first_missing = False
         self.mark("finished")
-        reply: dict[str, Any] = {"id": self.job["id"], "results": results,
-                                 "phases": self.phases}
+        reply: dict[str, Any] = {"id": self.job["id"], "results": results, "phases": self.phases}
         if program is not None:
             program["stderr"] = self.host_err.text()
             reply["program"] = program
@@ -239,5 +271,8 @@ def _names(value: Any) -> list[str]:
 def _modules(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
-    return {k: v for k, v in list(value.items())[:MAX_NAMES]
-            if isinstance(k, str) and isinstance(v, str) and len(k) < 200 and len(v) < 200}
+    return {
+        k: v
+        for k, v in list(value.items())[:MAX_NAMES]
+        if isinstance(k, str) and isinstance(v, str) and len(k) < 200 and len(v) < 200
+    }

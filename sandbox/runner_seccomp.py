@@ -21,22 +21,40 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # may change these for themselves only (pid 0), and may not use another syscall ABI (i386 or
 # x32 numbers) to get around the filter. Numbers: (audit arch, {syscall: number}).
 SECCOMP_ARCHES = {
-    "x86_64": (0xC000003E, {"prlimit64": 302, "setpriority": 141, "sched_setparam": 142,
-                            "sched_setscheduler": 144, "sched_setaffinity": 203,
-                            "ioprio_set": 251, "sched_setattr": 314}),
-    "aarch64": (0xC00000B7, {"prlimit64": 261, "setpriority": 140, "sched_setparam": 118,
-                             "sched_setscheduler": 119, "sched_setaffinity": 122,
-                             "ioprio_set": 30, "sched_setattr": 274}),
+    "x86_64": (
+        0xC000003E,
+        {
+            "prlimit64": 302,
+            "setpriority": 141,
+            "sched_setparam": 142,
+            "sched_setscheduler": 144,
+            "sched_setaffinity": 203,
+            "ioprio_set": 251,
+            "sched_setattr": 314,
+        },
+    ),
+    "aarch64": (
+        0xC00000B7,
+        {
+            "prlimit64": 261,
+            "setpriority": 140,
+            "sched_setparam": 118,
+            "sched_setscheduler": 119,
+            "sched_setaffinity": 122,
+            "ioprio_set": 30,
+            "sched_setattr": 274,
+        },
+    ),
 }
 _ARG0, _ARG1 = 16, 24  # offsets of the low words of args[0] and args[1] in seccomp_data
 SELF_ONLY = (
-    ("prlimit64", ((_ARG0, 0),)),                    # pid 0
-    ("setpriority", ((_ARG0, 0), (_ARG1, 0))),      # PRIO_PROCESS, who 0
+    ("prlimit64", ((_ARG0, 0),)),  # pid 0
+    ("setpriority", ((_ARG0, 0), (_ARG1, 0))),  # PRIO_PROCESS, who 0
     ("sched_setparam", ((_ARG0, 0),)),
     ("sched_setscheduler", ((_ARG0, 0),)),
     ("sched_setaffinity", ((_ARG0, 0),)),
     ("sched_setattr", ((_ARG0, 0),)),
-    ("ioprio_set", ((_ARG0, 1), (_ARG1, 0))),       # IOPRIO_WHO_PROCESS, who 0
+    ("ioprio_set", ((_ARG0, 1), (_ARG1, 0))),  # IOPRIO_WHO_PROCESS, who 0
 )
 
 
@@ -50,8 +68,10 @@ def seccomp_filter() -> bytes | None:
     allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
     to_deny = -1  # placeholder jump, resolved below (the last instruction denies)
     code: list[tuple[int, int, int, int]] = [
-        (load, 0, 0, 4), (jeq, 0, to_deny, audit_arch),     # another ABI: deny all
-        (load, 0, 0, 0), (jge, to_deny, 0, 0x40000000),     # x32 numbers: deny
+        (load, 0, 0, 4),
+        (jeq, 0, to_deny, audit_arch),  # another ABI: deny all
+        (load, 0, 0, 0),
+        (jge, to_deny, 0, 0x40000000),  # x32 numbers: deny
     ]
     for name, checks in SELF_ONLY:
         code.append((jeq, 0, 2 * len(checks) + 1, numbers[name]))
@@ -61,9 +81,15 @@ def seccomp_filter() -> bytes | None:
     code += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
     last = len(code) - 1
     return b"".join(
-        struct.pack("=HBBI", op, last - i - 1 if jt == to_deny else jt,
-                    last - i - 1 if jf == to_deny else jf, k)
-        for i, (op, jt, jf, k) in enumerate(code))
+        struct.pack(
+            "=HBBI",
+            op,
+            last - i - 1 if jt == to_deny else jt,
+            last - i - 1 if jf == to_deny else jf,
+            k,
+        )
+        for i, (op, jt, jf, k) in enumerate(code)
+    )
 
 
 class _SockFprog(ctypes.Structure):
@@ -79,6 +105,8 @@ def install_filter() -> None:
     if _FILTER is None:
         return
     # PR_SET_NO_NEW_PRIVS (Docker sets it too), then PR_SET_SECCOMP, SECCOMP_MODE_FILTER.
-    if (_libc.prctl(38, 1, 0, 0, 0) != 0
-            or _libc.prctl(22, 2, ctypes.byref(_FILTER_PROG), 0, 0) != 0):
+    if (
+        _libc.prctl(38, 1, 0, 0, 0) != 0
+        or _libc.prctl(22, 2, ctypes.byref(_FILTER_PROG), 0, 0) != 0
+    ):
         raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")

@@ -58,8 +58,21 @@ JOB_CAP = 256 << 20
 FRAME_CAP = 256 << 20
 DETAIL_CHARS = 1000
 BUILTIN_NAMES = frozenset(dir(builtins))
-UNSAFE_MODULES = frozenset({"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo",
-                            "webbrowser", "pydoc", "ensurepip", "venv", "lib2to3"})
+UNSAFE_MODULES = frozenset(
+    {
+        "antigravity",
+        "this",
+        "idlelib",
+        "tkinter",
+        "turtle",
+        "turtledemo",
+        "webbrowser",
+        "pydoc",
+        "ensurepip",
+        "venv",
+        "lib2to3",
+    }
+)
 
 
 # --- literal values as text: `referee.sandbox.codec`, prepended to this source by the host ---
@@ -78,6 +91,7 @@ if TYPE_CHECKING:
 
 
 # --- frames ------------------------------------------------------------------------------------
+
 
 def send(value: Any) -> None:
     """One frame to the runner (blocking: the runner always reads)."""
@@ -102,6 +116,7 @@ def make_nondumpable() -> None:
 
 
 # --- calling the program -----------------------------------------------------------------------
+
 
 class Fault(BaseException):
     """A call failure that fails the test whatever the test code does with it: BaseException so
@@ -150,8 +165,9 @@ class Rpc:
         try:
             text = encode((args, kwargs), ARGS_CAP)
         except (NonLiteral, TooLarge) as exc:
-            raise TypeError(f"cannot pass a non-literal or huge argument to the candidate: "
-                            f"{exc}") from None
+            raise TypeError(
+                f"cannot pass a non-literal or huge argument to the candidate: {exc}"
+            ) from None
         self.seq += 1
         self._write(frame({"seq": self.seq, "call": name, "args": text}, FRAME_CAP))
         reply = self._reply(self.seq)
@@ -162,20 +178,24 @@ class Rpc:
                     raise ValueError("oversized")
                 return decode(value)
             except ValueError:
-                raise self.fail(Fault("error", "TypeError: candidate returned a non-literal "
-                                      "value")) from None
+                raise self.fail(
+                    Fault("error", "TypeError: candidate returned a non-literal value")
+                ) from None
         if "fault" in reply:
             raise self.fail(Fault("error", str(reply["fault"])))
         if "memory" in reply:
             raise self.fail(Fault("memory", str(reply["memory"])))
-        raise candidate_error(str(reply.get("type", "")), str(reply.get("message", "")),
-                              str(reply.get("error", "error")))
+        raise candidate_error(
+            str(reply.get("type", "")),
+            str(reply.get("message", "")),
+            str(reply.get("error", "error")),
+        )
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             try:
-                view = view[os.write(CALLS_OUT, view):]
+                view = view[os.write(CALLS_OUT, view) :]
             except BlockingIOError:
                 self._wait(CALLS_OUT, write=True)
             except OSError:  # EPIPE: the program host is gone
@@ -196,13 +216,14 @@ class Rpc:
                 if size > REPLY_CAP:
                     raise self.fail(Fault("error", "the program sent an oversized reply", True))
                 if len(self.buffer) >= 4 + size:
-                    body = bytes(self.buffer[4:4 + size])
-                    del self.buffer[:4 + size]
+                    body = bytes(self.buffer[4 : 4 + size])
+                    del self.buffer[: 4 + size]
                     try:
                         return decode(body.decode())
                     except ValueError:  # UnicodeDecodeError included
-                        raise self.fail(Fault("error", "the program corrupted its replies",
-                                              True)) from None
+                        raise self.fail(
+                            Fault("error", "the program corrupted its replies", True)
+                        ) from None
             self._wait(REPLIES_IN, write=False)
             try:
                 chunk = os.read(REPLIES_IN, 1 << 20)
@@ -217,8 +238,7 @@ class Rpc:
     def _wait(self, fd: int, write: bool) -> None:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise self.fail(Fault("timeout", f"test took longer than {self.test_wall_s:g} s",
-                                  True))
+            raise self.fail(Fault("timeout", f"test took longer than {self.test_wall_s:g} s", True))
         if write:
             select.select([], [fd], [], remaining)
         else:
@@ -249,6 +269,7 @@ def candidate_error(kind: str, message: str, text: str) -> Exception:
 
 
 # --- running the tests -------------------------------------------------------------------------
+
 
 class Tester:
     def __init__(self, job: dict[str, Any]):
@@ -289,16 +310,25 @@ class Tester:
                 namespace[name] = self.proxy(name)
         modules = self.job.get("modules", {})
         for alias, module in modules.items() if isinstance(modules, dict) else ():
-            if (_usable_name(alias) and alias not in namespace and alias in code_text
-                    and isinstance(module, str) and _safe_module(module)):
+            if (
+                _usable_name(alias)
+                and alias not in namespace
+                and alias in code_text
+                and isinstance(module, str)
+                and _safe_module(module)
+            ):
                 try:
                     namespace[alias] = __import__(module, fromlist=["_"])
                 except Exception:
                     continue
         return namespace
 
-    def one(self, index: int, body: Callable[[], dict[str, Any]],
-            where: Callable[[BaseException], str] | None = None) -> bool:
+    def one(
+        self,
+        index: int,
+        body: Callable[[], dict[str, Any]],
+        where: Callable[[BaseException], str] | None = None,
+    ) -> bool:
         """Run one test, report it; whether the job goes on."""
         start = time.monotonic()
         self.rpc.begin(start + self.test_wall_s)
@@ -318,8 +348,11 @@ class Tester:
                 send({"lost": index})
                 return False
             status, detail = fault.status, fault.detail
-        result = {"status": status, "detail": detail[:DETAIL_CHARS],
-                  "wall_s": round(time.monotonic() - start, 6)}
+        result = {
+            "status": status,
+            "detail": detail[:DETAIL_CHARS],
+            "wall_s": round(time.monotonic() - start, 6),
+        }
         if status == "ok":
             result.update(extra)
         send({"index": index, "result": result})
@@ -337,8 +370,9 @@ class Tester:
             exec(compile(test, "<test>", "exec", dont_inherit=True), namespace)
             check = namespace.get("check")
             # Only the harness's own check counts, never a proxy named check.
-            if not (isinstance(check, types.FunctionType)
-                    and check.__code__.co_filename == "<test>"):
+            if not (
+                isinstance(check, types.FunctionType) and check.__code__.co_filename == "<test>"
+            ):
                 raise RuntimeError("the test code defines no check(candidate)")
             check(self.proxy(entry_point))
             return {}
@@ -373,14 +407,26 @@ class Tester:
                 if fault.lost:
                     send({"lost": 0})
                 else:
-                    send({"index": 0, "result": {"status": fault.status, "detail": fault.detail,
-                                                 "wall_s": round(time.monotonic() - start, 6)}})
+                    send(
+                        {
+                            "index": 0,
+                            "result": {
+                                "status": fault.status,
+                                "detail": fault.detail,
+                                "wall_s": round(time.monotonic() - start, 6),
+                            },
+                        }
+                    )
                 return
             if fault is not None or failure:
                 detail = ("setup failed: " + (fault.detail if fault else failure))[:DETAIL_CHARS]
                 for index in range(len(tests)):
-                    send({"index": index,
-                          "result": {"status": "error", "detail": detail, "wall_s": 0.0}})
+                    send(
+                        {
+                            "index": index,
+                            "result": {"status": "error", "detail": detail, "wall_s": 0.0},
+                        }
+                    )
                 return
         for index, test in enumerate(tests):
 
@@ -433,8 +479,12 @@ def json_value(value: Any, depth: int) -> Any:
 
 
 def _usable_name(name: Any) -> bool:
-    return (isinstance(name, str) and name.isidentifier() and not name.startswith("__")
-            and name not in BUILTIN_NAMES)
+    return (
+        isinstance(name, str)
+        and name.isidentifier()
+        and not name.startswith("__")
+        and name not in BUILTIN_NAMES
+    )
 
 
 def _safe_module(module: str) -> bool:

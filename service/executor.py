@@ -256,8 +256,7 @@ class Executor:
     @property
     def running(self) -> bool:
         """Started, not closed, and its dispatcher alive (also while it restarts)."""
-        return (self._thread is not None and self._thread.is_alive()
-                and not self._closed)
+        return self._thread is not None and self._thread.is_alive() and not self._closed
 
     @property
     def failure(self) -> str | None:
@@ -289,8 +288,9 @@ class Executor:
             if isinstance(raw, Item | Mapping):
                 pending_by_key.setdefault(_affinity(raw), []).append(_Pending(future, pos, raw))
             else:
-                invalid.append((pos, Result(error=f"(item): expected an object, got "
-                                                  f"{type(raw).__name__}")))
+                invalid.append(
+                    (pos, Result(error=f"(item): expected an object, got {type(raw).__name__}"))
+                )
         tasks = self._make_tasks(pending_by_key)
         with self._lock:
             if self._closed:
@@ -346,9 +346,9 @@ class Executor:
         for members in by_key.values():
             step = max(size, min(len(members), 4 * size))
             for start in range(0, len(members), step):
-                tasks.append(self._task(members[start:start + step]))
+                tasks.append(self._task(members[start : start + step]))
         for start in range(0, len(loose), size):
-            tasks.append(self._task(loose[start:start + size]))
+            tasks.append(self._task(loose[start : start + size]))
         return tasks
 
     def _task(self, members: list[_Pending]) -> _Task:
@@ -361,7 +361,9 @@ class Executor:
     def _spawn(self) -> _Worker:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
-            target=worker_main, args=(child_conn, self._config), name="referee-worker",
+            target=worker_main,
+            args=(child_conn, self._config),
+            name="referee-worker",
             daemon=True,
         )
         process.start()
@@ -376,8 +378,9 @@ class Executor:
             message = worker.conn.recv()
         except (EOFError, OSError):
             worker.process.join(timeout=1)
-            raise RuntimeError(f"a scoring worker exited while starting (exit code "
-                               f"{worker.process.exitcode})") from None
+            raise RuntimeError(
+                f"a scoring worker exited while starting (exit code {worker.process.exitcode})"
+            ) from None
         if message != ("ready",):
             raise RuntimeError(f"unexpected first message from a worker: {message!r}")
 
@@ -437,9 +440,11 @@ class Executor:
         return True
 
     def _stop_for_good(self, exc: BaseException) -> None:
-        reason = (f"executor dispatcher failed: {describe_error(exc)}; stopped for good after "
-                  f"{len(self._restarted_at)} restarts within {RESTART_WINDOW_S:g}s "
-                  f"(executor_restarts={self.settings.executor_restarts})")
+        reason = (
+            f"executor dispatcher failed: {describe_error(exc)}; stopped for good after "
+            f"{len(self._restarted_at)} restarts within {RESTART_WINDOW_S:g}s "
+            f"(executor_restarts={self.settings.executor_restarts})"
+        )
         logger.critical("%s; this process can no longer score", reason)
         with self._lock:
             self._closed = True
@@ -454,8 +459,10 @@ class Executor:
     def _restart(self, failure: BaseException) -> None:
         """Fail the items in flight, then replace every scoring process. Queued items stay
         queued. A failure here counts against the restart budget like any other."""
-        reason = (f"not scored: the executor restarted its scoring processes after an internal "
-                  f"error ({describe_error(failure)}) while this item was in flight")
+        reason = (
+            f"not scored: the executor restarted its scoring processes after an internal "
+            f"error ({describe_error(failure)}) while this item was in flight"
+        )
         logger.warning("executor restarting its %d scoring processes", self.settings.workers)
         workers, self._workers = self._workers, []
         for worker in workers:
@@ -535,8 +542,10 @@ class Executor:
         timeout = max(0.0, min(busy)) if busy else None
         if any(w.eof or w.broken for w in self._workers):
             timeout = 0.0  # a pipe that failed in _dispatch: replace its worker now
-        waitables: list[Any] = [self._wake_r, *(w.conn for w in self._workers
-                                                if not (w.eof or w.broken))]
+        waitables: list[Any] = [
+            self._wake_r,
+            *(w.conn for w in self._workers if not (w.eof or w.broken)),
+        ]
         ready = wait(waitables, timeout=timeout)
         if self._wake_r in ready:
             with contextlib.suppress(BlockingIOError):
@@ -551,7 +560,8 @@ class Executor:
             if worker.broken is not None:
                 self.stats["crashes"] += 1
                 self._replace(
-                    worker, VERDICT_WORKER_CRASHED,
+                    worker,
+                    VERDICT_WORKER_CRASHED,
                     f"its scoring process sent a message that could not be read "
                     f"({worker.broken}); the process was replaced",
                 )
@@ -560,13 +570,15 @@ class Executor:
                 worker.process.join(timeout=1)
                 code = worker.process.exitcode
                 self._replace(
-                    worker, VERDICT_WORKER_CRASHED,
+                    worker,
+                    VERDICT_WORKER_CRASHED,
                     f"worker process died (exit code {code}) while scoring this item",
                 )
             elif worker.tasks and now - worker.item_started > worker.item_bound:
                 self.stats["timeouts"] += 1
                 self._replace(
-                    worker, VERDICT_TIMEOUT,
+                    worker,
+                    VERDICT_TIMEOUT,
                     f"item exceeded the {worker.item_bound:g}s bound; its worker was killed",
                 )
 
@@ -623,16 +635,20 @@ class Executor:
         with `verdict` for every scorer that did not finish. The worker had already validated
         the item, so its scorer list is all the parent needs (no scorer registry here)."""
         try:
-            item = current.raw if isinstance(current.raw, Item) else Item.model_validate(
-                current.raw)
+            item = (
+                current.raw if isinstance(current.raw, Item) else Item.model_validate(current.raw)
+            )
         except ValidationError as exc:
             return Result(id=None, error=format_validation_error(exc))
         except Exception as exc:  # e.g. RecursionError: the item ends, not the dispatcher
-            return Result(id=item_id(current.raw), error=f"{reason}; and the item could not "
-                                                         f"be read: {describe_error(exc)}")
+            return Result(
+                id=item_id(current.raw),
+                error=f"{reason}; and the item could not be read: {describe_error(exc)}",
+            )
         lost = ScoreResult(score=None, verdict=verdict, error=reason)
-        scores = {spec.result_key: current.scores.get(spec.result_key, lost)
-                  for spec in item.scorers}
+        scores = {
+            spec.result_key: current.scores.get(spec.result_key, lost) for spec in item.scorers
+        }
         reward = weighted_reward(item.scorers, scores, item.null_as_zero)
         return Result(id=item.id, reward=reward, scores=scores)
 
@@ -667,5 +683,7 @@ def _pickle_task(task_id: int, items: Sequence[_Pending]) -> memoryview:
 
 
 def _unsendable(pending: _Pending, exc: BaseException) -> Result:
-    return Result(id=item_id(pending.raw), error=f"item could not be sent to a scoring "
-                                                 f"process: {describe_error(exc)}")
+    return Result(
+        id=item_id(pending.raw),
+        error=f"item could not be sent to a scoring process: {describe_error(exc)}",
+    )

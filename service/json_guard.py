@@ -59,14 +59,17 @@ def check_body(body: bytes, limits: BodyLimits) -> None:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BodyProblem("invalid_json", f"the body is not valid UTF-8 (byte {exc.start}: "
-                          f"{exc.reason})") from None
+        raise BodyProblem(
+            "invalid_json", f"the body is not valid UTF-8 (byte {exc.start}: {exc.reason})"
+        ) from None
     skeleton = _STRING.sub(b'""', body)
-    suspect = (_too_deep(skeleton, limits.max_depth)
-               or _NON_FINITE.search(skeleton) is not None
-               or _EXPONENT.search(skeleton) is not None
-               or _longest_scalar(skeleton) > limits.max_number_chars
-               or _SURROGATE_ESCAPE.search(body) is not None)
+    suspect = (
+        _too_deep(skeleton, limits.max_depth)
+        or _NON_FINITE.search(skeleton) is not None
+        or _EXPONENT.search(skeleton) is not None
+        or _longest_scalar(skeleton) > limits.max_number_chars
+        or _SURROGATE_ESCAPE.search(body) is not None
+    )
     if suspect:
         _walk(body, limits)
 
@@ -111,8 +114,11 @@ def _walk(body: bytes, limits: BodyLimits) -> None:
         if head in (b"[", b"{"):
             if len(frames) + 1 > limits.max_depth:
                 raise BodyProblem(
-                    "too_deep", f"{_path(frames) or 'the body'} nests deeper than "
-                    f"max_json_depth={limits.max_depth}", _path(frames))
+                    "too_deep",
+                    f"{_path(frames) or 'the body'} nests deeper than "
+                    f"max_json_depth={limits.max_depth}",
+                    _path(frames),
+                )
             frames.append([head.decode(), 0 if head == b"[" else None])
             after_colon = False
         elif head in (b"]", b"}"):
@@ -144,26 +150,38 @@ def _decode_string(token: bytes, where: str | None) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise BodyProblem("invalid_string", f"{where or 'the body'} holds a lone UTF-16 "
-                          "surrogate escape (\\ud800-\\udfff without its pair), which is not "
-                          "text", where) from None
+        raise BodyProblem(
+            "invalid_string",
+            f"{where or 'the body'} holds a lone UTF-16 "
+            "surrogate escape (\\ud800-\\udfff without its pair), which is not "
+            "text",
+            where,
+        ) from None
     return text
 
 
 def _check_scalar(token: bytes, where: str | None, limits: BodyLimits) -> None:
     place = where or "the body"
     if token in (b"NaN", b"Infinity", b"-Infinity"):
-        raise BodyProblem("invalid_number", f"{place} is {token.decode()}, which JSON does "
-                          "not allow", where)
+        raise BodyProblem(
+            "invalid_number", f"{place} is {token.decode()}, which JSON does not allow", where
+        )
     if len(token) > limits.max_number_chars:
-        raise BodyProblem("invalid_number", f"{place} is a literal of {len(token)} "
-                          f"characters; the limit is max_number_chars="
-                          f"{limits.max_number_chars}", where)
+        raise BodyProblem(
+            "invalid_number",
+            f"{place} is a literal of {len(token)} "
+            f"characters; the limit is max_number_chars="
+            f"{limits.max_number_chars}",
+            where,
+        )
     if token[:1].isdigit() or token[:1] == b"-":
         try:
             value = float(token)
         except ValueError:
             return  # malformed: the parser will say where
         if not math.isfinite(value):
-            raise BodyProblem("invalid_number", f"{place} ({token.decode()}) is too large "
-                              "for a 64-bit float", where)
+            raise BodyProblem(
+                "invalid_number",
+                f"{place} ({token.decode()}) is too large for a 64-bit float",
+                where,
+            )

@@ -115,8 +115,9 @@ class QueueConfig:
 
 def connect(url: str) -> redis.Redis:
     """A sync client that fails fast when Redis is down, instead of hanging."""
-    return redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=10.0,
-                                health_check_interval=30)
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=2.0, socket_timeout=10.0, health_check_interval=30
+    )
 
 
 def _wire(item: Any) -> Any:
@@ -135,8 +136,7 @@ class RedisBackend:
         self.settings = settings
         self.config = QueueConfig.from_settings(settings)
         self.redis = redis if redis is not None else connect(self.config.redis_url)
-        self.queue = Queue(self.config.queue_name, connection=self.redis,
-                           serializer=SERIALIZER)
+        self.queue = Queue(self.config.queue_name, connection=self.redis, serializer=SERIALIZER)
         self._started = StartedJobRegistry(queue=self.queue)
         self._lock = threading.Lock()
         self._pending = 0  # this process's items not finished
@@ -191,10 +191,13 @@ class RedisBackend:
         job_ids = [job_id(batch_id, n, len(chunk)) for n, chunk in enumerate(chunks)]
         datas = [
             Queue.prepare_data(
-                score_chunk, args=([_wire(items[pos]) for pos in chunk],),
+                score_chunk,
+                args=([_wire(items[pos]) for pos in chunk],),
                 timeout=int(len(chunk) * self.config.item_timeout_s * 2 + 60),
-                result_ttl=self.config.result_ttl_s, failure_ttl=self.config.failure_ttl_s,
-                job_id=jid, retry=retry,
+                result_ttl=self.config.result_ttl_s,
+                failure_ttl=self.config.failure_ttl_s,
+                job_id=jid,
+                retry=retry,
                 description=f"referee batch {batch_id} chunk {n} ({len(chunk)} items)",
             )
             for n, (jid, chunk) in enumerate(zip(job_ids, chunks, strict=True))
@@ -208,7 +211,8 @@ class RedisBackend:
             self._landed_now(len(items), enqueued=False)
             self.finished(len(items))
             raise BackendError(
-                f"redis at {_safe_url(self.config.redis_url)} unreachable: {exc}") from exc
+                f"redis at {_safe_url(self.config.redis_url)} unreachable: {exc}"
+            ) from exc
         self._landed_now(len(items), enqueued=True)
         batch = RedisBatch(self, items, chunks, job_ids, batch_id)
         if not datas:
@@ -219,8 +223,9 @@ class RedisBackend:
         batch = await self.asubmit(items)
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
-        client = aioredis.Redis.from_url(self.config.redis_url, socket_connect_timeout=2.0,
-                                         socket_timeout=10.0)
+        client = aioredis.Redis.from_url(
+            self.config.redis_url, socket_connect_timeout=2.0, socket_timeout=10.0
+        )
         timed_out = False
         try:
             while batch.failure is None and batch.open_jobs():
@@ -299,11 +304,14 @@ class RedisBackend:
         if registered < 1:
             return False, f"no `referee worker` registered on queue {self.config.queue_name!r}"
         if workers < 1:
-            return False, (f"no `referee worker` alive on queue {self.config.queue_name!r}: "
-                           f"{registered} registered, none heart-beat in the last {ttl}s")
+            return False, (
+                f"no `referee worker` alive on queue {self.config.queue_name!r}: "
+                f"{registered} registered, none heart-beat in the last {ttl}s"
+            )
         sandboxes = int(self._cluster_stats().get("sandbox_ready", 0.0))
-        detail = (f"{workers} workers on queue {self.config.queue_name!r}; sandbox ready on "
-                  f"{sandboxes}")
+        detail = (
+            f"{workers} workers on queue {self.config.queue_name!r}; sandbox ready on {sandboxes}"
+        )
         return sandboxes > 0 or not self.settings.require_sandbox, detail
 
     def alive(self) -> tuple[bool, str]:
@@ -352,8 +360,7 @@ class RedisBackend:
         slots, when = self._slots
         if time.monotonic() - when > _WORKERS_TTL_S:
             try:
-                names = registered_and_live(self.redis, self.queue,
-                                            self.config.heartbeat_ttl_s)[1]
+                names = registered_and_live(self.redis, self.queue, self.config.heartbeat_ttl_s)[1]
             except RedisError:
                 return slots
             slots = max(1, sum(_slots_of(name) for name in names))
@@ -371,8 +378,9 @@ def _processes(keys: list[str]) -> int:
     return sum(1 for key in keys if _slots_of(key) > 0)
 
 
-def registered_and_live(connection: redis.Redis, queue: Queue, max_age_s: float
-                        ) -> tuple[list[str], list[str]]:
+def registered_and_live(
+    connection: redis.Redis, queue: Queue, max_age_s: float
+) -> tuple[list[str], list[str]]:
     """The keys of the workers registered on `queue`, and of those among them whose
     `last_heartbeat` is at most `max_age_s` old by the Redis server's clock (two round
     trips)."""
@@ -385,8 +393,11 @@ def registered_and_live(connection: redis.Redis, queue: Queue, max_age_s: float
             pipe.hget(key, "last_heartbeat")
         (seconds, micros), *beats = pipe.execute()
     now = seconds + micros / 1e6
-    return keys, [key for key, beat in zip(keys, beats, strict=True)
-                  if beat is not None and now - _timestamp(beat) <= max_age_s]
+    return keys, [
+        key
+        for key, beat in zip(keys, beats, strict=True)
+        if beat is not None and now - _timestamp(beat) <= max_age_s
+    ]
 
 
 def _timestamp(value: bytes | str) -> float:

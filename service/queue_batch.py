@@ -59,8 +59,12 @@ if TYPE_CHECKING:
 # How long Redis may be unreachable while a batch waits before the batch fails.
 _REDIS_GRACE_S = 5.0
 _RUNNING_TTL_S = 86400
-_SETTLING = {RQResult.Type.SUCCESSFUL, RQResult.Type.FAILED, RQResult.Type.STOPPED,
-             RQResult.Type.MAX_RETRIES_EXCEEDED}
+_SETTLING = {
+    RQResult.Type.SUCCESSFUL,
+    RQResult.Type.FAILED,
+    RQResult.Type.STOPPED,
+    RQResult.Type.MAX_RETRIES_EXCEEDED,
+}
 _ENDED = {"finished", "failed", "stopped", "canceled"}
 """Job statuses after which RQ writes nothing more to the job's result stream."""
 _COUNT_RETRIES = """
@@ -90,8 +94,7 @@ def load_record(backend: RedisBackend, batch_id: str) -> RedisBatch | None:
         return None
     record = json.loads(raw)
     items = [{"id": item} for item in record["ids"]]
-    return RedisBatch(backend, items, record["chunks"], record["job_ids"], batch_id,
-                      counted=False)
+    return RedisBatch(backend, items, record["chunks"], record["job_ids"], batch_id, counted=False)
 
 
 def _lost_reason(status: Any) -> str | None:
@@ -116,8 +119,16 @@ def _last_line(text: str) -> str:
 class RedisBatch:
     """A `BatchHandle` over the RQ jobs of one batch."""
 
-    def __init__(self, backend: RedisBackend, items: list[Any], chunks: list[list[int]],
-                 job_ids: list[str], batch_id: str, *, counted: bool = True) -> None:
+    def __init__(
+        self,
+        backend: RedisBackend,
+        items: list[Any],
+        chunks: list[list[int]],
+        job_ids: list[str],
+        batch_id: str,
+        *,
+        counted: bool = True,
+    ) -> None:
         self._backend = backend
         self.batch_id = batch_id
         self._counted = counted  # in this process's pending items (False: attached)
@@ -159,8 +170,12 @@ class RedisBatch:
                 for entry_id, payload in entries:
                     self._cursor[n] = _text(entry_id)
                     outcome = restore_result(
-                        self.job_ids[n], _text(entry_id), payload, self._backend.redis,
-                        self._backend.serializer)
+                        self.job_ids[n],
+                        _text(entry_id),
+                        payload,
+                        self._backend.redis,
+                        self._backend.serializer,
+                    )
                     if outcome.type in _SETTLING:
                         self._settle(n, outcome)
                         break
@@ -184,8 +199,9 @@ class RedisBatch:
 
     def _fail_chunk(self, n: int, reason: str) -> None:
         for pos in self._chunks[n]:
-            self._results[pos] = Result(id=item_id(self._items[pos]),
-                                        error=f"worker failed: {reason}")
+            self._results[pos] = Result(
+                id=item_id(self._items[pos]), error=f"worker failed: {reason}"
+            )
 
     def _due_for_check(self) -> list[int]:
         """The open chunks, when their job hashes are due for a look (every
@@ -226,8 +242,13 @@ class RedisBatch:
             chunks = sorted(self._uncounted)
         counters = counters_key(self._backend.queue.name)
         for n in chunks:
-            pipe.eval(_COUNT_RETRIES, 2, Job.key_for(self.job_ids[n]), counters,
-                      self._backend.config.retries)
+            pipe.eval(
+                _COUNT_RETRIES,
+                2,
+                Job.key_for(self.job_ids[n]),
+                counters,
+                self._backend.config.retries,
+            )
         return chunks
 
     def _counted_retries(self, chunks: list[int]) -> None:
@@ -310,12 +331,16 @@ class RedisBatch:
     # -- SharedBatch: the record other API replicas attach to -------------------------------
 
     def publish(self, ttl_s: float) -> None:
-        record = {"job_ids": self.job_ids, "chunks": self._chunks,
-                  "ids": [item_id(item) for item in self._items]}
+        record = {
+            "job_ids": self.job_ids,
+            "chunks": self._chunks,
+            "ids": [item_id(item) for item in self._items],
+        }
         try:
             # Kept while the batch runs (a day at most), then `ttl_s` after it is seen done.
-            self._backend.redis.set(record_key(self.batch_id), json.dumps(record),
-                                    ex=int(ttl_s) + _RUNNING_TTL_S)
+            self._backend.redis.set(
+                record_key(self.batch_id), json.dumps(record), ex=int(ttl_s) + _RUNNING_TTL_S
+            )
         except RedisError as exc:
             raise BackendError(f"redis unreachable: {exc}") from exc
 
@@ -330,8 +355,11 @@ class RedisBatch:
         return self._failure is not None or not self.open_jobs()
 
     def progress(self) -> tuple[int, int]:
-        finished = sum(len(chunk) for chunk, settled in zip(self._chunks, self._settled,
-                                                           strict=True) if settled)
+        finished = sum(
+            len(chunk)
+            for chunk, settled in zip(self._chunks, self._settled, strict=True)
+            if settled
+        )
         return finished, len(self._items)
 
     def results(self) -> list[Result]:
@@ -371,4 +399,3 @@ class RedisBatch:
             # Off the queue, nothing will ever read or expire them: delete them outright.
             self._backend.redis.delete(*(Job.key_for(jid) for jid in cancelled))
         return len(cancelled)
-

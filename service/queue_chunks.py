@@ -58,8 +58,9 @@ def _units(items: Sequence[Any], max_size: int) -> list[list[int]]:
     return units
 
 
-def plan_chunks(items: Sequence[Any], max_size: int, slots: int = 1,
-                min_size: int = MIN_CHUNK) -> list[list[int]]:
+def plan_chunks(
+    items: Sequence[Any], max_size: int, slots: int = 1, min_size: int = MIN_CHUNK
+) -> list[list[int]]:
     """Positions of `items` in chunks, large first and small last (see the module doc)."""
     max_size = max(1, max_size)
     min_size = max(1, min(min_size, max_size))

@@ -58,12 +58,14 @@ def score_chunk(items: list[Any]) -> list[dict[str, Any]]:
     fails the job (and retries it elsewhere) instead of returning made-up scores."""
     executor = current_executor()
     if executor is None or not executor.running:
-        raise RuntimeError("no running executor in this process: score_chunk runs only in "
-                           "`referee worker`")
+        raise RuntimeError(
+            "no running executor in this process: score_chunk runs only in `referee worker`"
+        )
     ticket: int | None = getattr(_lane, "ticket", None)
     with _lock:
         gate = _gate
     if gate is not None and ticket is not None:
+
         def progress(done: int, total: int) -> None:
             gate.progress(ticket, done, total)
 

@@ -108,8 +108,13 @@ def take_turn(connection: redis.Redis, lock: str, worker: str, interval_s: float
     return bool(connection.set(lock, worker, nx=True, px=max(1, int(interval_s * 1000))))
 
 
-def requeue_orphans(connection: redis.Redis, queues: Sequence[Queue], min_age_s: float,
-                    interval_s: float, worker: str) -> int:
+def requeue_orphans(
+    connection: redis.Redis,
+    queues: Sequence[Queue],
+    min_age_s: float,
+    interval_s: float,
+    worker: str,
+) -> int:
     """Scan each queue's intermediate list (one worker per interval does it) and requeue the
     orphans found there (see the module doc). Returns how many jobs were requeued."""
     requeued = 0
@@ -152,13 +157,19 @@ def _retries_left(connection: redis.Redis, job_ids: list[str]) -> dict[str, str]
         for jid in job_ids:
             pipe.hget(Job.key_for(jid), "retries_left")
         values = pipe.execute()
-    return {jid: "" if value is None else _text(value)
-            for jid, value in zip(job_ids, values, strict=True)}
+    return {
+        jid: "" if value is None else _text(value)
+        for jid, value in zip(job_ids, values, strict=True)
+    }
 
 
-def _sort_sightings(candidates: list[str], retries: Mapping[str, str],
-                    previous: Mapping[str, _Sighting | None], now: float, min_age_s: float
-                    ) -> tuple[list[str], dict[str, _Sighting]]:
+def _sort_sightings(
+    candidates: list[str],
+    retries: Mapping[str, str],
+    previous: Mapping[str, _Sighting | None],
+    now: float,
+    min_age_s: float,
+) -> tuple[list[str], dict[str, _Sighting]]:
     """(orphans, sightings to record): a candidate seen before, not retried since (a retry
     sends the job through the queue again, so its sighting starts over), is an orphan once
     `min_age_s` passed; otherwise its first sighting is now."""
@@ -173,8 +184,9 @@ def _sort_sightings(candidates: list[str], retries: Mapping[str, str],
     return ripe, fresh
 
 
-def _store_sightings(connection: redis.Redis, queue: str, fresh: Mapping[str, _Sighting],
-                     gone: set[str]) -> None:
+def _store_sightings(
+    connection: redis.Redis, queue: str, fresh: Mapping[str, _Sighting], gone: set[str]
+) -> None:
     if not fresh and not gone:
         return
     key = seen_key(queue)
@@ -193,13 +205,22 @@ def _requeue(connection: redis.Redis, queue: Queue, job_id: str) -> int:
     intermediate = queue.intermediate_queue_key
     first_seen = queue.intermediate_queue.get_first_seen_key(job_id)
     script = connection.register_script(_REQUEUE)
-    outcome = int(script(keys=[intermediate, queue.key, Job.key_for(job_id),
-                               seen_key(queue.name), first_seen], args=[job_id]))
+    outcome = int(
+        script(
+            keys=[intermediate, queue.key, Job.key_for(job_id), seen_key(queue.name), first_seen],
+            args=[job_id],
+        )
+    )
     if outcome == 1:
         add_counter(connection, queue.name, "orphans_requeued")
-        logger.warning("chunk %s was dequeued but never started (its worker died or lost "
-                       "Redis); requeued at the front of %s", job_id, queue.name)
+        logger.warning(
+            "chunk %s was dequeued but never started (its worker died or lost "
+            "Redis); requeued at the front of %s",
+            job_id,
+            queue.name,
+        )
     elif outcome == -1:
-        logger.info("dropped a leftover entry of %s from %s's intermediate list", job_id,
-                    queue.name)
+        logger.info(
+            "dropped a leftover entry of %s from %s's intermediate list", job_id, queue.name
+        )
     return 1 if outcome == 1 else 0

@@ -23,8 +23,16 @@ from collections.abc import Mapping
 
 import redis
 
-COUNTERS = ("timeouts", "crashes", "respawns", "restarts", "sandbox_started",
-            "sandbox_failed_starts", "sandbox_retries", "sandbox_waits")
+COUNTERS = (
+    "timeouts",
+    "crashes",
+    "respawns",
+    "restarts",
+    "sandbox_started",
+    "sandbox_failed_starts",
+    "sandbox_retries",
+    "sandbox_waits",
+)
 GAUGES = ("sandbox_pool_size", "sandbox_ready")
 QUEUE_COUNTERS = ("chunk_retries", "orphans_requeued")
 """Counters of the queue (not of an executor): added with `add_counter`."""
@@ -54,8 +62,7 @@ class StatsReporter:
         self._reported: dict[str, int] = {}
 
     def report(self, stats: Mapping[str, float]) -> None:
-        deltas = {name: int(stats.get(name, 0)) - self._reported.get(name, 0)
-                  for name in COUNTERS}
+        deltas = {name: int(stats.get(name, 0)) - self._reported.get(name, 0) for name in COUNTERS}
         gauge_key = gauges_key(self._queue, self._worker)
         with self._connection.pipeline(transaction=False) as pipe:
             for name, delta in deltas.items():

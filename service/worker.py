@@ -48,8 +48,11 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
 
 
-def send(conn: Connection, message: Message,
-         fallback: Callable[[BaseException], Message | None] | None = None) -> None:
+def send(
+    conn: Connection,
+    message: Message,
+    fallback: Callable[[BaseException], Message | None] | None = None,
+) -> None:
     """Pickle `message`, then write it: a pickling failure writes nothing, and `fallback(exc)`
     (if given and not None) is sent instead. A closed pipe still raises (the parent left)."""
     try:
@@ -103,24 +106,37 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
 
 
 def _score_one(
-    conn: Connection, task_id: int, pos: int, item: Item | dict[str, Any], registry: Any,
+    conn: Connection,
+    task_id: int,
+    pos: int,
+    item: Item | dict[str, Any],
+    registry: Any,
     config: WorkerConfig,
 ) -> None:
     def unsendable(exc: BaseException) -> Message:
-        return ("done", task_id, pos, Result(
-            id=item_id(item),
-            error=f"result could not be sent from its scoring process: {describe_error(exc)}"))
+        return (
+            "done",
+            task_id,
+            pos,
+            Result(
+                id=item_id(item),
+                error=f"result could not be sent from its scoring process: {describe_error(exc)}",
+            ),
+        )
 
     try:
         result = _score_steps(conn, task_id, pos, item, registry, config)
     except Exception as exc:  # e.g. RecursionError validating a deeply nested item
-        result = Result(id=item_id(item), error=f"item could not be scored: "
-                                                f"{describe_error(exc)}")
+        result = Result(id=item_id(item), error=f"item could not be scored: {describe_error(exc)}")
     send(conn, ("done", task_id, pos, result), unsendable)
 
 
 def _score_steps(
-    conn: Connection, task_id: int, pos: int, item: Item | dict[str, Any], registry: Any,
+    conn: Connection,
+    task_id: int,
+    pos: int,
+    item: Item | dict[str, Any],
+    registry: Any,
     config: WorkerConfig,
 ) -> Result:
     plan = prepare(item, registry, config.limits)
@@ -152,7 +168,10 @@ def warm_up() -> None:
     registry = build_registry(ScorerConfig())
     warm_item = {
         "completion": "<think>Two plus one is three.</think> \\boxed{\\frac{3}{1}}",
-        "scorers": [{"name": "math", "gold": "3", "allow_unsimplified": True},
-                    {"name": "format"}, {"name": "language", "target": "en"}],
+        "scorers": [
+            {"name": "math", "gold": "3", "allow_unsimplified": True},
+            {"name": "format"},
+            {"name": "language", "target": "en"},
+        ],
     }
     score_item(warm_item, registry, Limits())

@@ -77,18 +77,25 @@ EXIT_EXECUTOR_STOPPED = 3
 def reap_abandoned(worker: RefereeWorker, queues: list[Queue], interval_s: float) -> None:
     """Requeue (or fail) the jobs of dead workers; one worker per interval does it."""
     for queue in queues:
-        if take_turn(worker.connection, f"referee:reaper:{queue.name}", worker.name,
-                     interval_s):
-            StartedJobRegistry(queue.name, connection=worker.connection,
-                               serializer=SERIALIZER).cleanup()
+        if take_turn(worker.connection, f"referee:reaper:{queue.name}", worker.name, interval_s):
+            StartedJobRegistry(
+                queue.name, connection=worker.connection, serializer=SERIALIZER
+            ).cleanup()
 
 
-def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threading.Event,
-                  executor: Executor, settings: Settings) -> None:
+def _housekeeping(
+    lanes: list[RefereeWorker],
+    queues: list[Queue],
+    stop: threading.Event,
+    executor: Executor,
+    settings: Settings,
+) -> None:
     worker = lanes[0]
     interval = max(0.5, worker.heartbeat_ttl_s / 3)
-    reporters = [StatsReporter(worker.connection, queue.name, worker.name,
-                               ttl_s=int(worker.heartbeat_ttl_s)) for queue in queues]
+    reporters = [
+        StatsReporter(worker.connection, queue.name, worker.name, ttl_s=int(worker.heartbeat_ttl_s))
+        for queue in queues
+    ]
     # Report once at start: /readyz should not say "sandbox ready on 0" for a whole interval.
     with contextlib.suppress(RedisError):
         for reporter in reporters:
@@ -98,10 +105,13 @@ def _housekeeping(lanes: list[RefereeWorker], queues: list[Queue], stop: threadi
             for lane in lanes:
                 lane.keep_alive()
             reap_abandoned(worker, queues, interval)
-            requeue_orphans(worker.connection, queues, worker.heartbeat_ttl_s, interval,
-                            worker.name)
-            counters: dict[str, float] = {**executor.counters(),
-                                          "sandbox_ready": sandbox_status(settings)[0]}
+            requeue_orphans(
+                worker.connection, queues, worker.heartbeat_ttl_s, interval, worker.name
+            )
+            counters: dict[str, float] = {
+                **executor.counters(),
+                "sandbox_ready": sandbox_status(settings)[0],
+            }
             for reporter in reporters:
                 reporter.report(counters)
         except RedisError as exc:  # Redis blips must not kill the thread
@@ -140,29 +150,44 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
     lanes: list[RefereeWorker] = []
     for n in range(settings.queue_jobs_per_worker):
         lane_connection = connection if n == 0 else connect(url)
-        lane_queues = [Queue(name, connection=lane_connection, serializer=SERIALIZER)
-                       for name in names]
+        lane_queues = [
+            Queue(name, connection=lane_connection, serializer=SERIALIZER) for name in names
+        ]
         # Only the first lane's name counts the scoring processes (see `plan_chunks`).
         cls = RefereeWorker if n == 0 else LaneWorker
-        lane = cls(lane_queues, connection=lane_connection, serializer=SERIALIZER,
-                   name=worker_name(f"{base}-{n}", settings.workers if n == 0 else 0),
-                   worker_ttl=max(15, 3 * heartbeat))
+        lane = cls(
+            lane_queues,
+            connection=lane_connection,
+            serializer=SERIALIZER,
+            name=worker_name(f"{base}-{n}", settings.workers if n == 0 else 0),
+            worker_ttl=max(15, 3 * heartbeat),
+        )
         lane.heartbeat_ttl_s = heartbeat
         lane.gate = gate
         lanes.append(lane)
     stop = threading.Event()
-    threads = [threading.Thread(target=_housekeeping,
-                                args=(lanes, lanes[0].queues, stop, executor, settings),
-                                name="referee-worker-housekeeping", daemon=True)]
-    threads += [threading.Thread(target=_run_lane, args=(lane, burst, settings.log_level),
-                                 name=f"referee-worker-lane-{n + 1}", daemon=True)
-                 for n, lane in enumerate(lanes[1:])]
+    threads = [
+        threading.Thread(
+            target=_housekeeping,
+            args=(lanes, lanes[0].queues, stop, executor, settings),
+            name="referee-worker-housekeeping",
+            daemon=True,
+        )
+    ]
+    threads += [
+        threading.Thread(
+            target=_run_lane,
+            args=(lane, burst, settings.log_level),
+            name=f"referee-worker-lane-{n + 1}",
+            daemon=True,
+        )
+        for n, lane in enumerate(lanes[1:])
+    ]
     try:
         for thread in threads:
             thread.start()
         try:
-            ok = lanes[0].work(burst=burst, logging_level=settings.log_level,
-                               with_scheduler=False)
+            ok = lanes[0].work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
         finally:
             # Warm shutdown of the other lanes too: each finishes its running job.
             for lane in lanes[1:]:
@@ -172,9 +197,12 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
             stop.set()
             threads[0].join(timeout=5)
         if not executor.running:
-            logger.critical("referee worker: its executor stopped (%s); exiting with code %d so "
-                            "that it is restarted", executor.failure or "not running",
-                            EXIT_EXECUTOR_STOPPED)
+            logger.critical(
+                "referee worker: its executor stopped (%s); exiting with code %d so "
+                "that it is restarted",
+                executor.failure or "not running",
+                EXIT_EXECUTOR_STOPPED,
+            )
             return EXIT_EXECUTOR_STOPPED
         return 0 if ok or burst else 1
     finally:
@@ -195,24 +223,38 @@ def _run_lane(lane: RefereeWorker, burst: bool, log_level: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="referee worker", description="Score jobs from the Redis/RQ queue.")
-    parser.add_argument("--redis-url", help="default: REFEREE_REDIS_URL or "
-                        "redis://127.0.0.1:6379/0")
-    parser.add_argument("--queue", action="append", dest="queues",
-                        help="queue name (repeatable; default: REFEREE_QUEUE_NAME or 'referee')")
+        prog="referee worker", description="Score jobs from the Redis/RQ queue."
+    )
+    parser.add_argument(
+        "--redis-url", help="default: REFEREE_REDIS_URL or redis://127.0.0.1:6379/0"
+    )
+    parser.add_argument(
+        "--queue",
+        action="append",
+        dest="queues",
+        help="queue name (repeatable; default: REFEREE_QUEUE_NAME or 'referee')",
+    )
     parser.add_argument("--workers", type=int, help="scoring processes (default: CPU count)")
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
-    parser.add_argument("--heartbeat-ttl", type=int, help="seconds after which a dead "
-                        "worker's job is requeued (default 10)")
+    parser.add_argument(
+        "--heartbeat-ttl",
+        type=int,
+        help="seconds after which a dead worker's job is requeued (default 10)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = settings_with("referee worker", {
-            "workers": ("--workers", args.workers), "redis_url": ("--redis-url", args.redis_url),
-            "queue_heartbeat_ttl_s": ("--heartbeat-ttl", args.heartbeat_ttl)})
+        settings = settings_with(
+            "referee worker",
+            {
+                "workers": ("--workers", args.workers),
+                "redis_url": ("--redis-url", args.redis_url),
+                "queue_heartbeat_ttl_s": ("--heartbeat-ttl", args.heartbeat_ttl),
+            },
+        )
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

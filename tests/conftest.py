@@ -43,15 +43,18 @@ def sandbox_image(docker_client: Any) -> str:
     return settings.sandbox_image
 
 
-def sandbox_containers(client: Any, settle_s: float = 10.0, allowed: set[str] | None = None
-                       ) -> set[str]:
+def sandbox_containers(
+    client: Any, settle_s: float = 10.0, allowed: set[str] | None = None
+) -> set[str]:
     """Ids of sandbox containers, once those being removed are gone: the engine auto-removes
     containers asynchronously, so give it up to `settle_s` to drop to `allowed` (default none)."""
     allowed = allowed or set()
     deadline = time.monotonic() + settle_s
     while True:
-        ids = {c.id for c in client.containers.list(
-            all=True, filters={"label": "org.referee.sandbox=1"})}
+        ids = {
+            c.id
+            for c in client.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+        }
         if ids <= allowed or time.monotonic() > deadline:
             return ids
         time.sleep(0.2)

@@ -110,9 +110,16 @@ _Step = _Done | _Retry | _Split
 class RewardClient:
     """A client of one Referee service; thread-safe, reusable, close it when done."""
 
-    def __init__(self, url: str, api_key: str | None = None, timeout: float = 120.0,
-                 max_retries: int = 5, max_batch: int = 512, concurrency: int = 4,
-                 on_error: Literal["none", "raise"] = "none") -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        max_batch: int = 512,
+        concurrency: int = 4,
+        on_error: Literal["none", "raise"] = "none",
+    ) -> None:
         if on_error not in ("none", "raise"):
             raise ValueError(f"on_error must be 'none' or 'raise', not {on_error!r}")
         if max_batch < 1 or concurrency < 1 or timeout <= 0:
@@ -127,12 +134,14 @@ class RewardClient:
         self._headers = {"User-Agent": "referee-trainer-client/0.1"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._limits = httpx.Limits(max_connections=4 * concurrency,
-                                    max_keepalive_connections=2 * concurrency)
+        self._limits = httpx.Limits(
+            max_connections=4 * concurrency, max_keepalive_connections=2 * concurrency
+        )
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
         self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
 
     @property
     def max_batch(self) -> int:
@@ -148,13 +157,15 @@ class RewardClient:
         if len(chunks) <= 1 or self.concurrency == 1:
             parts = [self._score_chunk(chunk, timeout_s) for chunk in chunks]
         else:
-            with ThreadPoolExecutor(min(self.concurrency, len(chunks)),
-                                    thread_name_prefix="referee-client") as pool:
+            with ThreadPoolExecutor(
+                min(self.concurrency, len(chunks)), thread_name_prefix="referee-client"
+            ) as pool:
                 parts = list(pool.map(lambda c: self._score_chunk(c, timeout_s), chunks))
         return self._finish([result for part in parts for result in part])
 
-    async def ascore(self, items: Sequence[ItemLike],
-                     timeout_s: float | None = None) -> list[Result]:
+    async def ascore(
+        self, items: Sequence[ItemLike], timeout_s: float | None = None
+    ) -> list[Result]:
         """`score` for async code: chunks run as tasks, at most `concurrency` at a time."""
         chunks = chunked([payload_of(item) for item in items], self._max_batch)
         client = self._async_client()
@@ -173,13 +184,15 @@ class RewardClient:
             raise grouped.exceptions[0] from None
         return self._finish([result for task in tasks for result in task.result()])
 
-    def rewards(self, items: Sequence[ItemLike],
-                timeout_s: float | None = None) -> list[float | None]:
+    def rewards(
+        self, items: Sequence[ItemLike], timeout_s: float | None = None
+    ) -> list[float | None]:
         """Just the rewards (None where an item has none)."""
         return [result.reward for result in self.score(items, timeout_s)]
 
-    async def arewards(self, items: Sequence[ItemLike],
-                       timeout_s: float | None = None) -> list[float | None]:
+    async def arewards(
+        self, items: Sequence[ItemLike], timeout_s: float | None = None
+    ) -> list[float | None]:
         return [result.reward for result in await self.ascore(items, timeout_s)]
 
     def health(self, wait_s: float = 0.0) -> dict[str, Any]:
@@ -190,7 +203,8 @@ class RewardClient:
         while True:
             try:
                 response = self._sync_client().get(
-                    "/readyz", timeout=min(self.timeout, _CONNECT_TIMEOUT_S))
+                    "/readyz", timeout=min(self.timeout, _CONNECT_TIMEOUT_S)
+                )
             except httpx.TransportError as exc:
                 problem = f"cannot reach Referee at {self.url}: {type(exc).__name__}: {exc}"
             else:
@@ -200,8 +214,10 @@ class RewardClient:
                 if not is_retryable(response.status_code):
                     raise _rejection(response, self.url)
                 code, message, _ = _error_of(response)
-                problem = (f"Referee at {self.url} is not ready (HTTP "
-                           f"{response.status_code} {code}): {message}")
+                problem = (
+                    f"Referee at {self.url} is not ready (HTTP "
+                    f"{response.status_code} {code}): {message}"
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ServiceUnavailable(problem)
@@ -229,23 +245,37 @@ class RewardClient:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.aclose()
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the configuration, not the pools: TRL's async rollout worker and Ray send
         reward functions (and the client inside them) to other processes."""
-        return {"url": self.url, "api_key": self.api_key, "timeout": self.timeout,
-                "max_retries": self.policy.max_retries, "max_batch": self._max_batch,
-                "concurrency": self.concurrency, "on_error": self.on_error}
+        return {
+            "url": self.url,
+            "api_key": self.api_key,
+            "timeout": self.timeout,
+            "max_retries": self.policy.max_retries,
+            "max_batch": self._max_batch,
+            "concurrency": self.concurrency,
+            "on_error": self.on_error,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         RewardClient.__init__(self, **state)
@@ -259,7 +289,8 @@ class RewardClient:
                 time.sleep(self._backoff(attempt - 1, last, len(chunk)))
             try:
                 response = self._sync_client().post(
-                    "/v1/rewards", json=_body(chunk, timeout_s), timeout=self._timeout(timeout_s))
+                    "/v1/rewards", json=_body(chunk, timeout_s), timeout=self._timeout(timeout_s)
+                )
             except httpx.TransportError as exc:
                 step: _Step = _Retry(f"{type(exc).__name__}: {exc}")
             else:
@@ -267,20 +298,25 @@ class RewardClient:
             if isinstance(step, _Done):
                 return step.results
             if isinstance(step, _Split):
-                return [r for piece in chunked(chunk, step.size)
-                        for r in self._score_chunk(piece, timeout_s)]
+                return [
+                    r
+                    for piece in chunked(chunk, step.size)
+                    for r in self._score_chunk(piece, timeout_s)
+                ]
             last = step
         return self._unavailable(chunk, last.reason)
 
-    async def _ascore_chunk(self, client: httpx.AsyncClient, chunk: Chunk,
-                            timeout_s: float | None) -> list[Result]:
+    async def _ascore_chunk(
+        self, client: httpx.AsyncClient, chunk: Chunk, timeout_s: float | None
+    ) -> list[Result]:
         last = _Retry("no attempt made")
         for attempt in range(self.policy.max_retries + 1):
             if attempt:
                 await asyncio.sleep(self._backoff(attempt - 1, last, len(chunk)))
             try:
                 response = await client.post(
-                    "/v1/rewards", json=_body(chunk, timeout_s), timeout=self._timeout(timeout_s))
+                    "/v1/rewards", json=_body(chunk, timeout_s), timeout=self._timeout(timeout_s)
+                )
             except httpx.TransportError as exc:
                 step: _Step = _Retry(f"{type(exc).__name__}: {exc}")
             else:
@@ -288,8 +324,11 @@ class RewardClient:
             if isinstance(step, _Done):
                 return step.results
             if isinstance(step, _Split):
-                return [r for piece in chunked(chunk, step.size)
-                        for r in await self._ascore_chunk(client, piece, timeout_s)]
+                return [
+                    r
+                    for piece in chunked(chunk, step.size)
+                    for r in await self._ascore_chunk(client, piece, timeout_s)
+                ]
             last = step
         return self._unavailable(chunk, last.reason)
 
@@ -302,8 +341,10 @@ class RewardClient:
         if status == 413:
             return self._split_for(code, message, chunk)
         if is_retryable(status):
-            return _Retry(f"HTTP {status} {code}: {message}",
-                          parse_retry_after(response.headers.get("Retry-After")))
+            return _Retry(
+                f"HTTP {status} {code}: {message}",
+                parse_retry_after(response.headers.get("Retry-After")),
+            )
         raise _rejection(response, self.url)
 
     def _split_for(self, code: str, message: str, chunk: Chunk) -> _Step:
@@ -324,22 +365,32 @@ class RewardClient:
             raw = response.json()["results"]
             results = [Result.model_validate(item) for item in raw]
         except (ValueError, KeyError, TypeError) as exc:
-            raise RefereeClientError(f"{self.url}/v1/rewards answered 200 without valid "
-                                     f"results ({type(exc).__name__}: {exc})") from None
+            raise RefereeClientError(
+                f"{self.url}/v1/rewards answered 200 without valid "
+                f"results ({type(exc).__name__}: {exc})"
+            ) from None
         if len(results) != len(chunk):
-            raise RefereeClientError(f"{self.url}/v1/rewards answered {len(results)} results "
-                                     f"for {len(chunk)} items")
+            raise RefereeClientError(
+                f"{self.url}/v1/rewards answered {len(results)} results for {len(chunk)} items"
+            )
         return results
 
     def _backoff(self, attempt: int, last: _Retry, size: int) -> float:
         delay = self.policy.delay_s(attempt, last.retry_after_s)
-        logger.warning("Referee request for %d items failed (%s); retry %d/%d in %.1fs",
-                       size, last.reason, attempt + 1, self.policy.max_retries, delay)
+        logger.warning(
+            "Referee request for %d items failed (%s); retry %d/%d in %.1fs",
+            size,
+            last.reason,
+            attempt + 1,
+            self.policy.max_retries,
+            delay,
+        )
         return delay
 
     def _unavailable(self, chunk: Chunk, reason: str) -> list[Result]:
-        message = (f"{UNAVAILABLE}: {self.url} failed after {self.policy.max_retries} "
-                   f"retries: {reason}")
+        message = (
+            f"{UNAVAILABLE}: {self.url} failed after {self.policy.max_retries} retries: {reason}"
+        )
         if self.on_error == "raise":
             raise ServiceUnavailable(message)
         logger.error("%d items get reward None: %s", len(chunk), message)
@@ -355,16 +406,18 @@ class RewardClient:
     # -- connection pools ---------------------------------------------------------------------
 
     def _timeout(self, timeout_s: float | None) -> httpx.Timeout:
-        read = self.timeout if timeout_s is None else max(self.timeout,
-                                                          timeout_s + _DEADLINE_MARGIN_S)
+        read = (
+            self.timeout if timeout_s is None else max(self.timeout, timeout_s + _DEADLINE_MARGIN_S)
+        )
         # pool=None: waiting for a free connection is queueing behind our own chunks.
         return httpx.Timeout(read, connect=min(read, _CONNECT_TIMEOUT_S), pool=None)
 
     def _sync_client(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(base_url=self.url, headers=self._headers,
-                                            limits=self._limits)
+                self._client = httpx.Client(
+                    base_url=self.url, headers=self._headers, limits=self._limits
+                )
             return self._client
 
     def _async_client(self) -> httpx.AsyncClient:
@@ -372,8 +425,9 @@ class RewardClient:
         with self._lock:
             client = self._async_clients.get(loop)
             if client is None:
-                client = httpx.AsyncClient(base_url=self.url, headers=self._headers,
-                                           limits=self._limits)
+                client = httpx.AsyncClient(
+                    base_url=self.url, headers=self._headers, limits=self._limits
+                )
                 self._async_clients[loop] = client
             return client
 
@@ -399,5 +453,6 @@ def _rejection(response: httpx.Response, url: str) -> RequestRejected:
         401: " (pass api_key=, or set REFEREE_API_KEY: one of the service's keys)",
         404: f" (is {url!r} the service's base URL, without a path?)",
     }
-    return RequestRejected(response.status_code, code,
-                           message + hints.get(response.status_code, ""), field)
+    return RequestRejected(
+        response.status_code, code, message + hints.get(response.status_code, ""), field
+    )

@@ -52,6 +52,7 @@ class RequestRejected(RefereeClientError):
 
 def _undecided(result: Result) -> str:
     """Name the scorers whose score is null, with their verdicts."""
-    nulls = [f"{key}={score.verdict}" for key, score in result.scores.items()
-             if score.score is None]
+    nulls = [
+        f"{key}={score.verdict}" for key, score in result.scores.items() if score.score is None
+    ]
     return "undecided scores: " + ", ".join(nulls) if nulls else "reward is null"

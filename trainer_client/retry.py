@@ -42,13 +42,14 @@ class RetryPolicy:
         if self.base_delay_s < 0 or self.max_delay_s < 0 or self.max_retry_after_s < 0:
             raise ValueError("delays must be >= 0")
 
-    def delay_s(self, attempt: int, retry_after_s: float | None,
-                rng: random.Random | None = None) -> float:
+    def delay_s(
+        self, attempt: int, retry_after_s: float | None, rng: random.Random | None = None
+    ) -> float:
         """Seconds to wait before retry number `attempt` (0-based)."""
         draw = (rng or random).random()
         if retry_after_s is not None:
             return min(retry_after_s, self.max_retry_after_s) + draw * self.base_delay_s
-        backoff = min(self.max_delay_s, self.base_delay_s * 2.0 ** attempt)
+        backoff = min(self.max_delay_s, self.base_delay_s * 2.0**attempt)
         return backoff / 2 + draw * backoff / 2
 
 

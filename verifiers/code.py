@@ -100,8 +100,13 @@ class CodeParams(ScorerParams):
 
     def job_limits(self) -> JobLimits:
         cpu_s = self.cpu_s if self.cpu_s is not None else math.ceil(self.timeout_s)
-        return JobLimits(wall_s=self.timeout_s, test_wall_s=self.test_timeout_s, cpu_s=cpu_s,
-                         memory_mb=self.memory_mb, output_bytes=self.output_bytes)
+        return JobLimits(
+            wall_s=self.timeout_s,
+            test_wall_s=self.test_timeout_s,
+            cpu_s=cpu_s,
+            memory_mb=self.memory_mb,
+            output_bytes=self.output_bytes,
+        )
 
     def stops_early(self) -> bool:
         return self.early_stop and self.scoring == "all"
@@ -116,10 +121,16 @@ def job_payload(
     if isinstance(tests, AssertTests):
         return "rpc", {"style": "assert", "test": tests.test, "entry_point": tests.entry_point}
     if isinstance(tests, MbppTests):
-        return "rpc", {"style": "mbpp", "setup": tests.test_setup_code,
-                       "tests": list(tests.test_list)}
-    return "rpc", {"style": "call", "fn_name": tests.fn_name,
-                   "cases": [list(case.args) for case in tests.cases]}
+        return "rpc", {
+            "style": "mbpp",
+            "setup": tests.test_setup_code,
+            "tests": list(tests.test_list),
+        }
+    return "rpc", {
+        "style": "call",
+        "fn_name": tests.fn_name,
+        "cases": [list(case.args) for case in tests.cases],
+    }
 
 
 # LeetCode-style programs (LiveCodeBench functional tests, TACO's LeetCode problems) define the
@@ -143,8 +154,13 @@ def build_job(params: CodeParams, program: str) -> Job:
     kind, payload = job_payload(params.tests)
     if isinstance(params.tests, CallTests):
         program += _SOLUTION_SHIM.format(name=params.tests.fn_name)
-    job = Job(id=next(_JOB_IDS), kind=kind, program=program, limits=params.job_limits(),
-              early_stop=params.stops_early())
+    job = Job(
+        id=next(_JOB_IDS),
+        kind=kind,
+        program=program,
+        limits=params.job_limits(),
+        early_stop=params.stops_early(),
+    )
     if isinstance(payload, list):
         job["cases"] = payload
     else:
@@ -159,8 +175,9 @@ def _sandbox_error(error: str) -> ScoreResult:
 def is_sandbox_error(exc: BaseException) -> bool:
     """`referee.sandbox.channel.SandboxError` (imported lazily), or a class of that name."""
     try:
-        error_type = getattr(importlib.import_module("referee.sandbox.channel"), "SandboxError",
-                             None)
+        error_type = getattr(
+            importlib.import_module("referee.sandbox.channel"), "SandboxError", None
+        )
     except ImportError:
         error_type = None
     if isinstance(error_type, type) and isinstance(exc, error_type):
@@ -184,10 +201,16 @@ class CodeScorer(Scorer[CodeParams]):
         from referee.service.settings import Settings
 
         fields = Settings.model_fields
-        margin = (self._settings.sandbox_job_margin_s if self._settings
-                  else fields["sandbox_job_margin_s"].default)
-        start = (self._settings.sandbox_start_timeout_s if self._settings
-                 else fields["sandbox_start_timeout_s"].default)
+        margin = (
+            self._settings.sandbox_job_margin_s
+            if self._settings
+            else fields["sandbox_job_margin_s"].default
+        )
+        start = (
+            self._settings.sandbox_start_timeout_s
+            if self._settings
+            else fields["sandbox_start_timeout_s"].default
+        )
         return 2 * (params.timeout_s + margin) + start
 
     def sandbox(self) -> Sandbox:

@@ -90,10 +90,11 @@ def _compare_exact(expected: str, got: str) -> str | None:
     want, have = expected.replace("\r\n", "\n"), got.replace("\r\n", "\n")
     if want == have:
         return None
-    at = next((i for i, (a, b) in enumerate(zip(want, have, strict=False)) if a != b),
-              min(len(want), len(have)))
-    return (f"differs at character {at}: expected {preview(want[at:])}, "
-            f"got {preview(have[at:])}")
+    at = next(
+        (i for i, (a, b) in enumerate(zip(want, have, strict=False)) if a != b),
+        min(len(want), len(have)),
+    )
+    return f"differs at character {at}: expected {preview(want[at:])}, got {preview(have[at:])}"
 
 
 def _integer_text(token: str) -> str:
@@ -126,8 +127,7 @@ def _compare_tokens(expected: str, got: str, float_tolerance: float) -> str | No
     want, have = expected.split(), got.split()
     for index, (token_want, token_have) in enumerate(zip(want, have, strict=False)):
         if not tokens_equal(token_want, token_have, float_tolerance):
-            return (f"token {index + 1}: expected {preview(token_want)}, "
-                    f"got {preview(token_have)}")
+            return f"token {index + 1}: expected {preview(token_want)}, got {preview(token_have)}"
     if len(want) != len(have):
         return f"expected {len(want)} tokens, got {len(have)}"
     return None
@@ -178,8 +178,12 @@ def compare_value(
     """None when a call's return value `got` matches `expected`, else why not."""
     if values_equal(expected, got, float_tolerance):
         return None
-    if (unwrap_single and isinstance(expected, list) and len(expected) == 1
-            and values_equal(expected[0], got, float_tolerance)):
+    if (
+        unwrap_single
+        and isinstance(expected, list)
+        and len(expected) == 1
+        and values_equal(expected[0], got, float_tolerance)
+    ):
         return None
     return f"expected {_json_preview(expected)}, got {_json_preview(got)}"
 
@@ -233,8 +237,9 @@ def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[str, 
     elif isinstance(tests, CallTests):
         if "value" not in case:
             raise ProtocolError(f"test {index + 1}: ok without a value")
-        reason = compare_value(tests.cases[index].expected, case["value"],
-                               tests.float_tolerance, tests.unwrap_single)
+        reason = compare_value(
+            tests.cases[index].expected, case["value"], tests.float_tolerance, tests.unwrap_single
+        )
     else:
         reason = None
     return ("accepted", "") if reason is None else ("wrong_answer", reason)
@@ -242,12 +247,15 @@ def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[str, 
 
 def _stdio_syntax_error(verdicts: list[str], stderr: str) -> bool:
     lines = [line for line in stderr.splitlines() if line.strip()]
-    return (bool(lines) and lines[-1].startswith(_SYNTAX_ERRORS) and "runtime_error" in verdicts
-            and all(v in ("runtime_error", "not_run") for v in verdicts))
+    return (
+        bool(lines)
+        and lines[-1].startswith(_SYNTAX_ERRORS)
+        and "runtime_error" in verdicts
+        and all(v in ("runtime_error", "not_run") for v in verdicts)
+    )
 
 
-def judge(tests: NativeTests, job_result: JobResult, scoring: str,
-          **extra: object) -> ScoreResult:
+def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: object) -> ScoreResult:
     """Score a job's result (`extra` goes into the details); raises `ProtocolError` when the
     runner broke the contract."""
     total = count_tests(tests)
@@ -271,20 +279,27 @@ def judge(tests: NativeTests, job_result: JobResult, scoring: str,
     passed = verdicts.count("accepted")
     if passed == total:
         return _finish(scoring, "accepted", verdicts, passed, "", "", extra)
-    failures = [(i, v, reason) for i, (v, reason) in enumerate(judged) if v not in
-                ("accepted", "not_run")]
+    failures = [
+        (i, v, reason) for i, (v, reason) in enumerate(judged) if v not in ("accepted", "not_run")
+    ]
     if not failures:
         raise ProtocolError("tests were skipped with no failure")
     index, verdict, reason = failures[0]
     if isinstance(tests, StdioTests) and _stdio_syntax_error(verdicts, stderr):
         verdict = "syntax_error"
         verdicts = ["syntax_error" if v == "runtime_error" else v for v in verdicts]
-    return _finish(scoring, verdict, verdicts, passed, f"test {index + 1}: {reason}", stderr,
-                   extra)
+    return _finish(scoring, verdict, verdicts, passed, f"test {index + 1}: {reason}", stderr, extra)
 
 
-def _finish(scoring: str, verdict: str, verdicts: list[str], passed: int, detail: str,
-            stderr: str, extra: dict[str, object]) -> ScoreResult:
+def _finish(
+    scoring: str,
+    verdict: str,
+    verdicts: list[str],
+    passed: int,
+    detail: str,
+    stderr: str,
+    extra: dict[str, object],
+) -> ScoreResult:
     total = len(verdicts)
     score = passed / total if scoring == "fraction" else float(passed == total)
     details: dict[str, object] = {

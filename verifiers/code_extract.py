@@ -84,8 +84,11 @@ def find_blocks(text: str) -> list[CodeBlock]:
             line = lines[index].rstrip("\r")
             index += 1
             closing = _CLOSE.fullmatch(line)
-            if (closing is not None and closing["fence"][0] == fence[0]
-                    and len(closing["fence"]) >= len(fence)):
+            if (
+                closing is not None
+                and closing["fence"][0] == fence[0]
+                and len(closing["fence"]) >= len(fence)
+            ):
                 closed = True
                 break
             body.append(_strip_indent(line, opening["indent"]))
@@ -118,7 +121,16 @@ def extract_program(completion: str, prompt: str | None = None) -> Extraction:
         program = block.code.strip("\n")
         source = "fence"
     if not program.strip():
-        return Extraction(program="", source="none", n_blocks=len(blocks), reason="empty",
-                          language=None if block is None else block.language)
-    return Extraction(program=program, source=source, n_blocks=len(blocks),
-                      language=None if block is None else block.language)
+        return Extraction(
+            program="",
+            source="none",
+            n_blocks=len(blocks),
+            reason="empty",
+            language=None if block is None else block.language,
+        )
+    return Extraction(
+        program=program,
+        source=source,
+        n_blocks=len(blocks),
+        language=None if block is None else block.language,
+    )

@@ -199,10 +199,17 @@ def from_apps(shape: Mapping[str, Any], fn_name: Any = None) -> dict[str, Any]:
             if not isinstance(args, list):
                 raise _error(f"inputs[{index}]: expected a list of arguments (fn_name is set)")
         cases = [{"args": args, "expected": out} for args, out in zip(inputs, outputs, strict=True)]
-        return {"mode": "call", "fn_name": fn_name, "cases": cases, "unwrap_single": True,
-                **_options(shape)}
-    cases = [{"stdin": _text(stdin, f"inputs[{i}]"), "stdout": _text(stdout, f"outputs[{i}]")}
-             for i, (stdin, stdout) in enumerate(zip(inputs, outputs, strict=True))]
+        return {
+            "mode": "call",
+            "fn_name": fn_name,
+            "cases": cases,
+            "unwrap_single": True,
+            **_options(shape),
+        }
+    cases = [
+        {"stdin": _text(stdin, f"inputs[{i}]"), "stdout": _text(stdout, f"outputs[{i}]")}
+        for i, (stdin, stdout) in enumerate(zip(inputs, outputs, strict=True))
+    ]
     return {"mode": "stdio", "cases": cases, **_options(shape)}
 
 
@@ -232,9 +239,13 @@ def from_case_list(cases: list[Any], shape: Mapping[str, Any]) -> dict[str, Any]
     if len(kinds) > 1:
         raise _error("test_cases: mixes stdin and functional tests")
     if kinds == {"stdio"}:
-        stdio = [{"stdin": _text(case["input"], f"test_cases[{i}].input"),
-                  "stdout": _text(case["output"], f"test_cases[{i}].output")}
-                 for i, case in enumerate(cases)]
+        stdio = [
+            {
+                "stdin": _text(case["input"], f"test_cases[{i}].input"),
+                "stdout": _text(case["output"], f"test_cases[{i}].output"),
+            }
+            for i, case in enumerate(cases)
+        ]
         return {"mode": "stdio", "cases": stdio, **_options(shape)}
     fn_name = _fn_name(shape)
     if fn_name is None:
@@ -268,8 +279,7 @@ def _from_format(shape: Mapping[str, Any]) -> Any:
         return from_apps(shape)
     if name in ("livecodebench", "open_r1"):
         return from_test_cases(shape)
-    raise _error(f"format: unknown format {name!r} (expected apps, verl, livecodebench or "
-                 "open_r1)")
+    raise _error(f"format: unknown format {name!r} (expected apps, verl, livecodebench or open_r1)")
 
 
 def _from_input_output(shape: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,8 +314,10 @@ def normalise_tests(value: Any) -> Any:
         return _from_input_output(value)
     if "test_cases" in value:
         return from_test_cases(value)
-    raise _error("unrecognised test format: expected `mode`, `format`, inputs/outputs, "
-                 "input_output, test_cases, or a list of test cases")
+    raise _error(
+        "unrecognised test format: expected `mode`, `format`, inputs/outputs, "
+        "input_output, test_cases, or a list of test cases"
+    )
 
 
 Tests = Annotated[

@@ -64,8 +64,10 @@ class Item(BaseModel):
     prompt: str | None = None
     completion: str
     completion_tokens: int | None = Field(
-        default=None, ge=0, description="Token count of the completion; length shaping uses it "
-        "when given, characters otherwise."
+        default=None,
+        ge=0,
+        description="Token count of the completion; length shaping uses it "
+        "when given, characters otherwise.",
     )
     scorers: list[ScorerSpec] = Field(min_length=1)
     null_as_zero: bool = Field(

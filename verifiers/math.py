@@ -77,15 +77,27 @@ class MathScorer(Scorer[MathParams]):
         split = split_think(sample.completion, prompt_prefills_think(sample.prompt))
         extraction = extract_answer(split.answer, params.answer)
         if extraction.answer is None:
-            return result(0.0, "no_answer", extracted=None, n_boxed=extraction.n_boxed,
-                          reason=extraction.source)
+            return result(
+                0.0,
+                "no_answer",
+                extracted=None,
+                n_boxed=extraction.n_boxed,
+                reason=extraction.source,
+            )
         preview = extraction.answer[:EXTRACTED_PREVIEW_CHARS]
         if len(extraction.answer) > max(params.max_answer_chars, 4 * len(gold)):
-            return result(0.0, "answer_too_long", extracted=preview,
-                          n_boxed=extraction.n_boxed, answer_chars=len(extraction.answer))
+            return result(
+                0.0,
+                "answer_too_long",
+                extracted=preview,
+                n_boxed=extraction.n_boxed,
+                answer_chars=len(extraction.answer),
+            )
         judgement = judge(gold, extraction.answer, params.allow_unsimplified)
         details: dict[str, object] = {
-            "extracted": preview, "n_boxed": extraction.n_boxed, "method": judgement.method
+            "extracted": preview,
+            "n_boxed": extraction.n_boxed,
+            "method": judgement.method,
         }
         if judgement.reason is not None:
             details["reason"] = judgement.reason

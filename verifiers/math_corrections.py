@@ -46,6 +46,7 @@ class _DropTimeoutDisabledWarning(logging.Filter):
 for _name in ("math_verify.parser", "math_verify.grader"):
     logging.getLogger(_name).addFilter(_DropTimeoutDisabledWarning())
 
+
 def _high_precision_equal(a: Any, b: Any) -> bool | None:
     """Relative comparison at 60 digits; None when evalf cannot reach that precision."""
     if a == 0 or b == 0:

@@ -58,23 +58,51 @@ from referee.verifiers.math_literals import (
 
 # ---- guards on the answer's trailing text ----------------------------------------------------
 
-_TRAILING_TEXT_RE = re.compile(
-    TEXT_CMD + r"\s*\{([^{}]*)\}\s*(\^\s*(?:\{[^{}]*\}|\S))?\s*\.?\s*$"
-)
+_TRAILING_TEXT_RE = re.compile(TEXT_CMD + r"\s*\{([^{}]*)\}\s*(\^\s*(?:\{[^{}]*\}|\S))?\s*\.?\s*$")
 _TRAILING_WORD_RE = re.compile(r"(?<=[\d}\s])\s*([A-Za-z]+)\s*(\^\s*(?:\{[^{}]*\}|\S))?\s*$")
 _HEDGE_WORDS = frozenset(
-    ["or", "and", "maybe", "possibly", "perhaps", "either", "probably", "otherwise", "else",
-     "unless", "if", "not"]
+    [
+        "or",
+        "and",
+        "maybe",
+        "possibly",
+        "perhaps",
+        "either",
+        "probably",
+        "otherwise",
+        "else",
+        "unless",
+        "if",
+        "not",
+    ]
 )
 _SCALE_WORDS = frozenset(["hundred", "thousand", "million", "billion", "trillion", "dozen"])
 _UNIT_ALIASES = {
-    "mm": "mm millimeter millimetre", "cm": "cm centimeter centimetre",
-    "m": "m meter metre", "km": "km kilometer kilometre", "in": "in inch inches",
-    "ft": "ft foot feet", "yd": "yd yard", "mi": "mi mile", "mg": "mg milligram",
-    "g": "g gram", "kg": "kg kilogram", "lb": "lb lbs pound", "oz": "oz ounce",
-    "s": "s sec second", "min": "min minute", "h": "h hr hrs hour", "day": "day",
-    "week": "week", "month": "month", "year": "year yr yrs", "ml": "ml milliliter millilitre",
-    "l": "l liter litre", "deg": "deg degree", "rad": "rad radian", "dollar": "dollar",
+    "mm": "mm millimeter millimetre",
+    "cm": "cm centimeter centimetre",
+    "m": "m meter metre",
+    "km": "km kilometer kilometre",
+    "in": "in inch inches",
+    "ft": "ft foot feet",
+    "yd": "yd yard",
+    "mi": "mi mile",
+    "mg": "mg milligram",
+    "g": "g gram",
+    "kg": "kg kilogram",
+    "lb": "lb lbs pound",
+    "oz": "oz ounce",
+    "s": "s sec second",
+    "min": "min minute",
+    "h": "h hr hrs hour",
+    "day": "day",
+    "week": "week",
+    "month": "month",
+    "year": "year yr yrs",
+    "ml": "ml milliliter millilitre",
+    "l": "l liter litre",
+    "deg": "deg degree",
+    "rad": "rad radian",
+    "dollar": "dollar",
     "cent": "cent",
 }
 _UNITS = {alias: unit for unit, aliases in _UNIT_ALIASES.items() for alias in aliases.split()}
@@ -108,7 +136,7 @@ def _trailer(text: str) -> _Trailer | None:
         match = _TRAILING_WORD_RE.search(text)
         if match is None or match.group(1).lower() not in _TRAILING_WORDS:
             return None
-    if not text[:match.start()].strip():
+    if not text[: match.start()].strip():
         return None
     content = match.group(1).lower()
     words = tuple(re.findall(r"[a-z]+", content))
@@ -157,8 +185,18 @@ def parse_answer(content: str) -> Any | None:
 def warm_parser() -> None:
     """Parse a few typical answers once: the LaTeX parser builds its prediction tables lazily
     (the first interval costs ~50 ms, later ones far less), and forked workers inherit them."""
-    for sample in ("\\frac{\\sqrt{3}}{2}", "(-1, 2]", "\\{1, 2\\}", "(1, 2)", "y = 2x + 1",
-                   "2\\pi", "50\\%", "\\text{B}", "x^{2} - 1", "[0, \\infty)"):
+    for sample in (
+        "\\frac{\\sqrt{3}}{2}",
+        "(-1, 2]",
+        "\\{1, 2\\}",
+        "(1, 2)",
+        "y = 2x + 1",
+        "2\\pi",
+        "50\\%",
+        "\\text{B}",
+        "x^{2} - 1",
+        "[0, \\infty)",
+    ):
         parse_answer(sample)
 
 

@@ -101,7 +101,7 @@ def strip_math_delimiters(text: str) -> str:
     """Remove one pair of math delimiters when they wrap the whole string."""
     text = text.strip()
     for left, right in _MATH_WRAPPERS:
-        inner = text[len(left):len(text) - len(right)]
+        inner = text[len(left) : len(text) - len(right)]
         if (
             len(text) > len(left) + len(right)
             and text.startswith(left)
@@ -123,7 +123,7 @@ def _box_content(text: str, after_command: int) -> str | None:
         bare = _BARE_TOKEN_RE.match(text, after_command)
         return bare.group(1) if bare else None
     end = _matching_brace(text, pos)
-    return None if end is None else text[pos + 1:end]
+    return None if end is None else text[pos + 1 : end]
 
 
 def _matching_brace(text: str, open_at: int) -> int | None:
@@ -167,7 +167,7 @@ def _clean_marked_value(value: str) -> str:
     # A sentence may go on after the value ("the answer is 5. Thanks"): keep the first sentence,
     # but not when the period sits inside math ($1.5$ has no whitespace after its period).
     if end and value.count("$", 0, end.start()) % 2 == 0:
-        value = value[:end.start()]
+        value = value[: end.start()]
     value = value.strip().rstrip(".").strip()
     if value.startswith("**") and value.endswith("**") and len(value) > 4:
         value = value[2:-2].strip()
@@ -175,6 +175,7 @@ def _clean_marked_value(value: str) -> str:
 
 
 # ---- pre-parse guards -----------------------------------------------------------------------
+
 
 def nesting_depth(text: str) -> int:
     """Deepest nesting of `{}`, `()`, `[]` (escaped braces count as brackets)."""

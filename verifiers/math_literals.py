@@ -149,8 +149,12 @@ def _interval(literal: Exact) -> tuple[bool, Value, Value, bool] | None:
     if not start < end:
         return None  # sympy makes `(2, 1)` a tuple
     # sympy opens an interval at an infinite end: `[-\infty, 3]` is `(-\infty, 3]`.
-    return (literal.kind[0] == "(" or start == -math.inf, start, end,
-            literal.kind[1] == ")" or end == math.inf)
+    return (
+        literal.kind[0] == "(" or start == -math.inf,
+        start,
+        end,
+        literal.kind[1] == ")" or end == math.inf,
+    )
 
 
 def exact_equal(gold: Exact, pred: Exact) -> bool | None:

@@ -35,11 +35,11 @@ def split_think(completion: str, prefilled: bool = False) -> ThinkSplit:
     if close_at >= 0:
         head = completion[:close_at]
         open_at = head.find(THINK_OPEN)
-        reasoning = head[open_at + len(THINK_OPEN):] if open_at >= 0 else head
-        return ThinkSplit(reasoning, completion[close_at + len(THINK_CLOSE):], True)
+        reasoning = head[open_at + len(THINK_OPEN) :] if open_at >= 0 else head
+        return ThinkSplit(reasoning, completion[close_at + len(THINK_CLOSE) :], True)
     open_at = completion.find(THINK_OPEN)
     if open_at >= 0:
-        return ThinkSplit(completion[open_at + len(THINK_OPEN):], "", False)
+        return ThinkSplit(completion[open_at + len(THINK_OPEN) :], "", False)
     if prefilled:
         return ThinkSplit(completion, "", False)
     return ThinkSplit(None, completion, False)

@@ -53,17 +53,30 @@ HERE = Path(__file__).resolve().parent
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a running Referee service (default: start one)")
-    parser.add_argument("--api-key", default=api_key_from_env(),
-                        help="the service's API key (default: $REFEREE_API_KEY)")
+    parser.add_argument(
+        "--api-key",
+        default=api_key_from_env(),
+        help="the service's API key (default: $REFEREE_API_KEY)",
+    )
     parser.add_argument("--out", default="runs/r1_mini", help="output directory")
     parser.add_argument("--recipe", default=str(HERE / "recipe.yaml"))
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a recipe field (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe field (repeatable)",
+    )
     parser.add_argument("--sft-steps", type=int, default=400)
     parser.add_argument("--sft-batch-size", type=int, default=32)
     parser.add_argument("--sft-lr", type=float, default=3e-3)
-    parser.add_argument("--eval-samples", type=int, default=4,
-                        help="samples per held-out prompt (pass@1 averaged over them)")
+    parser.add_argument(
+        "--eval-samples",
+        type=int,
+        default=4,
+        help="samples per held-out prompt (pass@1 averaged over them)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true")
     return parser.parse_args(argv)
@@ -80,8 +93,20 @@ def referee_service(url: str | None) -> Iterator[str]:
         port = sock.getsockname()[1]
     env = {**os.environ, "REFEREE_WORKERS": os.environ.get("REFEREE_WORKERS", "2")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "referee.service.cli", "serve", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "referee.service.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -93,8 +118,9 @@ def referee_service(url: str | None) -> Iterator[str]:
             proc.wait()
 
 
-def plot(history: list[dict[str, float]], before: dict[str, float], after: dict[str, float],
-         path: Path) -> None:
+def plot(
+    history: list[dict[str, float]], before: dict[str, float], after: dict[str, float], path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,14 +129,24 @@ def plot(history: list[dict[str, float]], before: dict[str, float], after: dict[
     steps = list(range(1, len(history) + 1))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.plot(steps, [h["reward/mean"] for h in history], label="reward (math + 0.5 format)")
-    left.plot(steps, [h.get("rewards/format/mean", float("nan")) for h in history],
-              label="format score", alpha=0.7)
+    left.plot(
+        steps,
+        [h.get("rewards/format/mean", float("nan")) for h in history],
+        label="format score",
+        alpha=0.7,
+    )
     left.set(title="GRPO training reward per step", xlabel="step", ylabel="mean over batch")
     left.legend()
     right.plot(steps, [h["accuracy"] for h in history], label="train accuracy (sampled)")
     last = len(history)
-    right.plot([0, last], [before["accuracy"], after["accuracy"]], "o", color="black",
-               markersize=8, label="held-out accuracy: after SFT (step 0), after GRPO")
+    right.plot(
+        [0, last],
+        [before["accuracy"], after["accuracy"]],
+        "o",
+        color="black",
+        markersize=8,
+        label="held-out accuracy: after SFT (step 0), after GRPO",
+    )
     right.set(title="Accuracy", xlabel="step", ylabel="fraction correct", ylim=(0, 1))
     right.legend()
     fig.tight_layout()
@@ -125,8 +161,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     with referee_service(args.url) as url, RewardClient(url, api_key=args.api_key) as client:
         client.health(wait_s=120)
-        recipe = load_recipe(args.recipe, [*args.overrides, f"rewards.url={url}",
-                                           f"output.dir={out / 'grpo'}"])
+        recipe = load_recipe(
+            args.recipe, [*args.overrides, f"rewards.url={url}", f"output.dir={out / 'grpo'}"]
+        )
         if args.no_progress:
             recipe.output.progress = False
         train, held_out = load_rows(recipe.data)
@@ -134,8 +171,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.manual_seed(recipe.grpo.seed)
         base = load_models(recipe.model, beta=0.0, texts=corpus_texts(train + held_out))
         demonstrations = [(r["prompt"], r1_completion(r["cot"], r["demo_answer"])) for r in train]
-        losses = sft(base, demonstrations, steps=args.sft_steps, batch_size=args.sft_batch_size,
-                     learning_rate=args.sft_lr, seed=recipe.grpo.seed)
+        losses = sft(
+            base,
+            demonstrations,
+            steps=args.sft_steps,
+            batch_size=args.sft_batch_size,
+            learning_rate=args.sft_lr,
+            seed=recipe.grpo.seed,
+        )
         save_pretrained(base.policy, base.tokenizer, out / "sft")
         sft_s = time.perf_counter() - started
         # Step 2: GRPO from the SFT model, which is also the frozen KL reference.
@@ -145,8 +188,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         models = load_models(grpo_recipe.model, grpo_recipe.grpo.beta)
 
         def held_out_eval(greedy: bool) -> dict[str, float]:
-            return evaluate(held_out, models=models, recipe=grpo_recipe, scorer=client,
-                            samples_per_prompt=args.eval_samples, greedy=greedy, seed=1)
+            return evaluate(
+                held_out,
+                models=models,
+                recipe=grpo_recipe,
+                scorer=client,
+                samples_per_prompt=args.eval_samples,
+                greedy=greedy,
+                seed=1,
+            )
 
         before, before_greedy = held_out_eval(False), held_out_eval(True)
         grpo_start = time.perf_counter()
@@ -155,9 +205,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         after, after_greedy = held_out_eval(False), held_out_eval(True)
     plot(history, before, after, out / "r1_mini.png")
     summary = {
-        "before": before, "after": after, "before_greedy": before_greedy,
-        "after_greedy": after_greedy, "sft_final_loss": losses[-1], "sft_s": sft_s,
-        "grpo_s": grpo_s, "total_s": time.perf_counter() - started, "steps": len(history),
+        "before": before,
+        "after": after,
+        "before_greedy": before_greedy,
+        "after_greedy": after_greedy,
+        "sft_final_loss": losses[-1],
+        "sft_s": sft_s,
+        "grpo_s": grpo_s,
+        "total_s": time.perf_counter() - started,
+        "steps": len(history),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -166,16 +222,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def report(summary: dict[str, Any]) -> str:
     b, a = summary["before"], summary["after"]
     bg, ag = summary["before_greedy"], summary["after_greedy"]
-    return "\n".join([
-        f"held-out, {int(b['n'])} samples    after SFT   after GRPO",
-        f"  accuracy (sampled)    {b['accuracy']:9.3f}   {a['accuracy']:10.3f}",
-        f"  accuracy (greedy)     {bg['accuracy']:9.3f}   {ag['accuracy']:10.3f}",
-        f"  mean reward (sampled) {b['reward/mean']:9.3f}   {a['reward/mean']:10.3f}",
-        f"  format (sampled)      {b['rewards/format/mean']:9.3f}   "
-        f"{a['rewards/format/mean']:10.3f}",
-        f"time: SFT {summary['sft_s']:.0f} s, GRPO {summary['grpo_s']:.0f} s "
-        f"({summary['steps']} steps), total {summary['total_s']:.0f} s",
-    ])
+    return "\n".join(
+        [
+            f"held-out, {int(b['n'])} samples    after SFT   after GRPO",
+            f"  accuracy (sampled)    {b['accuracy']:9.3f}   {a['accuracy']:10.3f}",
+            f"  accuracy (greedy)     {bg['accuracy']:9.3f}   {ag['accuracy']:10.3f}",
+            f"  mean reward (sampled) {b['reward/mean']:9.3f}   {a['reward/mean']:10.3f}",
+            f"  format (sampled)      {b['rewards/format/mean']:9.3f}   "
+            f"{a['rewards/format/mean']:10.3f}",
+            f"time: SFT {summary['sft_s']:.0f} s, GRPO {summary['grpo_s']:.0f} s "
+            f"({summary['steps']} steps), total {summary['total_s']:.0f} s",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,8 +51,7 @@ async def _sweep_jobs(jobs: JobStore) -> None:
 
 def create_app(settings: Settings, backend: ScoringBackend) -> FastAPI:
     metrics = Metrics(backend)
-    jobs = JobStore(settings.job_ttl_s, on_finish=metrics.observe_results,
-                    attach=backend.attach)
+    jobs = JobStore(settings.job_ttl_s, on_finish=metrics.observe_results, attach=backend.attach)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,17 +63,19 @@ def create_app(settings: Settings, backend: ScoringBackend) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
 
-    app = FastAPI(title="Referee", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan)
-    app.state.referee = AppState(settings=settings, backend=backend, metrics=metrics,
-                                 jobs=jobs)
+    app = FastAPI(title="Referee", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.referee = AppState(settings=settings, backend=backend, metrics=metrics, jobs=jobs)
     install_error_handlers(app)
     app.include_router(routes_rewards.router)
     app.include_router(routes_compat.router)
     app.include_router(routes_health.router)
     # add_middleware wraps what is there: the last added runs first.
-    app.add_middleware(BodyGuardMiddleware, limits=BodyLimits(
-        max_depth=settings.max_json_depth, max_number_chars=settings.max_number_chars))
+    app.add_middleware(
+        BodyGuardMiddleware,
+        limits=BodyLimits(
+            max_depth=settings.max_json_depth, max_number_chars=settings.max_number_chars
+        ),
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(AuthMiddleware, keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_request)

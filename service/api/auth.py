@@ -46,8 +46,9 @@ def key_matches(token: str, keys: Sequence[str]) -> bool:
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, keys: Sequence[str],
-                 open_paths: Collection[str] = OPEN_PATHS) -> None:
+    def __init__(
+        self, app: ASGIApp, keys: Sequence[str], open_paths: Collection[str] = OPEN_PATHS
+    ) -> None:
         self.app = app
         self.keys = tuple(keys)
         self.open_paths = frozenset(open_paths)
@@ -58,10 +59,14 @@ class AuthMiddleware:
             return
         token = bearer_token(Headers(scope=scope).get("authorization"))
         if token is None or not key_matches(token, self.keys):
-            message = ("missing API key: send 'Authorization: Bearer <key>'" if token is None
-                       else "invalid API key")
-            response = error_response(401, "unauthorized", message,
-                                      headers={"WWW-Authenticate": "Bearer"})
+            message = (
+                "missing API key: send 'Authorization: Bearer <key>'"
+                if token is None
+                else "invalid API key"
+            )
+            response = error_response(
+                401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"}
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -84,6 +89,7 @@ def warn_if_open(settings: Settings, host: str) -> bool:
     logger.warning(
         "AUTHENTICATION IS OFF and the API listens on %s: anyone who can reach this port can "
         "use the scoring workers. Set REFEREE_API_KEY (a key, or several comma-separated) or "
-        "bind to 127.0.0.1.", host,
+        "bind to 127.0.0.1.",
+        host,
     )
     return True

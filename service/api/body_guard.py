@@ -39,8 +39,11 @@ class BodyGuardMiddleware:
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH") or \
-                not parsed_as_json(Headers(scope=scope).get("content-type")):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "PUT", "PATCH")
+            or not parsed_as_json(Headers(scope=scope).get("content-type"))
+        ):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -67,8 +70,11 @@ class BodyGuardMiddleware:
             response = error_response(422, problem.code, problem.message, field=problem.field)
             await response(scope, receive, send)
             return
-        await self.app(scope, _replay([{"type": "http.request", "body": body,
-                                        "more_body": False}], receive), send)
+        await self.app(
+            scope,
+            _replay([{"type": "http.request", "body": body, "more_body": False}], receive),
+            send,
+        )
 
 
 _OFF_LOOP_BYTES = 1 << 20

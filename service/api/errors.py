@@ -18,9 +18,17 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 _CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 413: "body_too_large", 422: "invalid_request",
-    429: "queue_full", 500: "internal", 503: "unavailable", 504: "timeout",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    422: "invalid_request",
+    429: "queue_full",
+    500: "internal",
+    503: "unavailable",
+    504: "timeout",
 }
 
 
@@ -29,7 +37,12 @@ class APIError(HTTPException):
     unchanged even when raised while the request body is read."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, field: str | None = None,
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(status_code=status, detail=message, headers=dict(headers or {}))
@@ -46,11 +59,16 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 def error_response(
-    status: int, code: str, message: str, *, field: str | None = None,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(error_body(code, message, field), status_code=status,
-                        headers=dict(headers or {}))
+    return JSONResponse(
+        error_body(code, message, field), status_code=status, headers=dict(headers or {})
+    )
 
 
 def field_path(loc: Sequence[Any]) -> str | None:
@@ -78,8 +96,11 @@ def describe_validation_error(error: Mapping[str, Any]) -> tuple[str, str, str |
         if kind == "missing":
             return "invalid_request", "a JSON request body is required", None
         if isinstance(error.get("input"), bytes | bytearray):
-            return ("invalid_json", "the body must be JSON, sent with "
-                    "'Content-Type: application/json'", None)
+            return (
+                "invalid_json",
+                "the body must be JSON, sent with 'Content-Type: application/json'",
+                None,
+            )
         return "invalid_request", f"request body: {error.get('msg', 'invalid')}", None
     return "invalid_request", f"{field}: {error.get('msg', 'invalid')}", field
 
@@ -92,8 +113,9 @@ async def _api_error(request: Request, exc: Exception) -> Response:
         message = f"no route {request.method} {request.url.path}"
     elif not isinstance(exc, APIError) and exc.status_code == 405:
         message = f"method {request.method} is not allowed on {request.url.path}"
-    return error_response(exc.status_code, code, message, field=getattr(exc, "field", None),
-                          headers=exc.headers)
+    return error_response(
+        exc.status_code, code, message, field=getattr(exc, "field", None), headers=exc.headers
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -42,8 +42,14 @@ class _Job:
 
 
 class JobStore:
-    def __init__(self, ttl_s: float, *, on_finish: ResultsObserver | None = None,
-                 attach: Attach | None = None, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        on_finish: ResultsObserver | None = None,
+        attach: Attach | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.ttl_s = ttl_s
         self._attach = attach
         self.sweep_every_s = min(1.0, ttl_s / 4)

@@ -37,8 +37,9 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     def _too_large(self) -> APIError:
-        return APIError(413, "body_too_large",
-                        f"request body is larger than max_request_bytes={self.max_bytes}")
+        return APIError(
+            413, "body_too_large", f"request body is larger than max_request_bytes={self.max_bytes}"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,9 +67,13 @@ class BodyLimitMiddleware:
 
 def check_item_count(count: int, limit: int, field: str) -> None:
     if count > limit:
-        raise APIError(413, "too_many_items",
-                       f"{count} items in one request; the limit is "
-                       f"max_items_per_request={limit}: split the batch", field=field)
+        raise APIError(
+            413,
+            "too_many_items",
+            f"{count} items in one request; the limit is "
+            f"max_items_per_request={limit}: split the batch",
+            field=field,
+        )
 
 
 _SIZED_FIELDS = (("completion", "max_completion_chars"), ("prompt", "max_prompt_chars"))
@@ -86,9 +91,13 @@ def check_item_sizes(items: list[Any], limits: Mapping[str, int], field: str) ->
             value = item.get(name)
             if isinstance(value, str) and len(value) > limits[setting]:
                 where = f"{field}[{index}].{name}" if field == "items" else f"{field}[{index}]"
-                raise APIError(413, "item_too_large",
-                               f"{where} has {len(value)} characters; the limit is "
-                               f"{setting}={limits[setting]}", field=where)
+                raise APIError(
+                    413,
+                    "item_too_large",
+                    f"{where} has {len(value)} characters; the limit is "
+                    f"{setting}={limits[setting]}",
+                    field=where,
+                )
 
 
 def retry_after_s(excess: int, items_per_s: float) -> int:
@@ -109,10 +118,10 @@ async def admit(backend: ScoringBackend, count: int, max_queue_items: int) -> No
     pending = backend.pending_items()
     if pending == 0 or pending + count <= max_queue_items:
         return
-    wait = retry_after_s(pending + count - max_queue_items,
-                         backend.stats().get("items_per_s", 0.0))
+    wait = retry_after_s(pending + count - max_queue_items, backend.stats().get("items_per_s", 0.0))
     raise APIError(
-        429, "queue_full",
+        429,
+        "queue_full",
         f"scoring queue is full: {pending} items pending, this request adds {count}, the "
         f"limit is max_queue_items={max_queue_items}; retry in {wait}s",
         headers={"Retry-After": str(wait)},

@@ -32,10 +32,14 @@ logger = logging.getLogger("referee.api")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "referee_request_id", default=None)
+    "referee_request_id", default=None
+)
 _SANE_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName"}
+    "message",
+    "asctime",
+    "taskName",
+}
 
 # Probes and scrapes: their request lines go to DEBUG unless they fail.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -130,15 +134,23 @@ class RequestContextMiddleware:
         except Exception:
             logger.exception("unhandled error", extra={"path": scope.get("path")})
             if not response_started:
-                await error_response(500, "internal", f"internal error (request id "
-                                     f"{request_id})")(scope, receive, send_with_id)
+                await error_response(500, "internal", f"internal error (request id {request_id})")(
+                    scope, receive, send_with_id
+                )
         finally:
             seconds = time.perf_counter() - started
             route, method = route_of(scope), str(scope.get("method", ""))
             level = logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO
-            logger.log(level, "request", extra={"method": method, "route": route,
-                                                "status": status,
-                                                "duration_ms": round(seconds * 1000, 2)})
+            logger.log(
+                level,
+                "request",
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                },
+            )
             if self.observe is not None:
                 self.observe(route, method, status, seconds)
             request_id_var.reset(token)

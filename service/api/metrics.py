@@ -26,40 +26,90 @@ from referee.service.backend import ScoringBackend
 from referee.verifiers.contract import Result
 
 MAX_VERDICT_SERIES = 256
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-                   120.0, 300.0)
+LATENCY_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+)
 
 # backend.stats() key -> (metric name, help, is counter)
 _BACKEND_SERIES = {
-    "pending_items": ("referee_queue_depth_items",
-                      "Items submitted to the backend and not finished yet.", False),
+    "pending_items": (
+        "referee_queue_depth_items",
+        "Items submitted to the backend and not finished yet.",
+        False,
+    ),
     "items_scored": ("referee_items_scored", "Items the backend finished scoring.", True),
-    "items_per_s": ("referee_items_per_second", "Items finished per second over the last "
-                    "10 s (this replica's batches).", False),
+    "items_per_s": (
+        "referee_items_per_second",
+        "Items finished per second over the last 10 s (this replica's batches).",
+        False,
+    ),
     "item_timeouts": ("referee_item_timeouts", "Items killed at the per-item time bound.", True),
     "worker_crashes": ("referee_worker_crashes", "Worker processes that died.", True),
-    "worker_respawns": ("referee_worker_respawns", "Worker processes started as "
-                        "replacements.", True),
-    "executor_restarts": ("referee_executor_restarts", "Times the executor's dispatcher "
-                          "failed and recovered by restarting its scoring processes.", True),
-    "chunk_retries": ("referee_queue_chunk_retries", "Retries of queued chunk jobs whose "
-                      "worker failed or died, counted once per settled chunk on the whole "
-                      "queue.", True),
-    "orphans_requeued": ("referee_queue_orphans_requeued", "Chunk jobs found held by no "
-                         "worker (left in RQ's intermediate list) and put back on the "
-                         "queue.", True),
-    "sandbox_ready": ("referee_sandbox_ready_workers", "Workers whose host can run sandboxes "
-                      "(Docker engine up, sandbox image present); queue backend only.", False),
-    "sandbox_pool_size": ("referee_sandbox_pool_containers", "Sandbox containers held by the "
-                          "scoring processes' warm pools.", False),
-    "sandbox_started": ("referee_sandbox_containers_started", "Sandbox containers started.",
-                        True),
-    "sandbox_failed_starts": ("referee_sandbox_failed_starts", "Sandbox container starts that "
-                              "failed.", True),
-    "sandbox_retries": ("referee_sandbox_retries", "Sandbox jobs retried on a fresh container "
-                        "after their container failed.", True),
-    "sandbox_waits": ("referee_sandbox_pool_waits", "Sandbox jobs that found no idle container "
-                      "and waited for one.", True),
+    "worker_respawns": (
+        "referee_worker_respawns",
+        "Worker processes started as replacements.",
+        True,
+    ),
+    "executor_restarts": (
+        "referee_executor_restarts",
+        "Times the executor's dispatcher failed and recovered by restarting its scoring processes.",
+        True,
+    ),
+    "chunk_retries": (
+        "referee_queue_chunk_retries",
+        "Retries of queued chunk jobs whose "
+        "worker failed or died, counted once per settled chunk on the whole "
+        "queue.",
+        True,
+    ),
+    "orphans_requeued": (
+        "referee_queue_orphans_requeued",
+        "Chunk jobs found held by no "
+        "worker (left in RQ's intermediate list) and put back on the "
+        "queue.",
+        True,
+    ),
+    "sandbox_ready": (
+        "referee_sandbox_ready_workers",
+        "Workers whose host can run sandboxes "
+        "(Docker engine up, sandbox image present); queue backend only.",
+        False,
+    ),
+    "sandbox_pool_size": (
+        "referee_sandbox_pool_containers",
+        "Sandbox containers held by the scoring processes' warm pools.",
+        False,
+    ),
+    "sandbox_started": ("referee_sandbox_containers_started", "Sandbox containers started.", True),
+    "sandbox_failed_starts": (
+        "referee_sandbox_failed_starts",
+        "Sandbox container starts that failed.",
+        True,
+    ),
+    "sandbox_retries": (
+        "referee_sandbox_retries",
+        "Sandbox jobs retried on a fresh container after their container failed.",
+        True,
+    ),
+    "sandbox_waits": (
+        "referee_sandbox_pool_waits",
+        "Sandbox jobs that found no idle container and waited for one.",
+        True,
+    ),
 }
 
 
@@ -83,23 +133,41 @@ class _BackendCollector(Collector):
 class Metrics:
     def __init__(self, backend: ScoringBackend) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.requests = Counter("referee_http_requests", "HTTP requests answered.",
-                                ("route", "method", "status"), registry=self.registry)
-        self.latency = Histogram("referee_http_request_duration_seconds",
-                                 "Time to answer an HTTP request.", ("route", "method"),
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.verdicts = Counter("referee_verdicts", "Scores handed out, by scorer key and "
-                                "verdict.", ("scorer", "verdict"), registry=self.registry)
-        self.null_rewards = Counter("referee_null_rewards", "Results handed out with a null "
-                                    "reward (undecided or invalid items).",
-                                    registry=self.registry)
-        self.item_errors = Counter("referee_item_errors", "Results handed out for invalid "
-                                   "items.", registry=self.registry)
-        self.results = Counter("referee_results", "Results handed out by the API.",
-                               registry=self.registry)
-        self.request_timeouts = Counter("referee_request_timeouts", "Requests whose batch "
-                                        "missed timeout_s (answered with partial results).",
-                                        registry=self.registry)
+        self.requests = Counter(
+            "referee_http_requests",
+            "HTTP requests answered.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "referee_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ("route", "method"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.verdicts = Counter(
+            "referee_verdicts",
+            "Scores handed out, by scorer key and verdict.",
+            ("scorer", "verdict"),
+            registry=self.registry,
+        )
+        self.null_rewards = Counter(
+            "referee_null_rewards",
+            "Results handed out with a null reward (undecided or invalid items).",
+            registry=self.registry,
+        )
+        self.item_errors = Counter(
+            "referee_item_errors", "Results handed out for invalid items.", registry=self.registry
+        )
+        self.results = Counter(
+            "referee_results", "Results handed out by the API.", registry=self.registry
+        )
+        self.request_timeouts = Counter(
+            "referee_request_timeouts",
+            "Requests whose batch missed timeout_s (answered with partial results).",
+            registry=self.registry,
+        )
         self.registry.register(_BackendCollector(backend))
         self._verdict_series: set[tuple[str, str]] = set()
 

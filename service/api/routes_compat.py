@@ -64,14 +64,13 @@ def uses_label(specs: Sequence[dict[str, Any]]) -> bool:
 
 def scorers_for(specs: Sequence[dict[str, Any]], label: str) -> list[dict[str, Any]]:
     """The configured specs with "{label}" filled in everywhere but the scorer's name."""
-    return [{k: (v if k == "name" else _fill(v, label)) for k, v in spec.items()}
-            for spec in specs]
+    return [{k: (v if k == "name" else _fill(v, label)) for k, v in spec.items()} for spec in specs]
 
 
 def response_of(query: str, prompt: str) -> tuple[str, bool]:
     """(the response part of an OpenRLHF query, whether the prompt was its prefix)."""
     if query.startswith(prompt):
-        return query[len(prompt):], True
+        return query[len(prompt) :], True
     return query, False
 
 
@@ -94,37 +93,59 @@ def extra_logs(results: Sequence[Result], not_prefix: int) -> dict[str, float]:
     return logs
 
 
-@router.post("/get_reward", response_model=OpenRLHFResponse, responses=_ERRORS,
-             summary="OpenRLHF remote reward model protocol")
+@router.post(
+    "/get_reward",
+    response_model=OpenRLHFResponse,
+    responses=_ERRORS,
+    summary="OpenRLHF remote reward model protocol",
+)
 async def get_reward(body: OpenRLHFRequest, request: Request) -> JSONResponse:
     state = state_of(request)
     for name, values in (("prompts", body.prompts), ("labels", body.labels)):
         if len(values) != len(body.query):
-            raise APIError(422, "invalid_request", f"{name} has {len(values)} entries but "
-                           f"query has {len(body.query)}; they must match", field=name)
+            raise APIError(
+                422,
+                "invalid_request",
+                f"{name} has {len(values)} entries but "
+                f"query has {len(body.query)}; they must match",
+                field=name,
+            )
     specs = list(state.settings.openrlhf_scorers)
     items: list[Any] = []
     not_prefix = 0
     for query, prompt, label in zip(body.query, body.prompts, body.labels, strict=True):
         completion, stripped = response_of(query, prompt)
         not_prefix += not stripped
-        items.append({"prompt": prompt, "completion": completion,
-                      "scorers": scorers_for(specs, label)})
+        items.append(
+            {"prompt": prompt, "completion": completion, "scorers": scorers_for(specs, label)}
+        )
     results = await score_batch(state, items, None, "query")
     rewards = [r.reward if r.reward is not None else 0.0 for r in results]
-    return JSONResponse({"rewards": rewards, "scores": rewards,
-                         "extra_logs": extra_logs(results, not_prefix)})
+    return JSONResponse(
+        {"rewards": rewards, "scores": rewards, "extra_logs": extra_logs(results, not_prefix)}
+    )
 
 
-@router.post("/v1/reward", response_model=SlimeResponse, responses=_ERRORS,
-             summary="Score one sample (slime's remote reward model protocol)")
+@router.post(
+    "/v1/reward",
+    response_model=SlimeResponse,
+    responses=_ERRORS,
+    summary="Score one sample (slime's remote reward model protocol)",
+)
 async def post_reward(body: SlimeRequest, request: Request) -> JSONResponse:
     state = state_of(request)
     specs = list(state.settings.openrlhf_scorers)
     if body.label is None and uses_label(specs):
-        raise APIError(422, "invalid_request", "label is required: the configured scorers "
-                       "(openrlhf_scorers) use '{label}'", field="label")
-    item = {"prompt": body.prompt, "completion": body.response,
-            "scorers": scorers_for(specs, body.label or "")}
+        raise APIError(
+            422,
+            "invalid_request",
+            "label is required: the configured scorers (openrlhf_scorers) use '{label}'",
+            field="label",
+        )
+    item = {
+        "prompt": body.prompt,
+        "completion": body.response,
+        "scorers": scorers_for(specs, body.label or ""),
+    }
     [result] = await score_batch(state, [item], None, "response")
     return JSONResponse({"score": result.reward, "result": result.to_json_dict()})

@@ -23,8 +23,12 @@ from referee.service.api.state import state_of
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, responses={503: {"model": ErrorBody}},
-            summary="Liveness (no authentication): 503 when only a restart would help")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": ErrorBody}},
+    summary="Liveness (no authentication): 503 when only a restart would help",
+)
 async def healthz(request: Request) -> JSONResponse:
     alive, detail = state_of(request).backend.alive()  # from memory: no I/O
     if not alive:
@@ -32,8 +36,12 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"model": ErrorBody}},
-            summary="Readiness: the scoring backend can take work")
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": ErrorBody}},
+    summary="Readiness: the scoring backend can take work",
+)
 async def readyz(request: Request) -> JSONResponse:
     # ready() may talk to Redis or Docker: off the event loop, so /healthz always answers.
     ready, detail = await asyncio.to_thread(state_of(request).backend.ready)

@@ -45,12 +45,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _size_limits(settings: Settings) -> dict[str, int]:
-    return {"max_completion_chars": settings.max_completion_chars,
-            "max_prompt_chars": settings.max_prompt_chars}
+    return {
+        "max_completion_chars": settings.max_completion_chars,
+        "max_prompt_chars": settings.max_prompt_chars,
+    }
 
 
-async def score_batch(state: AppState, items: list[Any], timeout_s: float | None,
-                      field: str) -> list[Result]:
+async def score_batch(
+    state: AppState, items: list[Any], timeout_s: float | None, field: str
+) -> list[Result]:
     """Admission, scoring, and the mapping of backend failures to answers; shared with the
     compatibility routes."""
     settings = state.settings
@@ -64,29 +67,39 @@ async def score_batch(state: AppState, items: list[Any], timeout_s: float | None
         results = await state.backend.score(items, deadline_s)
     except BackendError as exc:
         raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
-    if any(
-            r.error is not None and r.error.startswith(DEADLINE_ERROR)
-            for r in results):
+    if any(r.error is not None and r.error.startswith(DEADLINE_ERROR) for r in results):
         state.metrics.request_timeouts.inc()
     state.metrics.observe_results(results)
-    logger.info("batch scored", extra={
-        "items": len(items), "item_errors": sum(r.error is not None for r in results),
-        "null_rewards": sum(r.reward is None for r in results),
-        "score_ms": round((time.perf_counter() - started) * 1000, 2),
-    })
+    logger.info(
+        "batch scored",
+        extra={
+            "items": len(items),
+            "item_errors": sum(r.error is not None for r in results),
+            "null_rewards": sum(r.reward is None for r in results),
+            "score_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
     return results
 
 
-@router.post("/v1/rewards", response_model=RewardsResponse,
-             responses=_ERRORS,
-             summary="Score a batch and wait for the results")
+@router.post(
+    "/v1/rewards",
+    response_model=RewardsResponse,
+    responses=_ERRORS,
+    summary="Score a batch and wait for the results",
+)
 async def post_rewards(body: RewardsRequest, request: Request) -> JSONResponse:
     results = await score_batch(state_of(request), body.items, body.timeout_s, "items")
     return JSONResponse({"results": [result.to_json_dict() for result in results]})
 
 
-@router.post("/v1/jobs", status_code=202, response_model=JobCreated, responses=_ERRORS,
-             summary="Submit a batch; poll GET /v1/jobs/{job_id} for its results")
+@router.post(
+    "/v1/jobs",
+    status_code=202,
+    response_model=JobCreated,
+    responses=_ERRORS,
+    summary="Submit a batch; poll GET /v1/jobs/{job_id} for its results",
+)
 async def post_job(body: RewardsRequest, request: Request) -> JSONResponse:
     state = state_of(request)
     check_item_count(len(body.items), state.settings.max_items_per_request, "items")
@@ -102,12 +115,20 @@ async def post_job(body: RewardsRequest, request: Request) -> JSONResponse:
     return JSONResponse({"job_id": job_id}, status_code=202)
 
 
-@router.get("/v1/jobs/{job_id}", response_model=JobStatus,
-            responses={404: {"model": ErrorBody}, 401: {"model": ErrorBody}},
-            response_model_exclude_none=True, summary="A job's status, progress and results")
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=JobStatus,
+    responses={404: {"model": ErrorBody}, 401: {"model": ErrorBody}},
+    response_model_exclude_none=True,
+    summary="A job's status, progress and results",
+)
 async def get_job(job_id: str, request: Request) -> JSONResponse:
     view = await asyncio.to_thread(state_of(request).jobs.get, job_id)
     if view is None:
-        raise APIError(404, "not_found", f"no job {job_id!r} (unknown, or its results "
-                       "expired after job_ttl_s)", field="job_id")
+        raise APIError(
+            404,
+            "not_found",
+            f"no job {job_id!r} (unknown, or its results expired after job_ttl_s)",
+            field="job_id",
+        )
     return JSONResponse(view)

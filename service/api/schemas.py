@@ -50,7 +50,10 @@ class RewardsRequest(BaseModel):
         "with `reward: null` and an `error` naming its field; the others still score."
     )
     timeout_s: float | None = Field(
-        default=None, gt=0, strict=True, allow_inf_nan=False,
+        default=None,
+        gt=0,
+        strict=True,
+        allow_inf_nan=False,
         description="Answer by then: items not finished come back as error results naming "
         "the deadline (reward null); their scoring goes on, those results are dropped. "
         "Ignored by /v1/jobs.",
@@ -74,68 +77,104 @@ class JobProgress(BaseModel):
 
 
 class JobStatus(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "job_id": "5f0c3e4b9a7d4f3c8e2a1b6d7c9e0f12", "status": "finished",
-        "progress": {"done": 1, "total": 1}, "results": [EXAMPLE_RESULT],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "5f0c3e4b9a7d4f3c8e2a1b6d7c9e0f12",
+                    "status": "finished",
+                    "progress": {"done": 1, "total": 1},
+                    "results": [EXAMPLE_RESULT],
+                }
+            ]
+        }
+    )
 
     job_id: str
     status: Literal["queued", "running", "finished", "failed"] = Field(
         description="`queued`: no item finished yet; `running`: some finished; `finished`: "
-        "all finished (results included); `failed`: the backend lost the batch.")
+        "all finished (results included); `failed`: the backend lost the batch."
+    )
     progress: JobProgress
-    results: list[dict[str, Any]] | None = Field(default=None,
-                                                 description="When finished, in input order.")
+    results: list[dict[str, Any]] | None = Field(
+        default=None, description="When finished, in input order."
+    )
     error: str | None = Field(default=None, description="When failed.")
 
 
 class OpenRLHFRequest(BaseModel):
     """OpenRLHF's remote reward-model request (`--remote_rm_url http://.../get_reward`)."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
-        "query": ["<|user|>What is 2+2?<|assistant|><think>2+2=4</think> \\boxed{4}"],
-        "prompts": ["<|user|>What is 2+2?<|assistant|>"],
-        "labels": ["4"],
-    }]})
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": ["<|user|>What is 2+2?<|assistant|><think>2+2=4</think> \\boxed{4}"],
+                    "prompts": ["<|user|>What is 2+2?<|assistant|>"],
+                    "labels": ["4"],
+                }
+            ]
+        },
+    )
 
     query: list[str] = Field(description="Prompt plus response, as the trainer decoded them.")
     prompts: list[str] = Field(description="The prompt of each query; stripped from its front.")
-    labels: list[str] = Field(description="Reference answers; replace '{label}' in the "
-                              "configured scorers (`openrlhf_scorers`).")
+    labels: list[str] = Field(
+        description="Reference answers; replace '{label}' in the "
+        "configured scorers (`openrlhf_scorers`)."
+    )
 
 
 class OpenRLHFResponse(BaseModel):
-    rewards: list[float] = Field(description="Item rewards; a null reward is sent as 0.0 "
-                                 "(OpenRLHF takes no null) and counted in extra_logs.")
+    rewards: list[float] = Field(
+        description="Item rewards; a null reward is sent as 0.0 "
+        "(OpenRLHF takes no null) and counted in extra_logs."
+    )
     scores: list[float] = Field(description="The same values (OpenRLHF's dynamic filtering).")
-    extra_logs: dict[str, float] = Field(description="Batch figures: `null_rewards`, "
-                                         "`item_errors`, `prompt_not_prefix`, "
-                                         "`<scorer>/mean`, `<scorer>/<verdict>` counts.")
+    extra_logs: dict[str, float] = Field(
+        description="Batch figures: `null_rewards`, "
+        "`item_errors`, `prompt_not_prefix`, "
+        "`<scorer>/mean`, `<scorer>/<verdict>` counts."
+    )
 
 
 class SlimeRequest(BaseModel):
     """One sample, as slime's remote reward model sends it (`--rm-url`)."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
-        "prompt": "What is 2+2? <think>\n", "response": "2+2=4</think> \\boxed{4}", "label": "4",
-    }]})
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "prompt": "What is 2+2? <think>\n",
+                    "response": "2+2=4</think> \\boxed{4}",
+                    "label": "4",
+                }
+            ]
+        },
+    )
 
     prompt: str
     response: str
-    label: str | None = Field(default=None, description="Required when the configured "
-                              "scorers use '{label}'.")
+    label: str | None = Field(
+        default=None, description="Required when the configured scorers use '{label}'."
+    )
 
 
 class SlimeResponse(BaseModel):
     score: float | None = Field(description="The item's reward (null when undecided).")
-    result: dict[str, Any] = Field(description="The full result, as in /v1/rewards.",
-                                   examples=[EXAMPLE_RESULT])
+    result: dict[str, Any] = Field(
+        description="The full result, as in /v1/rewards.", examples=[EXAMPLE_RESULT]
+    )
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable, machine-readable: invalid_request, invalid_json, "
-                      "too_many_items, body_too_large, queue_full, timeout, unauthorized, "
-                      "not_found, not_ready, unavailable, internal.")
+    code: str = Field(
+        description="Stable, machine-readable: invalid_request, invalid_json, "
+        "too_many_items, body_too_large, queue_full, timeout, unauthorized, "
+        "not_found, not_ready, unavailable, internal."
+    )
     message: str
     field: str | None = Field(default=None, description="The request field at fault.")
 

@@ -38,12 +38,18 @@ pytestmark = pytest.mark.timeout(900)
 
 API_KEY = "e2e-" + uuid.uuid4().hex
 HEARTBEAT_TTL_S = 3
-IMAGES = ("REFEREE_API_IMAGE", "REFEREE_WORKER_IMAGE", "REFEREE_REDIS_IMAGE",
-          "REFEREE_SANDBOX_IMAGE")
-DEFAULT_TAGS = {"REFEREE_API_IMAGE": "referee-api:latest",
-                "REFEREE_WORKER_IMAGE": "referee-worker:latest",
-                "REFEREE_REDIS_IMAGE": "referee-redis:latest",
-                "REFEREE_SANDBOX_IMAGE": "referee-sandbox:latest"}
+IMAGES = (
+    "REFEREE_API_IMAGE",
+    "REFEREE_WORKER_IMAGE",
+    "REFEREE_REDIS_IMAGE",
+    "REFEREE_SANDBOX_IMAGE",
+)
+DEFAULT_TAGS = {
+    "REFEREE_API_IMAGE": "referee-api:latest",
+    "REFEREE_WORKER_IMAGE": "referee-worker:latest",
+    "REFEREE_REDIS_IMAGE": "referee-redis:latest",
+    "REFEREE_SANDBOX_IMAGE": "referee-sandbox:latest",
+}
 
 
 def _unavailable(message: str) -> None:
@@ -55,8 +61,10 @@ def _unavailable(message: str) -> None:
 def compose_command() -> list[str]:
     """`docker compose` (v2) when present, else `docker-compose` (v1.29)."""
     docker = shutil.which("docker")
-    if docker is not None and subprocess.run(
-            [docker, "compose", "version"], capture_output=True).returncode == 0:
+    if (
+        docker is not None
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
         return [docker, "compose"]
     legacy = shutil.which("docker-compose")
     if legacy is not None:
@@ -65,8 +73,7 @@ def compose_command() -> list[str]:
     raise AssertionError("unreachable")
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str,
-             interval: float = 0.5) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -93,11 +100,19 @@ class Stack:
     sandbox containers they start."""
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([*self.compose, *args], cwd=REPO, env=self.env, text=True,
-                              capture_output=True, timeout=timeout)
+        done = subprocess.run(
+            [*self.compose, *args],
+            cwd=REPO,
+            env=self.env,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
         if done.returncode != 0:
-            raise AssertionError(f"compose {' '.join(args)} failed ({done.returncode}):\n"
-                                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+            raise AssertionError(
+                f"compose {' '.join(args)} failed ({done.returncode}):\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
         return done
 
     def containers(self, service: str | None = None, all: bool = False) -> list[Any]:
@@ -110,8 +125,14 @@ class Stack:
         return list(found)
 
     def logs(self) -> str:
-        done = subprocess.run([*self.compose, "logs", "--no-color", "--tail", "40"], cwd=REPO,
-                              env=self.env, text=True, capture_output=True, timeout=60)
+        done = subprocess.run(
+            [*self.compose, "logs", "--no-color", "--tail", "40"],
+            cwd=REPO,
+            env=self.env,
+            text=True,
+            capture_output=True,
+            timeout=60,
+        )
         return done.stdout[-8000:]
 
     @property
@@ -119,8 +140,9 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=120,
-                            headers={"Authorization": f"Bearer {API_KEY}"})
+        return httpx.Client(
+            base_url=self.url, timeout=120, headers={"Authorization": f"Bearer {API_KEY}"}
+        )
 
     def redis_cli(self, *args: str) -> str:
         (redis,) = self.containers("redis")
@@ -131,11 +153,13 @@ class Stack:
     def sandboxes(self) -> list[Any]:
         """Sandbox containers started by this stack's workers (owner label:
         hostname/pid-namespace:pid)."""
-        found = self.docker.containers.list(
-            all=True, filters={"label": "org.referee.sandbox=1"})
-        return [c for c in found
-                if c.labels.get("org.referee.owner", "").rpartition(":")[0].split("/")[0]
-                in self.worker_hosts]
+        found = self.docker.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+        return [
+            c
+            for c in found
+            if c.labels.get("org.referee.owner", "").rpartition(":")[0].split("/")[0]
+            in self.worker_hosts
+        ]
 
 
 def _ensure_images(docker: Any) -> None:
@@ -162,60 +186,105 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     compose = compose_command()
     _ensure_images(client)
     env_file = tmp_path_factory.mktemp("compose") / "referee.env"
-    env_file.write_text("\n".join([
-        f"REFEREE_API_KEY={API_KEY}",
-        "REFEREE_WORKERS=1",
-        "REFEREE_SANDBOX_POOL_SIZE=1",
-        f"REFEREE_QUEUE_HEARTBEAT_TTL_S={HEARTBEAT_TTL_S}",
-        "REFEREE_QUEUE_CHUNK_SIZE=4",
-        "REFEREE_LOG_LEVEL=WARNING",
-    ]) + "\n")
+    env_file.write_text(
+        "\n".join(
+            [
+                f"REFEREE_API_KEY={API_KEY}",
+                "REFEREE_WORKERS=1",
+                "REFEREE_SANDBOX_POOL_SIZE=1",
+                f"REFEREE_QUEUE_HEARTBEAT_TTL_S={HEARTBEAT_TTL_S}",
+                "REFEREE_QUEUE_CHUNK_SIZE=4",
+                "REFEREE_LOG_LEVEL=WARNING",
+            ]
+        )
+        + "\n"
+    )
     socket_path = Path("/var/run/docker.sock")
-    env = {**os.environ,
-           "COMPOSE_PROJECT_NAME": f"referee-e2e-{uuid.uuid4().hex[:10]}",
-           "REFEREE_ENV_FILE": str(env_file),
-           "DOCKER_GID": str(socket_path.stat().st_gid) if socket_path.exists() else "0"}
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": f"referee-e2e-{uuid.uuid4().hex[:10]}",
+        "REFEREE_ENV_FILE": str(env_file),
+        "DOCKER_GID": str(socket_path.stat().st_gid) if socket_path.exists() else "0",
+    }
     port = free_port()
     env["REFEREE_API_BIND"] = f"127.0.0.1:{port}"
-    the_stack = Stack(project=env["COMPOSE_PROJECT_NAME"], env=env, compose=compose,
-                      docker=client, port=port)
+    the_stack = Stack(
+        project=env["COMPOSE_PROJECT_NAME"], env=env, compose=compose, docker=client, port=port
+    )
     try:
         yield the_stack
     finally:
         the_stack.containers("worker", all=True)
-        subprocess.run([*compose, "down", "-v", "--remove-orphans", "--timeout", "20"],
-                       cwd=REPO, env=env, capture_output=True, timeout=300)
+        subprocess.run(
+            [*compose, "down", "-v", "--remove-orphans", "--timeout", "20"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
 
 
 # -- the batches ---------------------------------------------------------------------------
 
+
 def math_items() -> list[dict[str, Any]]:
     return [
-        {"id": "math-right", "completion": "<think>2+2 is 4.</think> \\boxed{4}",
-         "scorers": [{"name": "math", "gold": "4"}, {"name": "format", "weight": 0.5}]},
-        {"id": "math-wrong", "completion": "<think>2+2 is 5.</think> \\boxed{5}",
-         "scorers": [{"name": "math", "gold": "4"}]},
-        {"id": "format-bad", "completion": "no tags here \\boxed{4}",
-         "scorers": [{"name": "format"}]},
-        {"id": "lang-fr", "completion": "<think>Je pense que la réponse est quatre, "
-         "car deux plus deux font quatre.</think> 4",
-         "scorers": [{"name": "language", "target": "fr"}]},
-        {"id": "lang-en-for-fr", "completion": "<think>I think the answer is four because two "
-         "plus two makes four.</think> 4", "scorers": [{"name": "language", "target": "fr"}]},
+        {
+            "id": "math-right",
+            "completion": "<think>2+2 is 4.</think> \\boxed{4}",
+            "scorers": [{"name": "math", "gold": "4"}, {"name": "format", "weight": 0.5}],
+        },
+        {
+            "id": "math-wrong",
+            "completion": "<think>2+2 is 5.</think> \\boxed{5}",
+            "scorers": [{"name": "math", "gold": "4"}],
+        },
+        {
+            "id": "format-bad",
+            "completion": "no tags here \\boxed{4}",
+            "scorers": [{"name": "format"}],
+        },
+        {
+            "id": "lang-fr",
+            "completion": "<think>Je pense que la réponse est quatre, "
+            "car deux plus deux font quatre.</think> 4",
+            "scorers": [{"name": "language", "target": "fr"}],
+        },
+        {
+            "id": "lang-en-for-fr",
+            "completion": "<think>I think the answer is four because two "
+            "plus two makes four.</think> 4",
+            "scorers": [{"name": "language", "target": "fr"}],
+        },
     ]
 
 
 def code_item(item_id: str, body: str, sleep_s: float = 0.0) -> dict[str, Any]:
     prelude = f"import time\ntime.sleep({sleep_s})\n" if sleep_s else ""
     program = f"{prelude}def add(a, b):\n    return {body}\n"
-    return {"id": item_id, "completion": f"```python\n{program}```",
-            "scorers": [{"name": "code", "tests": {
-                "mode": "assert", "test_list": ["assert add(1, 2) == 3",
-                                                "assert add(-1, 1) == 0"]}}]}
+    return {
+        "id": item_id,
+        "completion": f"```python\n{program}```",
+        "scorers": [
+            {
+                "name": "code",
+                "tests": {
+                    "mode": "assert",
+                    "test_list": ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"],
+                },
+            }
+        ],
+    }
 
 
-EXPECTED_FIRST = {"math-right": 1.5, "math-wrong": 0.0, "format-bad": 0.0, "lang-fr": 1.0,
-                  "code-right": 1.0, "code-wrong": 0.0}
+EXPECTED_FIRST = {
+    "math-right": 1.5,
+    "math-wrong": 0.0,
+    "format-bad": 0.0,
+    "lang-fr": 1.0,
+    "code-right": 1.0,
+    "code-wrong": 0.0,
+}
 
 
 def slow_batch(n: int, sleep_s: float) -> list[dict[str, Any]]:
@@ -226,8 +295,9 @@ def slow_batch(n: int, sleep_s: float) -> list[dict[str, Any]]:
 
 def check_slow_results(results: list[dict[str, Any]], n: int) -> None:
     assert [r["id"] for r in results] == [f"slow-{i}" for i in range(n)]
-    problems = [r for i, r in enumerate(results)
-                if r.get("error") or r["reward"] != (1.0 if i % 5 else 0.0)]
+    problems = [
+        r for i, r in enumerate(results) if r.get("error") or r["reward"] != (1.0 if i % 5 else 0.0)
+    ]
     assert not problems, problems[:3]
 
 
@@ -276,6 +346,7 @@ def busy_worker_hosts(stack: Stack) -> list[str]:
 
 # -- the test --------------------------------------------------------------------------------
 
+
 def test_compose_stack_end_to_end(stack: Stack) -> None:
     started = time.monotonic()
     stack.run("up", "-d", "--no-build")
@@ -283,16 +354,20 @@ def test_compose_stack_end_to_end(stack: Stack) -> None:
     try:
         wait_for(lambda: api_ready(client), 180, "the API to be ready")
         api = stack.containers("api")[0]
-        wait_for(lambda: (api.reload(), api.attrs["State"]["Health"]["Status"])[1] == "healthy",
-                 60, "the api container's healthcheck")
+        wait_for(
+            lambda: (api.reload(), api.attrs["State"]["Health"]["Status"])[1] == "healthy",
+            60,
+            "the api container's healthcheck",
+        )
         (worker,) = stack.containers("worker")
-        wait_for(lambda: (worker.reload(),
-                          worker.attrs["State"]["Health"]["Status"])[1] == "healthy",
-                 90, "the worker container's healthcheck (registered in Redis)")
+        wait_for(
+            lambda: (worker.reload(), worker.attrs["State"]["Health"]["Status"])[1] == "healthy",
+            90,
+            "the worker container's healthcheck (registered in Redis)",
+        )
         assert httpx.get(f"{stack.url}/v1/rewards").status_code == 401  # the env file's key
         # 1. one batch of every kind of item
-        items = [*math_items(), code_item("code-right", "a + b"),
-                 code_item("code-wrong", "a * b")]
+        items = [*math_items(), code_item("code-right", "a + b"), code_item("code-wrong", "a * b")]
         answer = client.post("/v1/rewards", json={"items": items})
         assert answer.status_code == 200, answer.text
         results = {r["id"]: r for r in answer.json()["results"]}
@@ -310,36 +385,52 @@ def test_compose_stack_end_to_end(stack: Stack) -> None:
         wait_for(lambda: registered_hosts(stack) >= hosts, 120, "3 workers registered")
         n = 48
         job_id = run_job(client, slow_batch(n, 0.25))
-        busy = wait_for(lambda: busy_worker_hosts(stack), 60, "a worker holding a chunk",
-                        interval=0.1)
+        busy = wait_for(
+            lambda: busy_worker_hosts(stack), 60, "a worker holding a chunk", interval=0.1
+        )
         victim = next(c for c in workers if c.attrs["Config"]["Hostname"] == busy[0])
         view_before = job_view(client, job_id)
         assert view_before is not None and view_before["status"] != "finished"
         killed_at = time.monotonic()
         victim.kill()
-        view = wait_for(lambda: (v := job_view(client, job_id)) and v["status"] in
-                        ("finished", "failed") and v, 180, "the batch after a worker died")
+        view = wait_for(
+            lambda: (v := job_view(client, job_id)) and v["status"] in ("finished", "failed") and v,
+            180,
+            "the batch after a worker died",
+        )
         assert view["status"] == "finished", view
-        print(f"worker {busy[0]} killed at {view_before['progress']}; batch done "
-              f"{time.monotonic() - killed_at:.1f}s later")
+        print(
+            f"worker {busy[0]} killed at {view_before['progress']}; batch done "
+            f"{time.monotonic() - killed_at:.1f}s later"
+        )
         check_slow_results(view["results"], n)
 
         # 3. restart Redis with a batch in flight
         stack.redis_cli("SET", "e2e:aof-marker", "kept")
         job_id = run_job(client, slow_batch(30, 0.3))
-        before = wait_for(lambda: (v := job_view(client, job_id)) and v["progress"]["done"] > 0
-                          and v, 60, "the batch to start", interval=0.1)
+        before = wait_for(
+            lambda: (v := job_view(client, job_id)) and v["progress"]["done"] > 0 and v,
+            60,
+            "the batch to start",
+            interval=0.1,
+        )
         assert before["status"] != "finished"
         stack.run("restart", "redis")
         print(f"redis restarted at {before['progress']}")
         assert stack.redis_cli("GET", "e2e:aof-marker") == "kept"  # AOF replayed
-        view = wait_for(lambda: (v := job_view(client, job_id)) and v["status"] in
-                        ("finished", "failed") and v, 180, "the batch after a Redis restart")
+        view = wait_for(
+            lambda: (v := job_view(client, job_id)) and v["status"] in ("finished", "failed") and v,
+            180,
+            "the batch after a Redis restart",
+        )
         assert view["status"] == "finished", view
         check_slow_results(view["results"], 30)
         alive = {c.attrs["Config"]["Hostname"] for c in stack.containers("worker")}
-        wait_for(lambda: api_ready(client) and registered_hosts(stack) >= alive, 120,
-                 "the workers registered again after the restart")
+        wait_for(
+            lambda: api_ready(client) and registered_hosts(stack) >= alive,
+            120,
+            "the workers registered again after the restart",
+        )
         answer = client.post("/v1/rewards", json={"items": items})
         assert answer.status_code == 200, answer.text
         again = {r["id"]: r["reward"] for r in answer.json()["results"]}
@@ -368,8 +459,9 @@ def test_compose_file_is_valid_for_the_installed_tool() -> None:
         _unavailable("no docker or docker-compose command")
     compose = compose_command()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REFEREE_", "DOCKER_"))}
-    done = subprocess.run([*compose, "config"], cwd=REPO, env=env, text=True,
-                          capture_output=True, timeout=60)
+    done = subprocess.run(
+        [*compose, "config"], cwd=REPO, env=env, text=True, capture_output=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert "referee-healthcheck" in done.stdout
     # Published on loopback only by default (v1 prints "127.0.0.1:8000:8000", v2 the long form).

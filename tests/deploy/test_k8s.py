@@ -50,22 +50,31 @@ def object_id(entry: tuple[str, dict[str, Any]]) -> str:
 
 def test_there_is_something_to_validate() -> None:
     kinds = {doc["kind"] for _, doc in objects()}
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "StatefulSet", "ConfigMap",
-            "Secret"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "StatefulSet",
+        "ConfigMap",
+        "Secret",
+    } <= kinds
 
 
 @pytest.mark.parametrize("entry", objects(), ids=object_id)
 @pytest.mark.parametrize("version", ["oldest", "latest"])
-def test_object_matches_the_kubernetes_schema(entry: tuple[str, dict[str, Any]],
-                                               version: str) -> None:
+def test_object_matches_the_kubernetes_schema(
+    entry: tuple[str, dict[str, Any]], version: str
+) -> None:
     kv = _kubernetes_validate()
     wanted = OLDEST if version == "oldest" else kv.latest_version()
     _, doc = entry
     try:
         kv.validate(doc, wanted, strict=True)
     except kv.ValidationError as exc:
-        pytest.fail(f"{object_id(entry)} against Kubernetes {wanted}: {exc.message} "
-                    f"at {'/'.join(str(p) for p in exc.path)}")
+        pytest.fail(
+            f"{object_id(entry)} against Kubernetes {wanted}: {exc.message} "
+            f"at {'/'.join(str(p) for p in exc.path)}"
+        )
 
 
 def _by_kind(kind: str) -> dict[str, dict[str, Any]]:
@@ -88,11 +97,16 @@ def test_services_select_a_workload_and_name_its_ports() -> None:
     pods = _pod_specs()
     for name, service in _by_kind("Service").items():
         selector = service["spec"]["selector"]
-        targets = [w for w, pod in pods.items()
-                   if selector.items() <= pod["metadata"]["labels"].items()]
+        targets = [
+            w for w, pod in pods.items() if selector.items() <= pod["metadata"]["labels"].items()
+        ]
         assert targets, f"service {name} selects no workload"
-        port_names = {p["name"] for w in targets
-                      for c in pods[w]["spec"]["containers"] for p in c.get("ports", [])}
+        port_names = {
+            p["name"]
+            for w in targets
+            for c in pods[w]["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in port_names, (name, port)
 

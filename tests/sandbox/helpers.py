@@ -12,11 +12,21 @@ from referee.service.settings import Settings
 
 TEST_LABEL = "org.referee.test"
 SETTINGS = Settings(
-    sandbox_memory_mb=256, sandbox_cpus=1.0, sandbox_pids=64, sandbox_work_mb=16,
-    sandbox_tmp_mb=8, sandbox_nofile=64, sandbox_fsize_mb=16, sandbox_start_timeout_s=30,
+    sandbox_memory_mb=256,
+    sandbox_cpus=1.0,
+    sandbox_pids=64,
+    sandbox_work_mb=16,
+    sandbox_tmp_mb=8,
+    sandbox_nofile=64,
+    sandbox_fsize_mb=16,
+    sandbox_start_timeout_s=30,
 )
 LIMITS: Limits = {
-    "wall_s": 10.0, "test_wall_s": 2.0, "cpu_s": 5, "memory_mb": 192, "output_bytes": 1 << 20,
+    "wall_s": 10.0,
+    "test_wall_s": 2.0,
+    "cpu_s": 5,
+    "memory_mb": 192,
+    "output_bytes": 1 << 20,
 }
 HOST_MARGIN_S = 5.0
 _ids = itertools.count(1)
@@ -37,13 +47,25 @@ def code(text: str) -> str:
 
 
 def stdio_job(program: str, *stdins: str, early_stop: bool = False, **limit: Any) -> Job:
-    return Job(id=next(_ids), kind="stdio", program=code(program), limits=limits(**limit),
-               early_stop=early_stop, cases=[{"stdin": s} for s in stdins or ("",)])
+    return Job(
+        id=next(_ids),
+        kind="stdio",
+        program=code(program),
+        limits=limits(**limit),
+        early_stop=early_stop,
+        cases=[{"stdin": s} for s in stdins or ("",)],
+    )
 
 
 def rpc_job(program: str, harness: Harness, early_stop: bool = False, **limit: Any) -> Job:
-    return Job(id=next(_ids), kind="rpc", program=code(program), limits=limits(**limit),
-               early_stop=early_stop, harness=harness)
+    return Job(
+        id=next(_ids),
+        kind="rpc",
+        program=code(program),
+        limits=limits(**limit),
+        early_stop=early_stop,
+        harness=harness,
+    )
 
 
 def assert_harness(test: str, entry_point: str = "f") -> Harness:
@@ -72,8 +94,7 @@ class Sandbox:
 
     def ensure(self) -> Channel:
         if self.channel is None or not self.channel.alive:
-            self.channel = Channel.open(self.client, self.settings,
-                                        labels={TEST_LABEL: self.name})
+            self.channel = Channel.open(self.client, self.settings, labels={TEST_LABEL: self.name})
             self.opened += 1
         return self.channel
 

@@ -113,21 +113,27 @@ def test_a_runner_error_result_is_returned_and_retires_the_container(
         channel.close()
 
 
-@pytest.mark.parametrize("change", [{"sandbox_start_timeout_s": 0.001},
-                                    {"sandbox_image": "referee-no-such-image:none"}],
-                         ids=["handshake-too-slow", "missing-image"])
+@pytest.mark.parametrize(
+    "change",
+    [{"sandbox_start_timeout_s": 0.001}, {"sandbox_image": "referee-no-such-image:none"}],
+    ids=["handshake-too-slow", "missing-image"],
+)
 def test_a_failed_open_raises_and_leaves_no_container(
     docker_client: Any, settings: Settings, leftover_check: None, change: dict[str, Any]
 ) -> None:
-    before = {c.id for c in docker_client.containers.list(
-        all=True, filters={"label": "org.referee.sandbox=1"})}
+    before = {
+        c.id
+        for c in docker_client.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+    }
     with pytest.raises(SandboxError):
-        Channel.open(docker_client, settings.model_copy(update=change),
-                     labels={TEST_LABEL: "channel"})
+        Channel.open(
+            docker_client, settings.model_copy(update=change), labels={TEST_LABEL: "channel"}
+        )
     assert sandbox_containers(docker_client, allowed=before) <= before
 
 
 # --- the attach stream parser (no Docker) ------------------------------------------------------
+
 
 def frame(stream: int, payload: bytes) -> bytes:
     return bytes([stream, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload

@@ -37,7 +37,8 @@ def test_an_unreachable_engine_is_reported(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_a_stale_answer_is_refreshed_in_the_background(
-        sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = Settings(sandbox_image=sandbox_image)
     health._cache[sandbox_image] = (time.monotonic() - health.CACHE_S - 1, False, "old")
     assert health.sandbox_status(settings) == (False, "old")  # no waiting on Docker

@@ -14,16 +14,19 @@ from referee.sandbox.container import SANDBOX_UID, container_config
 from referee.service.settings import Settings
 
 SETTINGS = Settings(
-    sandbox_memory_mb=256, sandbox_cpus=0.5, sandbox_pids=32, sandbox_work_mb=8,
-    sandbox_tmp_mb=4, sandbox_nofile=32, sandbox_fsize_mb=2,
+    sandbox_memory_mb=256,
+    sandbox_cpus=0.5,
+    sandbox_pids=32,
+    sandbox_work_mb=8,
+    sandbox_tmp_mb=4,
+    sandbox_nofile=32,
+    sandbox_fsize_mb=2,
 )
 CANARY = "referee-canary-7f3d"
 
 
 @pytest.fixture(scope="module")
-def container(
-    docker_client: Any, sandbox_image: str, leftover_check: None
-) -> Iterator[Any]:
+def container(docker_client: Any, sandbox_image: str, leftover_check: None) -> Iterator[Any]:
     os.environ["REFEREE_TEST_CANARY"] = CANARY  # must not reach the container
     config = container_config(SETTINGS.model_copy(update={"sandbox_image": sandbox_image}))
     created = docker_client.containers.run(command=["sleep", "infinity"], **config)
@@ -79,14 +82,20 @@ def test_network_egress_is_blocked(container: Any, host: str, port: int) -> None
 
 
 def test_dns_does_not_resolve(container: Any) -> None:
-    _, out = py(container, "import socket\ntry:\n socket.getaddrinfo('example.com', 80)\n"
-                              " print('resolved')\nexcept OSError: print('failed')")
+    _, out = py(
+        container,
+        "import socket\ntry:\n socket.getaddrinfo('example.com', 80)\n"
+        " print('resolved')\nexcept OSError: print('failed')",
+    )
     assert out.strip() == "failed"
 
 
 def test_docker_socket_is_absent(container: Any) -> None:
-    _, out = py(container, "import os; print([p for p in ('/var/run/docker.sock', "
-                           "'/run/docker.sock') if os.path.exists(p)])")
+    _, out = py(
+        container,
+        "import os; print([p for p in ('/var/run/docker.sock', "
+        "'/run/docker.sock') if os.path.exists(p)])",
+    )
     assert out.strip() == "[]"
 
 
@@ -103,23 +112,32 @@ def test_work_dir_is_writable(container: Any) -> None:
 
 def test_work_dir_size_is_capped(container: Any) -> None:
     # Several files under the file-size limit, together over the tmpfs size.
-    _, out = py(container, "import os\ntry:\n for i in range(20):\n"
-                              "  open(f'/work/big{i}', 'wb').write(b'0' * (1024 * 1024))\n"
-                              "except OSError as e: print('full', e.errno)\n"
-                              "finally:\n for f in os.listdir('/work'): os.remove('/work/' + f)")
+    _, out = py(
+        container,
+        "import os\ntry:\n for i in range(20):\n"
+        "  open(f'/work/big{i}', 'wb').write(b'0' * (1024 * 1024))\n"
+        "except OSError as e: print('full', e.errno)\n"
+        "finally:\n for f in os.listdir('/work'): os.remove('/work/' + f)",
+    )
     assert out.startswith("full 28"), out  # ENOSPC
 
 
 def test_file_size_is_capped(container: Any) -> None:
-    _, out = py(container, "try:\n open('/work/huge', 'wb').write(b'0' * (3 * 1024 * 1024))\n"
-                              "except OSError as e: print('too big', e.errno)")
+    _, out = py(
+        container,
+        "try:\n open('/work/huge', 'wb').write(b'0' * (3 * 1024 * 1024))\n"
+        "except OSError as e: print('too big', e.errno)",
+    )
     assert out.startswith("too big 27"), out  # EFBIG
 
 
 def test_tmp_is_not_executable(container: Any) -> None:
-    _, out = py(container, "import os, subprocess\nopen('/tmp/x.sh', 'w').write('#!/bin/sh\\n')\n"
-                              "os.chmod('/tmp/x.sh', 0o755)\ntry:\n subprocess.run(['/tmp/x.sh'])\n"
-                              "except PermissionError: print('denied')")
+    _, out = py(
+        container,
+        "import os, subprocess\nopen('/tmp/x.sh', 'w').write('#!/bin/sh\\n')\n"
+        "os.chmod('/tmp/x.sh', 0o755)\ntry:\n subprocess.run(['/tmp/x.sh'])\n"
+        "except PermissionError: print('denied')",
+    )
     assert out.strip() == "denied"
 
 
@@ -151,9 +169,12 @@ def test_pids_limit_is_set(container: Any) -> None:
 
 
 def test_thread_bomb_stops_at_the_pids_limit(container: Any) -> None:
-    code, out = py(container, "import threading, time\nn = 0\ntry:\n while True:\n"
-                              "  threading.Thread(target=time.sleep, args=(5,), daemon=True)"
-                              ".start(); n += 1\nexcept RuntimeError: print(n)")
+    code, out = py(
+        container,
+        "import threading, time\nn = 0\ntry:\n while True:\n"
+        "  threading.Thread(target=time.sleep, args=(5,), daemon=True)"
+        ".start(); n += 1\nexcept RuntimeError: print(n)",
+    )
     assert code == 0 and 0 < int(out) < SETTINGS.sandbox_pids, out
 
 
@@ -173,8 +194,11 @@ def test_cpu_quota_is_set(container: Any) -> None:
 
 
 def test_open_files_are_limited(container: Any) -> None:
-    _, out = py(container, "fs = []\ntry:\n while True: fs.append(open('/dev/null'))\n"
-                              "except OSError as e: print(len(fs), e.errno)")
+    _, out = py(
+        container,
+        "fs = []\ntry:\n while True: fs.append(open('/dev/null'))\n"
+        "except OSError as e: print(len(fs), e.errno)",
+    )
     opened, errno = out.split()
     assert int(opened) < SETTINGS.sandbox_nofile and errno == "24"  # EMFILE
 
@@ -188,8 +212,14 @@ def test_no_environment_of_ours_leaks_in(container: Any) -> None:
     _, out = py(container, "import json, os; print(json.dumps(dict(os.environ)))")
     env = json.loads(out)
     assert CANARY not in out
-    assert set(env) <= {"PATH", "LANG", "HOME", "HOSTNAME", "PYTHONDONTWRITEBYTECODE",
-                        "PYTHONUNBUFFERED"}
+    assert set(env) <= {
+        "PATH",
+        "LANG",
+        "HOME",
+        "HOSTNAME",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
+    }
 
 
 def test_pid_1_environment_holds_nothing_of_ours(container: Any) -> None:

@@ -20,17 +20,24 @@ _ids = itertools.count(1)
 
 def job(program: str = "print(6 * 7)") -> Job:
     return {
-        "id": next(_ids), "kind": "stdio", "program": program, "early_stop": True,
-        "limits": {"wall_s": 5.0, "test_wall_s": 5.0, "cpu_s": 5, "memory_mb": 128,
-                   "output_bytes": 10_000},
+        "id": next(_ids),
+        "kind": "stdio",
+        "program": program,
+        "early_stop": True,
+        "limits": {
+            "wall_s": 5.0,
+            "test_wall_s": 5.0,
+            "cpu_s": 5,
+            "memory_mb": 128,
+            "output_bytes": 10_000,
+        },
         "cases": [{"stdin": ""}],
     }
 
 
 def containers_of(client: Any, pool: SandboxPool) -> list[Any]:
     owner = pool._labels[OWNER_LABEL]
-    found: list[Any] = client.containers.list(
-        all=True, filters={"label": f"{OWNER_LABEL}={owner}"})
+    found: list[Any] = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner}"})
     return found
 
 
@@ -67,9 +74,7 @@ def test_pool_fills_to_its_size(pool: SandboxPool, docker_client: Any) -> None:
     assert len(containers_of(docker_client, pool)) == 2
 
 
-def test_a_container_killed_from_outside_is_replaced(
-    pool: SandboxPool, docker_client: Any
-) -> None:
+def test_a_container_killed_from_outside_is_replaced(pool: SandboxPool, docker_client: Any) -> None:
     assert wait_for(lambda: len(pool._idle) == 2)
     for container in containers_of(docker_client, pool):
         container.kill()
@@ -99,7 +104,8 @@ def test_orphans_of_dead_processes_are_swept(
     docker_client: Any, settings: Settings, leftover_check: None
 ) -> None:
     orphan = docker_client.containers.create(
-        settings.sandbox_image, command=["sleep", "60"],
+        settings.sandbox_image,
+        command=["sleep", "60"],
         labels={"org.referee.sandbox": "1", OWNER_LABEL: f"{owner_host()}:999999"},
     )
     pool = SandboxPool(settings, docker_client)
@@ -118,9 +124,12 @@ def test_sandboxes_of_another_pid_namespace_are_left_alone(
     import socket
 
     other = docker_client.containers.create(
-        settings.sandbox_image, command=["sleep", "60"],
-        labels={"org.referee.sandbox": "1",
-                OWNER_LABEL: f"{socket.gethostname()}/4026531999:999999"},
+        settings.sandbox_image,
+        command=["sleep", "60"],
+        labels={
+            "org.referee.sandbox": "1",
+            OWNER_LABEL: f"{socket.gethostname()}/4026531999:999999",
+        },
     )
     try:
         SandboxPool(settings, docker_client).close()

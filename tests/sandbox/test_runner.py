@@ -50,30 +50,89 @@ def one(result: JobResult) -> dict[str, Any]:
 STDIO_CASES = [
     # (id, program, stdin, limit overrides, status, detail fragment, stdout)
     ("ok", "print(int(input()) * 2)", "21\n", {}, "ok", "", "42\n"),
-    ("wrong-output-verbatim", "print(41)\nprint('  spaced  ')", "", {}, "ok", "",
-     "41\n  spaced  \n"),
+    (
+        "wrong-output-verbatim",
+        "print(41)\nprint('  spaced  ')",
+        "",
+        {},
+        "ok",
+        "",
+        "41\n  spaced  \n",
+    ),
     ("raises", "raise ValueError('bad input')", "", {}, "error", "ValueError: bad input", ""),
-    ("exit-code", "import sys\nprint('partial')\nsys.exit(3)", "", {}, "error", "exit code 3",
-     "partial\n"),
-    ("sleeps-forever", "import time\ntime.sleep(1000)", "", {"test_wall_s": 0.5}, "timeout",
-     "wall time", ""),
-    ("ignores-sigterm", "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-     "while True: pass", "", {"test_wall_s": 0.5}, "timeout", "wall time", ""),
-    ("cpu-limit", "while True: pass", "", {"test_wall_s": 5, "cpu_s": 1}, "timeout", "CPU time",
-     ""),
+    (
+        "exit-code",
+        "import sys\nprint('partial')\nsys.exit(3)",
+        "",
+        {},
+        "error",
+        "exit code 3",
+        "partial\n",
+    ),
+    (
+        "sleeps-forever",
+        "import time\ntime.sleep(1000)",
+        "",
+        {"test_wall_s": 0.5},
+        "timeout",
+        "wall time",
+        "",
+    ),
+    (
+        "ignores-sigterm",
+        "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: pass",
+        "",
+        {"test_wall_s": 0.5},
+        "timeout",
+        "wall time",
+        "",
+    ),
+    (
+        "cpu-limit",
+        "while True: pass",
+        "",
+        {"test_wall_s": 5, "cpu_s": 1},
+        "timeout",
+        "CPU time",
+        "",
+    ),
     ("memory-error", "x = bytearray(1 << 30)", "", {}, "memory", "MemoryError", ""),
-    ("signal", "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "", {}, "killed",
-     "SIGSEGV", ""),
-    ("stdin-forever-gets-eof", "import sys\nprint(len(sys.stdin.read()))", "x" * 1_000_000, {},
-     "ok", "", "1000000\n"),
+    (
+        "signal",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)",
+        "",
+        {},
+        "killed",
+        "SIGSEGV",
+        "",
+    ),
+    (
+        "stdin-forever-gets-eof",
+        "import sys\nprint(len(sys.stdin.read()))",
+        "x" * 1_000_000,
+        {},
+        "ok",
+        "",
+        "1000000\n",
+    ),
     ("never-reads-stdin", "print('no')", "y" * 1_000_000, {}, "ok", "", "no\n"),
 ]
 
 
-@pytest.mark.parametrize(("program", "stdin", "limit", "status", "detail", "stdout"),
-                         [c[1:] for c in STDIO_CASES], ids=[c[0] for c in STDIO_CASES])
-def test_stdio_case(sandbox: Sandbox, program: str, stdin: str, limit: dict[str, Any],
-                    status: str, detail: str, stdout: str) -> None:
+@pytest.mark.parametrize(
+    ("program", "stdin", "limit", "status", "detail", "stdout"),
+    [c[1:] for c in STDIO_CASES],
+    ids=[c[0] for c in STDIO_CASES],
+)
+def test_stdio_case(
+    sandbox: Sandbox,
+    program: str,
+    stdin: str,
+    limit: dict[str, Any],
+    status: str,
+    detail: str,
+    stdout: str,
+) -> None:
     case = one(sandbox.run(stdio_job(program, stdin, **limit)))
     assert (case["status"], case["stdout"]) == (status, stdout), case
     assert detail in case["detail"]
@@ -108,8 +167,9 @@ def test_stdio_output_limit_keeps_the_first_bytes(sandbox: Sandbox) -> None:
     assert time.monotonic() - start < 3
 
 
-@pytest.mark.parametrize(("cap", "status"), [(1 << 20, "ok"), (100_000, "output_limit")],
-                         ids=["captured", "capped"])
+@pytest.mark.parametrize(
+    ("cap", "status"), [(1 << 20, "ok"), (100_000, "output_limit")], ids=["captured", "capped"]
+)
 def test_stdio_burst_on_both_pipes_without_reading_stdin_does_not_deadlock(
     sandbox: Sandbox, cap: int, status: str
 ) -> None:
@@ -211,8 +271,11 @@ def test_rpc_mbpp_reports_each_test(sandbox: Sandbox) -> None:
     def area(r):
         return math.pi * r * r
     """
-    harness = mbpp_harness("assert add(1, 2) == 3", "assert add(2, 2) == 5",
-                           "assert math.isclose(area(1), 3.14159, rel_tol=1e-3)")
+    harness = mbpp_harness(
+        "assert add(1, 2) == 3",
+        "assert add(2, 2) == 5",
+        "assert math.isclose(area(1), 3.14159, rel_tol=1e-3)",
+    )
     result = sandbox.run(rpc_job(program, harness))
     assert statuses(result) == ["ok", "failed", "ok"]
     assert "add(2, 2) == 5" in result["results"][1]["detail"]
@@ -243,10 +306,17 @@ def f(kind):
     return values[kind]
 """
 CALL_CASES: list[tuple[str, str, Any]] = [
-    ("tuple", "ok", [1, [2, 3]]), ("dict", "ok", {"a": [1, None, True]}),
-    ("big", "ok", 2 ** 70), ("none", "ok", None), ("str", "ok", "é\n"), ("float", "ok", 0.1),
-    ("set", "error", "JSON"), ("inf", "error", "JSON"), ("bytes", "error", "JSON"),
-    ("intkey", "error", "JSON"), ("gen", "error", "non-literal value: generator"),
+    ("tuple", "ok", [1, [2, 3]]),
+    ("dict", "ok", {"a": [1, None, True]}),
+    ("big", "ok", 2**70),
+    ("none", "ok", None),
+    ("str", "ok", "é\n"),
+    ("float", "ok", 0.1),
+    ("set", "error", "JSON"),
+    ("inf", "error", "JSON"),
+    ("bytes", "error", "JSON"),
+    ("intkey", "error", "JSON"),
+    ("gen", "error", "non-literal value: generator"),
     ("raise", "error", "KeyError"),
 ]
 
@@ -267,20 +337,32 @@ LOAD_FAILURES = [
     ("syntax-error", "x = 1\ndef f(:\n    pass\n", "syntax_error", "line 2"),
     ("import-error", "import no_such_module_here\n", "import_error", "ModuleNotFoundError"),
     ("raises-at-load", "1 / 0\n", "import_error", "ZeroDivisionError: division by zero"),
-    ("exit-0-at-load", "import sys\nsys.exit(0)\ndef f(x):\n    return x + 1\n", "exited",
-     "exit(0)"),
+    (
+        "exit-0-at-load",
+        "import sys\nsys.exit(0)\ndef f(x):\n    return x + 1\n",
+        "exited",
+        "exit(0)",
+    ),
     ("os-exit-at-load", "import os\nos._exit(0)\n", "exited", "code 0"),
     ("loops-at-load", "while True:\n    pass\n", "timeout", "wall time"),
     ("memory-at-load", "x = bytearray(1 << 30)\n", "memory", "MemoryError"),
-    ("prints-too-much-at-load", "while True:\n    print('x' * 65536)\n", "output_limit",
-     "printed more"),
+    (
+        "prints-too-much-at-load",
+        "while True:\n    print('x' * 65536)\n",
+        "output_limit",
+        "printed more",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("program", "status", "detail"), [c[1:] for c in LOAD_FAILURES],
-                         ids=[c[0] for c in LOAD_FAILURES])
-def test_rpc_program_that_does_not_load(sandbox: Sandbox, program: str, status: str,
-                                        detail: str) -> None:
+@pytest.mark.parametrize(
+    ("program", "status", "detail"),
+    [c[1:] for c in LOAD_FAILURES],
+    ids=[c[0] for c in LOAD_FAILURES],
+)
+def test_rpc_program_that_does_not_load(
+    sandbox: Sandbox, program: str, status: str, detail: str
+) -> None:
     result = sandbox.run(rpc_job(program, assert_harness(CHECK_ADD), test_wall_s=0.5))
     assert result["program"]["status"] == status, result["program"]
     assert detail in result["program"]["detail"]
@@ -295,26 +377,48 @@ def test_rpc_main_block_of_the_program_does_not_run(sandbox: Sandbox) -> None:
 
 RUNTIME_FAILURES = [
     # (id, program, status of the first test, detail fragment, status of the second)
-    ("infinite-loop", "def f(x):\n    while True:\n        pass\n", "timeout", "took longer",
-     "not_run"),
-    ("memory-error", "def f(x):\n    return bytearray(1 << 30)\n", "memory", "MemoryError",
-     "memory"),
+    (
+        "infinite-loop",
+        "def f(x):\n    while True:\n        pass\n",
+        "timeout",
+        "took longer",
+        "not_run",
+    ),
+    (
+        "memory-error",
+        "def f(x):\n    return bytearray(1 << 30)\n",
+        "memory",
+        "MemoryError",
+        "memory",
+    ),
     ("exit-in-call", "import sys\ndef f(x):\n    sys.exit(0)\n", "error", "exit(0)", "error"),
-    ("os-exit-in-call", "import os\ndef f(x):\n    os._exit(3)\n", "error", "code 3",
-     "not_run"),
-    ("segfault", "import os, signal\ndef f(x):\n    os.kill(os.getpid(), signal.SIGSEGV)\n",
-     "killed", "SIGSEGV", "not_run"),
-    ("prints-too-much", "def f(x):\n    while True:\n        print('x' * 65536)\n",
-     "output_limit", "printed more", "not_run"),
-    ("prints-a-little", "def f(x):\n    print('hello', x)\n    return x + 1\n", "ok", "",
-     "ok"),
+    ("os-exit-in-call", "import os\ndef f(x):\n    os._exit(3)\n", "error", "code 3", "not_run"),
+    (
+        "segfault",
+        "import os, signal\ndef f(x):\n    os.kill(os.getpid(), signal.SIGSEGV)\n",
+        "killed",
+        "SIGSEGV",
+        "not_run",
+    ),
+    (
+        "prints-too-much",
+        "def f(x):\n    while True:\n        print('x' * 65536)\n",
+        "output_limit",
+        "printed more",
+        "not_run",
+    ),
+    ("prints-a-little", "def f(x):\n    print('hello', x)\n    return x + 1\n", "ok", "", "ok"),
 ]
 
 
-@pytest.mark.parametrize(("program", "status", "detail", "then"),
-                         [c[1:] for c in RUNTIME_FAILURES], ids=[c[0] for c in RUNTIME_FAILURES])
-def test_rpc_candidate_failure(sandbox: Sandbox, program: str, status: str, detail: str,
-                               then: str) -> None:
+@pytest.mark.parametrize(
+    ("program", "status", "detail", "then"),
+    [c[1:] for c in RUNTIME_FAILURES],
+    ids=[c[0] for c in RUNTIME_FAILURES],
+)
+def test_rpc_candidate_failure(
+    sandbox: Sandbox, program: str, status: str, detail: str, then: str
+) -> None:
     harness = mbpp_harness("assert f(1) == 2", "assert f(2) == 3")
     result = sandbox.run(rpc_job(program, harness, test_wall_s=0.5))
     first = result["results"][0]
@@ -331,7 +435,9 @@ def test_rpc_oom_kill_of_the_program_is_memory(sandbox: Sandbox) -> None:
 # --- rpc: hostile programs that must not pass ----------------------------------------------------
 
 NOT_PASSING = [
-    ("always-equal", """
+    (
+        "always-equal",
+        """
         class Anything:
             def __eq__(self, other):
                 return True
@@ -339,38 +445,56 @@ NOT_PASSING = [
                 return False
         def f(x):
             return Anything()
-        """),
-    ("int-subclass-always-equal", """
+        """,
+    ),
+    (
+        "int-subclass-always-equal",
+        """
         class Int(int):
             def __eq__(self, other):
                 return True
         def f(x):
             return Int(0)
-        """),
-    ("redefines-check", """
+        """,
+    ),
+    (
+        "redefines-check",
+        """
         def check(candidate):
             pass
         def f(x):
             return 0
-        """),
-    ("shadows-builtins", """
+        """,
+    ),
+    (
+        "shadows-builtins",
+        """
         def abs(x):
             return 0
         def isinstance(*a):
             return True
         def f(x):
             return 0
-        """),
-    ("exit-zero-first", """
+        """,
+    ),
+    (
+        "exit-zero-first",
+        """
         import sys
         sys.exit(0)
-        """),
-    ("exit-zero-in-call", """
+        """,
+    ),
+    (
+        "exit-zero-in-call",
+        """
         import os
         def f(x):
             os._exit(0)
-        """),
-    ("forges-result-lines", """
+        """,
+    ),
+    (
+        "forges-result-lines",
+        """
         import json, os, sys
         line = json.dumps({"id": 0, "results": [{"status": "ok", "detail": "", "wall_s": 0}]})
         print(line); print(line, file=sys.stderr)
@@ -384,8 +508,11 @@ NOT_PASSING = [
         def f(x):
             print(line)
             return 0
-        """),
-    ("forges-in-call", """
+        """,
+    ),
+    (
+        "forges-in-call",
+        """
         import json, os
         line = json.dumps({"id": 0, "results": [{"status": "ok", "detail": "", "wall_s": 0}]})
         forged = repr({"index": 0, "result": {"status": "ok", "detail": "", "wall_s": 0}})
@@ -398,24 +525,34 @@ NOT_PASSING = [
                     except OSError:
                         pass
             return 0
-        """),
-    ("stop-iteration-inside-map", """
+        """,
+    ),
+    (
+        "stop-iteration-inside-map",
+        """
         def f(x):
             raise StopIteration
-        """),
-    ("patches-assertion-in-its-own-process", """
+        """,
+    ),
+    (
+        "patches-assertion-in-its-own-process",
+        """
         import builtins
         builtins.AssertionError = type("Nope", (BaseException,), {})
         def f(x):
             return 0
-        """),
-    ("swallowed-by-bare-except", """
+        """,
+    ),
+    (
+        "swallowed-by-bare-except",
+        """
         class Anything:
             def __eq__(self, other):
                 return True
         def f(x):
             return Anything()
-        """),
+        """,
+    ),
 ]
 SWALLOWING_TEST = """
 def check(candidate):
@@ -546,8 +683,9 @@ def test_a_program_holds_only_its_own_fds(sandbox: Sandbox) -> None:
     assert statuses(sandbox.run(rpc_job(program, assert_harness(test)))) == ["ok"]
 
 
-@pytest.mark.parametrize("path", ["/proc/1/environ", "/proc/1/fd", "/proc/1/mem",
-                                  "/proc/1/fd/1", "/proc/1/cwd"])
+@pytest.mark.parametrize(
+    "path", ["/proc/1/environ", "/proc/1/fd", "/proc/1/mem", "/proc/1/fd/1", "/proc/1/cwd"]
+)
 def test_runner_is_not_readable_by_the_program(sandbox: Sandbox, path: str) -> None:
     program = f"""
     import os
@@ -566,24 +704,28 @@ def test_runner_is_not_readable_by_the_program(sandbox: Sandbox, path: str) -> N
 ATTRIBUTE_CHANGES = [
     # (id, call, allowed): same-uid processes may do these to each other unless filtered.
     ("prlimit-runner", "resource.prlimit(1, resource.RLIMIT_NOFILE, (5, 5))", False),
-    ("prlimit-others", "[resource.prlimit(p, resource.RLIMIT_AS, (1 << 20, 1 << 20)) "
-     "for p in others]", False),
+    (
+        "prlimit-others",
+        "[resource.prlimit(p, resource.RLIMIT_AS, (1 << 20, 1 << 20)) for p in others]",
+        False,
+    ),
     ("setpriority-runner", "os.setpriority(os.PRIO_PROCESS, 1, 19)", False),
     ("setpriority-user", "os.setpriority(os.PRIO_USER, 0, 19)", False),
     ("sched-idle-runner", "os.sched_setscheduler(1, os.SCHED_IDLE, os.sched_param(0))", False),
     ("affinity-runner", "os.sched_setaffinity(1, {0})", False),
-    ("x32-abi-syscall", "check(ctypes.CDLL(None, use_errno=True).syscall(0x40000000 | 39))",
-     False),
+    ("x32-abi-syscall", "check(ctypes.CDLL(None, use_errno=True).syscall(0x40000000 | 39))", False),
     ("own-rlimit", "resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))", True),
     ("own-nice", "os.nice(1)", True),
     ("own-affinity", "os.sched_setaffinity(0, os.sched_getaffinity(0))", True),
 ]
 
 
-@pytest.mark.parametrize(("call", "allowed"), [c[1:] for c in ATTRIBUTE_CHANGES],
-                         ids=[c[0] for c in ATTRIBUTE_CHANGES])
-def test_program_cannot_change_other_processes_attributes(sandbox: Sandbox, call: str,
-                                                          allowed: bool) -> None:
+@pytest.mark.parametrize(
+    ("call", "allowed"), [c[1:] for c in ATTRIBUTE_CHANGES], ids=[c[0] for c in ATTRIBUTE_CHANGES]
+)
+def test_program_cannot_change_other_processes_attributes(
+    sandbox: Sandbox, call: str, allowed: bool
+) -> None:
     # From P, whose siblings are T and the runner.
     program = f"""
     import ctypes, os, resource
@@ -612,8 +754,11 @@ def test_a_runner_changed_despite_the_filter_fails_the_job_and_retires(
 
     def without_filter(name: str) -> str:
         source = read(name)
-        return source.replace("_FILTER = seccomp_filter()", "_FILTER = None") \
-            if name == "runner" else source
+        return (
+            source.replace("_FILTER = seccomp_filter()", "_FILTER = None")
+            if name == "runner"
+            else source
+        )
 
     monkeypatch.setattr(channel_module, "_source", without_filter)
     box = Sandbox(docker_client, settings_for(sandbox_image), "runner-backstop")
@@ -651,8 +796,10 @@ def test_double_fork_daemon_is_gone_before_the_next_job(sandbox: Sandbox) -> Non
     assert time.monotonic() - start < 3
     assert one(sandbox.run(stdio_job(LIST_PROCESSES)))["stdout"].startswith("True")
     # The same from inside a candidate function, followed by an rpc job.
-    in_call = "import os, time\ndef f(x):\n    if os.fork() == 0:\n        os.setsid()\n" \
-              "        time.sleep(600)\n    return x + 1\n"
+    in_call = (
+        "import os, time\ndef f(x):\n    if os.fork() == 0:\n        os.setsid()\n"
+        "        time.sleep(600)\n    return x + 1\n"
+    )
     assert statuses(sandbox.run(rpc_job(in_call, assert_harness(CHECK_ADD)))) == ["ok"]
     assert one(sandbox.run(stdio_job(LIST_PROCESSES)))["stdout"].startswith("True")
 
@@ -687,8 +834,9 @@ def test_planted_files_are_gone_before_the_next_job(sandbox: Sandbox) -> None:
     print({root: sorted(os.listdir(root)) for root in ("/work", "/tmp", "/dev/shm", "/dev/mqueue")})
     """
     found = one(sandbox.run(stdio_job(check)))["stdout"]
-    assert found == str({"/work": ["main.py"], "/tmp": [], "/dev/shm": [], "/dev/mqueue": []}) \
-        + "\n"
+    assert (
+        found == str({"/work": ["main.py"], "/tmp": [], "/dev/shm": [], "/dev/mqueue": []}) + "\n"
+    )
 
 
 def test_sysv_ipc_objects_are_gone_before_the_next_job(sandbox: Sandbox) -> None:
@@ -707,11 +855,16 @@ def test_sysv_ipc_objects_are_gone_before_the_next_job(sandbox: Sandbox) -> None
 
 
 BOMBS = [
-    ("fork-bomb", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n"
-     "        pass\n"),
-    ("thread-bomb", "import threading, time\nwhile True:\n    try:\n"
-     "        threading.Thread(target=time.sleep, args=(100,), daemon=True).start()\n"
-     "    except RuntimeError:\n        pass\n"),
+    (
+        "fork-bomb",
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+    ),
+    (
+        "thread-bomb",
+        "import threading, time\nwhile True:\n    try:\n"
+        "        threading.Thread(target=time.sleep, args=(100,), daemon=True).start()\n"
+        "    except RuntimeError:\n        pass\n",
+    ),
 ]
 
 
@@ -722,8 +875,7 @@ def test_bombs_end_bounded_and_the_next_job_works(sandbox: Sandbox, program: str
     assert case["status"] in ("timeout", "memory", "error"), case
     assert time.monotonic() - start < 6
     assert one(sandbox.run(stdio_job(LIST_PROCESSES)))["stdout"].startswith("True")
-    bomb_in_call = "def f(x):\n" + "".join("    " + line + "\n"
-                                           for line in program.splitlines())
+    bomb_in_call = "def f(x):\n" + "".join("    " + line + "\n" for line in program.splitlines())
     result = sandbox.run(rpc_job(bomb_in_call, assert_harness(CHECK_ADD), test_wall_s=1))
     assert statuses(result) != ["ok"]
     assert statuses(sandbox.run(rpc_job(ADD, assert_harness(CHECK_ADD)))) == ["ok"]
@@ -740,6 +892,7 @@ def test_malformed_messages_get_a_runner_error_and_the_runner_goes_on(sandbox: S
 
 
 # --- the codec shared by the runner, the tester and the program host -----------------------------
+
 
 def test_scripts_sent_to_the_container_start_with_the_codec() -> None:
     from referee.sandbox import channel
@@ -765,11 +918,32 @@ def test_the_runner_script_holds_each_of_its_parts_once() -> None:
     compile(source, "runner", "exec")
 
 
-@pytest.mark.parametrize("value", [
-    None, True, 0, -7, 2 ** 100, 0.1, -0.0, float("inf"), float("-inf"), 1 + 2j,
-    complex(float("inf"), -1), "é'\"\\\n\udc80", b"\x00\xff", (), (1,), [1, [2, (3,)]],
-    {"a": {1: None}}, set(), {1, 2}, frozenset(), frozenset({"x"}),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        0,
+        -7,
+        2**100,
+        0.1,
+        -0.0,
+        float("inf"),
+        float("-inf"),
+        1 + 2j,
+        complex(float("inf"), -1),
+        "é'\"\\\n\udc80",
+        b"\x00\xff",
+        (),
+        (1,),
+        [1, [2, (3,)]],
+        {"a": {1: None}},
+        set(),
+        {1, 2},
+        frozenset(),
+        frozenset({"x"}),
+    ],
+)
 def test_codec_round_trips_literals(value: Any) -> None:
     assert codec.decode(codec.encode(value, 1 << 20)) == value
     assert type(codec.decode(codec.encode(value, 1 << 20))) is type(value)
@@ -780,9 +954,21 @@ def test_codec_decodes_nan() -> None:
     assert value != value
 
 
-@pytest.mark.parametrize("text", ["__import__('os')", "x", "f(1)", "[1] * 3", "float('1e3')",
-                                  "().__class__", "1 if True else 2", "{**{}}", "...",
-                                  "lambda: 0"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os')",
+        "x",
+        "f(1)",
+        "[1] * 3",
+        "float('1e3')",
+        "().__class__",
+        "1 if True else 2",
+        "{**{}}",
+        "...",
+        "lambda: 0",
+    ],
+)
 def test_codec_rejects_non_literals(text: str) -> None:
     with pytest.raises(ValueError):
         codec.decode(text)
@@ -791,13 +977,18 @@ def test_codec_rejects_non_literals(text: str) -> None:
 def test_codec_rejects_objects_deep_nesting_and_oversize() -> None:
     nested: list[Any] = []
     nested.append(nested)
-    for value, error in ((object(), codec.NonLiteral), (nested, codec.NonLiteral),
-                         ("x" * 100, codec.TooLarge), ([1] * 100, codec.TooLarge)):
+    for value, error in (
+        (object(), codec.NonLiteral),
+        (nested, codec.NonLiteral),
+        ("x" * 100, codec.TooLarge),
+        ([1] * 100, codec.TooLarge),
+    ):
         with pytest.raises(error):
             codec.encode(value, 50 if error is codec.TooLarge else 1 << 20)
 
 
 # --- timings -------------------------------------------------------------------------------------
+
 
 def test_round_trip_timings(sandbox: Sandbox) -> None:
     """Printed, not asserted: machine-dependent."""
@@ -812,10 +1003,11 @@ def test_round_trip_timings(sandbox: Sandbox) -> None:
         assert statuses(sandbox.run(rpc_job(ADD, assert_harness(CHECK_ADD)))) == ["ok"]
         timings["rpc"].append(time.perf_counter() - start)
     for kind, values in timings.items():
-        print(f"\n{kind} round trip over 30 runs: median {statistics.median(values) * 1000:.1f} ms,"
-              f" min {min(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms")
+        print(
+            f"\n{kind} round trip over 30 runs: median {statistics.median(values) * 1000:.1f} ms,"
+            f" min {min(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
+        )
 
 
 def test_module_used_one_container(sandbox: Sandbox) -> None:
     assert sandbox.opened == 1
-

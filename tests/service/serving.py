@@ -17,8 +17,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(base: str, proc: subprocess.Popen[Any], timeout_s: float = 60.0,
-               api_key: str | None = None) -> None:
+def wait_ready(
+    base: str, proc: subprocess.Popen[Any], timeout_s: float = 60.0, api_key: str | None = None
+) -> None:
     """Poll `base`/readyz (with `api_key` as bearer token, if given) until it answers 200;
     fail if the process exits or time runs out."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

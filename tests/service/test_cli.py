@@ -23,7 +23,11 @@ def referee(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
     env = {**os.environ, "REFEREE_WORKERS": "2"}
     return subprocess.run(
         [sys.executable, "-m", "referee.service.cli", *args],
-        input=stdin, capture_output=True, text=True, timeout=120, env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
@@ -35,9 +39,16 @@ def lines_of(*values: Any) -> str:
 def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], str]:
     folder = tmp_path_factory.mktemp("cli")
     source = folder / "in.jsonl"
-    source.write_text(lines_of(
-        GOOD, "{not json", "", [1, 2], {"completion": "x", "scorers": [{"name": "nope"}]}, WRONG,
-    ))
+    source.write_text(
+        lines_of(
+            GOOD,
+            "{not json",
+            "",
+            [1, 2],
+            {"completion": "x", "scorers": [{"name": "nope"}]},
+            WRONG,
+        )
+    )
     out = folder / "out.jsonl"
     proc = referee("score", str(source), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -62,8 +73,12 @@ def test_rewards_are_scored(mixed_run: tuple[list[dict[str, Any]], str]) -> None
 
 @pytest.mark.parametrize(
     ("index", "message"),
-    [(1, "line 2: invalid JSON"), (2, "line 3: empty line"),
-     (3, "line 4: expected a JSON object"), (4, "line 5: scorers[0].name")],
+    [
+        (1, "line 2: invalid JSON"),
+        (2, "line 3: empty line"),
+        (3, "line 4: expected a JSON object"),
+        (4, "line 5: scorers[0].name"),
+    ],
     ids=["bad-json", "blank", "not-object", "bad-item"],
 )
 def test_bad_line_is_an_error_naming_the_line(
@@ -107,7 +122,10 @@ def test_timeout_flag_bounds_each_item() -> None:
     env_plugins = '["tests.service.plugins:SleepScorer"]'
     proc = subprocess.run(
         [sys.executable, "-m", "referee.service.cli", "score", "-", "-q", "--timeout", "0.5"],
-        input=lines_of(item), capture_output=True, text=True, timeout=60,
+        input=lines_of(item),
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "REFEREE_WORKERS": "1", "REFEREE_SCORER_PLUGINS": env_plugins},
     )
     assert proc.returncode == 0, proc.stderr
@@ -125,7 +143,10 @@ def test_serve_answers_over_http_and_stops_on_sigint() -> None:
     env = {**os.environ, "REFEREE_WORKERS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "referee.service.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -146,20 +167,30 @@ def test_train_is_handed_to_the_trainer_cli(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_serve_and_worker_never_import_torch() -> None:
-    code = ("import sys; import referee.service.cli, referee.service.worker_cli, "
-            "referee.service.api; print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; import referee.service.cli, referee.service.worker_cli, "
+        "referee.service.api; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 HOSTILE = [
-    ('{"completion": "x", "scorers": [{"name": "math", "gold": "4", "p": '
-     + "[" * 100_000 + "]" * 100_000 + "}]}", "line 2: scorers[0].p[0]"),
-    ('{"id": "\\ud800", "completion": "x", "scorers": [{"name": "math", "gold": "4"}]}',
-     "line 3: id holds a lone UTF-16 surrogate"),
-    ('{"completion": "x", "scorers": [{"name": "math", "gold": "4", "weight": NaN}]}',
-     "line 4: scorers[0].weight is NaN"),
+    (
+        '{"completion": "x", "scorers": [{"name": "math", "gold": "4", "p": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}]}",
+        "line 2: scorers[0].p[0]",
+    ),
+    (
+        '{"id": "\\ud800", "completion": "x", "scorers": [{"name": "math", "gold": "4"}]}',
+        "line 3: id holds a lone UTF-16 surrogate",
+    ),
+    (
+        '{"completion": "x", "scorers": [{"name": "math", "gold": "4", "weight": NaN}]}',
+        "line 4: scorers[0].weight is NaN",
+    ),
 ]
 
 
@@ -172,11 +203,14 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
-@pytest.mark.parametrize(("index", "message"),
-                         [(n + 1, message) for n, (_, message) in enumerate(HOSTILE)],
-                         ids=["nested-100k", "lone-surrogate", "nan"])
-def test_hostile_line_is_an_error_naming_the_line(hostile_run: list[dict[str, Any]],
-                                                  index: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [(n + 1, message) for n, (_, message) in enumerate(HOSTILE)],
+    ids=["nested-100k", "lone-surrogate", "nan"],
+)
+def test_hostile_line_is_an_error_naming_the_line(
+    hostile_run: list[dict[str, Any]], index: int, message: str
+) -> None:
     assert hostile_run[index]["error"].startswith(message)
 
 

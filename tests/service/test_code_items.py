@@ -14,14 +14,18 @@ import pytest
 from tests.conftest import sandbox_containers
 
 ADD_TESTS = {
-    "mode": "assert", "entry_point": "add",
+    "mode": "assert",
+    "entry_point": "add",
     "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n",
 }
 
 
 def item(program: str, item_id: str) -> dict[str, Any]:
-    return {"id": item_id, "completion": f"<think>easy</think>\n```python\n{program}```",
-            "scorers": [{"name": "code", "tests": ADD_TESTS, "timeout_s": 5.0}]}
+    return {
+        "id": item_id,
+        "completion": f"<think>easy</think>\n```python\n{program}```",
+        "scorers": [{"name": "code", "tests": ADD_TESTS, "timeout_s": 5.0}],
+    }
 
 
 ITEMS = [
@@ -37,8 +41,11 @@ def run(sandbox_image: str, docker_client: Any) -> dict[str, dict[str, Any]]:
     env = {**os.environ, "REFEREE_WORKERS": "2", "REFEREE_SANDBOX_IMAGE": sandbox_image}
     proc = subprocess.run(
         [sys.executable, "-m", "referee.service.cli", "score", "-", "-q"],
-        input="".join(json.dumps(i) + "\n" for i in ITEMS), capture_output=True, text=True,
-        timeout=300, env=env,
+        input="".join(json.dumps(i) + "\n" for i in ITEMS),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     return {r["id"]: r for r in map(json.loads, proc.stdout.splitlines())}
@@ -46,8 +53,12 @@ def run(sandbox_image: str, docker_client: Any) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("item_id", "verdict", "reward"),
-    [("right", "accepted", 1.0), ("wrong", "wrong_answer", 0.0),
-     ("syntax", "syntax_error", 0.0), ("slow", "time_limit_exceeded", 0.0)],
+    [
+        ("right", "accepted", 1.0),
+        ("wrong", "wrong_answer", 0.0),
+        ("syntax", "syntax_error", 0.0),
+        ("slow", "time_limit_exceeded", 0.0),
+    ],
 )
 def test_code_item_verdicts(
     run: dict[str, dict[str, Any]], item_id: str, verdict: str, reward: float

@@ -73,8 +73,11 @@ def test_extended_bound_still_holds(executor: Executor) -> None:
 
 def test_extended_bound_applies_to_its_item_only(executor: Executor) -> None:
     items = [
-        {"completion": "x", "group": "b", "scorers": [{"name": "sleep", "seconds": 0.1,
-                                                        "bound": 30.0}]},
+        {
+            "completion": "x",
+            "group": "b",
+            "scorers": [{"name": "sleep", "seconds": 0.1, "bound": 30.0}],
+        },
         {"completion": "x", "group": "b", "scorers": [{"name": "sleep", "seconds": 60}]},
     ]
     started = time.monotonic()
@@ -220,8 +223,9 @@ def test_done_callback_on_a_finished_batch_fires_at_once(executor: Executor) -> 
 
 
 def test_pending_items_counts_unfinished_work(executor: Executor) -> None:
-    future = executor.submit([{"completion": "x", "scorers": [{"name": "sleep",
-                                                                "seconds": 0.5}]}] * 3)
+    future = executor.submit(
+        [{"completion": "x", "scorers": [{"name": "sleep", "seconds": 0.5}]}] * 3
+    )
     assert executor.pending_items() > 0
     future.result(timeout=30)
     assert executor.pending_items() == 0

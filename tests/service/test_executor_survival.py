@@ -34,8 +34,9 @@ NOT_SENT = "item could not be sent to a scoring process: RecursionError"
 
 @pytest.fixture(scope="module")
 def executor() -> Iterator[Executor]:
-    settings = Settings(workers=2, item_timeout_s=2.0, worker_memory_mb=1024,
-                        scorer_plugins=PLUGINS)
+    settings = Settings(
+        workers=2, item_timeout_s=2.0, worker_memory_mb=1024, scorer_plugins=PLUGINS
+    )
     with Executor(settings) as ex:
         yield ex
 
@@ -52,11 +53,17 @@ def scorer(name: str, **extra: Any) -> dict[str, Any]:
 POISON: list[tuple[str, dict[str, Any], str]] = [
     ("extra field 2000 deep", echo(extra=nested(2000)), NOT_SENT),
     ("extra field 600 deep", echo(extra=nested(600)), NOT_SENT),
-    ("scorer parameter 2000 deep", {"completion": "x", "scorers": [
-        {"name": "echo", "value": 1.0, "p": nested(2000)}]}, NOT_SENT),
+    (
+        "scorer parameter 2000 deep",
+        {"completion": "x", "scorers": [{"name": "echo", "value": 1.0, "p": nested(2000)}]},
+        NOT_SENT,
+    ),
     ("group 2000 deep", {**echo(), "group": nested(2000)}, NOT_SENT),
-    ("result too deep to send back", scorer("unsendable"),
-     "result could not be sent from its scoring process: RecursionError"),
+    (
+        "result too deep to send back",
+        scorer("unsendable"),
+        "result could not be sent from its scoring process: RecursionError",
+    ),
 ]
 CASES = [case for case, _, _ in POISON]
 
@@ -66,24 +73,29 @@ def batch_with(poison: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("case", "poison", "error"), POISON, ids=CASES)
-def test_poison_item_is_its_own_error(executor: Executor, case: str, poison: dict[str, Any],
-                                      error: str) -> None:
+def test_poison_item_is_its_own_error(
+    executor: Executor, case: str, poison: dict[str, Any], error: str
+) -> None:
     result = executor.score(batch_with(poison))[1]
     assert (result.id, result.reward) == ("poison", None)
     assert result.error is not None and result.error.startswith(error), result.error
 
 
 @pytest.mark.parametrize(("case", "poison", "error"), POISON, ids=CASES)
-def test_rest_of_a_poisoned_batch_scores(executor: Executor, case: str, poison: dict[str, Any],
-                                         error: str) -> None:
+def test_rest_of_a_poisoned_batch_scores(
+    executor: Executor, case: str, poison: dict[str, Any], error: str
+) -> None:
     results = executor.score(batch_with(poison))
     assert [(r.id, r.reward, r.error) for r in (results[0], results[2])] == [
-        ("a", 0.25, None), ("b", 0.5, None)]
+        ("a", 0.25, None),
+        ("b", 0.5, None),
+    ]
 
 
 @pytest.mark.parametrize(("case", "poison", "error"), POISON, ids=CASES)
-def test_executor_scores_on_after_a_poison_item(executor: Executor, case: str,
-                                                poison: dict[str, Any], error: str) -> None:
+def test_executor_scores_on_after_a_poison_item(
+    executor: Executor, case: str, poison: dict[str, Any], error: str
+) -> None:
     executor.score(batch_with(poison))
     results = executor.score([echo(n / 10, id=str(n)) for n in range(20)])
     assert [r.reward for r in results] == [n / 10 for n in range(20)]
@@ -118,7 +130,8 @@ def app_client(executor: Executor) -> Iterator[httpx.AsyncClient]:
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_healthz_is_200_after_an_item_2000_deep(
-    executor: Executor, app_client: httpx.AsyncClient,
+    executor: Executor,
+    app_client: httpx.AsyncClient,
 ) -> None:
     executor.score([echo(extra=nested(2000))])  # straight to the executor: no API limit
     async with app_client as http:
@@ -130,26 +143,44 @@ async def test_healthz_is_200_after_an_item_2000_deep(
 
 CRASH = scorer("crash", id="crash")
 # A group goes to one scoring process, the crash to the other (tasks are sent in order).
-IN_FLIGHT = [{"completion": "x", "group": "slow", "id": f"slow{n}",
-              "scorers": [{"name": "sleep", "seconds": 1.5}]} for n in range(3)]
+IN_FLIGHT = [
+    {
+        "completion": "x",
+        "group": "slow",
+        "id": f"slow{n}",
+        "scorers": [{"name": "sleep", "seconds": 1.5}],
+    }
+    for n in range(3)
+]
 
 
-def start_serve(tmp_path: Path, restarts: int, workers: int
-                ) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_serve(
+    tmp_path: Path, restarts: int, workers: int
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`referee serve` (embedded) whose scoring processes fail to start while tokens are left
     in the returned directory."""
     tokens = tmp_path / f"tokens-{restarts}"
     tokens.mkdir()
     port = free_port()
-    env = dict(os.environ, REFEREE_WORKERS=str(workers), REFEREE_ITEM_TIMEOUT_S="2",
-               REFEREE_WORKER_MEMORY_MB="1024", REFEREE_LOG_LEVEL="WARNING",
-               REFEREE_EXECUTOR_RESTARTS=str(restarts), PYTHONPATH=str(REPO),
-               REFEREE_SCORER_PLUGINS=json.dumps(list(PLUGINS)),
-               **{FAILING_STARTS_ENV: str(tokens)})
+    env = dict(
+        os.environ,
+        REFEREE_WORKERS=str(workers),
+        REFEREE_ITEM_TIMEOUT_S="2",
+        REFEREE_WORKER_MEMORY_MB="1024",
+        REFEREE_LOG_LEVEL="WARNING",
+        REFEREE_EXECUTOR_RESTARTS=str(restarts),
+        PYTHONPATH=str(REPO),
+        REFEREE_SCORER_PLUGINS=json.dumps(list(PLUGINS)),
+        **{FAILING_STARTS_ENV: str(tokens)},
+    )
     env.pop("REFEREE_REDIS_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "referee.service.cli", "serve", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc, timeout_s=120)
@@ -159,8 +190,9 @@ def start_serve(tmp_path: Path, restarts: int, workers: int
     return proc, base, tokens
 
 
-def fail_next_start_and_crash(base: str, tokens: Path, items: list[dict[str, Any]],
-                              settled: Callable[[], bool]) -> httpx.Response:
+def fail_next_start_and_crash(
+    base: str, tokens: Path, items: list[dict[str, Any]], settled: Callable[[], bool]
+) -> httpx.Response:
     """Leave one token, then score `items`, whose first crashes its scoring process: the
     replacement fails to start, which fails the dispatcher. The reply may come before the
     dispatcher noticed: wait until `settled()`."""
@@ -186,8 +218,12 @@ def recovered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, h
     scoring process was busy."""
     proc, base, tokens = start_serve(tmp_path_factory.mktemp("recovered"), 1, workers=2)
     try:
-        yield base, fail_next_start_and_crash(base, tokens, [CRASH, *IN_FLIGHT],
-                                              lambda: restarts(base) > 0)
+        yield (
+            base,
+            fail_next_start_and_crash(
+                base, tokens, [CRASH, *IN_FLIGHT], lambda: restarts(base) > 0
+            ),
+        )
     finally:
         stop_service(proc)
 
@@ -197,9 +233,15 @@ def exhausted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, h
     """A service with no restart allowed, after one dispatcher failure."""
     proc, base, tokens = start_serve(tmp_path_factory.mktemp("exhausted"), 0, workers=1)
     try:
-        yield base, fail_next_start_and_crash(
-            base, tokens, [CRASH],
-            lambda: httpx.get(f"{base}/healthz", timeout=5).status_code != 200)
+        yield (
+            base,
+            fail_next_start_and_crash(
+                base,
+                tokens,
+                [CRASH],
+                lambda: httpx.get(f"{base}/healthz", timeout=5).status_code != 200,
+            ),
+        )
     finally:
         stop_service(proc)
 
@@ -211,7 +253,10 @@ def test_item_whose_crash_broke_the_dispatcher_is_closed_out(
     assert reply.status_code == 200, reply.text
     result = Result.model_validate(reply.json()["results"][0])
     assert (result.id, result.reward, result.scores["crash"].verdict) == (
-        "crash", None, "worker_crashed")
+        "crash",
+        None,
+        "worker_crashed",
+    )
 
 
 def test_items_in_flight_at_a_restart_fail_naming_it(
@@ -239,8 +284,9 @@ def test_restart_is_counted_in_metrics(recovered: tuple[str, httpx.Response]) ->
 
 
 @pytest.mark.parametrize(("fixture", "status"), [("recovered", 200), ("exhausted", 503)])
-def test_healthz_fails_only_past_the_restart_budget(request: pytest.FixtureRequest,
-                                                    fixture: str, status: int) -> None:
+def test_healthz_fails_only_past_the_restart_budget(
+    request: pytest.FixtureRequest, fixture: str, status: int
+) -> None:
     base, _ = request.getfixturevalue(fixture)
     response = httpx.get(f"{base}/healthz", timeout=5)
     assert response.status_code == status

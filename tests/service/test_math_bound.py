@@ -44,9 +44,7 @@ def timed(executor: Executor, completion: str) -> tuple[Result, float]:
 
 
 @pytest.mark.parametrize("completion", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
-def test_adversarial_answer_returns_within_the_bound(
-    executor: Executor, completion: str
-) -> None:
+def test_adversarial_answer_returns_within_the_bound(executor: Executor, completion: str) -> None:
     result, elapsed = timed(executor, completion)
     assert elapsed < BOUND_S + 1.0
     assert result.scores["math"].verdict != "correct" or completion.endswith("\\boxed{42}")

@@ -32,14 +32,18 @@ def test_a_huge_group_is_split() -> None:
     assert len(plan_chunks([{"group": "x"}] * 40, 4)) > 1
 
 
-@pytest.mark.parametrize(("n_items", "max_size", "slots", "expected"), [
-    (0, 4, 1, []),
-    (10, 4, 1, [4, 4, 2]),
-    # GRPO step, 2 scoring processes: large first, shrinking to one group of 16 at the end.
-    (512, 64, 2, [64, 64, 64, 64, 64, 64, 64, 32, 16, 16]),
-])
-def test_chunks_shrink_towards_the_end(n_items: int, max_size: int, slots: int,
-                                       expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("n_items", "max_size", "slots", "expected"),
+    [
+        (0, 4, 1, []),
+        (10, 4, 1, [4, 4, 2]),
+        # GRPO step, 2 scoring processes: large first, shrinking to one group of 16 at the end.
+        (512, 64, 2, [64, 64, 64, 64, 64, 64, 64, 32, 16, 16]),
+    ],
+)
+def test_chunks_shrink_towards_the_end(
+    n_items: int, max_size: int, slots: int, expected: list[int]
+) -> None:
     items = _groups(n_items // 16, 16) if n_items >= 16 else [{}] * n_items
     assert [len(c) for c in plan_chunks(items, max_size, slots)] == expected
 
@@ -49,10 +53,13 @@ def test_loose_items_never_fall_below_the_minimum_chunk() -> None:
     assert min(sizes[:-1]) >= 8 and sum(sizes) == 100
 
 
-@pytest.mark.parametrize(("members", "items"), [
-    ([job_id("a" * 32, 0, 64), job_id("b" * 32, 3, 16)], 80),
-    ([f"{job_id('c' * 32, 1, 7)}:exec-1".encode()], 7),
-    (["someone-elses-job", b"referee-short-1-5"], 0),
-])
+@pytest.mark.parametrize(
+    ("members", "items"),
+    [
+        ([job_id("a" * 32, 0, 64), job_id("b" * 32, 3, 16)], 80),
+        ([f"{job_id('c' * 32, 1, 7)}:exec-1".encode()], 7),
+        (["someone-elses-job", b"referee-short-1-5"], 0),
+    ],
+)
 def test_items_are_counted_from_job_ids(members: list[str | bytes], items: int) -> None:
     assert items_in_job_ids(members) == items

@@ -29,19 +29,24 @@ def test_override_matches_rq_signature(name: str) -> None:
     assert ours is not theirs, f"Worker.{name} is listed in OVERRIDDEN but not overridden"
     assert _shape(ours) == _shape(theirs), (
         f"Worker.{name}: rq {rq.__version__} has {inspect.signature(theirs)}, "
-        f"rq_worker has {inspect.signature(ours)}")
+        f"rq_worker has {inspect.signature(ours)}"
+    )
 
 
 def _assigned_in(klass: type, name: str) -> bool:
     """Whether `self.<name>` is assigned in the source of `klass` or of one of its rq bases."""
-    return any(re.search(rf"self\.{name}\s*[:=]", inspect.getsource(k))
-               for k in klass.__mro__ if k.__module__.startswith("rq."))
+    return any(
+        re.search(rf"self\.{name}\s*[:=]", inspect.getsource(k))
+        for k in klass.__mro__
+        if k.__module__.startswith("rq.")
+    )
 
 
 @pytest.mark.parametrize("name", ATTRIBUTES)
 def test_worker_attribute_still_exists(name: str) -> None:
     assert hasattr(SimpleWorker, name) or _assigned_in(SimpleWorker, name), (
-        f"rq {rq.__version__}: Worker.{name} is gone")
+        f"rq {rq.__version__}: Worker.{name} is gone"
+    )
 
 
 @pytest.mark.parametrize(("owner", "name"), INTERNALS, ids=[f"{o}.{n}" for o, n in INTERNALS])
@@ -58,4 +63,5 @@ def test_installed_rq_is_a_verified_major() -> None:
     majors = {version.split(".")[0] for version in rq_worker.RQ_VERIFIED}
     assert rq.__version__.split(".")[0] in majors, (
         f"rq {rq.__version__} is outside the majors rq_worker was verified against "
-        f"({', '.join(rq_worker.RQ_VERIFIED)})")
+        f"({', '.join(rq_worker.RQ_VERIFIED)})"
+    )

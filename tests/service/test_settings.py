@@ -14,14 +14,19 @@ def test_environment_sets_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REFEREE_SCORER_PLUGINS", '["pkg.mod:Cls"]')
     settings = Settings()
     assert (settings.workers, settings.item_timeout_s, settings.scorer_plugins) == (
-        3, 2.5, ("pkg.mod:Cls",)
+        3,
+        2.5,
+        ("pkg.mod:Cls",),
     )
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("REFEREE_WORKERS", "0"), ("REFEREE_ITEM_TIMEOUT_S", "-1"),
-     ("REFEREE_WORKER_MEMORY_MB", "lots")],
+    [
+        ("REFEREE_WORKERS", "0"),
+        ("REFEREE_ITEM_TIMEOUT_S", "-1"),
+        ("REFEREE_WORKER_MEMORY_MB", "lots"),
+    ],
 )
 def test_bad_environment_value_is_rejected(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
@@ -39,8 +44,12 @@ def test_limits_and_scorer_config_follow_the_settings() -> None:
 
 @pytest.mark.parametrize(
     ("value", "keys"),
-    [("secret", ("secret",)), ("one, two", ("one", "two")), ('["one", "two"]', ("one", "two")),
-     ("", ())],
+    [
+        ("secret", ("secret",)),
+        ("one, two", ("one", "two")),
+        ('["one", "two"]', ("one", "two")),
+        ("", ()),
+    ],
 )
 def test_api_key_takes_one_key_a_comma_list_or_json(
     monkeypatch: pytest.MonkeyPatch, value: str, keys: tuple[str, ...]

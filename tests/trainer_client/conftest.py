@@ -40,8 +40,9 @@ class Service:
 
     def metric(self, name: str) -> float:
         """The value of an unlabelled Prometheus sample of the service (0 when absent)."""
-        text = httpx.get(f"{self.url}/metrics", timeout=10,
-                         headers={"Authorization": f"Bearer {self.api_key}"}).text
+        text = httpx.get(
+            f"{self.url}/metrics", timeout=10, headers={"Authorization": f"Bearer {self.api_key}"}
+        ).text
         for line in text.splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])
@@ -66,7 +67,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     with log.open("w") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "referee.service.cli", "serve", "--port", str(port)],
-            cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -89,8 +93,10 @@ Reply = tuple[int, dict[str, str], Any]  # status, headers, JSON body (None: dro
 def echo_results(body: dict[str, Any]) -> list[dict[str, Any]]:
     """Each item's result carries its id and, as reward, its completion's length: the order
     and the chunking are visible in what comes back."""
-    return [{"id": item.get("id"), "reward": float(len(item["completion"])), "scores": {}}
-            for item in body["items"]]
+    return [
+        {"id": item.get("id"), "reward": float(len(item["completion"])), "scores": {}}
+        for item in body["items"]
+    ]
 
 
 @dataclass
@@ -180,5 +186,7 @@ def error(status: int, code: str, message: str, **headers: str) -> Reply:
 
 def items(n: int, prefix: str = "") -> list[dict[str, Any]]:
     """n items whose completions have distinct lengths (1..n), ids "0".."n-1"."""
-    return [{"id": f"{prefix}{i}", "completion": "x" * (i + 1), "scorers": [{"name": "noop"}]}
-            for i in range(n)]
+    return [
+        {"id": f"{prefix}{i}", "completion": "x" * (i + 1), "scorers": [{"name": "noop"}]}
+        for i in range(n)
+    ]

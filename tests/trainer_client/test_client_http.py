@@ -31,22 +31,29 @@ def run(client: RewardClient, batch: list[dict[str, Any]], mode: str) -> list[fl
 def fast(url: str, **kwargs: Any) -> RewardClient:
     """A client whose backoff is short, so retried tests take fractions of a second."""
     client = RewardClient(url, **kwargs)
-    client.policy = RetryPolicy(max_retries=client.policy.max_retries, base_delay_s=0.01,
-                                max_delay_s=0.05)
+    client.policy = RetryPolicy(
+        max_retries=client.policy.max_retries, base_delay_s=0.01, max_delay_s=0.05
+    )
     return client
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("reply", [
-    error(429, "queue_full", "full", **{"Retry-After": "0"}),
-    error(500, "internal", "bug"),
-    error(502, "bad_gateway", "proxy"),
-    error(503, "unavailable", "redis down"),
-    error(504, "timeout", "proxy timeout"),
-    (200, {}, None),  # the connection dropped without an answer
-], ids=["429", "500", "502", "503", "504", "dropped"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        error(429, "queue_full", "full", **{"Retry-After": "0"}),
+        error(500, "internal", "bug"),
+        error(502, "bad_gateway", "proxy"),
+        error(503, "unavailable", "redis down"),
+        error(504, "timeout", "proxy timeout"),
+        (200, {}, None),  # the connection dropped without an answer
+    ],
+    ids=["429", "500", "502", "503", "504", "dropped"],
+)
 def test_transient_failure_is_retried_and_the_batch_scores(
-    scripted: Scripted, mode: str, reply: Reply,
+    scripted: Scripted,
+    mode: str,
+    reply: Reply,
 ) -> None:
     url, recorder = scripted([reply])
     with fast(url) as client:
@@ -64,12 +71,21 @@ def test_retry_waits_for_retry_after(scripted: Scripted, mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(("status", "code"), [
-    (400, "bad_request"), (401, "unauthorized"), (403, "forbidden"), (404, "not_found"),
-    (422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "bad_request"),
+        (401, "unauthorized"),
+        (403, "forbidden"),
+        (404, "not_found"),
+        (422, "invalid_request"),
+    ],
+)
 def test_client_error_is_raised_without_retry(
-    scripted: Scripted, mode: str, status: int, code: str,
+    scripted: Scripted,
+    mode: str,
+    status: int,
+    code: str,
 ) -> None:
     url, recorder = scripted([error(status, code, "no")] * 3)
     with fast(url) as client, pytest.raises(RequestRejected) as caught:
@@ -103,8 +119,10 @@ def test_unavailable_result_says_why(scripted: Scripted) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_unavailable_raises_with_on_error_raise(scripted: Scripted, mode: str) -> None:
     url, _ = scripted([error(503, "unavailable", "down")] * 10)
-    with fast(url, max_retries=1, on_error="raise") as client, \
-            pytest.raises(ServiceUnavailable, match="down"):
+    with (
+        fast(url, max_retries=1, on_error="raise") as client,
+        pytest.raises(ServiceUnavailable, match="down"),
+    ):
         run(client, items(2), mode)
 
 
@@ -127,7 +145,9 @@ def test_chunks_respect_max_batch(scripted: Scripted, mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("concurrency", [1, 2, 4])
 def test_chunks_are_sent_concurrently_up_to_the_limit(
-    scripted: Scripted, mode: str, concurrency: int,
+    scripted: Scripted,
+    mode: str,
+    concurrency: int,
 ) -> None:
     url, recorder = scripted(delay_s=0.3)
     with RewardClient(url, max_batch=2, concurrency=concurrency) as client:

@@ -22,8 +22,11 @@ MODES = ["sync", "async"]
 
 
 def math_item(i: int, gold: int) -> dict[str, Any]:
-    return {"id": f"m{i}", "completion": f"<think>Compute.</think> \\boxed{{{i}}}",
-            "scorers": [{"name": "math", "gold": str(gold)}]}
+    return {
+        "id": f"m{i}",
+        "completion": f"<think>Compute.</think> \\boxed{{{i}}}",
+        "scorers": [{"name": "math", "gold": str(gold)}],
+    }
 
 
 def score(client: RewardClient, batch: list[Any], mode: str) -> list[Result]:
@@ -43,8 +46,10 @@ def test_health_reports_ready(client: RewardClient) -> None:
 
 
 def test_health_of_nothing_raises_service_unavailable() -> None:
-    with RewardClient(f"http://127.0.0.1:{free_port()}") as client, \
-            pytest.raises(ServiceUnavailable, match="cannot reach Referee"):
+    with (
+        RewardClient(f"http://127.0.0.1:{free_port()}") as client,
+        pytest.raises(ServiceUnavailable, match="cannot reach Referee"),
+    ):
         client.health()
 
 
@@ -54,7 +59,8 @@ def test_rewards_come_back_in_input_order_across_chunks(client: RewardClient, mo
     batch = [math_item(i, i if i % 3 == 0 else i + 1) for i in range(40)]
     results = score(client, batch, mode)
     assert [(r.id, r.reward) for r in results] == [
-        (f"m{i}", 1.0 if i % 3 == 0 else 0.0) for i in range(40)]
+        (f"m{i}", 1.0 if i % 3 == 0 else 0.0) for i in range(40)
+    ]
 
 
 def test_client_learns_the_services_item_limit(client: RewardClient) -> None:
@@ -63,8 +69,10 @@ def test_client_learns_the_services_item_limit(client: RewardClient) -> None:
 
 
 def test_items_may_be_contract_objects(client: RewardClient) -> None:
-    item = Item(completion="<think>x</think> \\boxed{7}",
-                scorers=[ScorerSpec(name="math", gold="7"), ScorerSpec(name="format", weight=0.5)])
+    item = Item(
+        completion="<think>x</think> \\boxed{7}",
+        scorers=[ScorerSpec(name="math", gold="7"), ScorerSpec(name="format", weight=0.5)],
+    )
     assert client.rewards([item]) == [1.5]
 
 
@@ -87,8 +95,10 @@ FAILURES: dict[str, tuple[dict[str, Any], str]] = {
 @pytest.fixture(scope="module")
 def failed_batch(service: Service) -> list[Result]:
     batch = [{"id": "good", "completion": "\\boxed{2}", "scorers": [{"name": "math", "gold": "2"}]}]
-    batch += [{"id": name, "completion": "\\boxed{2}", "scorers": [spec]}
-              for name, (spec, _) in FAILURES.items()]
+    batch += [
+        {"id": name, "completion": "\\boxed{2}", "scorers": [spec]}
+        for name, (spec, _) in FAILURES.items()
+    ]
     with RewardClient(service.url, api_key=service.api_key) as client:
         return client.score(batch)
 
@@ -113,25 +123,35 @@ def test_failed_item_says_why(failed_batch: list[Result], name: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_on_error_raise_raises_reward_error(service: Service, mode: str) -> None:
     batch = [math_item(0, 0), {"id": "bad", "completion": "x", "scorers": [{"name": "boom"}]}]
-    with RewardClient(service.url, api_key=service.api_key, on_error="raise") as client, \
-            pytest.raises(RewardError, match="scorer_error") as caught:
+    with (
+        RewardClient(service.url, api_key=service.api_key, on_error="raise") as client,
+        pytest.raises(RewardError, match="scorer_error") as caught,
+    ):
         score(client, batch, mode)
     assert (caught.value.index, caught.value.result.id) == (1, "bad")
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(("key", "message"), [
-    ("wrong-key", "invalid API key"), (None, "missing API key"),
-], ids=["wrong-key", "no-key"])
-def test_bad_key_is_a_clear_401(service: Service, mode: str, key: str | None,
-                                message: str) -> None:
-    with RewardClient(service.url, api_key=key) as client, \
-            pytest.raises(RequestRejected, match=message) as caught:
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("wrong-key", "invalid API key"),
+        (None, "missing API key"),
+    ],
+    ids=["wrong-key", "no-key"],
+)
+def test_bad_key_is_a_clear_401(service: Service, mode: str, key: str | None, message: str) -> None:
+    with (
+        RewardClient(service.url, api_key=key) as client,
+        pytest.raises(RequestRejected, match=message) as caught,
+    ):
         score(client, [math_item(0, 0)], mode)
     assert caught.value.status == 401
 
 
 def test_health_with_a_bad_key_is_a_401(service: Service) -> None:
-    with RewardClient(service.url, api_key="wrong-key") as client, \
-            pytest.raises(RequestRejected, match="invalid API key"):
+    with (
+        RewardClient(service.url, api_key="wrong-key") as client,
+        pytest.raises(RequestRejected, match="invalid API key"),
+    ):
         client.health()

@@ -15,23 +15,46 @@ S = math.sqrt(1 / 3)
 @pytest.mark.parametrize(
     ("rewards", "group_size", "scale", "expected"),
     [
-        ([1.0, 0.0, 0.0, 1.0], 4, "group", [0.5 / (S + STD_EPS), -0.5 / (S + STD_EPS),
-                                            -0.5 / (S + STD_EPS), 0.5 / (S + STD_EPS)]),
+        (
+            [1.0, 0.0, 0.0, 1.0],
+            4,
+            "group",
+            [0.5 / (S + STD_EPS), -0.5 / (S + STD_EPS), -0.5 / (S + STD_EPS), 0.5 / (S + STD_EPS)],
+        ),
         ([1.0, 0.0, 0.0, 1.0], 4, "none", [0.5, -0.5, -0.5, 0.5]),
         # Two groups of two: means 2 and 10; batch std of [1, 3, 9, 11] = sqrt(68/3).
-        ([1.0, 3.0, 9.0, 11.0], 2, "batch",
-         [-1 / (math.sqrt(68 / 3) + STD_EPS), 1 / (math.sqrt(68 / 3) + STD_EPS),
-          -1 / (math.sqrt(68 / 3) + STD_EPS), 1 / (math.sqrt(68 / 3) + STD_EPS)]),
+        (
+            [1.0, 3.0, 9.0, 11.0],
+            2,
+            "batch",
+            [
+                -1 / (math.sqrt(68 / 3) + STD_EPS),
+                1 / (math.sqrt(68 / 3) + STD_EPS),
+                -1 / (math.sqrt(68 / 3) + STD_EPS),
+                1 / (math.sqrt(68 / 3) + STD_EPS),
+            ],
+        ),
         # Same rewards per group: std sqrt(2) within each group.
-        ([1.0, 3.0, 9.0, 11.0], 2, "group",
-         [-1 / (math.sqrt(2) + STD_EPS), 1 / (math.sqrt(2) + STD_EPS),
-          -1 / (math.sqrt(2) + STD_EPS), 1 / (math.sqrt(2) + STD_EPS)]),
+        (
+            [1.0, 3.0, 9.0, 11.0],
+            2,
+            "group",
+            [
+                -1 / (math.sqrt(2) + STD_EPS),
+                1 / (math.sqrt(2) + STD_EPS),
+                -1 / (math.sqrt(2) + STD_EPS),
+                1 / (math.sqrt(2) + STD_EPS),
+            ],
+        ),
         ([2.0, 2.0, 2.0, 2.0], 4, "group", [0.0, 0.0, 0.0, 0.0]),
     ],
     ids=["group", "none-dr-grpo", "batch", "group-two-groups", "flat-group"],
 )
 def test_advantages_match_hand_computation(
-    rewards: list[float], group_size: int, scale: str, expected: list[float],
+    rewards: list[float],
+    group_size: int,
+    scale: str,
+    expected: list[float],
 ) -> None:
     got = compute_advantages(rewards, group_size, scale)  # type: ignore[arg-type]
     assert got.values == pytest.approx(expected, rel=1e-9, abs=1e-12)
@@ -81,7 +104,8 @@ def test_zero_variance_fraction_counts_flat_groups() -> None:
     ids=["keep-flat-groups", "drop-flat-groups"],
 )
 def test_kept_samples_leave_out_none_and_optionally_flat_groups(
-    drop: bool, expected: list[int],
+    drop: bool,
+    expected: list[int],
 ) -> None:
     # Groups: [1, 1] flat; [0, None] one valid (flat); [0, 1] informative.
     got = compute_advantages([1.0, 1.0, 0.0, None, 0.0, 1.0], 2, "group")

@@ -15,9 +15,16 @@ TINY = {"tiny": {}}
 
 @pytest.mark.parametrize(
     ("field", "expected"),
-    [("num_generations", 16), ("beta", 0.001), ("epsilon", 0.2), ("loss_type", "dapo"),
-     ("scale_rewards", "group"), ("num_iterations", 1), ("learning_rate", 1e-6),
-     ("off_policy_steps", 0)],
+    [
+        ("num_generations", 16),
+        ("beta", 0.001),
+        ("epsilon", 0.2),
+        ("loss_type", "dapo"),
+        ("scale_rewards", "group"),
+        ("num_iterations", 1),
+        ("learning_rate", 1e-6),
+        ("off_policy_steps", 0),
+    ],
 )
 def test_defaults_follow_r1_and_trl(field: str, expected: object) -> None:
     assert getattr(Recipe.model_validate({"model": TINY}).grpo, field) == expected
@@ -52,10 +59,15 @@ def test_bad_recipes_fail_loudly(data: dict[str, object]) -> None:
 
 
 def test_overrides_parse_yaml_values_into_nested_sections() -> None:
-    data = apply_overrides({"grpo": {"beta": 0.1}}, ["grpo.beta=0", "model.tiny={hidden_size: 32}",
-                                                     "output.dir=/tmp/x"])
-    assert data == {"grpo": {"beta": 0}, "model": {"tiny": {"hidden_size": 32}},
-                    "output": {"dir": "/tmp/x"}}
+    data = apply_overrides(
+        {"grpo": {"beta": 0.1}},
+        ["grpo.beta=0", "model.tiny={hidden_size: 32}", "output.dir=/tmp/x"],
+    )
+    assert data == {
+        "grpo": {"beta": 0},
+        "model": {"tiny": {"hidden_size": 32}},
+        "output": {"dir": "/tmp/x"},
+    }
 
 
 def test_override_without_equals_is_refused() -> None:
@@ -64,7 +76,8 @@ def test_override_without_equals_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["examples/r1_mini/recipe.yaml", "examples/grpo_gpu/recipe.yaml"],
+    "path",
+    ["examples/r1_mini/recipe.yaml", "examples/grpo_gpu/recipe.yaml"],
 )
 def test_shipped_recipes_load(path: str) -> None:
     assert load_recipe(REPO / path).grpo.max_steps >= 1
@@ -75,8 +88,11 @@ def test_recipe_and_cli_import_without_torch() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, referee.trainer_client.grpo.config, referee.trainer_client.grpo.cli;"
-            "print(sorted({'torch', 'transformers'} & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=REPO)
+    code = (
+        "import sys, referee.trainer_client.grpo.config, referee.trainer_client.grpo.cli;"
+        "print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
     assert out.stdout.strip() == "[]"

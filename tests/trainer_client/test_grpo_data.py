@@ -37,13 +37,17 @@ def test_held_out_questions_never_appear_in_training() -> None:
 
 # A sloppy row whose third term is 0 boxes the total anyway: 90% of sloppy rows show it.
 @pytest.mark.parametrize(
-    ("fraction", "low", "high"), [(0.0, 0, 0), (0.5, 380, 520), (1.0, 850, 950)],
+    ("fraction", "low", "high"),
+    [(0.0, 0, 0), (0.5, 380, 520), (1.0, 850, 950)],
 )
 def test_sloppy_demonstrations_box_the_first_partial_sum(
-    fraction: float, low: int, high: int,
+    fraction: float,
+    low: int,
+    high: int,
 ) -> None:
-    config = ArithmeticConfig(n_train=1000, n_eval=10, max_terms=3, min_terms=3,
-                              sloppy_fraction=fraction)
+    config = ArithmeticConfig(
+        n_train=1000, n_eval=10, max_terms=3, min_terms=3, sloppy_fraction=fraction
+    )
     train, held_out = arithmetic_rows(config, "r1")
     sloppy = [r for r in train if r["demo_answer"] != r["answer"]]
     assert low <= len(sloppy) <= high
@@ -55,8 +59,9 @@ def test_sloppy_demonstrations_box_the_first_partial_sum(
 
 def test_sloppiness_does_not_change_the_questions() -> None:
     clean, _ = arithmetic_rows(ArithmeticConfig(n_train=50, n_eval=5, max_terms=3), "r1")
-    sloppy, _ = arithmetic_rows(ArithmeticConfig(n_train=50, n_eval=5, max_terms=3,
-                                                 sloppy_fraction=0.5), "r1")
+    sloppy, _ = arithmetic_rows(
+        ArithmeticConfig(n_train=50, n_eval=5, max_terms=3, sloppy_fraction=0.5), "r1"
+    )
     assert [r["question"] for r in clean] == [r["question"] for r in sloppy]
 
 
@@ -116,10 +121,15 @@ def test_placeholders_fill_once_from_the_row(value: object, expected: object) ->
 
 
 def test_build_item_carries_group_prompt_tokens_and_filled_scorers() -> None:
-    item = build_item(item_id="s1-p0-g3", group="s1-p0", prompt="P <think>", completion=" c",
-                      completion_tokens=2,
-                      scorers=[{"name": "math", "gold": "{answer}"}, {"name": "format"}],
-                      row={"answer": "7"})
+    item = build_item(
+        item_id="s1-p0-g3",
+        group="s1-p0",
+        prompt="P <think>",
+        completion=" c",
+        completion_tokens=2,
+        scorers=[{"name": "math", "gold": "{answer}"}, {"name": "format"}],
+        row={"answer": "7"},
+    )
     assert (item.group, item.prompt, item.completion_tokens) == ("s1-p0", "P <think>", 2)
     assert item.scorers[0].params == {"gold": "7"}
 

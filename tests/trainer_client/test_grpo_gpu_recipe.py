@@ -24,30 +24,51 @@ RECIPE = REPO / "examples" / "grpo_gpu" / "recipe.yaml"
 
 @pytest.fixture(scope="module")
 def one_step(
-    service: Service, tmp_path_factory: pytest.TempPathFactory,
+    service: Service,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[int, Path, str]:
     folder = tmp_path_factory.mktemp("gpu-recipe")
     data = folder / "math.jsonl"
-    data.write_text("".join(json.dumps({"problem": f"What is {a} + {a}?", "answer": str(2 * a)})
-                            + "\n" for a in range(8)))
+    data.write_text(
+        "".join(
+            json.dumps({"problem": f"What is {a} + {a}?", "answer": str(2 * a)}) + "\n"
+            for a in range(8)
+        )
+    )
     handler = _Capture()
     logging.getLogger("referee.trainer_client.grpo").addHandler(handler)
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("REFEREE_API_KEY", service.api_key)
-            code = cli.main([
-                "--config", str(RECIPE),
-                "--set", "model.name_or_path=null",
-                "--set", "model.tiny={hidden_size: 16, num_layers: 1, num_heads: 2, "
-                         "num_kv_heads: 1, intermediate_size: 32}",
-                "--set", "model.device=cpu",
-                "--set", f"data.path={data}",
-                "--set", f"rewards.url={service.url}",
-                "--set", "generation.max_completion_length=12",
-                "--set", "grpo.prompts_per_step=4", "--set", "grpo.num_generations=4",
-                "--set", "grpo.max_steps=1",
-                "--set", f"output.dir={folder / 'run'}", "--set", "output.progress=false",
-            ])
+            code = cli.main(
+                [
+                    "--config",
+                    str(RECIPE),
+                    "--set",
+                    "model.name_or_path=null",
+                    "--set",
+                    "model.tiny={hidden_size: 16, num_layers: 1, num_heads: 2, "
+                    "num_kv_heads: 1, intermediate_size: 32}",
+                    "--set",
+                    "model.device=cpu",
+                    "--set",
+                    f"data.path={data}",
+                    "--set",
+                    f"rewards.url={service.url}",
+                    "--set",
+                    "generation.max_completion_length=12",
+                    "--set",
+                    "grpo.prompts_per_step=4",
+                    "--set",
+                    "grpo.num_generations=4",
+                    "--set",
+                    "grpo.max_steps=1",
+                    "--set",
+                    f"output.dir={folder / 'run'}",
+                    "--set",
+                    "output.progress=false",
+                ]
+            )
     finally:
         logging.getLogger("referee.trainer_client.grpo").removeHandler(handler)
     return code, folder / "run", "\n".join(handler.messages)
@@ -84,8 +105,16 @@ def test_a_checkpoint_is_written(one_step: tuple[int, Path, str]) -> None:
 
 
 def test_unreachable_service_fails_fast_with_exit_code_1(tmp_path: Path) -> None:
-    code = cli.main(["--config", str(RECIPE), "--set", "rewards.url=http://127.0.0.1:9",
-                     "--set", "rewards.max_retries=0"])
+    code = cli.main(
+        [
+            "--config",
+            str(RECIPE),
+            "--set",
+            "rewards.url=http://127.0.0.1:9",
+            "--set",
+            "rewards.max_retries=0",
+        ]
+    )
     assert code == 1
 
 

@@ -53,10 +53,15 @@ def test_k3_is_never_negative() -> None:
     ids=["high-clipped", "clip-higher", "low-unclipped", "neg-floor", "neg-unclipped", "ratio-1"],
 )
 def test_clipped_surrogate_by_hand(
-    ratio: float, advantage: float, eps_low: float, eps_high: float, expected_loss: float,
+    ratio: float,
+    advantage: float,
+    eps_low: float,
+    eps_high: float,
+    expected_loss: float,
 ) -> None:
-    loss, got_ratio = clipped_surrogate(t([[math.log(ratio)]]), t([[0.0]]),
-                                        t([[advantage]]).squeeze(1), eps_low, eps_high)
+    loss, got_ratio = clipped_surrogate(
+        t([[math.log(ratio)]]), t([[0.0]]), t([[advantage]]).squeeze(1), eps_low, eps_high
+    )
     assert got_ratio.item() == pytest.approx(ratio)
     assert loss.item() == pytest.approx(expected_loss)
 
@@ -79,25 +84,49 @@ MASK = t([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
         ("dapo", 1, 4, 10 / 4),
         ("dapo", 3, 20, 10 / 20),  # global tokens; no division by accumulation
     ],
-    ids=["grpo", "grpo-accum", "bnpo", "bnpo-accum", "dr_grpo", "dr_grpo-accum", "dapo",
-         "dapo-global"],
+    ids=[
+        "grpo",
+        "grpo-accum",
+        "bnpo",
+        "bnpo-accum",
+        "dr_grpo",
+        "dr_grpo-accum",
+        "dapo",
+        "dapo-global",
+    ],
 )
 def test_aggregations_match_trl(
-    loss_type: str, accumulation: int, total_tokens: int, expected: float,
+    loss_type: str,
+    accumulation: int,
+    total_tokens: int,
+    expected: float,
 ) -> None:
-    got = aggregate(LOSS, MASK, loss_type, accumulation_steps=accumulation,  # type: ignore[arg-type]
-                    max_completion_length=5, total_tokens=total_tokens)
+    got = aggregate(
+        LOSS,
+        MASK,
+        loss_type,
+        accumulation_steps=accumulation,  # type: ignore[arg-type]
+        max_completion_length=5,
+        total_tokens=total_tokens,
+    )
     assert got.item() == pytest.approx(expected)
 
 
 def test_dapo_over_micro_batches_equals_one_token_mean_over_the_batch() -> None:
     # Splitting the batch into micro-batches must not change dapo's total: sum of parts
     # = token mean over the whole batch (the reason it normalises by global tokens).
-    whole = aggregate(LOSS, MASK, "dapo", accumulation_steps=1, max_completion_length=5,
-                      total_tokens=4)
+    whole = aggregate(
+        LOSS, MASK, "dapo", accumulation_steps=1, max_completion_length=5, total_tokens=4
+    )
     parts = sum(
-        aggregate(LOSS[i:i + 1], MASK[i:i + 1], "dapo", accumulation_steps=2,
-                  max_completion_length=5, total_tokens=4)
+        aggregate(
+            LOSS[i : i + 1],
+            MASK[i : i + 1],
+            "dapo",
+            accumulation_steps=2,
+            max_completion_length=5,
+            total_tokens=4,
+        )
         for i in range(2)
     )
     assert float(parts) == pytest.approx(float(whole))
@@ -123,8 +152,16 @@ def test_entropy_by_hand(logits: list[float], expected: float) -> None:
 def _loss(**overrides: object) -> tuple[object, torch.Tensor]:
     logps = t([[math.log(0.5), math.log(0.5)]]).requires_grad_(True)
     args: dict[str, object] = dict(
-        old_logps=None, ref_logps=None, beta=0.0, epsilon_low=0.2, epsilon_high=0.2,
-        loss_type="bnpo", accumulation_steps=1, max_completion_length=2, total_tokens=2)
+        old_logps=None,
+        ref_logps=None,
+        beta=0.0,
+        epsilon_low=0.2,
+        epsilon_high=0.2,
+        loss_type="bnpo",
+        accumulation_steps=1,
+        max_completion_length=2,
+        total_tokens=2,
+    )
     args.update(overrides)
     return grpo_loss(logps, t([[1.0, 1.0]]), t([[1.5]]).squeeze(1), **args), logps  # type: ignore[arg-type]
 
@@ -162,8 +199,18 @@ def test_beta_without_reference_is_an_error() -> None:
 )
 def test_clip_counts(old: list[float], advantage_sign: float, low: float, high: float) -> None:
     logps = t([[math.log(0.5), math.log(0.5)]])
-    out = grpo_loss(logps, t([[1.0, 1.0]]), t([[advantage_sign]]).squeeze(1),
-                    old_logps=t([old]), ref_logps=None, beta=0.0, epsilon_low=0.2,
-                    epsilon_high=0.2, loss_type="grpo", accumulation_steps=1,
-                    max_completion_length=2, total_tokens=2)
+    out = grpo_loss(
+        logps,
+        t([[1.0, 1.0]]),
+        t([[advantage_sign]]).squeeze(1),
+        old_logps=t([old]),
+        ref_logps=None,
+        beta=0.0,
+        epsilon_low=0.2,
+        epsilon_high=0.2,
+        loss_type="grpo",
+        accumulation_steps=1,
+        max_completion_length=2,
+        total_tokens=2,
+    )
     assert (out.clip_low_sum, out.clip_high_sum) == (low, high)

@@ -35,8 +35,13 @@ class ScriptedScorer:
         results = []
         for item in items:
             reward = self.reward_of(item)
-            results.append(Result(id=item.id, reward=reward, scores={
-                "math": ScoreResult(score=reward, verdict="scripted")}))
+            results.append(
+                Result(
+                    id=item.id,
+                    reward=reward,
+                    scores={"math": ScoreResult(score=reward, verdict="scripted")},
+                )
+            )
         return results
 
 
@@ -47,15 +52,31 @@ def digits_reward(item: Item) -> float:
 
 
 def recipe(tmp_path: Path, **grpo: Any) -> Recipe:
-    return Recipe.model_validate({
-        "model": {"tiny": {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1,
-                           "intermediate_size": 32}, "device": "cpu"},
-        "data": {"arithmetic": {"n_train": 40, "n_eval": 4}},
-        "generation": {"max_completion_length": 8, "max_prompt_length": 160},
-        "grpo": {"num_generations": 4, "prompts_per_step": 2, "micro_batch_size": 3,
-                 "learning_rate": 1e-2, "max_steps": 2, **grpo},
-        "output": {"dir": str(tmp_path / "run"), "progress": False, "save_steps": 0},
-    })
+    return Recipe.model_validate(
+        {
+            "model": {
+                "tiny": {
+                    "hidden_size": 16,
+                    "num_layers": 1,
+                    "num_heads": 2,
+                    "num_kv_heads": 1,
+                    "intermediate_size": 32,
+                },
+                "device": "cpu",
+            },
+            "data": {"arithmetic": {"n_train": 40, "n_eval": 4}},
+            "generation": {"max_completion_length": 8, "max_prompt_length": 160},
+            "grpo": {
+                "num_generations": 4,
+                "prompts_per_step": 2,
+                "micro_batch_size": 3,
+                "learning_rate": 1e-2,
+                "max_steps": 2,
+                **grpo,
+            },
+            "output": {"dir": str(tmp_path / "run"), "progress": False, "save_steps": 0},
+        }
+    )
 
 
 def weights(trainer: GRPOTrainer) -> list[torch.Tensor]:
@@ -70,18 +91,31 @@ def test_metrics_have_every_promised_field(tmp_path: Path) -> None:
     trainer = GRPOTrainer(recipe(tmp_path), scorer=ScriptedScorer(digits_reward))
     trainer.train()
     record = read_metrics(tmp_path / "run")[-1]
-    for key in ["reward/mean", "reward/std", "rewards/math/mean", "rewards/math/std",
-                "accuracy", "kl", "clip_ratio/region_mean", "entropy",
-                "completion_length/mean", "time/generate", "time/score_wait", "time/update",
-                "time/step", "grad_norm"]:
+    for key in [
+        "reward/mean",
+        "reward/std",
+        "rewards/math/mean",
+        "rewards/math/std",
+        "accuracy",
+        "kl",
+        "clip_ratio/region_mean",
+        "entropy",
+        "completion_length/mean",
+        "time/generate",
+        "time/score_wait",
+        "time/update",
+        "time/step",
+        "grad_norm",
+    ]:
         assert key in record, key
     assert [r["step"] for r in read_metrics(tmp_path / "run")] == [1, 2]
 
 
 @pytest.mark.parametrize("loss_type", ["grpo", "bnpo", "dr_grpo", "dapo"])
 def test_every_loss_type_trains(tmp_path: Path, loss_type: str) -> None:
-    trainer = GRPOTrainer(recipe(tmp_path, loss_type=loss_type, max_steps=1),
-                          scorer=ScriptedScorer(digits_reward))
+    trainer = GRPOTrainer(
+        recipe(tmp_path, loss_type=loss_type, max_steps=1), scorer=ScriptedScorer(digits_reward)
+    )
     before = weights(trainer)
     trainer.train()
     assert changed(before, trainer)
@@ -105,8 +139,10 @@ def test_all_none_rewards_skip_the_update(tmp_path: Path) -> None:
 
 
 def test_zero_variance_groups_are_dropped_when_asked(tmp_path: Path) -> None:
-    trainer = GRPOTrainer(recipe(tmp_path, max_steps=1, drop_zero_variance_groups=True),
-                          scorer=ScriptedScorer(lambda _: 1.0))
+    trainer = GRPOTrainer(
+        recipe(tmp_path, max_steps=1, drop_zero_variance_groups=True),
+        scorer=ScriptedScorer(lambda _: 1.0),
+    )
     before = weights(trainer)
     history = trainer.train()
     assert history[0]["frac_reward_zero_std"] == 1.0
@@ -115,8 +151,9 @@ def test_zero_variance_groups_are_dropped_when_asked(tmp_path: Path) -> None:
 
 
 def test_beta_zero_loads_no_reference(tmp_path: Path) -> None:
-    trainer = GRPOTrainer(recipe(tmp_path, beta=0.0, max_steps=1),
-                          scorer=ScriptedScorer(digits_reward))
+    trainer = GRPOTrainer(
+        recipe(tmp_path, beta=0.0, max_steps=1), scorer=ScriptedScorer(digits_reward)
+    )
     assert trainer.models.reference is None
     assert "kl" not in trainer.train()[0]
 
@@ -138,14 +175,15 @@ def test_stored_old_logps_are_the_generating_policy_s(tmp_path: Path) -> None:
 
 
 def test_resume_continues_where_the_run_stopped(tmp_path: Path) -> None:
-    straight = GRPOTrainer(recipe(tmp_path / "a", max_steps=3),
-                           scorer=ScriptedScorer(digits_reward))
+    straight = GRPOTrainer(
+        recipe(tmp_path / "a", max_steps=3), scorer=ScriptedScorer(digits_reward)
+    )
     straight.train()
-    first = GRPOTrainer(recipe(tmp_path / "b", max_steps=2, seed=0),
-                        scorer=ScriptedScorer(digits_reward))
+    first = GRPOTrainer(
+        recipe(tmp_path / "b", max_steps=2, seed=0), scorer=ScriptedScorer(digits_reward)
+    )
     first.train()  # saves at its last step
-    resumed = GRPOTrainer(recipe(tmp_path / "b", max_steps=3),
-                          scorer=ScriptedScorer(digits_reward))
+    resumed = GRPOTrainer(recipe(tmp_path / "b", max_steps=3), scorer=ScriptedScorer(digits_reward))
     resumed.train(resume=True)
     assert [r["step"] for r in read_metrics(tmp_path / "b" / "run")] == [1, 2, 3]
     for a, b in zip(weights(straight), weights(resumed), strict=True):
@@ -155,8 +193,7 @@ def test_resume_continues_where_the_run_stopped(tmp_path: Path) -> None:
 def _step_when_scored(tmp_path: Path, off_policy: int) -> dict[int, int]:
     """For each rollout step, the trainer's step count when its items reached the scorer."""
     scorer = ScriptedScorer(digits_reward)
-    trainer = GRPOTrainer(recipe(tmp_path, max_steps=3, off_policy_steps=off_policy),
-                          scorer=scorer)
+    trainer = GRPOTrainer(recipe(tmp_path, max_steps=3, off_policy_steps=off_policy), scorer=scorer)
     seen: dict[int, int] = {}
 
     def record(items: list[Item]) -> None:
@@ -174,7 +211,9 @@ def _step_when_scored(tmp_path: Path, off_policy: int) -> dict[int, int]:
     ids=["on-policy", "one-step-off-policy"],
 )
 def test_off_policy_scores_the_next_batch_before_the_update(
-    tmp_path: Path, off_policy: int, expected: dict[int, int],
+    tmp_path: Path,
+    off_policy: int,
+    expected: dict[int, int],
 ) -> None:
     assert _step_when_scored(tmp_path, off_policy) == expected
 
@@ -183,8 +222,8 @@ def test_chunks_are_scored_while_later_chunks_generate(tmp_path: Path) -> None:
     # The scorer of the first chunk waits until the second chunk has been generated: a
     # trainer that waited for the score before generating more would never get there.
     trainer = GRPOTrainer(
-        recipe(tmp_path, max_steps=1).model_copy(update={}),
-        scorer=ScriptedScorer(digits_reward))
+        recipe(tmp_path, max_steps=1).model_copy(update={}), scorer=ScriptedScorer(digits_reward)
+    )
     trainer.recipe.generation.chunk_prompts = 1
     generated = threading.Event()
     calls = 0
@@ -220,7 +259,8 @@ def test_off_policy_checkpoint_does_not_skip_the_lookahead_prompts(tmp_path: Pat
     config = recipe(tmp_path, max_steps=2, off_policy_steps=1)
     config.output.save_steps = 1
     GRPOTrainer(config, scorer=ScriptedScorer(digits_reward)).train()
-    state = torch.load(tmp_path / "run" / "checkpoint-000001" / "trainer_state.pt",
-                       weights_only=False)
+    state = torch.load(
+        tmp_path / "run" / "checkpoint-000001" / "trainer_state.pt", weights_only=False
+    )
     # At step 1 the batch of step 2 had been drawn already; resume must draw it again.
     assert state["trainer"]["sampler"] == {"epoch": 0, "cursor": 2}

@@ -37,10 +37,21 @@ def example() -> ModuleType:
 def run(service: Service, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("r1_mini")
     module = example()
-    args = module.parse_args([
-        "--url", service.url, "--api-key", service.api_key, "--out", str(out), "--no-progress",
-        "--set", "grpo.max_steps=30", "--set", "data.arithmetic.n_eval=50",
-    ])
+    args = module.parse_args(
+        [
+            "--url",
+            service.url,
+            "--api-key",
+            service.api_key,
+            "--out",
+            str(out),
+            "--no-progress",
+            "--set",
+            "grpo.max_steps=30",
+            "--set",
+            "data.arithmetic.n_eval=50",
+        ]
+    )
     summary: dict[str, Any] = module.run(args)
     print(module.report(summary))  # shown with -s, and in the log of a failure
     return summary, out

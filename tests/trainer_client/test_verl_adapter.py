@@ -21,18 +21,31 @@ from tests.trainer_client.conftest import Service
 RIGHT = "<think>Two and two.</think> The answer is \\boxed{4}."
 WRONG = "<think>Two and two.</think> The answer is \\boxed{5}."
 ADD_TESTS = {"inputs": ["1 2\n", "5 7\n"], "outputs": ["3\n", "12\n"]}
-ADD_PROGRAM = ("<think>Read two ints.</think>\n```python\na, b = map(int, input().split())\n"
-               "print(a + b)\n```")
+ADD_PROGRAM = (
+    "<think>Read two ints.</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+)
 
 
-@pytest.mark.parametrize(("source", "route"), [
-    ("openai/gsm8k", "math"), ("lighteval/MATH", "math"),
-    ("DigitalLearningGmbH/MATH-lighteval", "math"), ("HuggingFaceH4/MATH-500", "math"),
-    ("math_dapo", "math"), ("aime_2024", "math"), ("numina_olympiads", "math"),
-    ("codecontests", "code"), ("apps", "code"), ("taco", "code"), ("codeforces", "code"),
-    ("livecodebench/code_generation_lite", "code"), ("openai_humaneval", "code"),
-    ("mbpp", "code"), ("prime_code", "code"),
-])
+@pytest.mark.parametrize(
+    ("source", "route"),
+    [
+        ("openai/gsm8k", "math"),
+        ("lighteval/MATH", "math"),
+        ("DigitalLearningGmbH/MATH-lighteval", "math"),
+        ("HuggingFaceH4/MATH-500", "math"),
+        ("math_dapo", "math"),
+        ("aime_2024", "math"),
+        ("numina_olympiads", "math"),
+        ("codecontests", "code"),
+        ("apps", "code"),
+        ("taco", "code"),
+        ("codeforces", "code"),
+        ("livecodebench/code_generation_lite", "code"),
+        ("openai_humaneval", "code"),
+        ("mbpp", "code"),
+        ("prime_code", "code"),
+    ],
+)
 def test_route_of(source: str, route: str) -> None:
     assert adapter.route_of(source) == route
 
@@ -42,12 +55,19 @@ def test_unknown_source_is_refused() -> None:
         adapter.route_of("hh_rlhf")
 
 
-@pytest.mark.parametrize(("ground_truth", "extra_info"), [
-    (ADD_TESTS, None), (json.dumps(ADD_TESTS), None), ("", {"tests": ADD_TESTS}),
-    (None, {"tests": json.dumps(ADD_TESTS)}),
-], ids=["dict", "json", "extra-info", "extra-info-json"])
-def test_code_tests_come_from_ground_truth_or_extra_info(ground_truth: Any,
-                                                         extra_info: Any) -> None:
+@pytest.mark.parametrize(
+    ("ground_truth", "extra_info"),
+    [
+        (ADD_TESTS, None),
+        (json.dumps(ADD_TESTS), None),
+        ("", {"tests": ADD_TESTS}),
+        (None, {"tests": json.dumps(ADD_TESTS)}),
+    ],
+    ids=["dict", "json", "extra-info", "extra-info-json"],
+)
+def test_code_tests_come_from_ground_truth_or_extra_info(
+    ground_truth: Any, extra_info: Any
+) -> None:
     item = adapter.item_of("apps", "x", ground_truth, extra_info)
     tests = item["scorers"][0]["tests"]
     assert (json.loads(tests) if isinstance(tests, str) else tests) == ADD_TESTS
@@ -58,9 +78,13 @@ def test_code_without_tests_is_refused() -> None:
         adapter.item_of("apps", "x", None, {"index": 3})
 
 
-@pytest.mark.parametrize(("kwargs", "names"), [
-    ({}, ["math", "format"]), ({"format_weight": 0}, ["math"]),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        ({}, ["math", "format"]),
+        ({"format_weight": 0}, ["math"]),
+    ],
+)
 def test_format_weight_zero_drops_format(kwargs: dict[str, Any], names: list[str]) -> None:
     item = adapter.item_of("gsm8k", "x", "4", None, **kwargs)
     assert [s["name"] for s in item["scorers"]] == names
@@ -76,6 +100,7 @@ def test_numeric_ground_truth_becomes_text() -> None:
 
 
 # -- called as verl calls it ----------------------------------------------------------------
+
 
 def load_as_verl_does() -> ModuleType:
     """verl's get_custom_reward_fn: the file at custom_reward_function.path, loaded under the
@@ -98,30 +123,43 @@ def config(service: Service) -> dict[str, Any]:
     return {"url": service.url, "api_key": service.api_key}
 
 
-@pytest.mark.parametrize(("solution", "reward"), [(RIGHT, 1.5), (WRONG, 0.5)],
-                         ids=["right", "wrong"])
-def test_compute_score_per_sample(config: dict[str, Any], solution: str,
-                                  reward: float) -> None:
+@pytest.mark.parametrize(
+    ("solution", "reward"), [(RIGHT, 1.5), (WRONG, 0.5)], ids=["right", "wrong"]
+)
+def test_compute_score_per_sample(config: dict[str, Any], solution: str, reward: float) -> None:
     compute_score = verl_function("compute_score", **config)
-    assert compute_score(data_source="openai/gsm8k", solution_str=solution,
-                         ground_truth="4", extra_info={"split": "train", "index": 0}) == reward
+    assert (
+        compute_score(
+            data_source="openai/gsm8k",
+            solution_str=solution,
+            ground_truth="4",
+            extra_info={"split": "train", "index": 0},
+        )
+        == reward
+    )
 
 
 def test_compute_score_batch_keeps_order(config: dict[str, Any]) -> None:
     compute_score = verl_function("compute_score_batch", **config)
     solutions = [RIGHT if i % 2 else WRONG for i in range(30)]
-    scores = compute_score(data_sources=["openai/gsm8k"] * 30, solution_strs=solutions,
-                           ground_truths=["4"] * 30, extra_infos=[None] * 30)
+    scores = compute_score(
+        data_sources=["openai/gsm8k"] * 30,
+        solution_strs=solutions,
+        ground_truths=["4"] * 30,
+        extra_infos=[None] * 30,
+    )
     assert scores == [1.5 if i % 2 else 0.5 for i in range(30)]
 
 
 @pytest.mark.usefixtures("sandbox_image")
 def test_compute_score_batch_routes_code_to_the_sandbox(config: dict[str, Any]) -> None:
     compute_score = verl_function("compute_score_batch", format_weight=0, **config)
-    scores = compute_score(data_sources=["openai/gsm8k", "codecontests", "codecontests"],
-                           solution_strs=[RIGHT, ADD_PROGRAM, "```python\nprint(3)\n```"],
-                           ground_truths=["4", json.dumps(ADD_TESTS), json.dumps(ADD_TESTS)],
-                           extra_infos=[None, None, None])
+    scores = compute_score(
+        data_sources=["openai/gsm8k", "codecontests", "codecontests"],
+        solution_strs=[RIGHT, ADD_PROGRAM, "```python\nprint(3)\n```"],
+        ground_truths=["4", json.dumps(ADD_TESTS), json.dumps(ADD_TESTS)],
+        extra_infos=[None, None, None],
+    )
     assert scores == [1.0, 1.0, 0.0]
 
 
@@ -132,12 +170,16 @@ def test_undecided_sample_raises_by_default(config: dict[str, Any]) -> None:
 
 
 def test_null_reward_is_an_explicit_flagged_choice(config: dict[str, Any]) -> None:
-    compute_score = verl_function("compute_score_batch", null_reward=-1.0, return_dict=True,
-                                  **config)
-    scores = compute_score(data_sources=["gsm8k", "gsm8k"], solution_strs=[RIGHT, RIGHT],
-                           ground_truths=["\\frac{", "4"], extra_infos=None)
-    assert scores == [{"score": -1.0, "referee_null": 1.0},
-                      {"score": 1.5, "referee_null": 0.0}]
+    compute_score = verl_function(
+        "compute_score_batch", null_reward=-1.0, return_dict=True, **config
+    )
+    scores = compute_score(
+        data_sources=["gsm8k", "gsm8k"],
+        solution_strs=[RIGHT, RIGHT],
+        ground_truths=["\\frac{", "4"],
+        extra_infos=None,
+    )
+    assert scores == [{"score": -1.0, "referee_null": 1.0}, {"score": 1.5, "referee_null": 0.0}]
 
 
 def test_one_client_per_url_and_key(config: dict[str, Any]) -> None:

@@ -52,16 +52,21 @@ def case(status: str = "ok", detail: str = "", **extra: Any) -> CaseResult:
     return {"status": status, "detail": detail, "wall_s": 0.01, **extra}  # type: ignore[typeddict-item]
 
 
-def reply(*cases: CaseResult, program: str | None = None,
-          **extra: Any) -> Callable[[Job], JobResult]:
+def reply(
+    *cases: CaseResult, program: str | None = None, **extra: Any
+) -> Callable[[Job], JobResult]:
     def respond(job: Job) -> JobResult:
         res: dict[str, Any] = {"id": job["id"], "results": list(cases), **extra}
         if program is not None:
-            status: ProgramStatus = {"status": program, "detail": program,  # type: ignore[typeddict-item]
-                                     "stderr": extra.get("program_stderr", "")}
+            status: ProgramStatus = {
+                "status": program,
+                "detail": program,  # type: ignore[typeddict-item]
+                "stderr": extra.get("program_stderr", ""),
+            }
             res["program"] = status
         res.pop("program_stderr", None)
         return res  # type: ignore[return-value]
+
     return respond
 
 
@@ -69,22 +74,30 @@ def details(res: ScoreResult) -> dict[str, Any]:
     return res.model_extra or {}
 
 
-def run(tests: Any, respond: Callable[[Job], JobResult], completion: str | None = None,
-        **params: Any) -> tuple[ScoreResult, FakeSandbox]:
+def run(
+    tests: Any, respond: Callable[[Job], JobResult], completion: str | None = None, **params: Any
+) -> tuple[ScoreResult, FakeSandbox]:
     sandbox = FakeSandbox(respond)
     completion = completion if completion is not None else "```python\nprint(input())\n```"
     res = CodeScorer(sandbox=sandbox).score(
-        Sample(completion=completion), CodeParams.model_validate({"tests": tests, **params}))
+        Sample(completion=completion), CodeParams.model_validate({"tests": tests, **params})
+    )
     return res, sandbox
 
 
 STDIO = {"mode": "stdio", "cases": [{"stdin": "1\n", "stdout": "1\n"}]}
 STDIO3 = {"mode": "stdio", "cases": [{"stdin": str(i), "stdout": str(i)} for i in range(3)]}
 CALL = {"mode": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}
-HUMANEVAL = {"mode": "assert", "test": "def check(candidate):\n    assert candidate(1) == 2\n",
-             "entry_point": "f"}
-MBPP = {"mode": "assert", "test_list": ["assert f(1) == 2", "assert f(2) == 3"],
-        "test_setup_code": "import math"}
+HUMANEVAL = {
+    "mode": "assert",
+    "test": "def check(candidate):\n    assert candidate(1) == 2\n",
+    "entry_point": "f",
+}
+MBPP = {
+    "mode": "assert",
+    "test_list": ["assert f(1) == 2", "assert f(2) == 3"],
+    "test_setup_code": "import math",
+}
 
 # ---- extraction ------------------------------------------------------------------------------
 
@@ -101,14 +114,26 @@ EXTRACTION = [
     ("no-fence-whole-answer", "print(1)\nprint(2)\n", None, "print(1)\nprint(2)"),
     ("no-fence-dedented", "    print(1)\n    print(2)", None, "print(1)\nprint(2)"),
     ("after-think-only", "<think>```python\nA\n```</think>\n```python\nB\n```", None, "B"),
-    ("think-code-ignored-no-fence-after", "<think>```python\nA\n```</think>print(2)", None,
-     "print(2)"),
+    (
+        "think-code-ignored-no-fence-after",
+        "<think>```python\nA\n```</think>print(2)",
+        None,
+        "print(2)",
+    ),
     ("prefilled-think", "plan ```python\nA\n```</think>```python\nB\n```", PREFILL, "B"),
     ("unclosed-fence-runs-to-end", "```python\nA\nB", None, "A\nB"),
-    ("longer-fence-holds-short-one", "````python\nx = '''\n```\n'''\n````", None,
-     "x = '''\n```\n'''"),
-    ("indented-fence-dedented", "1. Code:\n   ```python\n   def f():\n       return 1\n   ```",
-     None, "def f():\n    return 1"),
+    (
+        "longer-fence-holds-short-one",
+        "````python\nx = '''\n```\n'''\n````",
+        None,
+        "x = '''\n```\n'''",
+    ),
+    (
+        "indented-fence-dedented",
+        "1. Code:\n   ```python\n   def f():\n       return 1\n   ```",
+        None,
+        "def f():\n    return 1",
+    ),
     ("crlf", "```python\r\nA\r\n```\r\n", None, "A"),
     ("one-line-backticks-not-a-fence", "```print(1)```", None, "```print(1)```"),
 ]
@@ -129,23 +154,38 @@ NO_CODE = [
 
 
 @pytest.mark.parametrize(("completion", "prompt", "reason"), table(NO_CODE))
-def test_no_code_scores_zero_without_running(completion: str, prompt: str | None,
-                                             reason: str) -> None:
+def test_no_code_scores_zero_without_running(
+    completion: str, prompt: str | None, reason: str
+) -> None:
     sandbox = FakeSandbox(reply(case()))
-    res = CodeScorer(sandbox=sandbox).score(Sample(completion=completion, prompt=prompt),
-                                            CodeParams.model_validate({"tests": STDIO}))
+    res = CodeScorer(sandbox=sandbox).score(
+        Sample(completion=completion, prompt=prompt), CodeParams.model_validate({"tests": STDIO})
+    )
     assert (res.score, res.verdict, res.model_extra, sandbox.jobs) == (
-        0.0, "no_code", {"reason": reason}, [])
+        0.0,
+        "no_code",
+        {"reason": reason},
+        [],
+    )
 
 
-@pytest.mark.parametrize(("chars", "verdict"), table([
-    ("at-limit-runs", 100, "accepted"),
-    ("over-limit", 101, "program_too_long"),
-]))
+@pytest.mark.parametrize(
+    ("chars", "verdict"),
+    table(
+        [
+            ("at-limit-runs", 100, "accepted"),
+            ("over-limit", 101, "program_too_long"),
+        ]
+    ),
+)
 def test_program_length_limit(chars: int, verdict: str) -> None:
     program = "#" * chars
-    res, _ = run(STDIO, reply(case(stdout="1\n")), completion=f"```python\n{program}\n```",
-                 max_program_chars=100)
+    res, _ = run(
+        STDIO,
+        reply(case(stdout="1\n")),
+        completion=f"```python\n{program}\n```",
+        max_program_chars=100,
+    )
     assert res.verdict == verdict
 
 
@@ -155,8 +195,11 @@ def test_program_too_long_is_not_run() -> None:
 
 
 def test_job_program_is_the_extracted_program() -> None:
-    _, sandbox = run(STDIO, reply(case(stdout="1\n")),
-                     completion="<think>```python\nA\n```</think>```python\nB\n```")
+    _, sandbox = run(
+        STDIO,
+        reply(case(stdout="1\n")),
+        completion="<think>```python\nA\n```</think>```python\nB\n```",
+    )
     assert sandbox.jobs[0]["program"] == "B"
 
 
@@ -164,14 +207,28 @@ def test_job_program_is_the_extracted_program() -> None:
 
 JOBS = [
     ("stdio", STDIO, "stdio", "cases", [{"stdin": "1\n"}]),
-    ("humaneval", HUMANEVAL, "rpc", "harness",
-     {"style": "assert", "test": HUMANEVAL["test"], "entry_point": "f"}),
-    ("mbpp", MBPP, "rpc", "harness",
-     {"style": "mbpp", "setup": "import math", "tests": MBPP["test_list"]}),
+    (
+        "humaneval",
+        HUMANEVAL,
+        "rpc",
+        "harness",
+        {"style": "assert", "test": HUMANEVAL["test"], "entry_point": "f"},
+    ),
+    (
+        "mbpp",
+        MBPP,
+        "rpc",
+        "harness",
+        {"style": "mbpp", "setup": "import math", "tests": MBPP["test_list"]},
+    ),
     ("call", CALL, "rpc", "harness", {"style": "call", "fn_name": "f", "cases": [[1]]}),
-    ("call-tuple-args", {"mode": "call", "fn_name": "f",
-                         "cases": [{"args": [(1, (2, 3))], "expected": 0}]},
-     "rpc", "harness", {"style": "call", "fn_name": "f", "cases": [[[1, [2, 3]]]]}),
+    (
+        "call-tuple-args",
+        {"mode": "call", "fn_name": "f", "cases": [{"args": [(1, (2, 3))], "expected": 0}]},
+        "rpc",
+        "harness",
+        {"style": "call", "fn_name": "f", "cases": [[[1, [2, 3]]]]},
+    ),
 ]
 
 
@@ -181,12 +238,25 @@ def test_native_format_builds_job(tests: Any, kind: str, key: str, payload: Any)
     assert (job["kind"], job.get(key), job["program"].startswith("pass")) == (kind, payload, True)
 
 
-@pytest.mark.parametrize(("program", "result"), table([
-    ("method-of-solution", "class Solution:\n    def f(self, x):\n        return x + 1\n", 2),
-    ("top-level-wins", "def f(x):\n    return x + 10\nclass Solution:\n    def f(self, x):\n"
-     "        return 0\n", 11),
-    ("neither", "x = 1\n", None),
-]))
+@pytest.mark.parametrize(
+    ("program", "result"),
+    table(
+        [
+            (
+                "method-of-solution",
+                "class Solution:\n    def f(self, x):\n        return x + 1\n",
+                2,
+            ),
+            (
+                "top-level-wins",
+                "def f(x):\n    return x + 10\nclass Solution:\n    def f(self, x):\n"
+                "        return 0\n",
+                11,
+            ),
+            ("neither", "x = 1\n", None),
+        ]
+    ),
+)
 def test_call_mode_binds_solution_method(program: str, result: int | None) -> None:
     job = build_job(CodeParams.model_validate({"tests": CALL}), program)
     namespace: dict[str, Any] = {}
@@ -194,18 +264,33 @@ def test_call_mode_binds_solution_method(program: str, result: int | None) -> No
     assert (namespace["f"](1) if "f" in namespace else None) == result
 
 
-@pytest.mark.parametrize("tests", table([("stdio", STDIO), ("humaneval", HUMANEVAL),
-                                         ("mbpp", MBPP)]))
+@pytest.mark.parametrize(
+    "tests", table([("stdio", STDIO), ("humaneval", HUMANEVAL), ("mbpp", MBPP)])
+)
 def test_other_modes_send_the_program_unchanged(tests: Any) -> None:
     assert build_job(CodeParams.model_validate({"tests": tests}), "pass")["program"] == "pass"
 
 
-@pytest.mark.parametrize("tests", table([
-    ("stdio", {"mode": "stdio", "cases": [{"stdin": "in", "stdout": "SECRET-OUT"}]}),
-    ("call", {"mode": "call", "fn_name": "f", "cases": [{"args": [1], "expected": "SECRET-OUT"}]}),
-    ("call-number", {"mode": "call", "fn_name": "f",
-                     "cases": [{"args": ["x"], "expected": 987654321}]}),
-]))
+@pytest.mark.parametrize(
+    "tests",
+    table(
+        [
+            ("stdio", {"mode": "stdio", "cases": [{"stdin": "in", "stdout": "SECRET-OUT"}]}),
+            (
+                "call",
+                {
+                    "mode": "call",
+                    "fn_name": "f",
+                    "cases": [{"args": [1], "expected": "SECRET-OUT"}],
+                },
+            ),
+            (
+                "call-number",
+                {"mode": "call", "fn_name": "f", "cases": [{"args": ["x"], "expected": 987654321}]},
+            ),
+        ]
+    ),
+)
 def test_expected_outputs_never_enter_the_job(tests: Any) -> None:
     text = json.dumps(build_job(CodeParams.model_validate({"tests": tests}), "pass"))
     assert "SECRET" not in text and "987654321" not in text
@@ -216,25 +301,61 @@ def test_job_ids_are_distinct() -> None:
     assert build_job(params, "a")["id"] != build_job(params, "a")["id"]
 
 
-@pytest.mark.parametrize(("params", "limits"), table([
-    ("defaults", {}, {"wall_s": 30.0, "test_wall_s": 5.0, "cpu_s": 30, "memory_mb": 256,
-                      "output_bytes": 1_000_000}),
-    ("cpu-is-ceil-of-timeout", {"timeout_s": 12.5, "test_timeout_s": 2, "memory_mb": 128,
-                                "output_bytes": 1000},
-     {"wall_s": 12.5, "test_wall_s": 2.0, "cpu_s": 13, "memory_mb": 128, "output_bytes": 1000}),
-    ("explicit-cpu", {"cpu_s": 7}, {"wall_s": 30.0, "test_wall_s": 5.0, "cpu_s": 7,
-                                    "memory_mb": 256, "output_bytes": 1_000_000}),
-]))
+@pytest.mark.parametrize(
+    ("params", "limits"),
+    table(
+        [
+            (
+                "defaults",
+                {},
+                {
+                    "wall_s": 30.0,
+                    "test_wall_s": 5.0,
+                    "cpu_s": 30,
+                    "memory_mb": 256,
+                    "output_bytes": 1_000_000,
+                },
+            ),
+            (
+                "cpu-is-ceil-of-timeout",
+                {"timeout_s": 12.5, "test_timeout_s": 2, "memory_mb": 128, "output_bytes": 1000},
+                {
+                    "wall_s": 12.5,
+                    "test_wall_s": 2.0,
+                    "cpu_s": 13,
+                    "memory_mb": 128,
+                    "output_bytes": 1000,
+                },
+            ),
+            (
+                "explicit-cpu",
+                {"cpu_s": 7},
+                {
+                    "wall_s": 30.0,
+                    "test_wall_s": 5.0,
+                    "cpu_s": 7,
+                    "memory_mb": 256,
+                    "output_bytes": 1_000_000,
+                },
+            ),
+        ]
+    ),
+)
 def test_limits_propagate_to_job(params: dict[str, Any], limits: dict[str, Any]) -> None:
     _, sandbox = run(STDIO, reply(case(stdout="1\n")), **params)
     assert sandbox.jobs[0]["limits"] == limits
 
 
-@pytest.mark.parametrize(("scoring", "early_stop", "expected"), table([
-    ("all-default", "all", True, True),
-    ("all-off", "all", False, False),
-    ("fraction-forces-off", "fraction", True, False),
-]))
+@pytest.mark.parametrize(
+    ("scoring", "early_stop", "expected"),
+    table(
+        [
+            ("all-default", "all", True, True),
+            ("all-off", "all", False, False),
+            ("fraction-forces-off", "fraction", True, False),
+        ]
+    ),
+)
 def test_early_stop_in_job(scoring: str, early_stop: bool, expected: bool) -> None:
     _, sandbox = run(STDIO, reply(case(stdout="1\n")), scoring=scoring, early_stop=early_stop)
     assert sandbox.jobs[0]["early_stop"] is expected
@@ -251,59 +372,133 @@ VERDICTS = [
     ("stdio-timeout", STDIO, reply(case("timeout")), "time_limit_exceeded", 0.0),
     ("stdio-memory", STDIO, reply(case("memory")), "memory_limit_exceeded", 0.0),
     ("stdio-output-limit", STDIO, reply(case("output_limit")), "output_limit_exceeded", 0.0),
-    ("stdio-syntax-error", STDIO, reply(case("error", "exit 1"), stderr=(
-        '  File "/work/program.py", line 1\n    def (\n        ^\n'
-        "SyntaxError: invalid syntax\n"
-    )), "syntax_error", 0.0),
-    ("stdio-indentation-error", STDIO3, reply(case("error"), case("not_run"), case("not_run"),
-                                              stderr="IndentationError: unexpected indent"),
-     "syntax_error", 0.0),
-    ("stdio-raised-not-syntax", STDIO, reply(case("error"), stderr="ValueError: bad"),
-     "runtime_error", 0.0),
+    (
+        "stdio-syntax-error",
+        STDIO,
+        reply(
+            case("error", "exit 1"),
+            stderr=(
+                '  File "/work/program.py", line 1\n    def (\n        ^\n'
+                "SyntaxError: invalid syntax\n"
+            ),
+        ),
+        "syntax_error",
+        0.0,
+    ),
+    (
+        "stdio-indentation-error",
+        STDIO3,
+        reply(
+            case("error"),
+            case("not_run"),
+            case("not_run"),
+            stderr="IndentationError: unexpected indent",
+        ),
+        "syntax_error",
+        0.0,
+    ),
+    (
+        "stdio-raised-not-syntax",
+        STDIO,
+        reply(case("error"), stderr="ValueError: bad"),
+        "runtime_error",
+        0.0,
+    ),
     ("call-ok-match", CALL, reply(case(value=2)), "accepted", 1.0),
     ("call-ok-mismatch", CALL, reply(case(value=3)), "wrong_answer", 0.0),
-    ("call-bool-is-not-int", {**CALL, "cases": [{"args": [1], "expected": 1}]},
-     reply(case(value=True)), "wrong_answer", 0.0),
+    (
+        "call-bool-is-not-int",
+        {**CALL, "cases": [{"args": [1], "expected": 1}]},
+        reply(case(value=True)),
+        "wrong_answer",
+        0.0,
+    ),
     ("call-error", CALL, reply(case("error", "ZeroDivisionError")), "runtime_error", 0.0),
     ("humaneval-ok", HUMANEVAL, reply(case(), program="ok"), "accepted", 1.0),
-    ("humaneval-failed", HUMANEVAL, reply(case("failed", "AssertionError"), program="ok"),
-     "wrong_answer", 0.0),
-    ("humaneval-timeout", HUMANEVAL, reply(case("timeout"), program="ok"),
-     "time_limit_exceeded", 0.0),
+    (
+        "humaneval-failed",
+        HUMANEVAL,
+        reply(case("failed", "AssertionError"), program="ok"),
+        "wrong_answer",
+        0.0,
+    ),
+    (
+        "humaneval-timeout",
+        HUMANEVAL,
+        reply(case("timeout"), program="ok"),
+        "time_limit_exceeded",
+        0.0,
+    ),
     ("mbpp-one-failed", MBPP, reply(case(), case("failed"), program="ok"), "wrong_answer", 0.0),
-    ("program-syntax-error", HUMANEVAL, reply(case("not_run"), program="syntax_error"),
-     "syntax_error", 0.0),
-    ("program-import-error", MBPP, reply(case("not_run"), case("not_run"),
-                                         program="import_error"), "runtime_error", 0.0),
+    (
+        "program-syntax-error",
+        HUMANEVAL,
+        reply(case("not_run"), program="syntax_error"),
+        "syntax_error",
+        0.0,
+    ),
+    (
+        "program-import-error",
+        MBPP,
+        reply(case("not_run"), case("not_run"), program="import_error"),
+        "runtime_error",
+        0.0,
+    ),
     ("program-exited", CALL, reply(case("not_run"), program="exited"), "runtime_error", 0.0),
     ("program-killed", CALL, reply(case("not_run"), program="killed"), "runtime_error", 0.0),
-    ("program-timeout", CALL, reply(case("not_run"), program="timeout"),
-     "time_limit_exceeded", 0.0),
-    ("program-memory", CALL, reply(case("not_run"), program="memory"),
-     "memory_limit_exceeded", 0.0),
+    (
+        "program-timeout",
+        CALL,
+        reply(case("not_run"), program="timeout"),
+        "time_limit_exceeded",
+        0.0,
+    ),
+    (
+        "program-memory",
+        CALL,
+        reply(case("not_run"), program="memory"),
+        "memory_limit_exceeded",
+        0.0,
+    ),
     ("program-output-limit", CALL, reply(program="output_limit"), "output_limit_exceeded", 0.0),
-    ("first-failure-decides", STDIO3, reply(case(stdout="0"), case("timeout"), case("error")),
-     "time_limit_exceeded", 0.0),
-    ("not-run-is-skipped-for-verdict", STDIO3, reply(case(stdout="0"), case("not_run"),
-                                                     case("memory")),
-     "memory_limit_exceeded", 0.0),
+    (
+        "first-failure-decides",
+        STDIO3,
+        reply(case(stdout="0"), case("timeout"), case("error")),
+        "time_limit_exceeded",
+        0.0,
+    ),
+    (
+        "not-run-is-skipped-for-verdict",
+        STDIO3,
+        reply(case(stdout="0"), case("not_run"), case("memory")),
+        "memory_limit_exceeded",
+        0.0,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("tests", "respond", "verdict", "score"), table(VERDICTS))
-def test_verdict_mapping(tests: Any, respond: Callable[[Job], JobResult], verdict: str,
-                         score: float) -> None:
+def test_verdict_mapping(
+    tests: Any, respond: Callable[[Job], JobResult], verdict: str, score: float
+) -> None:
     res, _ = run(tests, respond)
     assert (res.verdict, res.score) == (verdict, score)
 
 
-@pytest.mark.parametrize(("scoring", "score", "verdict"), table([
-    ("all-fails-on-one", "all", 0.0, "wrong_answer"),
-    ("fraction-counts-passes", "fraction", 2 / 3, "wrong_answer"),
-]))
+@pytest.mark.parametrize(
+    ("scoring", "score", "verdict"),
+    table(
+        [
+            ("all-fails-on-one", "all", 0.0, "wrong_answer"),
+            ("fraction-counts-passes", "fraction", 2 / 3, "wrong_answer"),
+        ]
+    ),
+)
 def test_scoring(scoring: str, score: float, verdict: str) -> None:
-    res, _ = run(STDIO3, reply(case(stdout="0"), case(stdout="x"), case(stdout="2\n")),
-                 scoring=scoring)
+    res, _ = run(
+        STDIO3, reply(case(stdout="0"), case(stdout="x"), case(stdout="2\n")), scoring=scoring
+    )
     assert res.score == pytest.approx(score)
     assert (res.verdict, details(res)["passed"], details(res)["total"]) == (verdict, 2, 3)
 
@@ -314,18 +509,29 @@ def test_fraction_with_all_passing_is_one() -> None:
 
 
 def test_program_failure_passes_nothing() -> None:
-    res, _ = run(MBPP, reply(case("not_run"), case("not_run"), program="syntax_error"),
-                 scoring="fraction")
+    res, _ = run(
+        MBPP, reply(case("not_run"), case("not_run"), program="syntax_error"), scoring="fraction"
+    )
     assert (res.score, details(res)["passed"], details(res)["tests"]) == (
-        0.0, 0, ["not_run", "not_run"])
+        0.0,
+        0,
+        ["not_run", "not_run"],
+    )
 
 
 def test_details_on_failure() -> None:
-    res, _ = run(STDIO3, reply(case(stdout="0"), case(stdout="7"), case("error", "exit 1"),
-                               stderr="E" * 600 + "tail"), scoring="fraction")
+    res, _ = run(
+        STDIO3,
+        reply(
+            case(stdout="0"), case(stdout="7"), case("error", "exit 1"), stderr="E" * 600 + "tail"
+        ),
+        scoring="fraction",
+    )
     extra = res.model_extra
     assert extra == {
-        "passed": 1, "total": 3, "source": "fence",
+        "passed": 1,
+        "total": 3,
+        "source": "fence",
         "tests": ["accepted", "wrong_answer", "runtime_error"],
         "counts": {"accepted": 1, "wrong_answer": 1, "runtime_error": 1},
         "detail": "test 2: line 1: expected '1', got '7'",
@@ -335,25 +541,37 @@ def test_details_on_failure() -> None:
 
 def test_details_on_success_are_short() -> None:
     res, _ = run(STDIO, reply(case(stdout="1\n"), stderr="warning"))
-    assert res.model_extra == {"passed": 1, "total": 1, "tests": ["accepted"],
-                               "counts": {"accepted": 1}, "source": "fence"}
+    assert res.model_extra == {
+        "passed": 1,
+        "total": 1,
+        "tests": ["accepted"],
+        "counts": {"accepted": 1},
+        "source": "fence",
+    }
 
 
 def test_program_stderr_reported_for_rpc() -> None:
-    res, _ = run(HUMANEVAL, reply(case("not_run"), program="import_error",
-                                  program_stderr="Traceback...\nNameError: x"))
+    res, _ = run(
+        HUMANEVAL,
+        reply(case("not_run"), program="import_error", program_stderr="Traceback...\nNameError: x"),
+    )
     assert (details(res)["stderr"], details(res)["detail"]) == (
-        "Traceback...\nNameError: x", "import_error")
+        "Traceback...\nNameError: x",
+        "import_error",
+    )
 
 
 def test_per_test_list_is_capped() -> None:
     tests = {"mode": "stdio", "cases": [{"stdin": "", "stdout": "a"}] * 60}
     res, _ = run(tests, reply(*[case(stdout="b")] * 60), scoring="fraction")
     assert (len(details(res)["tests"]), details(res)["counts"]) == (
-        MAX_LISTED_TESTS, {"wrong_answer": 60})
+        MAX_LISTED_TESTS,
+        {"wrong_answer": 60},
+    )
 
 
 # ---- sandbox faults: null, never 0 -----------------------------------------------------------
+
 
 def _raise(job: Job) -> JobResult:
     raise SandboxError("container died twice")
@@ -371,19 +589,29 @@ SANDBOX_FAULTS = [
     ("ok-without-stdout", STDIO, reply(case()), "protocol: test 1: ok without stdout"),
     ("ok-without-value", CALL, reply(case(), program="ok"), "protocol: test 1: ok without"),
     ("unknown-status", STDIO, reply(case("exploded")), "protocol: unknown status"),
-    ("unknown-program-status", CALL, reply(case(), program="weird"),
-     "protocol: unknown program status"),
-    ("skipped-without-failure", STDIO3, reply(case(stdout="0"), case("not_run"),
-                                              case("not_run")), "protocol: tests were skipped"),
+    (
+        "unknown-program-status",
+        CALL,
+        reply(case(), program="weird"),
+        "protocol: unknown program status",
+    ),
+    (
+        "skipped-without-failure",
+        STDIO3,
+        reply(case(stdout="0"), case("not_run"), case("not_run")),
+        "protocol: tests were skipped",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("tests", "respond", "error"), table(SANDBOX_FAULTS))
-def test_sandbox_fault_is_null(tests: Any, respond: Callable[[Job], JobResult],
-                               error: str) -> None:
+def test_sandbox_fault_is_null(tests: Any, respond: Callable[[Job], JobResult], error: str) -> None:
     res, _ = run(tests, respond)
     assert (res.score, res.verdict, details(res)["error"].startswith(error)) == (
-        None, "sandbox_error", True)
+        None,
+        "sandbox_error",
+        True,
+    )
 
 
 def test_other_exceptions_propagate_to_the_engine() -> None:
@@ -422,7 +650,10 @@ def test_pool_is_created_lazily_once_with_the_settings(monkeypatch: pytest.Monke
     params = CodeParams.model_validate({"tests": STDIO})
     results = [scorer.score(Sample(completion="print(input())"), params) for _ in range(2)]
     assert ([r.verdict for r in results], calls, len(fake.jobs)) == (
-        ["accepted", "accepted"], [settings], 2)
+        ["accepted", "accepted"],
+        [settings],
+        2,
+    )
 
 
 def test_pool_creation_failure_is_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -431,9 +662,13 @@ def test_pool_creation_failure_is_sandbox_error(monkeypatch: pytest.MonkeyPatch)
 
     _fake_pool_module(monkeypatch, get_pool)
     res = CodeScorer(settings=object()).score(  # type: ignore[arg-type]
-        Sample(completion="print(1)"), CodeParams.model_validate({"tests": STDIO}))
+        Sample(completion="print(1)"), CodeParams.model_validate({"tests": STDIO})
+    )
     assert (res.score, res.verdict, details(res)["error"]) == (
-        None, "sandbox_error", "sandbox unavailable: OSError: docker is not running")
+        None,
+        "sandbox_error",
+        "sandbox unavailable: OSError: docker is not running",
+    )
 
 
 # ---- parameters ------------------------------------------------------------------------------
@@ -441,16 +676,27 @@ def test_pool_creation_failure_is_sandbox_error(monkeypatch: pytest.MonkeyPatch)
 PARAM_ERRORS = [
     ("unknown-mode", {"tests": {"mode": "golden"}}, "tests: mode: unknown mode 'golden'"),
     ("wrong-language", {"tests": STDIO, "language": "cpp"}, "language: Input should be 'python'"),
-    ("too-many-stdio-tests",
-     {"tests": {"mode": "stdio", "cases": [{"stdin": "", "stdout": ""}] * (MAX_TESTS + 1)}},
-     "tests.stdio.cases: 1001 tests exceeds the limit of 1000"),
-    ("too-many-mbpp-tests", {"tests": {"mode": "assert", "test_list": ["pass"] * 1001}},
-     "tests.mbpp.test_list: 1001 tests exceeds the limit of 1000"),
+    (
+        "too-many-stdio-tests",
+        {"tests": {"mode": "stdio", "cases": [{"stdin": "", "stdout": ""}] * (MAX_TESTS + 1)}},
+        "tests.stdio.cases: 1001 tests exceeds the limit of 1000",
+    ),
+    (
+        "too-many-mbpp-tests",
+        {"tests": {"mode": "assert", "test_list": ["pass"] * 1001}},
+        "tests.mbpp.test_list: 1001 tests exceeds the limit of 1000",
+    ),
     ("no-tests", {"tests": {"mode": "stdio", "cases": []}}, "tests.stdio.cases: no tests"),
-    ("call-args-not-a-list", {"tests": {**CALL, "cases": [{"args": 1, "expected": 1}]}},
-     "tests.call.cases[0].args: Input should be a valid tuple"),
-    ("humaneval-missing-entry-point", {"tests": {"mode": "assert", "test": "x"}},
-     "tests.assert.entry_point: Field required"),
+    (
+        "call-args-not-a-list",
+        {"tests": {**CALL, "cases": [{"args": 1, "expected": 1}]}},
+        "tests.call.cases[0].args: Input should be a valid tuple",
+    ),
+    (
+        "humaneval-missing-entry-point",
+        {"tests": {"mode": "assert", "test": "x"}},
+        "tests.assert.entry_point: Field required",
+    ),
     ("call-bad-fn-name", {"tests": {**CALL, "fn_name": "f()"}}, "tests.call.fn_name:"),
     ("bad-compare", {"tests": {**STDIO, "compare": "fuzzy"}}, "tests.stdio.compare:"),
     ("bad-scoring", {"tests": STDIO, "scoring": "best"}, "scoring:"),
@@ -471,14 +717,20 @@ def test_engine_reports_field_path() -> None:
     registry = {"code": CodeScorer(sandbox=FakeSandbox(reply()))}
     item = {"completion": "x", "scorers": [{"name": "code", "tests": STDIO, "language": "c"}]}
     assert score_item(item, registry, Limits()).error == (
-        "scorers[0].language: Input should be 'python'")
+        "scorers[0].language: Input should be 'python'"
+    )
 
 
 # The job and one retry, each with the 3 s host margin, plus a 30 s container start.
-@pytest.mark.parametrize(("timeout_s", "bound"), table([
-    ("default", 30.0, 96.0),
-    ("short", 2.0, 40.0),
-]))
+@pytest.mark.parametrize(
+    ("timeout_s", "bound"),
+    table(
+        [
+            ("default", 30.0, 96.0),
+            ("short", 2.0, 40.0),
+        ]
+    ),
+)
 def test_time_bound_covers_a_retry_on_a_fresh_container(timeout_s: float, bound: float) -> None:
     params = CodeParams.model_validate({"tests": STDIO, "timeout_s": timeout_s})
     assert CodeScorer(sandbox=FakeSandbox(reply())).time_bound(params) == bound

@@ -90,15 +90,31 @@ def test_tokens_tolerance_is_a_parameter() -> None:
     assert compare_stdout("1.5", "1.6", "tokens", 0.01) is not None
 
 
-@pytest.mark.parametrize(("mode", "expected", "got", "reason"), table([
-    ("lines-first-diff", "lines", "1\n2\n", "1\n3\n", "line 2: expected '2', got '3'"),
-    ("lines-count", "lines", "1\n2\n", "1\n", "expected 2 lines, got 1"),
-    ("tokens-first-diff", "tokens", "1 2", "1 5", "token 2: expected '2', got '5'"),
-    ("tokens-count", "tokens", "1 2", "1", "expected 2 tokens, got 1"),
-    ("exact", "exact", "ab\n", "ac\n", "differs at character 1: expected 'b\\n', got 'c\\n'"),
-    ("long-preview-cut", "lines", "a" * 100, "b",
-     "line 1: expected '" + "a" * 60 + "'..., got 'b'"),
-]))
+@pytest.mark.parametrize(
+    ("mode", "expected", "got", "reason"),
+    table(
+        [
+            ("lines-first-diff", "lines", "1\n2\n", "1\n3\n", "line 2: expected '2', got '3'"),
+            ("lines-count", "lines", "1\n2\n", "1\n", "expected 2 lines, got 1"),
+            ("tokens-first-diff", "tokens", "1 2", "1 5", "token 2: expected '2', got '5'"),
+            ("tokens-count", "tokens", "1 2", "1", "expected 2 tokens, got 1"),
+            (
+                "exact",
+                "exact",
+                "ab\n",
+                "ac\n",
+                "differs at character 1: expected 'b\\n', got 'c\\n'",
+            ),
+            (
+                "long-preview-cut",
+                "lines",
+                "a" * 100,
+                "b",
+                "line 1: expected '" + "a" * 60 + "'..., got 'b'",
+            ),
+        ]
+    ),
+)
 def test_mismatch_reason(mode: Any, expected: str, got: str, reason: str) -> None:
     assert compare_stdout(expected, got, mode) == reason
 
@@ -140,14 +156,19 @@ def test_values_equal_deep_nesting_does_not_recurse() -> None:
     assert values_equal(deep, deep) is True
 
 
-@pytest.mark.parametrize(("expected", "got", "unwrap", "equal"), table([
-    ("wrapped-accepts-bare", [5], 5, True, True),
-    ("wrapped-accepts-wrapped", [5], [5], True, True),
-    ("wrapped-list-accepts-inner-list", [[1, 2]], [1, 2], True, True),
-    ("no-unwrap-is-strict", [5], 5, False, False),
-    ("unwrap-needs-single-element", [5, 6], 5, True, False),
-    ("unwrap-does-not-wrap", 5, [5], True, False),
-]))
+@pytest.mark.parametrize(
+    ("expected", "got", "unwrap", "equal"),
+    table(
+        [
+            ("wrapped-accepts-bare", [5], 5, True, True),
+            ("wrapped-accepts-wrapped", [5], [5], True, True),
+            ("wrapped-list-accepts-inner-list", [[1, 2]], [1, 2], True, True),
+            ("no-unwrap-is-strict", [5], 5, False, False),
+            ("unwrap-needs-single-element", [5, 6], 5, True, False),
+            ("unwrap-does-not-wrap", 5, [5], True, False),
+        ]
+    ),
+)
 def test_compare_value_unwrap_single(expected: Any, got: Any, unwrap: bool, equal: bool) -> None:
     assert (compare_value(expected, got, 1e-6, unwrap) is None) is equal
 

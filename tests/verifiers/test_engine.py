@@ -31,19 +31,31 @@ def echo(value: float | None, weight: float = 1.0, key: str | None = None) -> di
         ({"completion": "x", "scorers": []}, "scorers"),
         ({"completion": "x", "scorers": [{"name": "nope"}]}, "scorers[0].name"),
         ({"completion": "x", "scorers": [{"name": "math"}]}, "scorers[0].gold"),
-        ({"completion": "x", "scorers": [echo(1.0, key="a"), {"name": "echo", "bogus": 1}]},
-         "scorers[1].bogus"),
+        (
+            {"completion": "x", "scorers": [echo(1.0, key="a"), {"name": "echo", "bogus": 1}]},
+            "scorers[1].bogus",
+        ),
         ({"completion": "x", "scorers": [echo(1.0), echo(2.0)]}, "scorers[1].key"),
-        ({"completion": "x", "scorers": [{"name": "echo", "weight": "heavy"}]},
-         "scorers[0].weight"),
+        (
+            {"completion": "x", "scorers": [{"name": "echo", "weight": "heavy"}]},
+            "scorers[0].weight",
+        ),
         ({"completion": "x", "scorers": [echo(1.0)], "extra": 1}, "extra"),
         ({"completion": 5, "scorers": [echo(1.0)]}, "completion"),
-        ({"completion": "x", "completion_tokens": -1, "scorers": [echo(1.0)]},
-         "completion_tokens"),
+        ({"completion": "x", "completion_tokens": -1, "scorers": [echo(1.0)]}, "completion_tokens"),
     ],
-    ids=["missing-completion", "no-scorers", "unknown-scorer", "missing-param", "unknown-param",
-         "duplicate-key", "bad-weight", "unknown-item-field", "completion-not-str",
-         "negative-tokens"],
+    ids=[
+        "missing-completion",
+        "no-scorers",
+        "unknown-scorer",
+        "missing-param",
+        "unknown-param",
+        "duplicate-key",
+        "bad-weight",
+        "unknown-item-field",
+        "completion-not-str",
+        "negative-tokens",
+    ],
 )
 def test_bad_item_is_an_error_naming_the_field(item: dict[str, Any], field: str) -> None:
     result = run(item)
@@ -91,8 +103,9 @@ def test_scorer_exception_does_not_lose_the_other_scores() -> None:
 
 
 def test_completion_over_the_cap_is_an_error_naming_the_limit() -> None:
-    result = run({"completion": "x" * 101, "scorers": [echo(1.0)]},
-                 Limits(max_completion_chars=100))
+    result = run(
+        {"completion": "x" * 101, "scorers": [echo(1.0)]}, Limits(max_completion_chars=100)
+    )
     assert result.error is not None and "max_completion_chars" in result.error
 
 
@@ -109,8 +122,13 @@ def test_dependent_scorer_must_follow_its_dependency() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["no_colon", "tests.service.plugins:Missing", "nonexistent.module:X",
-             "tests.service.plugins:ALL"],
+    "spec",
+    [
+        "no_colon",
+        "tests.service.plugins:Missing",
+        "nonexistent.module:X",
+        "tests.service.plugins:ALL",
+    ],
 )
 def test_bad_plugin_is_a_clear_error(spec: str) -> None:
     with pytest.raises(PluginError, match="scorer plugin"):

@@ -83,8 +83,11 @@ EQUIVALENT = [
     ("set-bare-list", "\\{1,2\\}", "2, 1"),
     ("tuple", "(1,2)", "(1,2)"),
     ("tuple-three", "(1,-2,3)", "(1, -2, 3)"),
-    ("matrix", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
-     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+    (
+        "matrix",
+        "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+        "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+    ),
     ("equation-vs-value", "3", "x = 3"),
     ("line-vs-expression", "2x+1", "y=2x+1"),
     ("equation-rearranged", "y=2x+1", "y = 1+2x"),
@@ -320,6 +323,7 @@ def test_allow_unsimplified_accepts_arithmetic() -> None:
 
 # ---- gold problems, caps, verdict/score pairs -----------------------------------------------
 
+
 @pytest.mark.parametrize(
     "gold",
     [
@@ -345,11 +349,16 @@ VERDICTS = [
     ("answer-unparsable", "x^2", boxed("x^2 + \\foo{3}"), {}, "answer_unparsable", 0.0),
     ("too-complex", "3", boxed("10^{10^{10}}"), {}, "too_complex", 0.0),
     ("answer-too-long", "3", boxed("1" * 1001), {}, "answer_too_long", 0.0),
-    ("answer-cap-grows-with-gold", "7" * 300, boxed("7" * 300 + "." + "0" * 899), {}, "correct",
-     1.0),
+    (
+        "answer-cap-grows-with-gold",
+        "7" * 300,
+        boxed("7" * 300 + "." + "0" * 899),
+        {},
+        "correct",
+        1.0,
+    ),
     ("answer-cap-param", "3", boxed("3" + " " * 40), {"max_answer_chars": 2}, "correct", 1.0),
-    ("answer-cap-param-hit", "3", boxed("1+2+3"), {"max_answer_chars": 2}, "answer_too_long",
-     0.0),
+    ("answer-cap-param-hit", "3", boxed("1+2+3"), {"max_answer_chars": 2}, "answer_too_long", 0.0),
     ("gold-too-long", "3" * 10001, boxed("3"), {}, "gold_too_long", None),
     ("gold-cap-param", "123", boxed("123"), {"max_gold_chars": 2}, "gold_too_long", None),
     ("gold-unparsable", "\\frac{", boxed("3"), {}, "gold_unparsable", None),
@@ -381,10 +390,18 @@ def test_common_literals_skip_sympy(gold: str, answer: str) -> None:
     [
         pytest.param(gold, answer, id=f"{gold} vs {answer}")
         for gold, answer in [
-            ("\\frac{3}{4}", "0.75"), ("\\frac{3}{4}", "\\frac{4}{3}"), ("-2", "2"),
-            ("(1, 2]", "(1, 2)"), ("(1, 2]", "[1, 2]"), ("[0, \\infty)", "[0, \\infty]"),
-            ("(3, 1)", "(3, 1)"), ("(3, 1)", "(1, 3)"), ("\\{1, 2\\}", "\\{1, 2, 3\\}"),
-            ("(1, 2, 3)", "(1, 2, 4)"), ("0.5", "\\frac{1}{2}"), ("12", "12.0"),
+            ("\\frac{3}{4}", "0.75"),
+            ("\\frac{3}{4}", "\\frac{4}{3}"),
+            ("-2", "2"),
+            ("(1, 2]", "(1, 2)"),
+            ("(1, 2]", "[1, 2]"),
+            ("[0, \\infty)", "[0, \\infty]"),
+            ("(3, 1)", "(3, 1)"),
+            ("(3, 1)", "(1, 3)"),
+            ("\\{1, 2\\}", "\\{1, 2, 3\\}"),
+            ("(1, 2, 3)", "(1, 2, 4)"),
+            ("0.5", "\\frac{1}{2}"),
+            ("12", "12.0"),
         ]
     ],
 )
@@ -534,16 +551,22 @@ def test_huge_gold_is_left_to_the_executor(
 
 # ---- numeric disproof before simplify -------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("a", "b", "differ"),
     [
         pytest.param("2*sqrt(3)", "3*sqrt(3)", True, id="radicals-differ"),
         pytest.param("2*sqrt(3)", "sqrt(12)", False, id="radicals-equal"),
-        pytest.param("pi*(-0.333333333333333 + 1.0*log(2))", "pi*(-1/3 + log(2))", False,
-                     id="float-rounding-is-not-a-difference"),
+        pytest.param(
+            "pi*(-0.333333333333333 + 1.0*log(2))",
+            "pi*(-1/3 + log(2))",
+            False,
+            id="float-rounding-is-not-a-difference",
+        ),
         # Below the absolute floor: left to the exact comparison, which tells them apart.
-        pytest.param("1/factorial(2004)", "1/factorial(2006)", False,
-                     id="tiny-values-left-to-exact-path"),
+        pytest.param(
+            "1/factorial(2004)", "1/factorial(2006)", False, id="tiny-values-left-to-exact-path"
+        ),
         pytest.param("x + 1", "x + 2", False, id="symbols-left-to-simplify"),
     ],
 )

@@ -168,9 +168,7 @@ def test_cosine_custom_bounds_and_key() -> None:
     params = CosineLengthParams(
         max_len=10, min_value_correct=0.0, max_value_correct=2.0, correctness_key="judge"
     )
-    sample = Sample(
-        completion="x" * 5, prior={"judge": ScoreResult(score=1.0, verdict="correct")}
-    )
+    sample = Sample(completion="x" * 5, prior={"judge": ScoreResult(score=1.0, verdict="correct")})
     assert CosineLengthScorer().score(sample, params).score == pytest.approx(1.0)
 
 
@@ -334,8 +332,11 @@ def test_repetition_invalid_params(params: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("scorer", "name"),
-    [(OverlongScorer, "overlong"), (CosineLengthScorer, "cosine_length"),
-     (RepetitionScorer, "repetition")],
+    [
+        (OverlongScorer, "overlong"),
+        (CosineLengthScorer, "cosine_length"),
+        (RepetitionScorer, "repetition"),
+    ],
     ids=["overlong", "cosine_length", "repetition"],
 )
 def test_scorer_names(scorer: type[Any], name: str) -> None:

@@ -18,20 +18,29 @@ from referee.verifiers.think import prompt_prefills_think, split_think
         ("plain answer", False, None, "plain answer"),
         ("", False, None, ""),
     ],
-    ids=["template", "last-close-wins", "prefilled", "unterminated", "prefilled-unterminated",
-         "no-think", "empty"],
+    ids=[
+        "template",
+        "last-close-wins",
+        "prefilled",
+        "unterminated",
+        "prefilled-unterminated",
+        "no-think",
+        "empty",
+    ],
 )
-def test_split_think(
-    completion: str, prefilled: bool, reasoning: str | None, answer: str
-) -> None:
+def test_split_think(completion: str, prefilled: bool, reasoning: str | None, answer: str) -> None:
     split = split_think(completion, prefilled)
     assert (split.reasoning, split.answer) == (reasoning, answer)
 
 
 @pytest.mark.parametrize(
     ("prompt", "expected"),
-    [("<|assistant|>\n<think>\n", True), ("Solve it.", False), (None, False),
-     ("<think>x</think> ok", False)],
+    [
+        ("<|assistant|>\n<think>\n", True),
+        ("Solve it.", False),
+        (None, False),
+        ("<think>x</think> ok", False),
+    ],
 )
 def test_prompt_prefills_think(prompt: str | None, expected: bool) -> None:
     assert prompt_prefills_think(prompt) is expected

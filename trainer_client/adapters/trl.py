@@ -74,19 +74,29 @@ def trl_rewards(
     """Build one TRL reward function per scorer. `client` is a `RewardClient` or the
     service's URL (then a client with `on_error="none"` is made). `timeout_s` is the
     service's deadline per request."""
-    specs = [dict(s.model_dump(exclude_unset=True) if isinstance(s, ScorerSpec) else s)
-             for s in scorers]
+    specs = [
+        dict(s.model_dump(exclude_unset=True) if isinstance(s, ScorerSpec) else s) for s in scorers
+    ]
     parsed = [ScorerSpec.model_validate(spec) for spec in specs]
     keys = [spec.result_key for spec in parsed]
     if not keys or len(set(keys)) != len(keys):
-        raise ValueError(f"need at least one scorer, each with a distinct key; got {keys} "
-                         "(give a repeated scorer a 'key')")
+        raise ValueError(
+            f"need at least one scorer, each with a distinct key; got {keys} "
+            "(give a repeated scorer a 'key')"
+        )
     if isinstance(client, str):
         client = RewardClient(client, api_key=api_key, on_error="none")
-    batch = SharedBatch(client, specs, n_readers=len(keys), timeout_s=timeout_s,
-                        processing_class=processing_class, count_tokens=count_tokens)
-    return TRLRewards(funcs=[ScorerReward(key, batch) for key in keys],
-                      weights=[spec.weight for spec in parsed])
+    batch = SharedBatch(
+        client,
+        specs,
+        n_readers=len(keys),
+        timeout_s=timeout_s,
+        processing_class=processing_class,
+        count_tokens=count_tokens,
+    )
+    return TRLRewards(
+        funcs=[ScorerReward(key, batch) for key in keys], weights=[spec.weight for spec in parsed]
+    )
 
 
 class ScorerReward:
@@ -97,9 +107,13 @@ class ScorerReward:
         self.key = key
         self.batch = batch
 
-    async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any],
-                       completion_ids: Sequence[Sequence[int]] | None = None,
-                       **kwargs: Any) -> list[float | None]:
+    async def __call__(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        completion_ids: Sequence[Sequence[int]] | None = None,
+        **kwargs: Any,
+    ) -> list[float | None]:
         results = await self.batch.results(prompts, completions, completion_ids, kwargs)
         return [score_of(result, self.key) for result in results]
 
@@ -113,8 +127,15 @@ class SharedBatch:
     two identical batches share results (the scorers are deterministic) and nothing crosses
     loops."""
 
-    def __init__(self, client: RewardClient, specs: list[dict[str, Any]], n_readers: int,
-                 timeout_s: float | None, processing_class: Any, count_tokens: bool) -> None:
+    def __init__(
+        self,
+        client: RewardClient,
+        specs: list[dict[str, Any]],
+        n_readers: int,
+        timeout_s: float | None,
+        processing_class: Any,
+        count_tokens: bool,
+    ) -> None:
         self.client = client
         self.specs = specs
         self.n_readers = n_readers
@@ -129,17 +150,23 @@ class SharedBatch:
         state["_pending"] = OrderedDict()  # tasks belong to this process's loop
         return state
 
-    async def results(self, prompts: Sequence[Any], completions: Sequence[Any],
-                      completion_ids: Sequence[Sequence[int]] | None,
-                      kwargs: Mapping[str, Any]) -> list[Result]:
+    async def results(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        completion_ids: Sequence[Sequence[int]] | None,
+        kwargs: Mapping[str, Any],
+    ) -> list[Result]:
         items = self.items(prompts, completions, completion_ids, kwargs)
-        digest = hashlib.blake2b(json.dumps(items, sort_keys=True, default=str).encode(),
-                                 digest_size=16).hexdigest()
+        digest = hashlib.blake2b(
+            json.dumps(items, sort_keys=True, default=str).encode(), digest_size=16
+        ).hexdigest()
         key = (id(asyncio.get_running_loop()), digest)
         entry = self._pending.get(key)
         if entry is None:
             task = asyncio.get_running_loop().create_task(
-                self._score(items, kwargs.get("log_metric")))
+                self._score(items, kwargs.get("log_metric"))
+            )
             entry = (task, 0)
             self._pending[key] = entry
             while len(self._pending) > _KEEP_BATCHES:
@@ -151,21 +178,30 @@ class SharedBatch:
             self._pending[key] = (task, readers + 1)
         return await asyncio.shield(task)
 
-    async def _score(self, items: list[dict[str, Any]],
-                     log_metric: Callable[[str, float], None] | None) -> list[Result]:
+    async def _score(
+        self, items: list[dict[str, Any]], log_metric: Callable[[str, float], None] | None
+    ) -> list[Result]:
         results = await self.client.ascore(items, timeout_s=self.timeout_s)
         errors = [r.error for r in results if r.error is not None]
         if errors:
-            logger.warning("%d of %d completions failed to score, e.g.: %s",
-                           len(errors), len(results), errors[0])
+            logger.warning(
+                "%d of %d completions failed to score, e.g.: %s",
+                len(errors),
+                len(results),
+                errors[0],
+            )
         if callable(log_metric):
             log_metric("referee/null_rewards", float(sum(r.reward is None for r in results)))
             log_metric("referee/item_errors", float(len(errors)))
         return results
 
-    def items(self, prompts: Sequence[Any], completions: Sequence[Any],
-              completion_ids: Sequence[Sequence[int]] | None,
-              kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def items(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        completion_ids: Sequence[Sequence[int]] | None,
+        kwargs: Mapping[str, Any],
+    ) -> list[dict[str, Any]]:
         """One item per completion, the scorers' "{column}" values filled in."""
         columns = {k: v for k, v in kwargs.items() if k not in _TRL_KWARGS}
         items: list[dict[str, Any]] = []
@@ -179,7 +215,8 @@ class SharedBatch:
                 group += 1
             previous = prompt
             item: dict[str, Any] = {
-                "id": str(index), "group": f"g{group}",
+                "id": str(index),
+                "group": f"g{group}",
                 "completion": completion_text(completion),
                 "scorers": [fill_columns(spec, columns, index) for spec in self.specs],
             }
@@ -195,13 +232,15 @@ class SharedBatch:
             return prompt
         if self.processing_class is not None:
             text = self.processing_class.apply_chat_template(
-                list(prompt), tokenize=False, add_generation_prompt=True)
+                list(prompt), tokenize=False, add_generation_prompt=True
+            )
             return text if isinstance(text, str) else None
         return None
 
 
-def fill_columns(spec: Mapping[str, Any], columns: Mapping[str, Sequence[Any]],
-                 index: int) -> dict[str, Any]:
+def fill_columns(
+    spec: Mapping[str, Any], columns: Mapping[str, Sequence[Any]], index: int
+) -> dict[str, Any]:
     """The spec with each "{column}" value replaced by that column's value at `index`."""
     filled: dict[str, Any] = {}
     for name, value in spec.items():
@@ -211,9 +250,11 @@ def fill_columns(spec: Mapping[str, Any], columns: Mapping[str, Sequence[Any]],
             continue
         column = match.group(1)
         if column not in columns:
-            raise KeyError(f"scorer {spec.get('name')!r}: parameter {name!r} asks for the "
-                           f"dataset column {column!r}, but the batch has only "
-                           f"{sorted(columns)}")
+            raise KeyError(
+                f"scorer {spec.get('name')!r}: parameter {name!r} asks for the "
+                f"dataset column {column!r}, but the batch has only "
+                f"{sorted(columns)}"
+            )
         filled[name] = columns[column][index]
     return filled
 
@@ -234,8 +275,11 @@ def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     # Multimodal content: a list of parts, of which only the text parts count.
-    return "".join(str(part.get("text", "")) for part in content
-                   if isinstance(part, Mapping) and part.get("type", "text") == "text")
+    return "".join(
+        str(part.get("text", ""))
+        for part in content
+        if isinstance(part, Mapping) and part.get("type", "text") == "text"
+    )
 
 
 def score_of(result: Result, key: str) -> float | None:

@@ -46,8 +46,17 @@ from referee.verifiers.contract import Result
 
 Route = Literal["math", "code"]
 CODE_MARKERS = ("code", "apps", "taco", "livecodebench", "humaneval", "mbpp", "leetcode")
-MATH_MARKERS = ("gsm8k", "gsm_hard", "math", "aime", "amc", "numina", "olympiad",
-                "deepscaler", "dapo")
+MATH_MARKERS = (
+    "gsm8k",
+    "gsm_hard",
+    "math",
+    "aime",
+    "amc",
+    "numina",
+    "olympiad",
+    "deepscaler",
+    "dapo",
+)
 
 _clients: dict[tuple[str, str | None], RewardClient] = {}
 _clients_lock = threading.Lock()
@@ -60,15 +69,24 @@ def route_of(data_source: str) -> Route:
         return "code"
     if any(marker in name for marker in MATH_MARKERS):
         return "math"
-    raise ValueError(f"Referee's verl adapter has no route for data_source {data_source!r}: "
-                     "pass route='math' or route='code' in reward_kwargs, or rename the "
-                     f"source to contain one of {MATH_MARKERS + CODE_MARKERS}")
+    raise ValueError(
+        f"Referee's verl adapter has no route for data_source {data_source!r}: "
+        "pass route='math' or route='code' in reward_kwargs, or rename the "
+        f"source to contain one of {MATH_MARKERS + CODE_MARKERS}"
+    )
 
 
-def item_of(data_source: str, solution_str: str, ground_truth: Any,
-            extra_info: Mapping[str, Any] | None, *, format_weight: float = 0.5,
-            prefilled: bool | None = None, route: Route | None = None,
-            item_id: str | None = None) -> dict[str, Any]:
+def item_of(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None,
+    *,
+    format_weight: float = 0.5,
+    prefilled: bool | None = None,
+    route: Route | None = None,
+    item_id: str | None = None,
+) -> dict[str, Any]:
     """The Referee item for one verl sample."""
     kind = route or route_of(data_source)
     if kind == "math":
@@ -88,37 +106,77 @@ def item_of(data_source: str, solution_str: str, ground_truth: Any,
     return item
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: Any,
-                  extra_info: Mapping[str, Any] | None = None, *, url: str,
-                  api_key: str | None = None, format_weight: float = 0.5,
-                  prefilled: bool | None = None, route: Route | None = None,
-                  timeout_s: float | None = None, null_reward: float | None = None,
-                  return_dict: bool = False, **unused: Any) -> float | dict[str, float]:
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    *,
+    url: str,
+    api_key: str | None = None,
+    format_weight: float = 0.5,
+    prefilled: bool | None = None,
+    route: Route | None = None,
+    timeout_s: float | None = None,
+    null_reward: float | None = None,
+    return_dict: bool = False,
+    **unused: Any,
+) -> float | dict[str, float]:
     """One sample (verl's NaiveRewardManager). Prefer `compute_score_batch`."""
     return compute_score_batch(
-        [data_source], [solution_str], [ground_truth], [extra_info], url=url, api_key=api_key,
-        format_weight=format_weight, prefilled=prefilled, route=route, timeout_s=timeout_s,
-        null_reward=null_reward, return_dict=return_dict)[0]
+        [data_source],
+        [solution_str],
+        [ground_truth],
+        [extra_info],
+        url=url,
+        api_key=api_key,
+        format_weight=format_weight,
+        prefilled=prefilled,
+        route=route,
+        timeout_s=timeout_s,
+        null_reward=null_reward,
+        return_dict=return_dict,
+    )[0]
 
 
-def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str],
-                        ground_truths: Sequence[Any],
-                        extra_infos: Sequence[Mapping[str, Any] | None] | None = None, *,
-                        url: str, api_key: str | None = None, format_weight: float = 0.5,
-                        prefilled: bool | None = None, route: Route | None = None,
-                        timeout_s: float | None = None, null_reward: float | None = None,
-                        return_dict: bool = False,
-                        **unused: Any) -> list[float | dict[str, float]]:
+def compute_score_batch(
+    data_sources: Sequence[str],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[Any],
+    extra_infos: Sequence[Mapping[str, Any] | None] | None = None,
+    *,
+    url: str,
+    api_key: str | None = None,
+    format_weight: float = 0.5,
+    prefilled: bool | None = None,
+    route: Route | None = None,
+    timeout_s: float | None = None,
+    null_reward: float | None = None,
+    return_dict: bool = False,
+    **unused: Any,
+) -> list[float | dict[str, float]]:
     """A batch (verl's BatchRewardManager): one reward, or `{"score", "referee_null"}`, per
     sample, in order. `unused` absorbs keyword arguments verl adds in newer versions."""
     infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
-    items = [item_of(source, solution, truth, info, format_weight=format_weight,
-                     prefilled=prefilled, route=route, item_id=str(index))
-             for index, (source, solution, truth, info)
-             in enumerate(zip(data_sources, solution_strs, ground_truths, infos, strict=True))]
+    items = [
+        item_of(
+            source,
+            solution,
+            truth,
+            info,
+            format_weight=format_weight,
+            prefilled=prefilled,
+            route=route,
+            item_id=str(index),
+        )
+        for index, (source, solution, truth, info) in enumerate(
+            zip(data_sources, solution_strs, ground_truths, infos, strict=True)
+        )
+    ]
     results = client_for(url, api_key).score(items, timeout_s=timeout_s)
-    return [_reward(index, result, null_reward, return_dict)
-            for index, result in enumerate(results)]
+    return [
+        _reward(index, result, null_reward, return_dict) for index, result in enumerate(results)
+    ]
 
 
 def client_for(url: str, api_key: str | None) -> RewardClient:
@@ -130,8 +188,9 @@ def client_for(url: str, api_key: str | None) -> RewardClient:
         return client
 
 
-def _reward(index: int, result: Result, null_reward: float | None,
-            return_dict: bool) -> float | dict[str, float]:
+def _reward(
+    index: int, result: Result, null_reward: float | None, return_dict: bool
+) -> float | dict[str, float]:
     if result.reward is None:
         if null_reward is None:
             raise RewardError(index, result)
@@ -146,5 +205,7 @@ def _tests_of(ground_truth: Any, extra_info: Mapping[str, Any] | None) -> Any:
         return ground_truth
     if extra_info is not None and extra_info.get("tests") not in (None, "", {}, []):
         return extra_info["tests"]
-    raise ValueError("a code sample needs its tests in ground_truth or extra_info['tests'] "
-                     f"(got ground_truth={json.dumps(ground_truth, default=str)[:80]})")
+    raise ValueError(
+        "a code sample needs its tests in ground_truth or extra_info['tests'] "
+        f"(got ground_truth={json.dumps(ground_truth, default=str)[:80]})"
+    )

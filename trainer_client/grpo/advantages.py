@@ -45,7 +45,9 @@ def _std(values: Sequence[float]) -> float:
 
 
 def compute_advantages(
-    rewards: Sequence[float | None], group_size: int, scale: ScaleRewards = "group",
+    rewards: Sequence[float | None],
+    group_size: int,
+    scale: ScaleRewards = "group",
 ) -> Advantages:
     """Advantages for rewards laid out group by group (`group_size` consecutive samples)."""
     if group_size < 1 or len(rewards) % group_size:
@@ -59,7 +61,7 @@ def compute_advantages(
     group_std: list[float] = []
     zero_variance: list[bool] = []
     for start in range(0, len(rewards), group_size):
-        group = rewards[start:start + group_size]
+        group = rewards[start : start + group_size]
         scored = [r for r in group if r is not None]
         std = _std(scored)
         group_std.append(std)
@@ -75,6 +77,7 @@ def compute_advantages(
 def kept_samples(advantages: Advantages, group_size: int, drop_zero_variance: bool) -> list[int]:
     """Indices of the samples to train on: valid ones, minus zero-variance groups if asked."""
     return [
-        i for i, ok in enumerate(advantages.valid)
+        i
+        for i, ok in enumerate(advantages.valid)
         if ok and not (drop_zero_variance and advantages.zero_variance[i // group_size])
     ]

@@ -33,8 +33,11 @@ def checkpoints(directory: str | Path) -> list[Path]:
     path = Path(directory)
     if not path.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in path.iterdir()
-             if (m := _NAME.match(p.name)) and (p / "trainer_state.pt").is_file()]
+    found = [
+        (int(m.group(1)), p)
+        for p in path.iterdir()
+        if (m := _NAME.match(p.name)) and (p / "trainer_state.pt").is_file()
+    ]
     return [p for _, p in sorted(found)]
 
 
@@ -58,21 +61,34 @@ def _restore_rng(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(
-    directory: str | Path, step: int, *, models: Models, optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler, trainer_state: dict[str, Any],
-    recipe: Recipe, keep: int | None,
+    directory: str | Path,
+    step: int,
+    *,
+    models: Models,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    trainer_state: dict[str, Any],
+    recipe: Recipe,
+    keep: int | None,
 ) -> Path:
     root = Path(directory)
     final = root / f"checkpoint-{step:06d}"
     partial = root / f".partial-checkpoint-{step:06d}"
     shutil.rmtree(partial, ignore_errors=True)
     save_pretrained(models.policy, models.tokenizer, partial / "model")
-    torch.save({
-        "step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-        "trainer": trainer_state, "rng": _rng_state(),
-    }, partial / "trainer_state.pt")
-    (partial / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"),
-                                                        sort_keys=False))
+    torch.save(
+        {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "trainer": trainer_state,
+            "rng": _rng_state(),
+        },
+        partial / "trainer_state.pt",
+    )
+    (partial / "recipe.yaml").write_text(
+        yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
+    )
     shutil.rmtree(final, ignore_errors=True)
     partial.rename(final)
     if keep is not None:
@@ -82,7 +98,10 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: str | Path, *, models: Models, optimizer: torch.optim.Optimizer,
+    path: str | Path,
+    *,
+    models: Models,
+    optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
 ) -> tuple[int, dict[str, Any]]:
     """Restore weights, optimizer, scheduler and RNGs; return (step, trainer state)."""

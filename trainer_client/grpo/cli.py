@@ -22,18 +22,30 @@ from pydantic import ValidationError
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="referee-train", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="recipe YAML")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a recipe field (repeatable)")
-    parser.add_argument("--resume", nargs="?", const=True, default=False,
-                        help="resume from the newest checkpoint in output.dir, or from PATH")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe field (repeatable)",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        help="resume from the newest checkpoint in output.dir, or from PATH",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # Imported here: --help must not pay for torch.
     from referee.trainer_client.grpo.config import load_recipe
 
@@ -49,15 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scorer.health()
     except RefereeClientError as exc:
-        print(f"referee-train: the reward service at {recipe.rewards.url} is not ready: {exc}",
-              file=sys.stderr)
+        print(
+            f"referee-train: the reward service at {recipe.rewards.url} is not ready: {exc}",
+            file=sys.stderr,
+        )
         return 1
     with scorer:
         history = GRPOTrainer(recipe, scorer=scorer).train(resume=args.resume)
     if history:
         last = history[-1]
-        print(f"referee-train: {len(history)} steps; last reward {last['reward/mean']:.3f}, "
-              f"accuracy {last.get('accuracy', float('nan')):.3f}; output in {recipe.output.dir}")
+        print(
+            f"referee-train: {len(history)} steps; last reward {last['reward/mean']:.3f}, "
+            f"accuracy {last.get('accuracy', float('nan')):.3f}; output in {recipe.output.dir}"
+        )
     return 0
 
 

@@ -39,17 +39,24 @@ class TinyModelConfig(_Section):
 
 class ModelConfig(_Section):
     name_or_path: str | None = Field(
-        default=None, description="A local model directory (or a hub id already in the local "
+        default=None,
+        description="A local model directory (or a hub id already in the local "
         "cache: nothing is downloaded offline). A directory written by `save_pretrained` of this "
-        "package carries its compact tokenizer along.")
+        "package carries its compact tokenizer along.",
+    )
     tiny: TinyModelConfig | None = Field(
-        default=None, description="Build a tiny random model instead of loading one.")
+        default=None, description="Build a tiny random model instead of loading one."
+    )
     mixed_precision: Literal["auto", "bf16", "no"] = Field(
-        default="auto", description="bf16 autocast for forward passes; auto = bf16 on a GPU "
-        "that supports it, off on CPU.")
+        default="auto",
+        description="bf16 autocast for forward passes; auto = bf16 on a GPU "
+        "that supports it, off on CPU.",
+    )
     param_dtype: Literal["float32", "bfloat16"] = Field(
-        default="float32", description="dtype of the trained weights and optimizer state; "
-        "bfloat16 halves their memory at some cost in update precision.")
+        default="float32",
+        description="dtype of the trained weights and optimizer state; "
+        "bfloat16 halves their memory at some cost in update precision.",
+    )
     gradient_checkpointing: bool = False
     device: str = Field(default="auto", description="auto = cuda when available, else cpu.")
 
@@ -69,9 +76,13 @@ class ArithmeticConfig(_Section):
     max_terms: int = Field(default=2, ge=2)
     max_operand: int = Field(default=9, ge=1)
     sloppy_fraction: float = Field(
-        default=0.0, ge=0, le=1, description="Share of train rows whose worked answer (the "
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of train rows whose worked answer (the "
         "cold-start demonstration) boxes the first partial sum instead of the total: imperfect "
-        "cold-start data, which SFT copies and a verifier reward can unlearn.")
+        "cold-start data, which SFT copies and a verifier reward can unlearn.",
+    )
     seed: int = 0
 
 
@@ -80,8 +91,10 @@ class DataConfig(_Section):
     path: str | None = Field(default=None, description="JSONL file for source=jsonl.")
     prompt_column: str = "problem"
     template: Literal["r1", "none"] = Field(
-        default="r1", description="r1: wrap each prompt in DeepSeek-R1's template, which ends "
-        "with an opened <think>.")
+        default="r1",
+        description="r1: wrap each prompt in DeepSeek-R1's template, which ends "
+        "with an opened <think>.",
+    )
     arithmetic: ArithmeticConfig = Field(default_factory=ArithmeticConfig)
 
     @model_validator(mode="after")
@@ -104,24 +117,35 @@ class RewardConfig(_Section):
     scorers: list[dict[str, Any]] = Field(
         default_factory=lambda: _default_scorers(),
         description="Scorer specs of every item; `{column}` in a string parameter is replaced "
-        "by that dataset column of the item's prompt.")
+        "by that dataset column of the item's prompt.",
+    )
     accuracy_key: str | None = Field(
-        default="math", description="Result key whose score of 1 counts as correct (accuracy).")
+        default="math", description="Result key whose score of 1 counts as correct (accuracy)."
+    )
 
 
 class GenerationConfig(_Section):
     backend: Literal["transformers", "vllm"] = Field(
-        default="transformers", description="vllm falls back to transformers, with a log line, "
-        "when vLLM is not installed or the model is not a directory vLLM can load.")
+        default="transformers",
+        description="vllm falls back to transformers, with a log line, "
+        "when vLLM is not installed or the model is not a directory vLLM can load.",
+    )
     temperature: float = Field(default=1.0, gt=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
-    top_k: int = Field(default=0, ge=0, description="0 disables top-k, so the sampled "
-                       "distribution is the one the loss computes log-probs under.")
+    top_k: int = Field(
+        default=0,
+        ge=0,
+        description="0 disables top-k, so the sampled "
+        "distribution is the one the loss computes log-probs under.",
+    )
     max_prompt_length: int = Field(default=512, ge=1)
     max_completion_length: int = Field(default=512, ge=1)
     chunk_prompts: int | None = Field(
-        default=None, ge=1, description="Prompts per generate call; each chunk is sent for "
-        "scoring as soon as it is generated, while the next chunk generates. None = all.")
+        default=None,
+        ge=1,
+        description="Prompts per generate call; each chunk is sent for "
+        "scoring as soon as it is generated, while the next chunk generates. None = all.",
+    )
     vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)
 
 
@@ -129,24 +153,37 @@ class GRPOConfig(_Section):
     num_generations: int = Field(default=16, ge=2, description="G, completions per prompt.")
     prompts_per_step: int = Field(default=32, ge=1)
     micro_batch_size: int = Field(
-        default=8, ge=1, description="Completions per forward/backward; the generation batch "
-        "is accumulated over ceil(batch / micro_batch_size) micro-batches per optimizer step.")
-    beta: float = Field(default=0.001, ge=0, description="KL coefficient; 0 loads no "
-                        "reference model.")
+        default=8,
+        ge=1,
+        description="Completions per forward/backward; the generation batch "
+        "is accumulated over ceil(batch / micro_batch_size) micro-batches per optimizer step.",
+    )
+    beta: float = Field(
+        default=0.001, ge=0, description="KL coefficient; 0 loads no reference model."
+    )
     epsilon: float = Field(default=0.2, gt=0, lt=1)
-    epsilon_high: float | None = Field(default=None, gt=0, description="Upper clip "
-                                       "(DAPO clip-higher: 0.28); None = epsilon.")
-    num_iterations: int = Field(default=1, ge=1, description="Updates per generation batch, "
-                                "each against the log-probs stored at generation.")
+    epsilon_high: float | None = Field(
+        default=None, gt=0, description="Upper clip (DAPO clip-higher: 0.28); None = epsilon."
+    )
+    num_iterations: int = Field(
+        default=1,
+        ge=1,
+        description="Updates per generation batch, "
+        "each against the log-probs stored at generation.",
+    )
     loss_type: LossType = "dapo"
     scale_rewards: ScaleRewards = "group"
     drop_zero_variance_groups: bool = Field(
-        default=False, description="Leave out groups whose rewards are all equal (DAPO's "
-        "dynamic sampling, without refilling the batch).")
+        default=False,
+        description="Leave out groups whose rewards are all equal (DAPO's "
+        "dynamic sampling, without refilling the batch).",
+    )
     mask_truncated_completions: bool = False
     off_policy_steps: Literal[0, 1] = Field(
-        default=0, description="1: generate (and score) batch N+1 before updating on batch N, "
-        "so scoring overlaps the update; samples are then one update stale.")
+        default=0,
+        description="1: generate (and score) batch N+1 before updating on batch N, "
+        "so scoring overlaps the update; samples are then one update stale.",
+    )
     learning_rate: float = Field(default=1e-6, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
     adam_beta1: float = 0.9
@@ -169,11 +206,13 @@ class OutputConfig(_Section):
     dir: str = "runs/grpo"
     save_steps: int = Field(default=50, ge=0, description="0 saves only at the end.")
     save_total_limit: int | None = Field(default=2, ge=1)
-    tensorboard: bool = Field(default=False, description="Also write TensorBoard events "
-                              "(needs the tensorboard package).")
+    tensorboard: bool = Field(
+        default=False, description="Also write TensorBoard events (needs the tensorboard package)."
+    )
     progress: bool = True
-    log_completions: int = Field(default=2, ge=0, description="Completions per step written "
-                                 "to completions.jsonl.")
+    log_completions: int = Field(
+        default=2, ge=0, description="Completions per step written to completions.jsonl."
+    )
 
 
 class Recipe(_Section):

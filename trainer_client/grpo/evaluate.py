@@ -20,8 +20,15 @@ from referee.trainer_client.grpo.tasks import Row
 
 
 def evaluate(
-    rows: Sequence[Row], *, models: Models, recipe: Recipe, scorer: Scorer,
-    samples_per_prompt: int = 1, greedy: bool = False, seed: int = 0, prompts_per_batch: int = 32,
+    rows: Sequence[Row],
+    *,
+    models: Models,
+    recipe: Recipe,
+    scorer: Scorer,
+    samples_per_prompt: int = 1,
+    greedy: bool = False,
+    seed: int = 0,
+    prompts_per_batch: int = 32,
 ) -> dict[str, float]:
     """Reward stats over `rows` (`accuracy`, `reward/mean`, per-scorer means, ...) and `n`."""
     n = 1 if greedy else samples_per_prompt
@@ -31,16 +38,26 @@ def evaluate(
     with torch.random.fork_rng(devices=[models.device] if models.device.type == "cuda" else []):
         torch.manual_seed(seed)
         for first in range(0, len(rows), prompts_per_batch):
-            chunk = rows[first:first + prompts_per_batch]
-            prompts = [list(tokenizer.encode(r["prompt"], add_special_tokens=False))
-                       [-recipe.generation.max_prompt_length:] for r in chunk]
+            chunk = rows[first : first + prompts_per_batch]
+            prompts = [
+                list(tokenizer.encode(r["prompt"], add_special_tokens=False))[
+                    -recipe.generation.max_prompt_length :
+                ]
+                for r in chunk
+            ]
             for k, ids in enumerate(generator.generate(prompts, n, greedy=greedy)):
                 row_index = first + k // n
                 completion, _ = cut_at_eos(ids, eos, pad)
-                items.append(build_item(
-                    item_id=f"eval-p{row_index}-g{k % n}", group=f"eval-p{row_index}",
-                    prompt=rows[row_index]["prompt"], completion_tokens=len(completion),
-                    completion=str(tokenizer.decode(completion, skip_special_tokens=True)),
-                    scorers=recipe.rewards.scorers, row=rows[row_index]))
+                items.append(
+                    build_item(
+                        item_id=f"eval-p{row_index}-g{k % n}",
+                        group=f"eval-p{row_index}",
+                        prompt=rows[row_index]["prompt"],
+                        completion_tokens=len(completion),
+                        completion=str(tokenizer.decode(completion, skip_special_tokens=True)),
+                        scorers=recipe.rewards.scorers,
+                        row=rows[row_index],
+                    )
+                )
     results = scorer.score(items, timeout_s=recipe.rewards.timeout_s)
     return {**reward_stats(results, recipe.rewards.accuracy_key), "n": float(len(results))}

@@ -58,7 +58,11 @@ def k3_kl(logps: Tensor, ref_logps: Tensor) -> Tensor:
 
 
 def clipped_surrogate(
-    logps: Tensor, old_logps: Tensor, advantages: Tensor, epsilon_low: float, epsilon_high: float,
+    logps: Tensor,
+    old_logps: Tensor,
+    advantages: Tensor,
+    epsilon_low: float,
+    epsilon_high: float,
 ) -> tuple[Tensor, Tensor]:
     """Per-token -min(rho A, clip(rho) A) and the ratio rho; `advantages` is per sequence."""
     ratio = torch.exp(logps - old_logps)
@@ -68,8 +72,13 @@ def clipped_surrogate(
 
 
 def aggregate(
-    per_token_loss: Tensor, mask: Tensor, loss_type: LossType, *, accumulation_steps: int,
-    max_completion_length: int, total_tokens: int,
+    per_token_loss: Tensor,
+    mask: Tensor,
+    loss_type: LossType,
+    *,
+    accumulation_steps: int,
+    max_completion_length: int,
+    total_tokens: int,
 ) -> Tensor:
     """Reduce masked per-token losses to this micro-batch's share of the step loss (TRL's)."""
     masked = per_token_loss * mask
@@ -97,9 +106,19 @@ class LossOutput:
 
 
 def grpo_loss(
-    logps: Tensor, mask: Tensor, advantages: Tensor, *, old_logps: Tensor | None,
-    ref_logps: Tensor | None, beta: float, epsilon_low: float, epsilon_high: float,
-    loss_type: LossType, accumulation_steps: int, max_completion_length: int, total_tokens: int,
+    logps: Tensor,
+    mask: Tensor,
+    advantages: Tensor,
+    *,
+    old_logps: Tensor | None,
+    ref_logps: Tensor | None,
+    beta: float,
+    epsilon_low: float,
+    epsilon_high: float,
+    loss_type: LossType,
+    accumulation_steps: int,
+    max_completion_length: int,
+    total_tokens: int,
 ) -> LossOutput:
     """The micro-batch loss and its statistics. `old_logps` None means on-policy (rho = 1)."""
     old = logps.detach() if old_logps is None else old_logps
@@ -115,10 +134,19 @@ def grpo_loss(
     adv = advantages.unsqueeze(1)
     low = ((ratio < 1 - epsilon_low) & (adv < 0)).float()
     high = ((ratio > 1 + epsilon_high) & (adv > 0)).float()
-    loss = aggregate(per_token, mask, loss_type, accumulation_steps=accumulation_steps,
-                     max_completion_length=max_completion_length, total_tokens=total_tokens)
+    loss = aggregate(
+        per_token,
+        mask,
+        loss_type,
+        accumulation_steps=accumulation_steps,
+        max_completion_length=max_completion_length,
+        total_tokens=total_tokens,
+    )
     return LossOutput(
-        loss=loss, tokens=float(mask.sum()), kl_sum=kl_sum,
-        clip_low_sum=float((low * mask).sum()), clip_high_sum=float((high * mask).sum()),
+        loss=loss,
+        tokens=float(mask.sum()),
+        kl_sum=kl_sum,
+        clip_low_sum=float((low * mask).sum()),
+        clip_high_sum=float((high * mask).sum()),
         policy_loss_sum=float((surrogate.detach() * mask).sum()),
     )

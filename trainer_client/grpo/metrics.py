@@ -36,8 +36,9 @@ def _jsonable(value: float) -> float | None:
 
 
 class MetricsWriter:
-    def __init__(self, directory: str | Path, *, tensorboard: bool = False,
-                 resume_step: int | None = None) -> None:
+    def __init__(
+        self, directory: str | Path, *, tensorboard: bool = False, resume_step: int | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / FILE_NAME
@@ -51,8 +52,10 @@ class MetricsWriter:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                log.warning("output.tensorboard is set but the tensorboard package is not "
-                            "installed: writing metrics.jsonl only")
+                log.warning(
+                    "output.tensorboard is set but the tensorboard package is not "
+                    "installed: writing metrics.jsonl only"
+                )
             else:
                 self._tensorboard = SummaryWriter(str(self.directory / "tensorboard"))
 

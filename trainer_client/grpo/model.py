@@ -61,7 +61,8 @@ def resolve_autocast(config: ModelConfig, device: torch.device) -> torch.dtype |
 
 
 def autocast(
-    device: torch.device, dtype: torch.dtype | None,
+    device: torch.device,
+    dtype: torch.dtype | None,
 ) -> contextlib.AbstractContextManager[Any]:
     if dtype is None:
         return contextlib.nullcontext()
@@ -71,11 +72,16 @@ def autocast(
 def tiny_model(config: TinyModelConfig, tokenizer: TokenizerLike, vocab_size: int) -> Model:
     """A randomly initialised Qwen2 decoder; weights depend only on `config.seed`."""
     qwen = Qwen2Config(
-        vocab_size=vocab_size, hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_layers, num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_kv_heads, intermediate_size=config.intermediate_size,
-        max_position_embeddings=config.max_position_embeddings, tie_word_embeddings=True,
-        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_kv_heads,
+        intermediate_size=config.intermediate_size,
+        max_position_embeddings=config.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     with _seeded(config.seed):
@@ -112,8 +118,11 @@ def load_models(config: ModelConfig, beta: float, texts: Iterable[str] = ()) -> 
         compact = CompactTokenizer.from_texts(texts)
         tokenizer: TokenizerLike = compact
         policy = tiny_model(config.tiny, compact, compact.vocab_size)
-        log.info("built a tiny Qwen2 model: %d parameters, vocabulary %d",
-                 sum(p.numel() for p in policy.parameters()), compact.vocab_size)
+        log.info(
+            "built a tiny Qwen2 model: %d parameters, vocabulary %d",
+            sum(p.numel() for p in policy.parameters()),
+            compact.vocab_size,
+        )
     else:
         assert config.name_or_path is not None  # the config validator guarantees it
         tokenizer = load_tokenizer(config.name_or_path)
@@ -130,8 +139,10 @@ def load_models(config: ModelConfig, beta: float, texts: Iterable[str] = ()) -> 
     policy.to(device=device, dtype=param_dtype)
     if config.gradient_checkpointing:
         # transformers 5 renamed it; older releases only have the old name.
-        enable = (getattr(policy, "activation_checkpointing_enable", None)
-                  or policy.gradient_checkpointing_enable)
+        enable = (
+            getattr(policy, "activation_checkpointing_enable", None)
+            or policy.gradient_checkpointing_enable
+        )
         enable()
         policy.config.use_cache = False
     return Models(policy, reference, tokenizer, device, autocast_dtype)

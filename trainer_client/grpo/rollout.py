@@ -59,11 +59,19 @@ class TransformersGenerator:
         models, pad = self.models, pad_id(self.models)
         width = max(len(p) for p in prompts)
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=models.device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts],
-                            device=models.device)
-        sampling: dict[str, Any] = {"do_sample": False} if greedy else {
-            "do_sample": True, "temperature": self.config.temperature,
-            "top_p": self.config.top_p, "top_k": self.config.top_k}
+        mask = torch.tensor(
+            [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=models.device
+        )
+        sampling: dict[str, Any] = (
+            {"do_sample": False}
+            if greedy
+            else {
+                "do_sample": True,
+                "temperature": self.config.temperature,
+                "top_p": self.config.top_p,
+                "top_k": self.config.top_k,
+            }
+        )
         policy: Any = models.policy
         was_training = policy.training
         policy.eval()
@@ -72,8 +80,11 @@ class TransformersGenerator:
                 out = policy.generate(
                     input_ids=ids.repeat_interleave(n, 0),
                     attention_mask=mask.repeat_interleave(n, 0),
-                    **sampling, max_new_tokens=self.config.max_completion_length,
-                    pad_token_id=pad, eos_token_id=models.tokenizer.eos_token_id, use_cache=True,
+                    **sampling,
+                    max_new_tokens=self.config.max_completion_length,
+                    pad_token_id=pad,
+                    eos_token_id=models.tokenizer.eos_token_id,
+                    use_cache=True,
                 )
         finally:
             policy.train(was_training)
@@ -101,12 +112,19 @@ def make_generator(recipe: Recipe, models: Models) -> Generator:
             reason = "vLLM needs the model as a local directory"
         if reason is None:
             assert path is not None
-            log.info("generating with vLLM (colocated, gpu_memory_utilization=%.2f)",
-                     recipe.generation.vllm_gpu_memory_utilization)
-            return VLLMGenerator(path, recipe.generation, seed=recipe.grpo.seed,
-                                 eos_id=int(models.tokenizer.eos_token_id))
-        log.warning("generation.backend is vllm but %s: falling back to transformers generate",
-                    reason)
+            log.info(
+                "generating with vLLM (colocated, gpu_memory_utilization=%.2f)",
+                recipe.generation.vllm_gpu_memory_utilization,
+            )
+            return VLLMGenerator(
+                path,
+                recipe.generation,
+                seed=recipe.grpo.seed,
+                eos_id=int(models.tokenizer.eos_token_id),
+            )
+        log.warning(
+            "generation.backend is vllm but %s: falling back to transformers generate", reason
+        )
     return TransformersGenerator(models, recipe.generation)
 
 
@@ -123,27 +141,33 @@ def cut_at_eos(ids: Sequence[int], eos: int, pad: int) -> tuple[list[int], bool]
     """Tokens up to and including the first EOS; (tokens minus trailing pad, True) if none."""
     ids = list(ids)
     if eos in ids:
-        return ids[:ids.index(eos) + 1], False
+        return ids[: ids.index(eos) + 1], False
     while ids and ids[-1] == pad:
         ids.pop()
     return ids, True
 
 
 @torch.no_grad()
-def sequence_logps(model: Any, models: Models, samples: Sequence[Sample], temperature: float,
-                   micro_batch_size: int) -> list[Tensor]:
+def sequence_logps(
+    model: Any, models: Models, samples: Sequence[Sample], temperature: float, micro_batch_size: int
+) -> list[Tensor]:
     """Per-token log-probs of each sample's completion under `model` (1-D, completion length)."""
     out: list[Tensor] = []
     was_training = model.training
     model.eval()
     try:
         for start in range(0, len(samples), micro_batch_size):
-            part = samples[start:start + micro_batch_size]
-            batch = collate([s.prompt_ids for s in part], [s.completion_ids for s in part],
-                            pad_id(models), models.device)
+            part = samples[start : start + micro_batch_size]
+            batch = collate(
+                [s.prompt_ids for s in part],
+                [s.completion_ids for s in part],
+                pad_id(models),
+                models.device,
+            )
             logps, _ = completion_logps(model, batch, temperature, autocast=models.autocast())
-            out.extend(row[:len(s.completion_ids)].float()
-                       for row, s in zip(logps, part, strict=True))
+            out.extend(
+                row[: len(s.completion_ids)].float() for row, s in zip(logps, part, strict=True)
+            )
     finally:
         model.train(was_training)
     return out
@@ -175,19 +199,32 @@ class PendingRollout:
 
 
 def start_rollout(
-    rows: list[Row], *, step: int, recipe: Recipe, models: Models, generator: Generator,
-    scorer: BackgroundScorer, keep_old_logps: bool,
+    rows: list[Row],
+    *,
+    step: int,
+    recipe: Recipe,
+    models: Models,
+    generator: Generator,
+    scorer: BackgroundScorer,
+    keep_old_logps: bool,
 ) -> PendingRollout:
     """Generate every prompt's group, chunk by chunk, submitting each chunk for scoring."""
     g, gen = recipe.grpo.num_generations, recipe.generation
     tokenizer, eos, pad = models.tokenizer, int(models.tokenizer.eos_token_id), pad_id(models)
-    pending = PendingRollout(rows, old_logps=[] if keep_old_logps else None,
-                             ref_logps=[] if models.reference is not None else None)
+    pending = PendingRollout(
+        rows,
+        old_logps=[] if keep_old_logps else None,
+        ref_logps=[] if models.reference is not None else None,
+    )
     chunk = gen.chunk_prompts or len(rows)
     for first in range(0, len(rows), chunk):
         indices = range(first, min(first + chunk, len(rows)))
-        prompts = [list(tokenizer.encode(rows[i]["prompt"], add_special_tokens=False))
-                   [-gen.max_prompt_length:] for i in indices]
+        prompts = [
+            list(tokenizer.encode(rows[i]["prompt"], add_special_tokens=False))[
+                -gen.max_prompt_length :
+            ]
+            for i in indices
+        ]
         start = time.perf_counter()
         raw = generator.generate(prompts, g)
         pending.generate_s += time.perf_counter() - start
@@ -196,22 +233,33 @@ def start_rollout(
             completion, truncated = cut_at_eos(ids, eos, pad)
             text = str(tokenizer.decode(completion, skip_special_tokens=True))
             samples.append(Sample(indices[k // g], prompts[k // g], completion, text, truncated))
-        pending.futures.append(scorer.submit([
-            build_item(item_id=f"s{step}-p{s.row}-g{k % g}", group=f"s{step}-p{s.row}",
-                       prompt=rows[s.row]["prompt"], completion=s.text,
-                       completion_tokens=len(s.completion_ids), scorers=recipe.rewards.scorers,
-                       row=rows[s.row])
-            for k, s in enumerate(samples)
-        ]))
+        pending.futures.append(
+            scorer.submit(
+                [
+                    build_item(
+                        item_id=f"s{step}-p{s.row}-g{k % g}",
+                        group=f"s{step}-p{s.row}",
+                        prompt=rows[s.row]["prompt"],
+                        completion=s.text,
+                        completion_tokens=len(s.completion_ids),
+                        scorers=recipe.rewards.scorers,
+                        row=rows[s.row],
+                    )
+                    for k, s in enumerate(samples)
+                ]
+            )
+        )
         # While the service scores this chunk: the log-probs the update will need.
         start = time.perf_counter()
         micro = recipe.grpo.micro_batch_size
         if pending.old_logps is not None:
-            pending.old_logps += sequence_logps(models.policy, models, samples, gen.temperature,
-                                                micro)
+            pending.old_logps += sequence_logps(
+                models.policy, models, samples, gen.temperature, micro
+            )
         if pending.ref_logps is not None:
-            pending.ref_logps += sequence_logps(models.reference, models, samples,
-                                                gen.temperature, micro)
+            pending.ref_logps += sequence_logps(
+                models.reference, models, samples, gen.temperature, micro
+            )
         pending.logprob_s += time.perf_counter() - start
         pending.samples.extend(samples)
     return pending

@@ -38,7 +38,8 @@ def fill(value: Any, row: Mapping[str, Any]) -> Any:
     """
     if isinstance(value, str):
         return _PLACEHOLDER.sub(
-            lambda m: str(row[m.group(1)]) if m.group(1) in row else m.group(0), value)
+            lambda m: str(row[m.group(1)]) if m.group(1) in row else m.group(0), value
+        )
     if isinstance(value, list):
         return [fill(v, row) for v in value]
     if isinstance(value, dict):
@@ -47,13 +48,25 @@ def fill(value: Any, row: Mapping[str, Any]) -> Any:
 
 
 def build_item(
-    *, item_id: str, group: str, prompt: str, completion: str, completion_tokens: int,
-    scorers: Sequence[Mapping[str, Any]], row: Mapping[str, Any],
+    *,
+    item_id: str,
+    group: str,
+    prompt: str,
+    completion: str,
+    completion_tokens: int,
+    scorers: Sequence[Mapping[str, Any]],
+    row: Mapping[str, Any],
 ) -> Item:
-    return Item.model_validate({
-        "id": item_id, "group": group, "prompt": prompt, "completion": completion,
-        "completion_tokens": completion_tokens, "scorers": [fill(dict(s), row) for s in scorers],
-    })
+    return Item.model_validate(
+        {
+            "id": item_id,
+            "group": group,
+            "prompt": prompt,
+            "completion": completion,
+            "completion_tokens": completion_tokens,
+            "scorers": [fill(dict(s), row) for s in scorers],
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,8 @@ def reward_stats(results: Sequence[Result], accuracy_key: str | None) -> dict[st
     stats["reward/mean"], stats["reward/std"] = _mean_std(rewards)
     stats["reward/null_frac"] = 1 - len(rewards) / len(results) if results else 0.0
     stats["reward/error_frac"] = (
-        sum(r.error is not None for r in results) / len(results) if results else 0.0)
+        sum(r.error is not None for r in results) / len(results) if results else 0.0
+    )
     keys = sorted({key for r in results for key in r.scores})
     for key in keys:
         values = [s.score for r in results if (s := r.scores.get(key)) and s.score is not None]

@@ -20,15 +20,23 @@ from referee.trainer_client.grpo.tensors import collate, completion_logps
 
 
 def sft(
-    models: Models, examples: Sequence[tuple[str, str]], *, steps: int, batch_size: int,
-    learning_rate: float, seed: int = 0, max_grad_norm: float = 1.0,
+    models: Models,
+    examples: Sequence[tuple[str, str]],
+    *,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int = 0,
+    max_grad_norm: float = 1.0,
 ) -> list[float]:
     """Train on (prompt, completion) pairs for `steps` optimizer steps; return the losses."""
     tokenizer, policy = models.tokenizer, models.policy
     eos = int(tokenizer.eos_token_id)
     encoded = [
-        (list(tokenizer.encode(prompt, add_special_tokens=False)),
-         [*tokenizer.encode(completion, add_special_tokens=False), eos])
+        (
+            list(tokenizer.encode(prompt, add_special_tokens=False)),
+            [*tokenizer.encode(completion, add_special_tokens=False), eos],
+        )
         for prompt, completion in examples
     ]
     rng = random.Random(seed)
@@ -37,8 +45,7 @@ def sft(
     losses = []
     for _ in range(steps):
         batch = [encoded[rng.randrange(len(encoded))] for _ in range(batch_size)]
-        seqs = collate([p for p, _ in batch], [c for _, c in batch], pad_id(models),
-                       models.device)
+        seqs = collate([p for p, _ in batch], [c for _, c in batch], pad_id(models), models.device)
         logps, _ = completion_logps(policy, seqs, 1.0, autocast=models.autocast())
         loss = -(logps * seqs.completion_mask).sum() / seqs.completion_mask.sum()
         optimizer.zero_grad(set_to_none=True)

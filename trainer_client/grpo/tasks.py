@@ -73,8 +73,10 @@ def arithmetic_rows(config: ArithmeticConfig, template: str) -> tuple[list[Row],
             held_out.append(problem)
             seen.add(problem[0])
     if len(held_out) < config.n_eval:
-        raise ValueError(f"found only {len(held_out)} distinct questions for the held-out set; "
-                         "raise max_operand or the number of terms")
+        raise ValueError(
+            f"found only {len(held_out)} distinct questions for the held-out set; "
+            "raise max_operand or the number of terms"
+        )
     train: list[tuple[str, str, str]] = []
     for _ in range(config.n_train * 100):
         if len(train) == config.n_train:
@@ -88,13 +90,20 @@ def arithmetic_rows(config: ArithmeticConfig, template: str) -> tuple[list[Row],
     def row(question: str, answer: str, cot: str, sloppy: bool = False) -> Row:
         # The first partial sum, as the chain of thought states it: "3 + 5 = 8." -> 8.
         shown = cot.split(" = ", 1)[1].split(".", 1)[0] if sloppy else answer
-        return {"prompt": apply_template(question, template), "question": question,
-                "answer": answer, "cot": cot, "demo_answer": shown}
+        return {
+            "prompt": apply_template(question, template),
+            "question": question,
+            "answer": answer,
+            "cot": cot,
+            "demo_answer": shown,
+        }
 
     # Its own stream, so that the fraction does not change which questions are drawn.
     sloppy = random.Random(config.seed + 1)
-    return ([row(*p, sloppy.random() < config.sloppy_fraction) for p in train],
-            [row(*p) for p in held_out])
+    return (
+        [row(*p, sloppy.random() < config.sloppy_fraction) for p in train],
+        [row(*p) for p in held_out],
+    )
 
 
 def jsonl_rows(path: str | Path, prompt_column: str, template: str) -> list[Row]:
@@ -107,8 +116,7 @@ def jsonl_rows(path: str | Path, prompt_column: str, template: str) -> list[Row]
             record = json.loads(line)
             if not isinstance(record, dict) or prompt_column not in record:
                 raise ValueError(f"{path}:{number}: expected an object with {prompt_column!r}")
-            rows.append({**record, "prompt": apply_template(str(record[prompt_column]),
-                                                            template)})
+            rows.append({**record, "prompt": apply_template(str(record[prompt_column]), template)})
     if not rows:
         raise ValueError(f"{path}: no rows")
     return rows

@@ -29,7 +29,9 @@ class Sequences:
 
 
 def collate(
-    prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int,
+    prompts: Sequence[Sequence[int]],
+    completions: Sequence[Sequence[int]],
+    pad_id: int,
     device: torch.device,
 ) -> Sequences:
     prompt_width = max(len(p) for p in prompts)
@@ -50,7 +52,11 @@ def collate(
 
 
 def completion_logps(
-    model: Any, batch: Sequences, temperature: float, *, with_entropy: bool = False,
+    model: Any,
+    batch: Sequences,
+    temperature: float,
+    *,
+    with_entropy: bool = False,
     autocast: contextlib.AbstractContextManager[Any] | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Per-token log-probs of the completion tokens, [batch, completion_width] (and entropies).
@@ -62,8 +68,11 @@ def completion_logps(
     position_ids = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
     with autocast if autocast is not None else contextlib.nullcontext():
         logits = model(
-            input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-            position_ids=position_ids, logits_to_keep=width + 1, use_cache=False,
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            position_ids=position_ids,
+            logits_to_keep=width + 1,
+            use_cache=False,
         ).logits
     # logits[:, j] predicts token j+1: drop the last, keep the width before it.
     logits = logits[:, :-1, :]

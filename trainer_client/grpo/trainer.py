@@ -85,7 +85,7 @@ class PromptSampler:
 def _padded(rows: list[Tensor], width: int, device: torch.device) -> Tensor:
     out = torch.zeros(len(rows), width, device=device)
     for i, row in enumerate(rows):
-        out[i, :len(row)] = row
+        out[i, : len(row)] = row
     return out
 
 
@@ -93,14 +93,24 @@ def reward_client(recipe: Recipe) -> RewardClient:
     from referee.trainer_client.client import RewardClient, api_key_from_env
 
     config = recipe.rewards
-    return RewardClient(config.url, api_key=config.api_key or api_key_from_env(),
-                        timeout=config.timeout_s, max_retries=config.max_retries,
-                        concurrency=config.concurrency)
+    return RewardClient(
+        config.url,
+        api_key=config.api_key or api_key_from_env(),
+        timeout=config.timeout_s,
+        max_retries=config.max_retries,
+        concurrency=config.concurrency,
+    )
 
 
 class GRPOTrainer:
-    def __init__(self, recipe: Recipe, *, models: Models | None = None,
-                 scorer: Scorer | None = None, rows: list[Row] | None = None) -> None:
+    def __init__(
+        self,
+        recipe: Recipe,
+        *,
+        models: Models | None = None,
+        scorer: Scorer | None = None,
+        rows: list[Row] | None = None,
+    ) -> None:
         self.recipe = recipe
         self.rows = rows if rows is not None else load_rows(recipe.data)[0]
         if models is None:
@@ -111,11 +121,15 @@ class GRPOTrainer:
         self.generator = make_generator(recipe, models)
         g = recipe.grpo
         self.optimizer = torch.optim.AdamW(
-            [p for p in models.policy.parameters() if p.requires_grad], lr=g.learning_rate,
-            betas=(g.adam_beta1, g.adam_beta2), weight_decay=g.weight_decay)
+            [p for p in models.policy.parameters() if p.requires_grad],
+            lr=g.learning_rate,
+            betas=(g.adam_beta1, g.adam_beta2),
+            weight_decay=g.weight_decay,
+        )
         warmup = g.warmup_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
+            self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
+        )
         self.sampler = PromptSampler(len(self.rows), g.seed)
         self._sampler_before_pending: dict[str, int] | None = None
         self.step = 0
@@ -128,8 +142,11 @@ class GRPOTrainer:
         checkpoint under output.dir, if any) or a checkpoint path."""
         recipe, grpo = self.recipe, self.recipe.grpo
         resumed = self._resume(resume)
-        metrics = MetricsWriter(self.output, tensorboard=recipe.output.tensorboard,
-                                resume_step=self.step if resumed else None)
+        metrics = MetricsWriter(
+            self.output,
+            tensorboard=recipe.output.tensorboard,
+            resume_step=self.step if resumed else None,
+        )
         background = BackgroundScorer(self.scorer, timeout_s=recipe.rewards.timeout_s)
         history: list[dict[str, float]] = []
         progress = _progress(grpo.max_steps, self.step, recipe.output.progress)
@@ -156,18 +173,24 @@ class GRPOTrainer:
                 update_s = time.perf_counter() - update_start
                 self.step += 1
                 stats.update(reward_stats(results, recipe.rewards.accuracy_key))
-                stats.update({
-                    "time/generate": sum(r.generate_s for r in rollouts),
-                    "time/logprobs": sum(r.logprob_s for r in rollouts),
-                    "time/score_wait": batch.wait_s, "time/score_requests": batch.score_s,
-                    "time/update": update_s, "time/step": time.perf_counter() - started,
-                })
+                stats.update(
+                    {
+                        "time/generate": sum(r.generate_s for r in rollouts),
+                        "time/logprobs": sum(r.logprob_s for r in rollouts),
+                        "time/score_wait": batch.wait_s,
+                        "time/score_requests": batch.score_s,
+                        "time/update": update_s,
+                        "time/step": time.perf_counter() - started,
+                    }
+                )
                 metrics.write(self.step, stats)
                 self._log_completions(batch, results)
                 history.append(stats)
                 progress.update(1)
-                progress.set_postfix(reward=f"{stats['reward/mean']:.3f}",
-                                     acc=f"{stats.get('accuracy', math.nan):.2f}")
+                progress.set_postfix(
+                    reward=f"{stats['reward/mean']:.3f}",
+                    acc=f"{stats.get('accuracy', math.nan):.2f}",
+                )
                 save_every = recipe.output.save_steps
                 if self.step == grpo.max_steps or (save_every and self.step % save_every == 0):
                     self.save()
@@ -181,54 +204,81 @@ class GRPOTrainer:
         rows = [self.rows[i] for i in self.sampler.take(self.recipe.grpo.prompts_per_step)]
         grpo = self.recipe.grpo
         return start_rollout(
-            rows, step=step, recipe=self.recipe, models=self.models, generator=self.generator,
-            scorer=background, keep_old_logps=grpo.num_iterations > 1 or grpo.off_policy_steps > 0)
+            rows,
+            step=step,
+            recipe=self.recipe,
+            models=self.models,
+            generator=self.generator,
+            scorer=background,
+            keep_old_logps=grpo.num_iterations > 1 or grpo.off_policy_steps > 0,
+        )
 
     def _update(self, batch: PendingRollout, results: list[Result]) -> dict[str, float]:
         grpo, gen, models = self.recipe.grpo, self.recipe.generation, self.models
         samples = batch.samples
-        advantages = compute_advantages([r.reward for r in results], grpo.num_generations,
-                                        grpo.scale_rewards)
+        advantages = compute_advantages(
+            [r.reward for r in results], grpo.num_generations, grpo.scale_rewards
+        )
         keep = kept_samples(advantages, grpo.num_generations, grpo.drop_zero_variance_groups)
         if grpo.mask_truncated_completions:
             keep = [i for i in keep if not samples[i].truncated]
         lengths = [len(s.completion_ids) for s in samples]
         stats: dict[str, float] = {
             "completion_length/mean": sum(lengths) / len(lengths),
-            "completion_length/min": min(lengths), "completion_length/max": max(lengths),
+            "completion_length/min": min(lengths),
+            "completion_length/max": max(lengths),
             "truncated_frac": sum(s.truncated for s in samples) / len(samples),
             "frac_reward_zero_std": advantages.frac_zero_variance,
-            "samples_trained": len(keep), "lr": float(self.scheduler.get_last_lr()[0]),
+            "samples_trained": len(keep),
+            "lr": float(self.scheduler.get_last_lr()[0]),
         }
         if not keep:
-            log.warning("step %d: no sample to train on (all rewards None or all groups "
-                        "zero-variance and dropped); skipping the update", self.step + 1)
+            log.warning(
+                "step %d: no sample to train on (all rewards None or all groups "
+                "zero-variance and dropped); skipping the update",
+                self.step + 1,
+            )
             return stats
         size = grpo.micro_batch_size
-        micro = [keep[i:i + size] for i in range(0, len(keep), size)]
+        micro = [keep[i : i + size] for i in range(0, len(keep), size)]
         total_tokens = sum(lengths[i] for i in keep)
         sums = {"loss": 0.0, "kl": 0.0, "clip_low": 0.0, "clip_high": 0.0, "entropy": 0.0}
         tokens_seen, grad_norm = 0.0, 0.0
         for iteration in range(grpo.num_iterations):
             self.optimizer.zero_grad(set_to_none=True)
             for part in micro:
-                seqs = collate([samples[i].prompt_ids for i in part],
-                               [samples[i].completion_ids for i in part],
-                               pad_id(models), models.device)
+                seqs = collate(
+                    [samples[i].prompt_ids for i in part],
+                    [samples[i].completion_ids for i in part],
+                    pad_id(models),
+                    models.device,
+                )
                 width = seqs.completion_width
-                logps, entropy = completion_logps(models.policy, seqs, gen.temperature,
-                                                  with_entropy=iteration == 0,
-                                                  autocast=models.autocast())
+                logps, entropy = completion_logps(
+                    models.policy,
+                    seqs,
+                    gen.temperature,
+                    with_entropy=iteration == 0,
+                    autocast=models.autocast(),
+                )
                 out = grpo_loss(
-                    logps, seqs.completion_mask,
+                    logps,
+                    seqs.completion_mask,
                     torch.tensor([advantages.values[i] for i in part], device=models.device),
-                    old_logps=None if batch.old_logps is None else _padded(
-                        [batch.old_logps[i] for i in part], width, models.device),
-                    ref_logps=None if batch.ref_logps is None else _padded(
-                        [batch.ref_logps[i] for i in part], width, models.device),
-                    beta=grpo.beta, epsilon_low=grpo.epsilon_low, epsilon_high=grpo.epsilon_upper,
-                    loss_type=grpo.loss_type, accumulation_steps=len(micro),
-                    max_completion_length=gen.max_completion_length, total_tokens=total_tokens)
+                    old_logps=None
+                    if batch.old_logps is None
+                    else _padded([batch.old_logps[i] for i in part], width, models.device),
+                    ref_logps=None
+                    if batch.ref_logps is None
+                    else _padded([batch.ref_logps[i] for i in part], width, models.device),
+                    beta=grpo.beta,
+                    epsilon_low=grpo.epsilon_low,
+                    epsilon_high=grpo.epsilon_upper,
+                    loss_type=grpo.loss_type,
+                    accumulation_steps=len(micro),
+                    max_completion_length=gen.max_completion_length,
+                    total_tokens=total_tokens,
+                )
                 out.loss.backward()  # type: ignore[no-untyped-call]
                 tokens_seen += out.tokens
                 sums["loss"] += out.policy_loss_sum
@@ -237,17 +287,21 @@ class GRPOTrainer:
                 sums["clip_high"] += out.clip_high_sum
                 if entropy is not None:
                     sums["entropy"] += float((entropy * seqs.completion_mask).sum())
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(models.policy.parameters(),
-                                                             grpo.max_grad_norm))
+            grad_norm = float(
+                torch.nn.utils.clip_grad_norm_(models.policy.parameters(), grpo.max_grad_norm)
+            )
             self.optimizer.step()
             self.scheduler.step()
-        stats.update({
-            "loss/policy": sums["loss"] / tokens_seen, "grad_norm": grad_norm,
-            "clip_ratio/low_mean": sums["clip_low"] / tokens_seen,
-            "clip_ratio/high_mean": sums["clip_high"] / tokens_seen,
-            "clip_ratio/region_mean": (sums["clip_low"] + sums["clip_high"]) / tokens_seen,
-            "entropy": sums["entropy"] / total_tokens,
-        })
+        stats.update(
+            {
+                "loss/policy": sums["loss"] / tokens_seen,
+                "grad_norm": grad_norm,
+                "clip_ratio/low_mean": sums["clip_low"] / tokens_seen,
+                "clip_ratio/high_mean": sums["clip_high"] / tokens_seen,
+                "clip_ratio/region_mean": (sums["clip_low"] + sums["clip_high"]) / tokens_seen,
+                "entropy": sums["entropy"] / total_tokens,
+            }
+        )
         if grpo.beta > 0:
             stats["kl"] = sums["kl"] / tokens_seen
         return stats
@@ -256,10 +310,15 @@ class GRPOTrainer:
 
     def save(self) -> Path:
         return checkpoint.save_checkpoint(
-            self.output, self.step, models=self.models, optimizer=self.optimizer,
+            self.output,
+            self.step,
+            models=self.models,
+            optimizer=self.optimizer,
             scheduler=self.scheduler,
             trainer_state={"sampler": self._sampler_before_pending or self.sampler.state()},
-            recipe=self.recipe, keep=self.recipe.output.save_total_limit)
+            recipe=self.recipe,
+            keep=self.recipe.output.save_total_limit,
+        )
 
     def _resume(self, resume: bool | str | Path) -> bool:
         if resume is False:
@@ -269,7 +328,8 @@ class GRPOTrainer:
             log.info("no checkpoint under %s: starting from step 0", self.output)
             return False
         self.step, state = checkpoint.load_checkpoint(
-            path, models=self.models, optimizer=self.optimizer, scheduler=self.scheduler)
+            path, models=self.models, optimizer=self.optimizer, scheduler=self.scheduler
+        )
         self.sampler.restore(state["sampler"])
         self.generator.sync_weights(self.models.policy)
         log.info("resumed from %s at step %d", path, self.step)
@@ -281,11 +341,18 @@ class GRPOTrainer:
             return
         with (self.output / "completions.jsonl").open("a") as handle:
             for sample, result in list(zip(batch.samples, results, strict=True))[:count]:
-                handle.write(json.dumps({
-                    "step": self.step, "prompt": batch.rows[sample.row]["prompt"][-200:],
-                    "completion": sample.text, "reward": result.reward,
-                    "verdicts": {k: s.verdict for k, s in result.scores.items()},
-                }) + "\n")
+                handle.write(
+                    json.dumps(
+                        {
+                            "step": self.step,
+                            "prompt": batch.rows[sample.row]["prompt"][-200:],
+                            "completion": sample.text,
+                            "reward": result.reward,
+                            "verdicts": {k: s.verdict for k, s in result.scores.items()},
+                        }
+                    )
+                    + "\n"
+                )
 
 
 def _progress(total: int, initial: int, enabled: bool) -> Any:

@@ -27,15 +27,25 @@ def vllm_available() -> bool:
 class VLLMGenerator:
     name = "vllm"
 
-    def __init__(self, model_path: str, config: GenerationConfig, *, seed: int, eos_id: int,
-                 dtype: str = "bfloat16") -> None:
+    def __init__(
+        self,
+        model_path: str,
+        config: GenerationConfig,
+        *,
+        seed: int,
+        eos_id: int,
+        dtype: str = "bfloat16",
+    ) -> None:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
         self.config = config
         self.eos_id = eos_id
         self.llm: Any = LLM(
-            model=model_path, dtype=dtype, seed=seed, enable_prefix_caching=True,
+            model=model_path,
+            dtype=dtype,
+            seed=seed,
+            enable_prefix_caching=True,
             gpu_memory_utilization=config.vllm_gpu_memory_utilization,
             max_model_len=config.max_prompt_length + config.max_completion_length,
         )
@@ -44,12 +54,15 @@ class VLLMGenerator:
         from vllm import SamplingParams
 
         params = SamplingParams(
-            n=n, temperature=self.config.temperature, top_p=self.config.top_p,
+            n=n,
+            temperature=self.config.temperature,
+            top_p=self.config.top_p,
             top_k=self.config.top_k if self.config.top_k > 0 else -1,
             max_tokens=self.config.max_completion_length,
         )
-        outputs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params,
-                                    use_tqdm=False)
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False
+        )
         completions = []
         for output in outputs:
             for choice in output.outputs:
@@ -63,9 +76,11 @@ class VLLMGenerator:
     def sync_weights(self, policy: Any) -> None:
         try:
             engine_model = (
-                self.llm.llm_engine.model_executor.driver_worker.worker.model_runner.model)
+                self.llm.llm_engine.model_executor.driver_worker.worker.model_runner.model
+            )
         except AttributeError as exc:
             raise RuntimeError(
                 "this vLLM release does not expose the colocated model where expected; "
-                "use generation.backend: transformers") from exc
+                "use generation.backend: transformers"
+            ) from exc
         engine_model.load_weights(policy.state_dict().items())

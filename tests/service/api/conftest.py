@@ -54,8 +54,9 @@ def make_app(executor: Executor) -> Iterator[AppFactory]:
 @asynccontextmanager
 async def client(app: FastAPI, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://referee",
-                                 headers=headers) as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://referee", headers=headers
+    ) as http:
         yield http
 
 

@@ -35,11 +35,13 @@ async def test_awaiting_batches_takes_no_thread_per_request(backend: EmbeddedBac
 
 
 async def test_deadline_returns_what_finished_and_the_batch_still_finishes(
-    backend: EmbeddedBackend, executor: Executor,
+    backend: EmbeddedBackend,
+    executor: Executor,
 ) -> None:
     # Different groups: separate tasks, so the fast one does not wait behind the slow one.
     slow, fast = await backend.score(
-        [sleeper(0.6, id="slow", group="a"), echo(id="fast", group="b")], 0.3)
+        [sleeper(0.6, id="slow", group="a"), echo(id="fast", group="b")], 0.3
+    )
     assert fast.reward == 1.0
     assert (slow.id, slow.reward) == ("slow", None)
     assert slow.error == "not scored within timeout_s=0.3"

@@ -42,16 +42,18 @@ async def test_item_faults_are_item_errors_with_finite_rewards(make_app: AppFact
 
 async def test_battery_mixed_into_load_disturbs_no_good_batch(make_app: AppFactory) -> None:
     async with client(make_app()) as http:
+
         async def good(tag: str) -> list[dict[str, Any]]:
             reply = await http.post("/v1/rewards", json={"items": good_batch(tag, 64)})
             assert reply.status_code == 200
             return list(reply.json()["results"])
 
         tags = [f"good{n}" for n in range(6)]
-        outcomes = await asyncio.gather(*(good(tag) for tag in tags),
-                                        *(_post(http, case) for case in BATTERY * 2))
-        for tag, results in zip(tags, outcomes[:len(tags)], strict=True):
+        outcomes = await asyncio.gather(
+            *(good(tag) for tag in tags), *(_post(http, case) for case in BATTERY * 2)
+        )
+        for tag, results in zip(tags, outcomes[: len(tags)], strict=True):
             check_good_results(tag, results)  # type: ignore[arg-type]
-        assert all(r.status_code < 500 for r in outcomes[len(tags):])  # type: ignore[union-attr]
+        assert all(r.status_code < 500 for r in outcomes[len(tags) :])  # type: ignore[union-attr]
         assert (await http.get("/healthz")).status_code == 200
         check_good_results("after", await good("after"))

@@ -29,13 +29,18 @@ def test_no_operation_answers_a_server_error(make_app: AppFactory) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=30, deadline=None, database=None,
-                             suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def no_server_error(case: Any) -> None:
             response = case.call(headers=AUTH)
             statuses.append(response.status_code)
             assert response.status_code < 500, (
-                case.method, case.path, response.status_code, response.text[:300])
+                case.method,
+                case.path,
+                response.status_code,
+                response.text[:300],
+            )
 
         no_server_error()
     # The fuzzing really ran: many requests, and both accepted and refused ones.

@@ -40,8 +40,9 @@ STATES: list[tuple[str, Callable[[], Executor], int]] = [
 
 
 @pytest.mark.parametrize(("state", "make", "status"), STATES, ids=[s for s, _, _ in STATES])
-async def test_healthz_follows_the_executor(state: str, make: Callable[[], Executor],
-                                            status: int) -> None:
+async def test_healthz_follows_the_executor(
+    state: str, make: Callable[[], Executor], status: int
+) -> None:
     executor = make()
     try:
         async with client(create_app(executor.settings, EmbeddedBackend(executor))) as http:

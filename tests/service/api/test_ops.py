@@ -21,18 +21,24 @@ pytestmark = pytest.mark.anyio
 KEYS = ("key-one", "key-two")
 
 
-@pytest.mark.parametrize(("path", "authorization", "status"), [
-    ("/v1/jobs/none", None, 401),
-    ("/v1/jobs/none", "Bearer wrong", 401),
-    ("/v1/jobs/none", "Basic key-one", 401),
-    ("/v1/jobs/none", "Bearer key-two", 404),
-    ("/metrics", None, 401),
-    ("/metrics", "bearer key-one", 200),
-    ("/readyz", "Bearer key-one", 200),
-    ("/healthz", None, 200),
-])
+@pytest.mark.parametrize(
+    ("path", "authorization", "status"),
+    [
+        ("/v1/jobs/none", None, 401),
+        ("/v1/jobs/none", "Bearer wrong", 401),
+        ("/v1/jobs/none", "Basic key-one", 401),
+        ("/v1/jobs/none", "Bearer key-two", 404),
+        ("/metrics", None, 401),
+        ("/metrics", "bearer key-one", 200),
+        ("/readyz", "Bearer key-one", 200),
+        ("/healthz", None, 200),
+    ],
+)
 async def test_api_keys_guard_every_route_but_healthz(
-    make_app: AppFactory, path: str, authorization: str | None, status: int,
+    make_app: AppFactory,
+    path: str,
+    authorization: str | None,
+    status: int,
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     async with client(make_app(api_keys=KEYS), **headers) as http:
@@ -50,18 +56,24 @@ async def test_scoring_with_the_right_key_works(make_app: AppFactory) -> None:
     assert response.json()["results"][0]["reward"] == 0.5
 
 
-@pytest.mark.parametrize(("host", "keys", "warned"), [
-    ("0.0.0.0", (), True),
-    ("10.1.2.3", (), True),
-    ("::", (), True),
-    ("referee.internal", (), True),
-    ("127.0.0.1", (), False),
-    ("::1", (), False),
-    ("localhost", (), False),
-    ("0.0.0.0", KEYS, False),
-])
+@pytest.mark.parametrize(
+    ("host", "keys", "warned"),
+    [
+        ("0.0.0.0", (), True),
+        ("10.1.2.3", (), True),
+        ("::", (), True),
+        ("referee.internal", (), True),
+        ("127.0.0.1", (), False),
+        ("::1", (), False),
+        ("localhost", (), False),
+        ("0.0.0.0", KEYS, False),
+    ],
+)
 def test_open_api_on_a_public_address_warns(
-    caplog: pytest.LogCaptureFixture, host: str, keys: tuple[str, ...], warned: bool,
+    caplog: pytest.LogCaptureFixture,
+    host: str,
+    keys: tuple[str, ...],
+    warned: bool,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="referee.api"):
         assert warn_if_open(Settings(api_keys=keys), host) is warned
@@ -81,11 +93,11 @@ async def test_readyz_is_200_with_running_workers(make_app: AppFactory) -> None:
 
 
 @pytest.mark.parametrize(("require", "status"), [(False, 200), (True, 503)])
-async def test_readyz_names_an_unusable_sandbox(require: bool, status: int,
-                                                docker_client: Any) -> None:
+async def test_readyz_names_an_unusable_sandbox(
+    require: bool, status: int, docker_client: Any
+) -> None:
     # Needs the engine: without one, /readyz names the engine, not the image.
-    settings = Settings(workers=1, require_sandbox=require,
-                        sandbox_image="referee-no-such-image:0")
+    settings = Settings(workers=1, require_sandbox=require, sandbox_image="referee-no-such-image:0")
     backend = EmbeddedBackend(Executor(settings).start())
     try:
         async with client(create_app(settings, backend)) as http:
@@ -134,11 +146,17 @@ async def test_metrics_expose_requests_and_scoring_counters(make_app: AppFactory
         "referee_results_total 3.0",
     ):
         assert line in text, line
-    for name in ("referee_queue_depth_items", "referee_items_scored_total",
-                 "referee_item_timeouts_total", "referee_worker_crashes_total",
-                 "referee_worker_respawns_total", "referee_request_timeouts_total",
-                 "referee_items_per_second", "referee_sandbox_pool_containers",
-                 "referee_sandbox_pool_waits_total"):
+    for name in (
+        "referee_queue_depth_items",
+        "referee_items_scored_total",
+        "referee_item_timeouts_total",
+        "referee_worker_crashes_total",
+        "referee_worker_respawns_total",
+        "referee_request_timeouts_total",
+        "referee_items_per_second",
+        "referee_sandbox_pool_containers",
+        "referee_sandbox_pool_waits_total",
+    ):
         assert f"\n{name} " in text, name
     per_second = float(text.split("\nreferee_items_per_second ")[1].split()[0])
     assert per_second > 0  # three items just finished
@@ -153,13 +171,18 @@ async def test_two_apps_keep_separate_metrics(make_app: AppFactory) -> None:
     assert 'route="/healthz"' not in text
 
 
-@pytest.mark.parametrize(("given", "echoed"), [
-    ("trainer-step-17.3", True),
-    ("bad id with spaces", False),
-    (None, False),
-])
+@pytest.mark.parametrize(
+    ("given", "echoed"),
+    [
+        ("trainer-step-17.3", True),
+        ("bad id with spaces", False),
+        (None, False),
+    ],
+)
 async def test_request_id_is_echoed_or_made(
-    make_app: AppFactory, given: str | None, echoed: bool,
+    make_app: AppFactory,
+    given: str | None,
+    echoed: bool,
 ) -> None:
     headers = {"X-Request-ID": given} if given else {}
     async with client(make_app(), **headers) as http:
@@ -174,24 +197,26 @@ async def test_error_responses_carry_the_request_id_too(make_app: AppFactory) ->
         response = await http.get("/no/such/route")
     assert response.status_code == 404
     assert response.headers["X-Request-ID"] == "abc-123"
-    assert response.json() == {"error": {"code": "not_found",
-                                         "message": "no route GET /no/such/route"}}
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "no route GET /no/such/route"}
+    }
 
 
 async def test_logs_never_hold_the_completion_at_info(
-    make_app: AppFactory, caplog: pytest.LogCaptureFixture,
+    make_app: AppFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     secret = "SECRET-COMPLETION-TEXT-31337"
     item = {"completion": secret, "prompt": secret, "scorers": [{"name": "math", "gold": "1"}]}
     with caplog.at_level(logging.DEBUG):
         async with client(make_app(), **{"X-Request-ID": "log-test"}) as http:
             await http.post("/v1/rewards", json={"items": [item]})
-            await http.post("/get_reward", json={"query": [secret], "prompts": [""],
-                                                 "labels": [secret]})
+            await http.post(
+                "/get_reward", json={"query": [secret], "prompts": [""], "labels": [secret]}
+            )
     formatter = JsonFormatter()
     lines = [formatter.format(r) for r in caplog.records if r.levelno <= logging.INFO]
-    assert any('"request_id": "log-test"' in line and '"status": 200' in line
-               for line in lines)
+    assert any('"request_id": "log-test"' in line and '"status": 200' in line for line in lines)
     assert not [line for line in lines if secret in line]
 
 
@@ -210,7 +235,8 @@ class _BrokenBackend(EmbeddedBackend):
 
 
 async def test_unexpected_error_is_500_in_the_error_shape(
-    executor: Executor, caplog: pytest.LogCaptureFixture,
+    executor: Executor,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = create_app(executor.settings, _BrokenBackend(executor, close_executor=False))
     with caplog.at_level(logging.ERROR, logger="referee.api"):

@@ -15,22 +15,35 @@ from tests.service.api.conftest import AppFactory, client, echo, sleeper
 
 pytestmark = pytest.mark.anyio
 
-SCORERS = [{"name": "math", "gold": "4"}, {"name": "format", "weight": 0.5},
-           {"name": "language", "target": "en", "weight": 0.1}]
+SCORERS = [
+    {"name": "math", "gold": "4"},
+    {"name": "format", "weight": 0.5},
+    {"name": "language", "target": "en", "weight": 0.1},
+]
 THINK = "<think>I add two and two to get {n} here.</think> "
 
 # (id, completion, expected reward, expected verdicts of math, format, language)
 ROUND_TRIP = [
-    ("right", THINK.format(n="four") + "The answer is \\boxed{4}.", 1.6,
-     ("correct", "ok", "consistent")),
-    ("wrong", THINK.format(n="five") + "The answer is \\boxed{5}.", 0.6,
-     ("incorrect", "ok", "consistent")),
-    ("no-think", "The answer is \\boxed{4}.", 1.1, ("correct", "missing_think_open",
-                                                    "consistent")),
-    ("french", "<think>Je additionne deux et deux pour obtenir quatre.</think> \\boxed{4}", 1.5,
-     ("correct", "ok", "mixed")),
-    ("no-box", THINK.format(n="four") + "The answer is 4.", 0.6,
-     ("no_answer", "ok", "consistent")),
+    (
+        "right",
+        THINK.format(n="four") + "The answer is \\boxed{4}.",
+        1.6,
+        ("correct", "ok", "consistent"),
+    ),
+    (
+        "wrong",
+        THINK.format(n="five") + "The answer is \\boxed{5}.",
+        0.6,
+        ("incorrect", "ok", "consistent"),
+    ),
+    ("no-think", "The answer is \\boxed{4}.", 1.1, ("correct", "missing_think_open", "consistent")),
+    (
+        "french",
+        "<think>Je additionne deux et deux pour obtenir quatre.</think> \\boxed{4}",
+        1.5,
+        ("correct", "ok", "mixed"),
+    ),
+    ("no-box", THINK.format(n="four") + "The answer is 4.", 0.6, ("no_answer", "ok", "consistent")),
 ]
 
 
@@ -47,21 +60,27 @@ async def test_rewards_round_trip_in_input_order(make_app: AppFactory) -> None:
         assert "error" not in result
 
 
-@pytest.mark.parametrize(("bad", "error_prefix"), [
-    ({"completion": "x", "scorers": [{"name": "nope"}]}, "scorers[0].name"),
-    ({"completion": "x", "scorers": [{"name": "math"}]}, "scorers[0].gold"),
-    ({"completion": "x", "scorers": [{"name": "language", "target": "zh-CN"}]},
-     "scorers[0].target"),
-    ({"scorers": [{"name": "format"}]}, "completion"),
-    ({"completion": "x", "scorers": []}, "scorers"),
-    (7, "(item)"),
-])
+@pytest.mark.parametrize(
+    ("bad", "error_prefix"),
+    [
+        ({"completion": "x", "scorers": [{"name": "nope"}]}, "scorers[0].name"),
+        ({"completion": "x", "scorers": [{"name": "math"}]}, "scorers[0].gold"),
+        (
+            {"completion": "x", "scorers": [{"name": "language", "target": "zh-CN"}]},
+            "scorers[0].target",
+        ),
+        ({"scorers": [{"name": "format"}]}, "completion"),
+        ({"completion": "x", "scorers": []}, "scorers"),
+        (7, "(item)"),
+    ],
+)
 async def test_invalid_item_is_an_error_result_and_the_others_score(
-    make_app: AppFactory, bad: Any, error_prefix: str,
+    make_app: AppFactory,
+    bad: Any,
+    error_prefix: str,
 ) -> None:
     async with client(make_app()) as http:
-        response = await http.post("/v1/rewards",
-                                   json={"items": [echo(0.25), bad, echo(0.75)]})
+        response = await http.post("/v1/rewards", json={"items": [echo(0.25), bad, echo(0.75)]})
     assert response.status_code == 200
     first, middle, last = response.json()["results"]
     assert (first["reward"], last["reward"]) == (0.25, 0.75)
@@ -69,22 +88,30 @@ async def test_invalid_item_is_an_error_result_and_the_others_score(
     assert middle["error"].startswith(error_prefix)
 
 
-@pytest.mark.parametrize(("body", "code", "field", "mention"), [
-    (b'{"items": [', "invalid_json", None, "malformed JSON"),
-    (b"", "invalid_request", None, "body is required"),
-    (b"[1, 2]", "invalid_request", None, "request body"),
-    (b"{}", "invalid_request", "items", "items: Field required"),
-    (b'{"items": {"completion": "x"}}', "invalid_request", "items", "valid list"),
-    (b'{"items": [], "timeout_s": "soon"}', "invalid_request", "timeout_s", "valid number"),
-    (b'{"items": [], "timeout_s": 0}', "invalid_request", "timeout_s", "greater than 0"),
-    (b'{"items": [], "timeout": 5}', "invalid_request", "timeout", "Extra inputs"),
-])
+@pytest.mark.parametrize(
+    ("body", "code", "field", "mention"),
+    [
+        (b'{"items": [', "invalid_json", None, "malformed JSON"),
+        (b"", "invalid_request", None, "body is required"),
+        (b"[1, 2]", "invalid_request", None, "request body"),
+        (b"{}", "invalid_request", "items", "items: Field required"),
+        (b'{"items": {"completion": "x"}}', "invalid_request", "items", "valid list"),
+        (b'{"items": [], "timeout_s": "soon"}', "invalid_request", "timeout_s", "valid number"),
+        (b'{"items": [], "timeout_s": 0}', "invalid_request", "timeout_s", "greater than 0"),
+        (b'{"items": [], "timeout": 5}', "invalid_request", "timeout", "Extra inputs"),
+    ],
+)
 async def test_malformed_envelope_is_422_naming_the_problem(
-    make_app: AppFactory, body: bytes, code: str, field: str | None, mention: str,
+    make_app: AppFactory,
+    body: bytes,
+    code: str,
+    field: str | None,
+    mention: str,
 ) -> None:
     async with client(make_app()) as http:
-        response = await http.post("/v1/rewards", content=body,
-                                   headers={"Content-Type": "application/json"})
+        response = await http.post(
+            "/v1/rewards", content=body, headers={"Content-Type": "application/json"}
+        )
     assert response.status_code == 422
     error = response.json()["error"]
     assert (error["code"], error.get("field")) == (code, field)
@@ -93,8 +120,9 @@ async def test_malformed_envelope_is_422_naming_the_problem(
 
 async def test_body_sent_without_json_content_type_is_422(make_app: AppFactory) -> None:
     async with client(make_app()) as http:
-        response = await http.post("/v1/rewards", content=b'{"items": []}',
-                                   headers={"Content-Type": "text/plain"})
+        response = await http.post(
+            "/v1/rewards", content=b'{"items": []}', headers={"Content-Type": "text/plain"}
+        )
     assert response.status_code == 422
     assert "Content-Type: application/json" in response.json()["error"]["message"]
 
@@ -108,13 +136,17 @@ async def test_too_many_items_is_413_naming_the_limit(make_app: AppFactory) -> N
     assert "max_items_per_request=3" in error["message"]
 
 
-@pytest.mark.parametrize(("route", "field", "where"), [
-    ("/v1/rewards", "completion", "items[1].completion"),
-    ("/v1/rewards", "prompt", "items[1].prompt"),
-    ("/v1/jobs", "completion", "items[1].completion"),
-])
+@pytest.mark.parametrize(
+    ("route", "field", "where"),
+    [
+        ("/v1/rewards", "completion", "items[1].completion"),
+        ("/v1/rewards", "prompt", "items[1].prompt"),
+        ("/v1/jobs", "completion", "items[1].completion"),
+    ],
+)
 async def test_an_oversized_item_is_413_naming_it_and_the_limit(
-        make_app: AppFactory, route: str, field: str, where: str) -> None:
+    make_app: AppFactory, route: str, field: str, where: str
+) -> None:
     big = {**echo(), field: "x" * 11}
     app = make_app(max_completion_chars=10, max_prompt_chars=10)
     async with client(app) as http:
@@ -127,15 +159,16 @@ async def test_an_oversized_item_is_413_naming_it_and_the_limit(
 
 async def test_an_item_at_the_size_limit_is_scored(make_app: AppFactory) -> None:
     async with client(make_app(max_completion_chars=10)) as http:
-        response = await http.post("/v1/rewards",
-                                   json={"items": [{**echo(0.5), "completion": "x" * 10}]})
+        response = await http.post(
+            "/v1/rewards", json={"items": [{**echo(0.5), "completion": "x" * 10}]}
+        )
     assert response.status_code == 200
     assert response.json()["results"][0]["reward"] == 0.5
 
 
 async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
@@ -143,8 +176,9 @@ async def test_body_over_the_limit_is_413(make_app: AppFactory, declared: bool) 
     body = json.dumps({"items": [echo(), {"completion": "x" * 4000, "scorers": []}]}).encode()
     async with client(make_app(max_request_bytes=2048)) as http:
         content: Any = body if declared else _chunks(body, 512)
-        response = await http.post("/v1/rewards", content=content,
-                                   headers={"Content-Type": "application/json"})
+        response = await http.post(
+            "/v1/rewards", content=content, headers={"Content-Type": "application/json"}
+        )
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["code"] == "body_too_large"
@@ -163,12 +197,14 @@ async def test_full_queue_is_429_with_retry_after(make_app: AppFactory) -> None:
 
 
 async def test_missed_timeout_answers_200_with_finished_results_and_errors_for_the_rest(
-    make_app: AppFactory, executor: Executor,
+    make_app: AppFactory,
+    executor: Executor,
 ) -> None:
     async with client(make_app()) as http:
-        response = await http.post("/v1/rewards",
-                                   json={"items": [sleeper(0.6, group="a"), echo(group="b")],
-                                         "timeout_s": 0.3})
+        response = await http.post(
+            "/v1/rewards",
+            json={"items": [sleeper(0.6, group="a"), echo(group="b")], "timeout_s": 0.3},
+        )
     assert response.status_code == 200
     slow, fast = response.json()["results"]
     assert fast["reward"] == 1.0
@@ -180,8 +216,9 @@ async def test_a_request_without_timeout_gets_the_server_deadline(
     make_app: AppFactory,
 ) -> None:
     async with client(make_app(request_deadline_s=0.3)) as http:
-        response = await http.post("/v1/rewards",
-                                   json={"items": [sleeper(0.6, group="a"), echo(group="b")]})
+        response = await http.post(
+            "/v1/rewards", json={"items": [sleeper(0.6, group="a"), echo(group="b")]}
+        )
     slow, fast = response.json()["results"]
     assert fast["reward"] == 1.0
     assert slow["reward"] is None and slow["error"] == "not scored within timeout_s=0.3"

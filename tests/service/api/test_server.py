@@ -39,25 +39,38 @@ def base_url(make_app: AppFactory) -> Iterator[str]:
 
 def test_real_server_scores_a_batch_over_http(base_url: str) -> None:
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}) as http:
-        response = http.post("/v1/rewards", json={"items": [echo(0.5, id="a"), echo(1.0)]},
-                             headers={"X-Request-ID": "over-the-wire"})
+        response = http.post(
+            "/v1/rewards",
+            json={"items": [echo(0.5, id="a"), echo(1.0)]},
+            headers={"X-Request-ID": "over-the-wire"},
+        )
     assert response.status_code == 200
     assert [r["reward"] for r in response.json()["results"]] == [0.5, 1.0]
     assert response.headers["X-Request-ID"] == "over-the-wire"
 
 
-@pytest.mark.parametrize(("path", "body", "auth", "status"), [
-    ("/healthz", None, False, 200),
-    ("/readyz", None, False, 401),
-    ("/v1/rewards", b"x" * 5000, True, 413),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "auth", "status"),
+    [
+        ("/healthz", None, False, 200),
+        ("/readyz", None, False, 401),
+        ("/v1/rewards", b"x" * 5000, True, 413),
+    ],
+)
 def test_real_server_applies_auth_and_limits(
-    base_url: str, path: str, body: bytes | None, auth: bool, status: int,
+    base_url: str,
+    path: str,
+    body: bytes | None,
+    auth: bool,
+    status: int,
 ) -> None:
     headers = {"Authorization": f"Bearer {KEY}"} if auth else {}
     with httpx.Client(base_url=base_url, headers=headers) as http:
-        response = (http.get(path) if body is None else
-                    http.post(path, content=body, headers={"Content-Type": "application/json"}))
+        response = (
+            http.get(path)
+            if body is None
+            else http.post(path, content=body, headers={"Content-Type": "application/json"})
+        )
     assert response.status_code == status
     if status >= 400:
         assert set(response.json()["error"]) >= {"code", "message"}

@@ -36,8 +36,9 @@ def anyio_backend() -> str:
 
 def redis_binary() -> str:
     """redis-server's path; a missing one fails under CI=true instead of skipping."""
-    binary = shutil.which("redis-server") or ("/usr/bin/redis-server"
-                                              if Path("/usr/bin/redis-server").exists() else None)
+    binary = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     if binary is None:
         if os.environ.get("CI") == "true":
             pytest.fail("redis-server is not installed (apt-get install redis-server)")
@@ -51,9 +52,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 10
@@ -77,9 +91,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
     """Settings for the test queue: small chunks, frequent checks for lost jobs."""
     fields: dict[str, Any] = {
-        "workers": 1, "item_timeout_s": BOUND_S, "worker_memory_mb": 1024,
-        "scorer_plugins": ALL, "redis_url": redis_url, "queue_name": QUEUE,
-        "queue_chunk_size": 4, "queue_check_interval_s": 0.2}
+        "workers": 1,
+        "item_timeout_s": BOUND_S,
+        "worker_memory_mb": 1024,
+        "scorer_plugins": ALL,
+        "redis_url": redis_url,
+        "queue_name": QUEUE,
+        "queue_chunk_size": 4,
+        "queue_check_interval_s": 0.2,
+    }
     return Settings(**{**fields, **overrides})
 
 
@@ -90,16 +110,36 @@ class WorkerProcs:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, n: int = 1) -> None:
-        env = dict(os.environ, REFEREE_REDIS_URL=self.redis_url, REFEREE_WORKERS="1",
-                   REFEREE_QUEUE_NAME=self.queue, REFEREE_ITEM_TIMEOUT_S=str(BOUND_S),
-                   REFEREE_WORKER_MEMORY_MB="1024", REFEREE_LOG_LEVEL="WARNING",
-                   REFEREE_SCORER_PLUGINS=json.dumps(list(ALL)), PYTHONPATH=str(REPO))
+        env = dict(
+            os.environ,
+            REFEREE_REDIS_URL=self.redis_url,
+            REFEREE_WORKERS="1",
+            REFEREE_QUEUE_NAME=self.queue,
+            REFEREE_ITEM_TIMEOUT_S=str(BOUND_S),
+            REFEREE_WORKER_MEMORY_MB="1024",
+            REFEREE_LOG_LEVEL="WARNING",
+            REFEREE_SCORER_PLUGINS=json.dumps(list(ALL)),
+            PYTHONPATH=str(REPO),
+        )
         for _ in range(n):
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "referee.service.cli", "worker",
-                 "--redis-url", self.redis_url, "--queue", self.queue,
-                 "--heartbeat-ttl", str(HEARTBEAT_TTL_S)],
-                cwd=REPO, env=env))
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "referee.service.cli",
+                        "worker",
+                        "--redis-url",
+                        self.redis_url,
+                        "--queue",
+                        self.queue,
+                        "--heartbeat-ttl",
+                        str(HEARTBEAT_TTL_S),
+                    ],
+                    cwd=REPO,
+                    env=env,
+                )
+            )
 
     def count(self) -> int:
         with redis.Redis.from_url(self.redis_url) as client:
@@ -143,11 +183,20 @@ def workers(redis_url: str) -> Iterator[WorkerProcs]:
 def service(redis_url: str, workers: WorkerProcs) -> Iterator[str]:
     """`referee serve` over the queue, with the module's workers behind it: its base URL."""
     port = free_port()
-    env = dict(os.environ, REFEREE_REDIS_URL=redis_url, REFEREE_QUEUE_NAME=QUEUE,
-               REFEREE_LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
+    env = dict(
+        os.environ,
+        REFEREE_REDIS_URL=redis_url,
+        REFEREE_QUEUE_NAME=QUEUE,
+        REFEREE_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "referee.service.cli", "serve", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc)

@@ -20,15 +20,23 @@ CLIENTS = 16
 FLOOD_S = 1.5
 
 
-@pytest.mark.parametrize(("limit", "size", "chars"), [
-    (1000, 50, 20_000),  # slow enqueues (a megabyte a batch): depth reads land meanwhile
-    (40, 4, 10),
-    (100, 7, 1000),
-])
+@pytest.mark.parametrize(
+    ("limit", "size", "chars"),
+    [
+        (1000, 50, 20_000),  # slow enqueues (a megabyte a batch): depth reads land meanwhile
+        (40, 4, 10),
+        (100, 7, 1000),
+    ],
+)
 async def test_concurrent_batches_never_overfill_the_queue(
-        redis_url: str, limit: int, size: int, chars: int) -> None:
-    settings = settings_for(redis_url, queue_name=f"referee-admission-{size}",
-                            max_queue_items=limit, queue_chunk_size=16)
+    redis_url: str, limit: int, size: int, chars: int
+) -> None:
+    settings = settings_for(
+        redis_url,
+        queue_name=f"referee-admission-{size}",
+        max_queue_items=limit,
+        queue_chunk_size=16,
+    )
     backend = RedisBackend(settings)
     backend.queue.empty()
     transport = httpx.ASGITransport(app=create_app(settings, backend))

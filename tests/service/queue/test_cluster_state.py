@@ -37,8 +37,7 @@ def test_queue_depth_is_shared_by_api_replicas(redis_url: str) -> None:
         second.close()
 
 
-async def test_a_second_replica_answers_429_when_the_first_filled_the_queue(
-        redis_url: str) -> None:
+async def test_a_second_replica_answers_429_when_the_first_filled_the_queue(redis_url: str) -> None:
     settings = settings_for(redis_url, queue_name="referee-full", max_queue_items=8)
     first, second = RedisBackend(settings), RedisBackend(settings)
     first.submit([echo() for _ in range(8)])
@@ -62,8 +61,11 @@ async def test_timed_out_request_takes_its_queued_chunks_off_the_queue(redis_url
         results = await backend.score([echo(id=str(n)) for n in range(6)], timeout_s=0.3)
         left = backend.queue.count
         # This queue's jobs only: other tests' jobs share the session's Redis.
-        keys = [key for key in backend.redis.scan_iter(match="rq:job:referee-*")
-                if backend.redis.hget(key, "origin") == b"referee-cancel"]
+        keys = [
+            key
+            for key in backend.redis.scan_iter(match="rq:job:referee-*")
+            if backend.redis.hget(key, "origin") == b"referee-cancel"
+        ]
         depth = backend.pending_items()
     finally:
         backend.queue.empty()
@@ -80,8 +82,7 @@ async def test_workers_counters_reach_the_api(redis_url: str) -> None:
     backend = RedisBackend(settings_for(redis_url, queue_name=queue))
     try:
         procs.wait_for(1)
-        results = await backend.score([_spinner(id="slow"), echo(0.5, id="fine")],
-                                      timeout_s=60)
+        results = await backend.score([_spinner(id="slow"), echo(0.5, id="fine")], timeout_s=60)
         deadline = time.monotonic() + 15
         while backend.stats()["item_timeouts"] < 1 and time.monotonic() < deadline:
             time.sleep(0.3)
@@ -118,10 +119,13 @@ async def test_a_job_is_answered_by_any_replica(redis_url: str, workers: WorkerP
     post = httpx.ASGITransport(app=create_app(settings, first))
     get = httpx.ASGITransport(app=create_app(settings, second))
     try:
-        async with httpx.AsyncClient(transport=post, base_url="http://a") as a, \
-                httpx.AsyncClient(transport=get, base_url="http://b") as b:
-            created = await a.post("/v1/jobs", json={"items": [echo(0.25, id="x"),
-                                                               echo(0.75, id="y")]})
+        async with (
+            httpx.AsyncClient(transport=post, base_url="http://a") as a,
+            httpx.AsyncClient(transport=get, base_url="http://b") as b,
+        ):
+            created = await a.post(
+                "/v1/jobs", json={"items": [echo(0.25, id="x"), echo(0.75, id="y")]}
+            )
             job_id = created.json()["job_id"]
             deadline = time.monotonic() + 30
             while True:
@@ -141,7 +145,8 @@ async def test_a_job_is_answered_by_any_replica(redis_url: str, workers: WorkerP
 
 
 def test_readiness_counts_the_workers_that_can_run_sandboxes(
-        redis_url: str, workers: WorkerProcs, sandbox_image: str) -> None:
+    redis_url: str, workers: WorkerProcs, sandbox_image: str
+) -> None:
     backend = RedisBackend(settings_for(redis_url, require_sandbox=True))
     try:
         deadline = time.monotonic() + 15

@@ -75,11 +75,21 @@ CASES: list[tuple[str, Change, Change, int, int, int, int]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "before", "between", "scans", "requeued", "queued", "left"),
-                         CASES, ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(
+    ("case", "before", "between", "scans", "requeued", "queued", "left"),
+    CASES,
+    ids=[case[0] for case in CASES],
+)
 def test_two_scans_requeue_only_a_stranded_queued_job(
-        redis_url: str, case: str, before: Change, between: Change, scans: int,
-        requeued: int, queued: int, left: int) -> None:
+    redis_url: str,
+    case: str,
+    before: Change,
+    between: Change,
+    scans: int,
+    requeued: int,
+    queued: int,
+    left: int,
+) -> None:
     settings = settings_for(redis_url, queue_name=f"referee-orphans-{case.replace(' ', '-')}")
     backend = RedisBackend(settings)
     try:
@@ -99,8 +109,9 @@ def test_two_scans_requeue_only_a_stranded_queued_job(
         counted = backend.stats()["orphans_requeued"]
     finally:
         backend.queue.empty()
-        backend.redis.delete(backend.queue.intermediate_queue_key,
-                             backend.queue.started_job_registry.key)
+        backend.redis.delete(
+            backend.queue.intermediate_queue_key, backend.queue.started_job_registry.key
+        )
         backend.close()
     assert (done, on_queue.count(jid), len(stranded)) == (requeued, queued, left)
     assert counted == requeued
@@ -109,10 +120,12 @@ def test_two_scans_requeue_only_a_stranded_queued_job(
 
 
 async def test_a_live_worker_requeues_a_stranded_chunk_and_the_batch_completes(
-        redis_url: str) -> None:
+    redis_url: str,
+) -> None:
     queue = "referee-orphans-live"
-    settings = settings_for(redis_url, queue_name=queue, queue_chunk_size=2,
-                            queue_heartbeat_ttl_s=HEARTBEAT_TTL_S)
+    settings = settings_for(
+        redis_url, queue_name=queue, queue_chunk_size=2, queue_heartbeat_ttl_s=HEARTBEAT_TTL_S
+    )
     backend = RedisBackend(settings)
     procs = WorkerProcs(redis_url, queue)
     try:
@@ -143,21 +156,27 @@ def _status(value: str | None) -> Change:
             client.delete(Job.key_for(jid))
         else:
             client.hset(Job.key_for(jid), "status", value)
+
     return change
 
 
-@pytest.mark.parametrize(("status", "reason"), [
-    (None, "its job expired or was deleted before it ran"),
-    ("finished", "its job ended (finished) and left no result"),
-    ("failed", "its job ended (failed) and left no result"),
-])
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (None, "its job expired or was deleted before it ran"),
+        ("finished", "its job ended (finished) and left no result"),
+        ("failed", "its job ended (failed) and left no result"),
+    ],
+)
 def test_a_chunk_that_can_never_write_a_result_settles(
-        redis_url: str, status: str | None, reason: str) -> None:
+    redis_url: str, status: str | None, reason: str
+) -> None:
     """A chunk whose job hash vanished, or whose job ended while its result entry is gone
     (expired, evicted, deleted), fails its items after `heartbeat_ttl_s` instead of hanging
     the batch."""
-    settings = settings_for(redis_url, queue_name="referee-orphans-lost",
-                            queue_heartbeat_ttl_s=HEARTBEAT_TTL_S)
+    settings = settings_for(
+        redis_url, queue_name="referee-orphans-lost", queue_heartbeat_ttl_s=HEARTBEAT_TTL_S
+    )
     backend = RedisBackend(settings)
     try:
         batch = backend.submit([echo(id="a"), echo(id="b")])  # no worker serves this queue
@@ -172,5 +191,6 @@ def test_a_chunk_that_can_never_write_a_result_settles(
         backend.redis.delete(*(Job.key_for(jid) for jid in batch.job_ids))
         backend.close()
     assert [(r.id, r.reward, r.error) for r in results] == [
-        (item, None, f"worker failed: {reason}") for item in ("a", "b")]
+        (item, None, f"worker failed: {reason}") for item in ("a", "b")
+    ]
     assert HEARTBEAT_TTL_S <= elapsed < HEARTBEAT_TTL_S + 1

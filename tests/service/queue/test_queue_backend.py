@@ -101,8 +101,9 @@ async def test_api_over_redis_backend(redis_url: str, workers: WorkerProcs) -> N
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://referee") as http:
-            response = await http.post("/v1/rewards",
-                                       json={"items": [echo(0.5, id="a"), echo(1.0)]})
+            response = await http.post(
+                "/v1/rewards", json={"items": [echo(0.5, id="a"), echo(1.0)]}
+            )
             ready = await http.get("/readyz")
     finally:
         backend.close()

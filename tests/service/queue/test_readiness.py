@@ -31,8 +31,7 @@ def _until_not_ready(backend: RedisBackend, timeout_s: float) -> float:
     return time.monotonic()
 
 
-async def test_not_ready_within_a_heartbeat_ttl_once_every_worker_is_killed(
-        redis_url: str) -> None:
+async def test_not_ready_within_a_heartbeat_ttl_once_every_worker_is_killed(redis_url: str) -> None:
     queue = "referee-ready-all-killed"
     settings = settings_for(redis_url, queue_name=queue, queue_heartbeat_ttl_s=HEARTBEAT_TTL_S)
     backend = RedisBackend(settings)
@@ -57,14 +56,17 @@ async def test_not_ready_within_a_heartbeat_ttl_once_every_worker_is_killed(
     assert response.status_code == 503
     assert response.json()["error"]["message"] == (
         f"no `referee worker` alive on queue {queue!r}: 2 registered, none heart-beat in the "
-        f"last {HEARTBEAT_TTL_S}s")
+        f"last {HEARTBEAT_TTL_S}s"
+    )
 
 
 async def test_a_killed_worker_counts_neither_for_readiness_nor_for_chunk_planning(
-        redis_url: str) -> None:
+    redis_url: str,
+) -> None:
     queue = "referee-ready-one-killed"
-    settings = settings_for(redis_url, queue_name=queue, queue_heartbeat_ttl_s=HEARTBEAT_TTL_S,
-                            queue_chunk_size=16)
+    settings = settings_for(
+        redis_url, queue_name=queue, queue_heartbeat_ttl_s=HEARTBEAT_TTL_S, queue_chunk_size=16
+    )
     backend = RedisBackend(settings)
     procs = WorkerProcs(redis_url, queue)
     procs.start(2)

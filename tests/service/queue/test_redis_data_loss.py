@@ -33,8 +33,7 @@ QUEUE = "referee-data-loss"
 
 @pytest.fixture(scope="module")
 def volatile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    srv = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis-volatile"),
-                      persistent=False)
+    srv = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis-volatile"), persistent=False)
     srv.start()
     try:
         yield srv

@@ -50,11 +50,19 @@ def silent_redis() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def service(silent_redis: str) -> Iterator[str]:
     port = free_port()
-    env = dict(os.environ, REFEREE_REDIS_URL=silent_redis, REFEREE_LOG_LEVEL="WARNING",
-               PYTHONPATH=str(REPO))
+    env = dict(
+        os.environ,
+        REFEREE_REDIS_URL=silent_redis,
+        REFEREE_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "referee.service.cli", "serve", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -82,10 +90,13 @@ ROUTES: list[tuple[str, Callable[[httpx.Client], httpx.Response]]] = [
 
 @pytest.mark.parametrize(("route", "call"), ROUTES, ids=[r for r, _ in ROUTES])
 def test_healthz_answers_while_a_route_waits_on_redis(
-        service: str, route: str, call: Callable[[httpx.Client], httpx.Response]) -> None:
-    with httpx.Client(base_url=service, timeout=SLOW_WAIT_S) as slow, \
-            httpx.Client(base_url=service, timeout=5) as fast, \
-            ThreadPoolExecutor(max_workers=3) as pool:
+    service: str, route: str, call: Callable[[httpx.Client], httpx.Response]
+) -> None:
+    with (
+        httpx.Client(base_url=service, timeout=SLOW_WAIT_S) as slow,
+        httpx.Client(base_url=service, timeout=5) as fast,
+        ThreadPoolExecutor(max_workers=3) as pool,
+    ):
         waiting: list[Future[httpx.Response]] = [pool.submit(call, slow) for _ in range(3)]
         time.sleep(0.5)  # the requests reach the service and block on the silent Redis
         started = time.perf_counter()
@@ -105,6 +116,9 @@ def test_worker_healthcheck_counts_a_silent_redis_as_an_outage(silent_redis: str
     proc = subprocess.run(
         [sys.executable, str(REPO / "deploy" / "healthcheck.py"), "--worker"],
         env=dict(os.environ, REFEREE_REDIS_URL=silent_redis, PYTHONPATH=str(REPO)),
-        capture_output=True, text=True, timeout=60)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "not answering" in proc.stderr

@@ -55,8 +55,11 @@ class RedisServer:
     def __init__(self, binary: str, workdir: Path, persistent: bool = True) -> None:
         self.binary = binary
         self.workdir = workdir
-        self.persistence = (["--appendonly", "yes", "--appendfsync", "always"] if persistent
-                            else ["--appendonly", "no"])
+        self.persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if persistent
+            else ["--appendonly", "no"]
+        )
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -64,9 +67,21 @@ class RedisServer:
     def start(self, timeout_s: float = 10) -> None:
         assert self.proc is None or self.proc.poll() is not None
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             *self.persistence, "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                *self.persistence,
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout_s
         with redis.Redis.from_url(self.url, socket_connect_timeout=0.5) as client:
             while True:
@@ -140,8 +155,9 @@ def _alive(procs: WorkerProcs) -> list[int | None]:
     return [proc.poll() for proc in procs.procs]
 
 
-async def test_batch_in_flight_survives_a_restart(server: RedisServer, procs: WorkerProcs,
-                                                   backend: RedisBackend) -> None:
+async def test_batch_in_flight_survives_a_restart(
+    server: RedisServer, procs: WorkerProcs, backend: RedisBackend
+) -> None:
     """12 items of 0.5 s in 6 chunks over 2 workers; Redis goes down 1.3 s in (both workers
     mid-chunk; their chunks end while Redis is down) for 2 s. Every item comes back with its
     reward: results finished during the outage are stored once Redis is back, or the chunk is
@@ -167,16 +183,23 @@ async def test_batch_in_flight_survives_a_restart(server: RedisServer, procs: Wo
 
     # What happened to the chunks (for the report): how many ran more than once.
     with redis.Redis.from_url(server.url) as client:
-        batch_jobs = [key.decode() for key in client.scan_iter("rq:job:referee-*")
-                      if b":" not in key.removeprefix(b"rq:job:")]
-        jobs = Job.fetch_many([key.removeprefix("rq:job:") for key in batch_jobs],
-                              connection=client, serializer=SERIALIZER)
+        batch_jobs = [
+            key.decode()
+            for key in client.scan_iter("rq:job:referee-*")
+            if b":" not in key.removeprefix(b"rq:job:")
+        ]
+        jobs = Job.fetch_many(
+            [key.removeprefix("rq:job:") for key in batch_jobs],
+            connection=client,
+            serializer=SERIALIZER,
+        )
         rerun = sum(1 for job in jobs if job is not None and len(list(job.results())) > 1)
     print(f"\nrestart mid-batch: batch done in {elapsed:.1f}s, {rerun} chunk(s) ran twice")
 
 
-async def test_outage_fails_fast_with_503(server: RedisServer, procs: WorkerProcs,
-                                          backend: RedisBackend) -> None:
+async def test_outage_fails_fast_with_503(
+    server: RedisServer, procs: WorkerProcs, backend: RedisBackend
+) -> None:
     """While Redis is down, submit and score raise BackendError within 5 s and the API answers
     503 with a message naming Redis."""
     settings = settings_for(server.url, queue_name=QUEUE, queue_chunk_size=2)
@@ -210,7 +233,8 @@ async def test_outage_fails_fast_with_503(server: RedisServer, procs: WorkerProc
 
 
 async def test_same_backend_and_workers_score_after_restart(
-        server: RedisServer, procs: WorkerProcs, backend: RedisBackend) -> None:
+    server: RedisServer, procs: WorkerProcs, backend: RedisBackend
+) -> None:
     """After a restart, the same backend instance and the same two workers (no restart of
     ours) score a new batch, directly and through the API; /readyz is green again."""
     pids = [proc.pid for proc in procs.procs]
@@ -218,7 +242,8 @@ async def test_same_backend_and_workers_score_after_restart(
     items: list[Any] = [echo(n / 10, id=f"e{n}") for n in range(6)]
     results = await backend.score(items, timeout_s=30)
     assert [(r.id, r.error, r.reward) for r in results] == [
-        (f"e{n}", None, pytest.approx(n / 10)) for n in range(6)]
+        (f"e{n}", None, pytest.approx(n / 10)) for n in range(6)
+    ]
     settings = settings_for(server.url, queue_name=QUEUE, queue_chunk_size=2)
     transport = httpx.ASGITransport(app=create_app(settings, backend))
     async with httpx.AsyncClient(transport=transport, base_url="http://referee") as http:

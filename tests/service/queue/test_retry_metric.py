@@ -22,8 +22,9 @@ pytestmark = pytest.mark.anyio
 RETRIES = 2
 
 
-async def _running(client: redis.Redis, backend: RedisBackend, retries_left: int,
-                   timeout_s: float = 30) -> str:
+async def _running(
+    client: redis.Redis, backend: RedisBackend, retries_left: int, timeout_s: float = 30
+) -> str:
     """The job id of the chunk once a worker runs it with `retries_left` retries left."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -37,12 +38,18 @@ async def _running(client: redis.Redis, backend: RedisBackend, retries_left: int
 
 @pytest.mark.parametrize("kills", [1, 2])
 async def test_every_retry_of_a_killed_chunk_is_counted_on_every_replica(
-        redis_url: str, kills: int) -> None:
+    redis_url: str, kills: int
+) -> None:
     queue = f"referee-retry-metric-{kills}"
     # Checks far apart: the chunk is retried and finishes with no check seeing it open.
-    settings = settings_for(redis_url, queue_name=queue, queue_chunk_size=2,
-                            queue_retries=RETRIES, queue_heartbeat_ttl_s=HEARTBEAT_TTL_S,
-                            queue_check_interval_s=30)
+    settings = settings_for(
+        redis_url,
+        queue_name=queue,
+        queue_chunk_size=2,
+        queue_retries=RETRIES,
+        queue_heartbeat_ttl_s=HEARTBEAT_TTL_S,
+        queue_check_interval_s=30,
+    )
     backend, replica = RedisBackend(settings), RedisBackend(settings)
     procs = WorkerProcs(redis_url, queue)
     client = redis.Redis.from_url(redis_url)
@@ -50,7 +57,8 @@ async def test_every_retry_of_a_killed_chunk_is_counted_on_every_replica(
         procs.start(1)
         procs.wait_for(1)
         task = asyncio.ensure_future(
-            backend.score([sleeper(1.0, id="a"), sleeper(1.0, id="b")], timeout_s=60))
+            backend.score([sleeper(1.0, id="a"), sleeper(1.0, id="b")], timeout_s=60)
+        )
         for kill in range(kills):
             jid = await _running(client, backend, RETRIES - kill)
             procs.procs[-1].send_signal(signal.SIGKILL)

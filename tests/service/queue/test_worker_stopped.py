@@ -36,6 +36,5 @@ async def test_worker_stopped_mid_batch_is_requeued(redis_url: str) -> None:
         victim.send_signal(signal.SIGCONT)
         backend.close()
         procs.stop()
-    assert [(r.id, r.reward, r.error) for r in results] == [
-        (f"s{n}", 1.0, None) for n in range(8)]
+    assert [(r.id, r.reward, r.error) for r in results] == [(f"s{n}", 1.0, None) for n in range(8)]
     assert elapsed < 30

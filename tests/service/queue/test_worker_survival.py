@@ -56,8 +56,9 @@ def deep_batches(redis_url: str, workers: WorkerProcs) -> tuple[list[Result], li
     backend = RedisBackend(settings_for(redis_url))
 
     async def both() -> tuple[list[Result], list[Result]]:
-        first, second = await asyncio.gather(backend.score(poisoned, timeout_s=60),
-                                             backend.score(clean, timeout_s=60))
+        first, second = await asyncio.gather(
+            backend.score(poisoned, timeout_s=60), backend.score(clean, timeout_s=60)
+        )
         return first, second
 
     try:
@@ -78,18 +79,21 @@ def test_rest_of_the_deep_items_batch_scores(
 ) -> None:
     rest = [r for n, r in enumerate(deep_batches[0]) if n != 3]
     assert [(r.id, r.reward, r.error) for r in rest] == [
-        (f"p{n}", n / 10, None) for n in range(10) if n != 3]
+        (f"p{n}", n / 10, None) for n in range(10) if n != 3
+    ]
 
 
 def test_batch_beside_the_deep_item_scores(
     deep_batches: tuple[list[Result], list[Result]],
 ) -> None:
     assert [(r.id, r.reward, r.error) for r in deep_batches[1]] == [
-        (f"c{n}", n / 10, None) for n in range(10)]
+        (f"c{n}", n / 10, None) for n in range(10)
+    ]
 
 
-def test_workers_live_on_after_a_deep_item(deep_batches: tuple[list[Result], list[Result]],
-                                           workers: WorkerProcs) -> None:
+def test_workers_live_on_after_a_deep_item(
+    deep_batches: tuple[list[Result], list[Result]], workers: WorkerProcs
+) -> None:
     assert [proc.poll() for proc in workers.procs] == [None, None]
     assert workers.count() == 2
 
@@ -102,15 +106,35 @@ CRASH = {"id": "crash", "completion": "x", "scorers": [{"name": "crash"}]}
 
 def start_worker(procs: WorkerProcs, tokens: Path, restarts: int) -> subprocess.Popen[bytes]:
     """A `referee worker` like conftest's, with the survival plugins and a restart budget."""
-    env = dict(os.environ, REFEREE_REDIS_URL=procs.redis_url, REFEREE_WORKERS="1",
-               REFEREE_QUEUE_NAME=procs.queue, REFEREE_ITEM_TIMEOUT_S=str(BOUND_S),
-               REFEREE_WORKER_MEMORY_MB="1024", REFEREE_LOG_LEVEL="WARNING",
-               REFEREE_EXECUTOR_RESTARTS=str(restarts),
-               REFEREE_SCORER_PLUGINS=json.dumps([*ALL, *SURVIVAL]), PYTHONPATH=str(REPO),
-               **{FAILING_STARTS_ENV: str(tokens)})
+    env = dict(
+        os.environ,
+        REFEREE_REDIS_URL=procs.redis_url,
+        REFEREE_WORKERS="1",
+        REFEREE_QUEUE_NAME=procs.queue,
+        REFEREE_ITEM_TIMEOUT_S=str(BOUND_S),
+        REFEREE_WORKER_MEMORY_MB="1024",
+        REFEREE_LOG_LEVEL="WARNING",
+        REFEREE_EXECUTOR_RESTARTS=str(restarts),
+        REFEREE_SCORER_PLUGINS=json.dumps([*ALL, *SURVIVAL]),
+        PYTHONPATH=str(REPO),
+        **{FAILING_STARTS_ENV: str(tokens)},
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "referee.service.cli", "worker", "--redis-url", procs.redis_url,
-         "--queue", procs.queue, "--heartbeat-ttl", str(HEARTBEAT_TTL_S)], cwd=REPO, env=env)
+        [
+            sys.executable,
+            "-m",
+            "referee.service.cli",
+            "worker",
+            "--redis-url",
+            procs.redis_url,
+            "--queue",
+            procs.queue,
+            "--heartbeat-ttl",
+            str(HEARTBEAT_TTL_S),
+        ],
+        cwd=REPO,
+        env=env,
+    )
     procs.procs.append(proc)
     return proc
 
@@ -175,6 +199,8 @@ def test_chunks_of_a_stopped_worker_are_all_back_on_the_queue(doomed: Doomed) ->
 def test_healthy_worker_scores_what_the_stopped_one_left(doomed: Doomed) -> None:
     crash, *rest = doomed.results
     assert (crash.id, crash.reward, crash.scores["crash"].verdict) == (
-        "crash", None, "worker_crashed")
-    assert [(r.id, r.reward, r.error) for r in rest] == [
-        (f"e{n}", n / 10, None) for n in range(15)]
+        "crash",
+        None,
+        "worker_crashed",
+    )
+    assert [(r.id, r.reward, r.error) for r in rest] == [(f"e{n}", n / 10, None) for n in range(15)]
