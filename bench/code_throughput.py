@@ -47,10 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from code_tasks import TEMPLATES, Task, make_tasks
 
+from referee.sandbox.container import OWNER_LABEL, SANDBOX_LABEL
+
 POOL_SIZE = 2
 BASELINE_CONCURRENCY = 2
-SANDBOX_LABEL = "org.referee.sandbox=1"
-OWNER_LABEL = "org.referee.owner"
 DOCKER_FLAGS = ["--network", "none", "--read-only", "--tmpfs", "/work"]
 
 WARM_PROGRAM = "def one():\n    return 1\n"
@@ -159,7 +159,7 @@ def sandbox_containers() -> list[tuple[str, str, str]]:
             "ps",
             "-a",
             "--filter",
-            f"label={SANDBOX_LABEL}",
+            f"label={SANDBOX_LABEL}=1",
             "--format",
             f'{{{{.ID}}}} {{{{.Label "{OWNER_LABEL}"}}}} {{{{.State}}}}',
         ],
@@ -256,7 +256,7 @@ def profile_pool(tasks: list[Task], jobs: int) -> None:
     from referee.service.settings import Settings
     from referee.verifiers.code import CodeParams, build_job
 
-    pool = SandboxPool(Settings(sandbox_pool_size=POOL_SIZE))
+    pool = SandboxPool(Settings(sandbox_pool_size=POOL_SIZE).sandbox_config())
     try:
         trips: list[float] = []
         phases: dict[str, list[float]] = {}

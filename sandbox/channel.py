@@ -4,18 +4,22 @@ its attached stdin, read results from its stdout.
 `Channel.open` creates a hardened container (`container_config`) whose command is
 `python3 -I -S -c <runner source>`, attaches to its stdin/stdout *before* starting it (so no
 output can be missed or buffered inside docker-py's HTTP response), waits for the runner's
-`{"ready": true, "protocol": 1}`, sends the tester and program-host sources, and waits for
-`{"init": "ok"}`. `Channel.run` writes one job line and reads until one full JSON line comes
-back, within a host-side deadline: past it the container is removed and `SandboxTimeout`
-raised. The stream is Docker's multiplexed one: frames of an 8-byte header (stream 1 stdout,
-2 stderr; a big-endian payload size) and the payload; stderr frames are ignored (the runner
-writes none) and a line may span frames or share one with the next.
+`{"ready": true, "protocol": PROTOCOL_VERSION}`, sends the tester and program-host sources,
+and waits for `{"init": "ok"}`. `Channel.run` writes one job line and reads until one full
+JSON line comes back, within a host-side deadline: past it the container is removed and
+`SandboxTimeout` raised. The stream is Docker's multiplexed one: frames of an 8-byte header
+(stream 1 stdout, 2 stderr; a big-endian payload size) and the payload; stderr frames are
+ignored (the runner writes none) and a line may span frames or share one with the next.
+
+The scripts are assembled from parts (`_PARTS`; `script(name)` gives one for host-side
+checks) with the host's `PROTOCOL_VERSION` set in them, so the version is defined once.
 
 Every failure of ours (container gone, handshake wrong, output garbled, deadline passed) raises
-`SandboxError` and removes the container; the channel is then dead. A result carrying
-`runner_error` (the runner failed, e.g. could not clean up) is returned, so the caller can report
-`sandbox_error`, and the container is removed too: its state is no longer trusted. So is one
-whose result says `retire` (the program managed to change the runner itself; its tests fail).
+`SandboxError` (defined in `referee.sandbox.protocol`, re-exported here) and removes the
+container; the channel is then dead. A result carrying `runner_error` (the runner failed, e.g.
+could not clean up) is returned, so the caller can report `sandbox_error`, and the container is
+removed too: its state is no longer trusted. So is one whose result says `retire` (the program
+managed to change the runner itself; its tests fail).
 
 Left out: pooling and retries (`referee.sandbox.pool`), comparing outputs (the `code` scorer).
 Jobs on one channel run one at a time; a Channel is not thread-safe.
@@ -24,6 +28,7 @@ Jobs on one channel run one at a time; a Channel is not thread-safe.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import select
 import socket
@@ -31,22 +36,21 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from referee.sandbox.container import container_config
-from referee.sandbox.protocol import PROTOCOL_VERSION, Job, JobResult
-from referee.service.settings import Settings
+from referee.sandbox.config import SandboxConfig
+from referee.sandbox.container import SANDBOX_LABEL, container_config
+from referee.sandbox.protocol import (
+    PROTOCOL_VERSION,
+    Job,
+    JobResult,
+    SandboxError,
+    SandboxTimeout,
+)
 
-SANDBOX_LABEL = "org.referee.sandbox"
+__all__ = ["Channel", "SandboxError", "SandboxTimeout"]
+
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """Largest message accepted from a runner; past it the container is discarded."""
 _HEADER = 8
-
-
-class SandboxError(RuntimeError):
-    """Infrastructure failure (our fault): container died, unresponsive, handshake failed."""
-
-
-class SandboxTimeout(SandboxError):
-    """The runner did not answer before the host-side deadline; its container is removed."""
 
 
 _FUTURE = "from __future__ import annotations\n"
@@ -68,17 +72,31 @@ _PARTS = {
 for the runner's parts)."""
 
 
+_HOST_CONSTANTS = f"PROTOCOL_VERSION = {PROTOCOL_VERSION}\n"
+"""Values the scripts take from the host rather than define again (see `protocol`)."""
+
+
 def _read(name: str) -> str:
     return Path(__file__).with_name(f"{name}.py").read_text(encoding="utf-8")
 
 
+@functools.cache
 def _source(name: str) -> str:
     """The script sent into a container for `name`: its parts (`_PARTS`) one after the other,
-    starting with the literal codec (`codec.py`), on which the rest relies. Read, never
-    imported: this code is for containers. Only the first part keeps its `__future__` import
-    (only the first statement of a script may be one; the codec's is)."""
+    starting with the literal codec (`codec.py`), on which the rest relies, then the host's
+    constants (`_HOST_CONSTANTS`). Read, never imported: this code is for containers. Only
+    the first part keeps its `__future__` import (only the first statement of a script may be
+    one; the codec's is). Read once per process: the files do not change under it."""
     first, *rest = (_read(part) for part in _PARTS[name])
-    return "\n".join([first, *(part.replace(_FUTURE, "", 1) for part in rest)])
+    return "\n".join([first, _HOST_CONSTANTS, *(part.replace(_FUTURE, "", 1) for part in rest)])
+
+
+def script(name: str) -> str:
+    """The assembled script for `name` ("runner", "tester" or "program_host"), as a container
+    receives it; for checks on the host, which must never run its `main`."""
+    if name not in _PARTS:
+        raise ValueError(f"no sandbox script {name!r} (known: {', '.join(_PARTS)})")
+    return _source(name)
 
 
 class _Demux:
@@ -136,11 +154,13 @@ class Channel:
         return str(self._container.id)
 
     @classmethod
-    def open(cls, client: Any, settings: Settings, labels: dict[str, str] | None = None) -> Channel:
+    def open(
+        cls, client: Any, config: SandboxConfig, labels: dict[str, str] | None = None
+    ) -> Channel:
         """Start a container, handshake with its runner, send it the helper sources."""
-        config = container_config(settings)
-        config.pop("detach", None)
-        config["labels"] = {**config.get("labels", {}), **(labels or {}), SANDBOX_LABEL: "1"}
+        kwargs = container_config(config)
+        kwargs.pop("detach", None)
+        kwargs["labels"] = {**kwargs.get("labels", {}), **(labels or {}), SANDBOX_LABEL: "1"}
         container: Any = None
         try:
             # auto_remove: when the runner exits (its stdin closes because our process died),
@@ -149,7 +169,7 @@ class Channel:
                 command=["python3", "-I", "-S", "-c", _source("runner")],
                 stdin_open=True,
                 auto_remove=True,
-                **config,
+                **kwargs,
             )
             attach = container.attach_socket(
                 params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
@@ -163,7 +183,7 @@ class Channel:
                     container.remove(force=True)
             raise SandboxError(f"could not start a sandbox container: {exc}") from exc
         try:
-            deadline = time.monotonic() + settings.sandbox_start_timeout_s
+            deadline = time.monotonic() + config.start_timeout_s
             hello = channel._receive(deadline)
             if hello != {"ready": True, "protocol": PROTOCOL_VERSION}:
                 raise SandboxError(f"unexpected hello from the runner: {str(hello)[:200]}")

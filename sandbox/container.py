@@ -1,6 +1,6 @@
 """The hardened container a sandboxed program runs in: every isolation setting in one place.
 
-`container_config(settings)` returns the keyword arguments for docker-py's
+`container_config(config)` returns the keyword arguments for docker-py's
 `client.containers.run`/`create`:
 
 - no network at all (`network_mode="none"`): no egress, no DNS, no metadata endpoint, and no
@@ -23,49 +23,53 @@ from __future__ import annotations
 
 from typing import Any
 
-from referee.service.settings import Settings
+from referee.sandbox.config import SandboxConfig
 
 SANDBOX_UID = 10001
 WORK_DIR = "/work"
+SANDBOX_LABEL = "org.referee.sandbox"
+"""Label (value "1") on every sandbox container: what sweeps and leak checks filter on."""
+OWNER_LABEL = "org.referee.owner"
+"""Label naming the process that owns a pooled container (`referee.sandbox.pool`)."""
 
 
-def container_config(settings: Settings) -> dict[str, Any]:
+def container_config(config: SandboxConfig) -> dict[str, Any]:
     """Keyword arguments for `containers.run`/`create` of one sandbox container."""
-    memory = f"{settings.sandbox_memory_mb}m"
+    memory = f"{config.memory_mb}m"
     owner = f"uid={SANDBOX_UID},gid={SANDBOX_UID}"
-    config: dict[str, Any] = {
-        "image": settings.sandbox_image,
+    kwargs: dict[str, Any] = {
+        "image": config.image,
         "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
         "working_dir": WORK_DIR,
         "environment": {},
         "network_mode": "none",
         "read_only": True,
         "tmpfs": {
-            WORK_DIR: f"rw,size={settings.sandbox_work_mb}m,{owner},mode=0700,nosuid,nodev",
-            "/tmp": f"rw,size={settings.sandbox_tmp_mb}m,mode=1777,nosuid,nodev,noexec",
+            WORK_DIR: f"rw,size={config.work_mb}m,{owner},mode=0700,nosuid,nodev",
+            "/tmp": f"rw,size={config.tmp_mb}m,mode=1777,nosuid,nodev,noexec",
         },
-        "shm_size": f"{settings.sandbox_tmp_mb}m",
+        "shm_size": f"{config.tmp_mb}m",
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
-        "pids_limit": settings.sandbox_pids,
+        "pids_limit": config.pids,
         "mem_limit": memory,
         "memswap_limit": memory,
-        "nano_cpus": int(settings.sandbox_cpus * 1e9),
-        "ulimits": _ulimits(settings),
-        "labels": {"org.referee.sandbox": "1"},
+        "nano_cpus": int(config.cpus * 1e9),
+        "ulimits": _ulimits(config),
+        "labels": {SANDBOX_LABEL: "1"},
         "detach": True,
     }
-    if settings.sandbox_runtime is not None:
-        config["runtime"] = settings.sandbox_runtime
-    return config
+    if config.runtime is not None:
+        kwargs["runtime"] = config.runtime
+    return kwargs
 
 
-def _ulimits(settings: Settings) -> list[Any]:
+def _ulimits(config: SandboxConfig) -> list[Any]:
     from docker.types import Ulimit
 
-    fsize = settings.sandbox_fsize_mb * 1024 * 1024
+    fsize = config.fsize_mb * 1024 * 1024
     return [
-        Ulimit(name="nofile", soft=settings.sandbox_nofile, hard=settings.sandbox_nofile),
+        Ulimit(name="nofile", soft=config.nofile, hard=config.nofile),
         Ulimit(name="fsize", soft=fsize, hard=fsize),
         Ulimit(name="core", soft=0, hard=0),
     ]

@@ -2,8 +2,10 @@
 there. Used by `/readyz` (embedded backend) and reported by every `referee worker` (queue).
 
 The answer is cached for `CACHE_S`: readiness probes come every few seconds and a Docker round
-trip is not free. Left out: starting a container (the pool's refill does that, and counts its
-failures in `/metrics` as `referee_sandbox_failed_starts`).
+trip is not free. The cache is a small dict of our own rather than a `functools` cache because
+its entries expire and are refreshed in the background. Left out: starting a container (the
+pool's refill does that, and counts its failures in `/metrics` as
+`referee_sandbox_failed_starts`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
-
-from referee.service.settings import Settings
 
 CACHE_S = 10.0
 
@@ -49,11 +49,10 @@ def _refresh(image: str) -> tuple[bool, str]:
     return ok, reason
 
 
-def sandbox_status(settings: Settings) -> tuple[bool, str]:
+def sandbox_status(image: str) -> tuple[bool, str]:
     """(usable, a short reason). The first call probes Docker; later ones answer from the
     cache and, once it is `CACHE_S` old, refresh it in a thread, so a hung engine never
     blocks the caller (an event loop) for more than that first probe."""
-    image = settings.sandbox_image
     with _lock:
         cached = _cache.get(image)
         stale = cached is None or time.monotonic() - cached[0] >= CACHE_S

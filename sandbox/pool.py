@@ -7,10 +7,18 @@ pid; a new pool first removes containers whose owner process is gone (orphans of
 workers on the same host and pid namespace).
 
 `run(job)` takes an idle container (waiting for the refill thread when none is ready), runs the
-job with a host-side deadline of the job's own wall limit plus `sandbox_job_margin_s`, and gives
-the container back (its runner has already wiped it). A container that dies or stops answering
-is discarded and the job is tried once more on a fresh one; a second failure raises
+job with a host-side deadline of the job's own wall limit plus `SandboxConfig.job_margin_s`, and
+gives the container back (its runner has already wiped it). A container that dies or stops
+answering is discarded and the job is tried once more on a fresh one; a second failure raises
 `SandboxError`, which the `code` scorer reports as `sandbox_error` (null, never 0).
+
+`PoolProvider` is how the service hands this pool to the `code` scorer without the scorer
+importing it: a picklable `SandboxProvider` (`referee.sandbox.protocol`) that makes the pool
+in whichever process first asks, and knows the worst-case time of one run
+(`SandboxConfig.run_bound`).
+
+Left out: sharing containers between processes, and the container's configuration
+(`container`) and wire protocol (`channel`).
 """
 
 from __future__ import annotations
@@ -23,13 +31,13 @@ import socket
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
-from referee.sandbox.channel import Channel, SandboxError
-from referee.sandbox.protocol import Job, JobResult
-from referee.service.settings import Settings
-
-OWNER_LABEL = "org.referee.owner"
+from referee.sandbox.channel import Channel
+from referee.sandbox.config import SandboxConfig
+from referee.sandbox.container import OWNER_LABEL, SANDBOX_LABEL
+from referee.sandbox.protocol import Job, JobResult, SandboxError
 
 
 def owner_host() -> str:
@@ -60,12 +68,12 @@ def _pid_alive(pid: int) -> bool:
 class SandboxPool:
     """Warm sandbox containers for this process; `run` is safe to call from several threads."""
 
-    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+    def __init__(self, config: SandboxConfig, client: Any | None = None) -> None:
         if client is None:
             import docker
 
             client = docker.from_env()
-        self._settings = settings
+        self._config = config
         self._client = client
         self._labels = {OWNER_LABEL: _owner()}
         self._idle: deque[Channel] = deque()
@@ -84,7 +92,7 @@ class SandboxPool:
     # -- public ---------------------------------------------------------------------------
 
     def run(self, job: Job) -> JobResult:
-        deadline = job["limits"]["wall_s"] + self._settings.sandbox_job_margin_s
+        deadline = job["limits"]["wall_s"] + self._config.job_margin_s
         failure: SandboxError | None = None
         for attempt in range(2):
             if attempt:
@@ -118,7 +126,7 @@ class SandboxPool:
         # A container the refill thread is starting right now is closed by that thread as
         # soon as it is up; wait for it, so nothing outlives the pool.
         if threading.current_thread() is not self._refill:
-            self._refill.join(timeout=self._settings.sandbox_start_timeout_s + 5)
+            self._refill.join(timeout=self._config.start_timeout_s + 5)
 
     def sweep_orphans(self) -> int:
         """Remove sandbox containers of this host whose owner process no longer exists."""
@@ -126,7 +134,7 @@ class SandboxPool:
         removed = 0
         try:
             containers = self._client.containers.list(
-                all=True, filters={"label": "org.referee.sandbox=1"}
+                all=True, filters={"label": f"{SANDBOX_LABEL}=1"}
             )
         except Exception:  # a sweep failure must not stop the pool from starting
             return 0
@@ -146,7 +154,7 @@ class SandboxPool:
         return len(self._idle) + self._busy + self._starting
 
     def _acquire(self) -> Channel:
-        limit = time.monotonic() + self._settings.sandbox_start_timeout_s * 2
+        limit = time.monotonic() + self._config.start_timeout_s * 2
         with self._cond:
             if not self._idle:
                 self.stats["waits"] += 1
@@ -190,13 +198,13 @@ class SandboxPool:
         backoff = 0.5
         while True:
             with self._cond:
-                while not self._closed and self._count() >= self._settings.sandbox_pool_size:
+                while not self._closed and self._count() >= self._config.pool_size:
                     self._cond.wait(timeout=5.0)
                 if self._closed:
                     return
                 self._starting += 1
             try:
-                channel = Channel.open(self._client, self._settings, labels=self._labels)
+                channel = Channel.open(self._client, self._config, labels=self._labels)
             except Exception as exc:  # keep trying; waiting callers time out with this error
                 with self._cond:
                     self._starting -= 1
@@ -224,13 +232,13 @@ _pools: dict[int, SandboxPool] = {}
 _pools_lock = threading.Lock()
 
 
-def get_pool(settings: Settings) -> SandboxPool:
+def get_pool(config: SandboxConfig) -> SandboxPool:
     """This process's pool, created on first use (a forked child gets its own)."""
     pid = os.getpid()
     with _pools_lock:
         pool = _pools.get(pid)
         if pool is None:
-            pool = SandboxPool(settings)
+            pool = SandboxPool(config)
             _pools[pid] = pool
             atexit.register(pool.close)
             # multiprocessing children leave through os._exit, which skips atexit handlers
@@ -246,3 +254,18 @@ def pool_stats() -> dict[str, int] | None:
     if pool is None:
         return None
     return {**pool.stats, "size": pool.size}
+
+
+@dataclass(frozen=True)
+class PoolProvider:
+    """The `SandboxProvider` the service hands the `code` scorer: this process's pool, made
+    on first use. Plain data, so it pickles into the executor's worker processes, each of
+    which then makes its own pool."""
+
+    config: SandboxConfig
+
+    def sandbox(self) -> SandboxPool:
+        return get_pool(self.config)
+
+    def run_bound(self, wall_s: float) -> float:
+        return self.config.run_bound(wall_s)

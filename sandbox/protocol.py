@@ -31,13 +31,34 @@ Security model, in short (the modules say more):
   `retire` and exits, and the host replaces the container.
 - Between jobs the runner kills every other process of the sandbox user, reaps them, and wipes
   /work, /tmp, /dev/shm and System V IPC objects: each job starts from a clean state.
+
+This module is also the sandbox's whole public surface for scorers: besides the message
+shapes it holds the sandbox's exceptions (`SandboxError`, `SandboxTimeout`) and the two
+protocols a scorer programs against (`Sandbox`, which runs a job, and `SandboxProvider`, which
+makes one on first use and says how long a run may take). It imports nothing but the standard
+library, so `referee.verifiers` can depend on it without pulling in Docker or the service.
+`PROTOCOL_VERSION` is defined here only; the runner's script receives it from the host
+(`referee.sandbox.channel`).
+
+Left out: how containers are started and pooled (`channel`, `pool`), and their configuration
+(`config`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 PROTOCOL_VERSION = 1
+"""Version of the line protocol; the runner announces it and the host refuses any other."""
+
+
+class SandboxError(RuntimeError):
+    """Infrastructure failure (our fault): container died, unresponsive, handshake failed.
+    A scorer reports it as undecided (null), never as the program's failure."""
+
+
+class SandboxTimeout(SandboxError):
+    """The runner did not answer before the host-side deadline; its container is removed."""
 
 
 class Limits(TypedDict):
@@ -149,3 +170,20 @@ class JobResult(TypedDict):
     """stdio: tail of the last case's stderr (at most 2,000 characters)."""
     runner_error: NotRequired[str]
     """Set when the runner itself failed (our fault): the host reports `sandbox_error`."""
+
+
+class Sandbox(Protocol):
+    """Runs one job to its result (`referee.sandbox.pool.SandboxPool`, or a test's fake).
+    Raises `SandboxError` when the sandbox, not the program, failed."""
+
+    def run(self, job: Job) -> JobResult: ...
+
+
+class SandboxProvider(Protocol):
+    """How a scorer reaches a sandbox without knowing how it is built: `sandbox()` makes (on
+    first use, in the calling process) and returns it; `run_bound` is the longest one `run`
+    of a job with wall limit `wall_s` may take, retries and container starts included."""
+
+    def sandbox(self) -> Sandbox: ...
+
+    def run_bound(self, wall_s: float) -> float: ...

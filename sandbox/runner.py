@@ -34,13 +34,15 @@ Replies may carry keys beyond `JobResult`: `cleanup` (what the pre-job cleaning 
 `phases` (rpc: seconds to each step), `retire` (this container must not be used again).
 
 The script is assembled from parts by `referee.sandbox.channel._source`, in this order: the
-codec (`codec.py`), `runner_seccomp.py` (the seccomp filter), `runner_procs.py` (starting,
-reaping and classifying children), `runner_loop.py` (a job's event loop), `runner_clean.py`
-(cleaning the sandbox), `runner_jobs.py` (checking jobs; `Runner`, which runs stdio jobs),
-`runner_rpc.py` (`RpcJob`) and this file (the main loop), which ends by calling `main()`. The
-parts share one namespace at run time, but at definition time (class bases, module-level values,
-default arguments) a part may use only names of earlier parts. Each is a module for ruff and
-mypy only, importing the other parts' names under `TYPE_CHECKING`.
+codec (`codec.py`), the host's constants (`PROTOCOL_VERSION` of `referee.sandbox.protocol`),
+`runner_seccomp.py` (the seccomp filter), `runner_procs.py` (starting, reaping and classifying
+children), `runner_loop.py` (a job's event loop), `runner_clean.py` (cleaning the sandbox),
+`runner_jobs.py` (checking jobs; `Runner`, which runs stdio jobs), `runner_rpc.py` (`RpcJob`)
+and this file (the main loop), which ends by calling `main()`. The parts share one namespace
+at run time, but at definition time (class bases, module-level values, default arguments) a
+part may use only names of earlier parts; `tests/sandbox/test_scripts.py` executes each
+assembled script on the host (without `main`) to catch a part that does. Each is a module for
+ruff and mypy only, importing the other parts' names under `TYPE_CHECKING`.
 
 Never run this script on a host: its cleanup kills every process the user may signal.
 
@@ -58,12 +60,11 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from referee.sandbox.protocol import PROTOCOL_VERSION
     from referee.sandbox.runner_clean import clean
     from referee.sandbox.runner_jobs import Runner
     from referee.sandbox.runner_procs import IGNORED_SIGNALS, reap
     from referee.sandbox.runner_seccomp import _libc
-
-PROTOCOL_VERSION = 1
 
 
 # --- the main loop -----------------------------------------------------------------------------

@@ -264,7 +264,7 @@ class EmbeddedBackend:
         if not self.executor.running:
             return False, "executor not running (not started, closed, or its dispatcher died)"
         settings = self.executor.settings
-        sandbox_ok, sandbox = sandbox_status(settings)
+        sandbox_ok, sandbox = sandbox_status(settings.sandbox_image)
         detail = f"{settings.workers} workers ready; {sandbox}"
         return sandbox_ok or not settings.require_sandbox, detail
 

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from referee.sandbox.config import SandboxConfig
+from referee.sandbox.pool import PoolProvider
 from referee.verifiers.engine import Limits
 from referee.verifiers.registry import ScorerConfig
 
@@ -245,7 +247,26 @@ class Settings(BaseSettings):
             max_scorers=self.max_scorers,
         )
 
+    def sandbox_config(self) -> SandboxConfig:
+        """The sandbox package's configuration: the `sandbox_*` settings, renamed."""
+        return SandboxConfig(
+            image=self.sandbox_image,
+            memory_mb=self.sandbox_memory_mb,
+            cpus=self.sandbox_cpus,
+            pids=self.sandbox_pids,
+            work_mb=self.sandbox_work_mb,
+            tmp_mb=self.sandbox_tmp_mb,
+            nofile=self.sandbox_nofile,
+            fsize_mb=self.sandbox_fsize_mb,
+            runtime=self.sandbox_runtime,
+            pool_size=self.sandbox_pool_size,
+            job_margin_s=self.sandbox_job_margin_s,
+            start_timeout_s=self.sandbox_start_timeout_s,
+        )
+
     def scorer_config(self) -> ScorerConfig:
         return ScorerConfig(
-            lid_model_path=self.lid_model_path, plugins=self.scorer_plugins, sandbox=self
+            lid_model_path=self.lid_model_path,
+            plugins=self.scorer_plugins,
+            sandbox=PoolProvider(self.sandbox_config()),
         )

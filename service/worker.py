@@ -157,6 +157,10 @@ def _score_steps(
     return finalize(plan, scores)
 
 
+_WARM_LIMITS = Limits(max_completion_chars=1_000, max_prompt_chars=1_000, max_scorers=3)
+"""Caps that fit `warm_up`'s own item (the service's caps do not matter for it)."""
+
+
 def warm_up() -> None:
     """Import and exercise the scorers once, so forked workers inherit warm state: the LaTeX
     parser's prediction tables, sympy's caches and the language-id model. Without this every
@@ -174,4 +178,4 @@ def warm_up() -> None:
             {"name": "language", "target": "en"},
         ],
     }
-    score_item(warm_item, registry, Limits())
+    score_item(warm_item, registry, _WARM_LIMITS)

@@ -99,7 +99,7 @@ def _housekeeping(
     # Report once at start: /readyz should not say "sandbox ready on 0" for a whole interval.
     with contextlib.suppress(RedisError):
         for reporter in reporters:
-            reporter.report({"sandbox_ready": sandbox_status(settings)[0]})
+            reporter.report({"sandbox_ready": sandbox_status(settings.sandbox_image)[0]})
     while not stop.wait(interval):
         try:
             for lane in lanes:
@@ -110,7 +110,7 @@ def _housekeeping(
             )
             counters: dict[str, float] = {
                 **executor.counters(),
-                "sandbox_ready": sandbox_status(settings)[0],
+                "sandbox_ready": sandbox_status(settings.sandbox_image)[0],
             }
             for reporter in reporters:
                 reporter.report(counters)
@@ -142,7 +142,7 @@ def run_worker(settings: Settings, queues: list[str] | None = None, burst: bool 
     executor = Executor(settings).start()
     # The first probe imports the Docker SDK (a third of a second of CPU): pay it before the
     # first job rather than in the middle of a batch.
-    sandbox_status(settings)
+    sandbox_status(settings.sandbox_image)
     # A few items per scoring process left: time enough for the next chunk's dequeue.
     gate = LaneGate(room=_ROOM_PER_PROCESS * settings.workers)
     queue_jobs.set_executor(executor, gate)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from referee.sandbox.container import SANDBOX_LABEL
 from referee.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,8 +53,7 @@ def sandbox_containers(
     deadline = time.monotonic() + settle_s
     while True:
         ids = {
-            c.id
-            for c in client.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+            c.id for c in client.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
         }
         if ids <= allowed or time.monotonic() > deadline:
             return ids

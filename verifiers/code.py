@@ -3,7 +3,7 @@
 Steps: extract the program (`code_extract`: the last Python fence after `</think>`), turn the
 tests into a sandbox job (`code_formats`; expected outputs stay here; call mode appends a shim
 binding `fn_name` to `Solution().fn_name` for LeetCode-style programs), run it in a Docker
-sandbox (`referee.sandbox.pool`, or any `Sandbox`), and judge the `JobResult`, comparing stdout
+sandbox (any `Sandbox` of `referee.sandbox.protocol`), and judge the `JobResult`, comparing stdout
 and return values on the host (`code_compare`).
 
 Scores: `scoring="all"` 1.0 when every test passes, else 0.0 (`early_stop` stops at the first
@@ -31,11 +31,14 @@ Details otherwise: `passed`, `total`, `tests` (the first 50 per-test verdicts), 
 per verdict), `source` (`fence` or `answer`), and on failure `detail` (the first failure's
 reason, <= 300 characters) and `stderr` (its last 500 characters, when any).
 
-The sandbox defaults to this process's pool, created on first use; `referee.sandbox.pool` and
-`referee.sandbox.channel` are imported by name then, so importing this module stays cheap and
-needs no Docker. Time: `time_bound(params)` covers the job, the pool's one retry on a fresh
-container and that container's start; the executor extends an item's bound to it. The sandbox
-bounds the program itself.
+The scorer never builds a sandbox itself: it is given one (`sandbox=`, e.g. a test's fake) or
+a `SandboxProvider` (`provider=`; the service passes `referee.sandbox.pool.PoolProvider`, this
+process's warm pool, made on first use so that forked workers do not share containers). It
+imports only the sandbox's stdlib protocol module, so importing it stays cheap and needs no
+Docker. With neither, every program is `sandbox_error` ("no sandbox configured"). Time:
+`time_bound(params)` is the provider's `run_bound` (the job, the pool's one retry on a fresh
+container and that container's start), or the job's own wall limit for a bare sandbox; the
+executor extends an item's bound to it. The sandbox bounds the program itself.
 
 Left out: languages other than Python, special judges (problems with several right outputs),
 per-test weights, and compiling the program on the host (syntax errors come from the sandbox).
@@ -43,14 +46,20 @@ per-test weights, and compiling the program on the host (syntax errors come from
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import math
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from referee.sandbox.protocol import Harness, Job, JobResult, StdioCase
+from referee.sandbox.protocol import (
+    Harness,
+    Job,
+    Sandbox,
+    SandboxError,
+    SandboxProvider,
+    StdioCase,
+)
 from referee.sandbox.protocol import Limits as JobLimits
 from referee.verifiers.base import Sample, Scorer, ScorerParams, result
 from referee.verifiers.code_compare import DETAIL_CHARS, ProtocolError, judge
@@ -65,18 +74,9 @@ from referee.verifiers.code_formats import (
 )
 from referee.verifiers.contract import ScoreResult
 
-if TYPE_CHECKING:
-    from referee.service.settings import Settings
-
 SANDBOX_ERROR = "sandbox_error"
 
 _JOB_IDS = itertools.count(1)
-
-
-class Sandbox(Protocol):
-    """What the scorer needs of a sandbox: `referee.sandbox.pool.SandboxPool`, or a fake."""
-
-    def run(self, job: Job) -> JobResult: ...
 
 
 class CodeParams(ScorerParams):
@@ -172,58 +172,31 @@ def _sandbox_error(error: str) -> ScoreResult:
     return result(None, SANDBOX_ERROR, error=error[:DETAIL_CHARS])
 
 
-def is_sandbox_error(exc: BaseException) -> bool:
-    """`referee.sandbox.channel.SandboxError` (imported lazily), or a class of that name."""
-    try:
-        error_type = getattr(
-            importlib.import_module("referee.sandbox.channel"), "SandboxError", None
-        )
-    except ImportError:
-        error_type = None
-    if isinstance(error_type, type) and isinstance(exc, error_type):
-        return True
-    return any(cls.__name__ == "SandboxError" for cls in type(exc).__mro__)
-
-
 class CodeScorer(Scorer[CodeParams]):
     name: ClassVar[str] = "code"
     params_model = CodeParams
 
-    def __init__(self, sandbox: Sandbox | None = None, settings: Settings | None = None) -> None:
-        """`sandbox` None: this process's pool (`get_pool(settings or Settings())`), created
-        on first use so that forked workers do not share containers."""
+    def __init__(
+        self, sandbox: Sandbox | None = None, provider: SandboxProvider | None = None
+    ) -> None:
+        """`sandbox`: use this one. Otherwise `provider.sandbox()` on first use, in the
+        scoring process; with neither, programs are `sandbox_error`."""
         self._sandbox = sandbox
-        self._settings = settings
+        self._provider = provider
 
     def time_bound(self, params: CodeParams) -> float:
-        """Worst case of the pool's run: the job and one retry on a fresh container, each with
-        the host's margin, plus starting that container."""
-        from referee.service.settings import Settings
-
-        fields = Settings.model_fields
-        margin = (
-            self._settings.sandbox_job_margin_s
-            if self._settings
-            else fields["sandbox_job_margin_s"].default
-        )
-        start = (
-            self._settings.sandbox_start_timeout_s
-            if self._settings
-            else fields["sandbox_start_timeout_s"].default
-        )
-        return 2 * (params.timeout_s + margin) + start
+        """The provider's worst case for one run of the job; for a bare sandbox, whose
+        overheads are unknown here, the job's own wall limit."""
+        if self._provider is None:
+            return params.timeout_s
+        return self._provider.run_bound(params.timeout_s)
 
     def sandbox(self) -> Sandbox:
-        """The sandbox, created on first use. The pool module is imported by name: it pulls in
-        docker-py, and importing this module must stay cheap."""
+        """The sandbox, made by the provider on first use."""
         if self._sandbox is None:
-            settings = self._settings
-            if settings is None:
-                from referee.service.settings import Settings
-
-                settings = Settings()
-            pool = importlib.import_module("referee.sandbox.pool")
-            self._sandbox = cast(Sandbox, pool.get_pool(settings))
+            if self._provider is None:
+                raise SandboxError("no sandbox configured for the code scorer")
+            self._sandbox = self._provider.sandbox()
         return self._sandbox
 
     def score(self, sample: Sample, params: CodeParams) -> ScoreResult:
@@ -240,10 +213,8 @@ class CodeScorer(Scorer[CodeParams]):
             return _sandbox_error(f"sandbox unavailable: {type(exc).__name__}: {exc}")
         try:
             job_result = sandbox.run(job)
-        except Exception as exc:
-            if is_sandbox_error(exc):
-                return _sandbox_error(f"{type(exc).__name__}: {exc}")
-            raise
+        except SandboxError as exc:
+            return _sandbox_error(f"{type(exc).__name__}: {exc}")
         if job_result.get("runner_error"):
             return _sandbox_error(f"runner: {job_result['runner_error']}")
         if job_result.get("id") != job["id"]:

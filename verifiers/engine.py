@@ -28,11 +28,12 @@ from referee.verifiers.contract import (
 
 @dataclass(frozen=True)
 class Limits:
-    """Input caps enforced before any scorer runs."""
+    """Input caps enforced before any scorer runs. No defaults here: the service builds them
+    from its settings (`Settings.limits()`), where the defaults are documented once."""
 
-    max_completion_chars: int = 4_000_000
-    max_prompt_chars: int = 4_000_000
-    max_scorers: int = 32
+    max_completion_chars: int
+    max_prompt_chars: int
+    max_scorers: int
 
 
 @dataclass(frozen=True)

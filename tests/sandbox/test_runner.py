@@ -20,9 +20,9 @@ from tests.sandbox.helpers import (
     Sandbox,
     assert_harness,
     call_harness,
+    config_for,
     mbpp_harness,
     rpc_job,
-    settings_for,
     statuses,
     stdio_job,
 )
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture(scope="module")
 def sandbox(docker_client: Any, sandbox_image: str, leftover_check: None) -> Iterator[Sandbox]:
-    box = Sandbox(docker_client, settings_for(sandbox_image), "runner")
+    box = Sandbox(docker_client, config_for(sandbox_image), "runner")
     try:
         yield box
     finally:
@@ -761,7 +761,7 @@ def test_a_runner_changed_despite_the_filter_fails_the_job_and_retires(
         )
 
     monkeypatch.setattr(channel_module, "_source", without_filter)
-    box = Sandbox(docker_client, settings_for(sandbox_image), "runner-backstop")
+    box = Sandbox(docker_client, config_for(sandbox_image), "runner-backstop")
     try:
         attack = "import resource\nresource.prlimit(1, resource.RLIMIT_NOFILE, (16, 16))\nprint(1)"
         result = box.run(stdio_job(attack, "", ""))

@@ -7,22 +7,28 @@ The sandbox here is a fake that records the jobs it receives and answers with ha
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from referee.sandbox.protocol import CaseResult, Job, JobResult, ProgramStatus
+from referee.sandbox.protocol import (
+    CaseResult,
+    Job,
+    JobResult,
+    ProgramStatus,
+    Sandbox,
+    SandboxError,
+)
+from referee.service.settings import Settings
 from referee.verifiers.base import Sample
 from referee.verifiers.code import CodeParams, CodeScorer, build_job
 from referee.verifiers.code_compare import MAX_LISTED_TESTS, STDERR_TAIL_CHARS
 from referee.verifiers.code_extract import extract_program
 from referee.verifiers.code_formats import MAX_TESTS
 from referee.verifiers.contract import ScoreResult
-from referee.verifiers.engine import Limits, format_validation_error, score_item
+from referee.verifiers.engine import format_validation_error, score_item
 
 PREFILL = "<|User|>Write it.<|Assistant|><think>\n"
 
@@ -32,8 +38,7 @@ def table(rows: list[tuple[Any, ...]]) -> list[Any]:
     return [pytest.param(*row[1:], id=row[0]) for row in rows]
 
 
-class SandboxError(RuntimeError):
-    """Stands in for `referee.sandbox.channel.SandboxError` (matched by name)."""
+LIMITS = Settings().limits()
 
 
 class FakeSandbox:
@@ -625,43 +630,44 @@ def test_other_exceptions_propagate_to_the_engine() -> None:
 def test_sandbox_error_makes_the_reward_null() -> None:
     registry = {"code": CodeScorer(sandbox=FakeSandbox(_raise))}
     item = {"completion": "print(1)", "scorers": [{"name": "code", "tests": STDIO}]}
-    res = score_item(item, registry, Limits())
+    res = score_item(item, registry, LIMITS)
     assert (res.reward, res.scores["code"].verdict) == (None, "sandbox_error")
 
 
-def _fake_pool_module(monkeypatch: pytest.MonkeyPatch, get_pool: Callable[[Any], Any]) -> None:
-    module = types.ModuleType("referee.sandbox.pool")
-    module.get_pool = get_pool  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "referee.sandbox.pool", module)
+class FakeProvider:
+    """A `SandboxProvider` that counts the sandboxes it is asked to make."""
+
+    def __init__(self, make: Callable[[], Sandbox]) -> None:
+        self.make = make
+        self.made = 0
+
+    def sandbox(self) -> Sandbox:
+        self.made += 1
+        return self.make()
+
+    def run_bound(self, wall_s: float) -> float:
+        return 2 * wall_s + 1
 
 
-def test_pool_is_created_lazily_once_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Any] = []
+def test_sandbox_is_made_lazily_once_by_the_provider() -> None:
     fake = FakeSandbox(reply(case(stdout="1\n")))
-
-    def get_pool(settings: Any) -> FakeSandbox:
-        calls.append(settings)
-        return fake
-
-    _fake_pool_module(monkeypatch, get_pool)
-    settings = object()
-    scorer = CodeScorer(settings=settings)  # type: ignore[arg-type]
-    assert calls == []
+    provider = FakeProvider(lambda: fake)
+    scorer = CodeScorer(provider=provider)
+    assert provider.made == 0
     params = CodeParams.model_validate({"tests": STDIO})
     results = [scorer.score(Sample(completion="print(input())"), params) for _ in range(2)]
-    assert ([r.verdict for r in results], calls, len(fake.jobs)) == (
+    assert ([r.verdict for r in results], provider.made, len(fake.jobs)) == (
         ["accepted", "accepted"],
-        [settings],
+        1,
         2,
     )
 
 
-def test_pool_creation_failure_is_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def get_pool(settings: Any) -> Any:
+def test_sandbox_creation_failure_is_sandbox_error() -> None:
+    def make() -> Sandbox:
         raise OSError("docker is not running")
 
-    _fake_pool_module(monkeypatch, get_pool)
-    res = CodeScorer(settings=object()).score(  # type: ignore[arg-type]
+    res = CodeScorer(provider=FakeProvider(make)).score(
         Sample(completion="print(1)"), CodeParams.model_validate({"tests": STDIO})
     )
     assert (res.score, res.verdict, details(res)["error"]) == (
@@ -716,21 +722,40 @@ def test_validation_error_names_the_field(params: dict[str, Any], message: str) 
 def test_engine_reports_field_path() -> None:
     registry = {"code": CodeScorer(sandbox=FakeSandbox(reply()))}
     item = {"completion": "x", "scorers": [{"name": "code", "tests": STDIO, "language": "c"}]}
-    assert score_item(item, registry, Limits()).error == (
+    assert score_item(item, registry, LIMITS).error == (
         "scorers[0].language: Input should be 'python'"
     )
 
 
-# The job and one retry, each with the 3 s host margin, plus a 30 s container start.
+def test_no_sandbox_configured_is_sandbox_error() -> None:
+    res = CodeScorer().score(
+        Sample(completion="print(1)"), CodeParams.model_validate({"tests": STDIO})
+    )
+    assert (res.score, res.verdict, details(res)["error"]) == (
+        None,
+        "sandbox_error",
+        "sandbox unavailable: SandboxError: no sandbox configured for the code scorer",
+    )
+
+
+# The provider's worst case for one run (the pool's is tested in tests/sandbox/test_pool.py);
+# a bare sandbox's overheads are unknown, so its bound is the job's own wall limit.
 @pytest.mark.parametrize(
-    ("timeout_s", "bound"),
+    ("provider", "timeout_s", "bound"),
     table(
         [
-            ("default", 30.0, 96.0),
-            ("short", 2.0, 40.0),
+            ("provider-default", True, 30.0, 61.0),
+            ("provider-short", True, 2.0, 5.0),
+            ("bare-sandbox", False, 30.0, 30.0),
         ]
     ),
 )
-def test_time_bound_covers_a_retry_on_a_fresh_container(timeout_s: float, bound: float) -> None:
+def test_time_bound_is_the_providers_run_bound(
+    provider: bool, timeout_s: float, bound: float
+) -> None:
     params = CodeParams.model_validate({"tests": STDIO, "timeout_s": timeout_s})
-    assert CodeScorer(sandbox=FakeSandbox(reply())).time_bound(params) == bound
+    fake = FakeSandbox(reply())
+    scorer = (
+        CodeScorer(provider=FakeProvider(lambda: fake)) if provider else CodeScorer(sandbox=fake)
+    )
+    assert scorer.time_bound(params) == bound

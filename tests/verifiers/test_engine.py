@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
+from referee.service.settings import Settings
 from referee.verifiers.engine import Limits, score_item
 from referee.verifiers.registry import PluginError, ScorerConfig, build_registry
 from tests.service.plugins import ALL
 
 REGISTRY = build_registry(ScorerConfig(plugins=ALL))
+LIMITS = Settings().limits()
 
 
 def run(item: dict[str, Any], limits: Limits | None = None) -> Any:
-    return score_item(item, REGISTRY, limits or Limits())
+    return score_item(item, REGISTRY, limits or LIMITS)
 
 
 def echo(value: float | None, weight: float = 1.0, key: str | None = None) -> dict[str, Any]:
@@ -104,14 +107,17 @@ def test_scorer_exception_does_not_lose_the_other_scores() -> None:
 
 def test_completion_over_the_cap_is_an_error_naming_the_limit() -> None:
     result = run(
-        {"completion": "x" * 101, "scorers": [echo(1.0)]}, Limits(max_completion_chars=100)
+        {"completion": "x" * 101, "scorers": [echo(1.0)]},
+        dataclasses.replace(LIMITS, max_completion_chars=100),
     )
     assert result.error is not None and "max_completion_chars" in result.error
 
 
 def test_too_many_scorers_is_an_error_naming_the_limit() -> None:
     scorers = [echo(1.0, key=str(i)) for i in range(3)]
-    result = run({"completion": "x", "scorers": scorers}, Limits(max_scorers=2))
+    result = run(
+        {"completion": "x", "scorers": scorers}, dataclasses.replace(LIMITS, max_scorers=2)
+    )
     assert result.error is not None and "max_scorers" in result.error
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from referee.service.settings import Settings
 from referee.verifiers.base import Sample
 from referee.verifiers.contract import Result, ScoreResult
-from referee.verifiers.engine import Limits, score_item
+from referee.verifiers.engine import score_item
 from referee.verifiers.math import MathParams, MathScorer
 from referee.verifiers.math_extract import is_huge
 
@@ -500,8 +501,10 @@ class BoundedScorer:
     def run(self, gold: str, completion: str, bound_s: float) -> Result | None:
         if self._pool is None:
             self._pool = self._context.Pool(1)
-            self._pool.apply(score_item, (_item("1", "\\boxed{1}"), _REGISTRY, Limits()))
-        pending = self._pool.apply_async(score_item, (_item(gold, completion), _REGISTRY, Limits()))
+            self._pool.apply(score_item, (_item("1", "\\boxed{1}"), _REGISTRY, Settings().limits()))
+        pending = self._pool.apply_async(
+            score_item, (_item(gold, completion), _REGISTRY, Settings().limits())
+        )
         try:
             result: Result = pending.get(timeout=bound_s)
         except multiprocessing.TimeoutError:
