@@ -3,14 +3,23 @@
 A scorer is a pure function of one sample and its validated parameters. It does not bound its
 own running time: the executor runs scorers in worker processes and kills one that overruns,
 which is the only bound that holds for C-level loops in sympy or big-integer arithmetic.
+
+Score rules tie a verdict to its score: `Fixed` (always that score), `Graded` (computed, within
+a range) or `UNDECIDED` (null: not the model's fault). Each built-in scorer lists its verdicts
+as a `Literal` and maps each one to a rule in a `match` ending in `assert_never`, so that a
+verdict without a rule, or a misspelled one, is a type error; `scored` builds the result and
+raises `ScoreRuleError` when a score breaks its verdict's rule (a scorer bug, which the engine
+reports as `scorer_error`). Plugins may use them or plain `result`; the wire's verdict is any
+string either way.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -62,4 +71,73 @@ class Scorer(ABC, Generic[P]):
 
 def result(score: float | None, verdict: str, **details: object) -> ScoreResult:
     """Shorthand for building a ScoreResult with details."""
+    return ScoreResult(score=score, verdict=verdict, **details)
+
+
+GRADED_SLACK = 1e-9
+"""Relative rounding slack at the ends of a `Graded` range: `lo + (hi - lo) * t` can land an
+ulp past `hi` in floating point, which is not a scorer bug."""
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """The verdict always scores `value`."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class Graded:
+    """The scorer computes the verdict's score, which lies in [low, high]."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise ValueError(f"empty range [{self.low}, {self.high}]")
+
+    def admits(self, score: float) -> bool:
+        slack = GRADED_SLACK * max(abs(self.low), abs(self.high))
+        return self.low - slack <= score <= self.high + slack
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """The score is null: the scorer could not decide, for reasons that are not the model's."""
+
+
+UNDECIDED = Undecided()
+
+ScoreRule: TypeAlias = Fixed | Graded | Undecided
+
+
+class ScoreRuleError(ValueError):
+    """A scorer gave a verdict a score its rule does not allow: a bug in that scorer."""
+
+
+def scored(
+    rule: ScoreRule, verdict: str, score: float | None = None, /, **details: object
+) -> ScoreResult:
+    """The result for `verdict` under its rule. `score`: the computed score of a `Graded`
+    verdict; for a `Fixed` one None takes the rule's value (a number must equal it); for
+    `UNDECIDED` it must be None. Raises `ScoreRuleError` otherwise."""
+    match rule:
+        case Undecided():
+            if score is not None:
+                raise ScoreRuleError(f"{verdict!r} is undecided but was given score {score}")
+        case Fixed(value=value):
+            if score is None:
+                score = value
+            elif score != value:
+                raise ScoreRuleError(f"{verdict!r} scores {value} but was given {score}")
+        case Graded():
+            if score is None:
+                raise ScoreRuleError(f"{verdict!r} is graded but was given no score")
+            # A non-finite score is left to ScoreResult's own validation, which rejected it
+            # before these rules existed, with the same error on the wire.
+            if math.isfinite(score) and not rule.admits(score):
+                raise ScoreRuleError(
+                    f"{verdict!r} scores within [{rule.low}, {rule.high}] but was given {score}"
+                )
     return ScoreResult(score=score, verdict=verdict, **details)

@@ -61,8 +61,8 @@ from referee.sandbox.protocol import (
     StdioCase,
 )
 from referee.sandbox.protocol import Limits as JobLimits
-from referee.verifiers.base import Sample, Scorer, ScorerParams, result
-from referee.verifiers.code_compare import DETAIL_CHARS, ProtocolError, judge
+from referee.verifiers.base import Sample, Scorer, ScorerParams
+from referee.verifiers.code_compare import DETAIL_CHARS, ProtocolError, code_result, judge
 from referee.verifiers.code_extract import extract_program
 from referee.verifiers.code_formats import (
     AssertTests,
@@ -74,7 +74,7 @@ from referee.verifiers.code_formats import (
 )
 from referee.verifiers.contract import ScoreResult
 
-SANDBOX_ERROR = "sandbox_error"
+SANDBOX_ERROR: Literal["sandbox_error"] = "sandbox_error"  # one of code_compare.CodeVerdict
 
 _JOB_IDS = itertools.count(1)
 
@@ -169,7 +169,7 @@ def build_job(params: CodeParams, program: str) -> Job:
 
 
 def _sandbox_error(error: str) -> ScoreResult:
-    return result(None, SANDBOX_ERROR, error=error[:DETAIL_CHARS])
+    return code_result(SANDBOX_ERROR, error=error[:DETAIL_CHARS])
 
 
 class CodeScorer(Scorer[CodeParams]):
@@ -202,10 +202,10 @@ class CodeScorer(Scorer[CodeParams]):
     def score(self, sample: Sample, params: CodeParams) -> ScoreResult:
         extraction = extract_program(sample.completion, sample.prompt)
         if not extraction.program:
-            return result(0.0, "no_code", reason=extraction.reason)
+            return code_result("no_code", reason=extraction.reason)
         program = extraction.program
         if len(program) > params.max_program_chars:
-            return result(0.0, "program_too_long", program_chars=len(program))
+            return code_result("program_too_long", program_chars=len(program))
         job = build_job(params, program)
         try:
             sandbox = self.sandbox()

@@ -21,7 +21,8 @@ by length and element; objects by key set and value. With `unwrap_single` (the A
 their outputs wrap a single return value in a list), an expected `[x]` also accepts `x`.
 
 `judge(tests, job_result, scoring)` turns a runner's `JobResult` into the score, verdict and
-details that `referee.verifiers.code` documents (the status-to-verdict tables are here). It
+details that `referee.verifiers.code` documents (the status-to-verdict tables are here, and so
+are the scorer's verdicts, `CodeVerdict`, and their scores, `code_score_rule`). It
 raises `ProtocolError` when the result breaks `referee.sandbox.protocol` (a result count that
 does not match the tests, `ok` without stdout or value, an unknown status, tests skipped with
 no failure); the scorer reports that as `sandbox_error`, never as the model's failure.
@@ -36,10 +37,10 @@ import json
 import math
 import re
 from collections import Counter
-from typing import Literal
+from typing import Literal, assert_never
 
 from referee.sandbox.protocol import CaseResult, JobResult
-from referee.verifiers.base import result
+from referee.verifiers.base import UNDECIDED, Fixed, Graded, ScoreRule, scored
 from referee.verifiers.code_formats import CallTests, NativeTests, StdioTests, count_tests
 from referee.verifiers.contract import ScoreResult
 
@@ -194,7 +195,52 @@ MAX_LISTED_TESTS = 50
 STDERR_TAIL_CHARS = 500
 DETAIL_CHARS = 300
 
-_CASE_VERDICTS = {
+_FailureVerdict = Literal[
+    "wrong_answer",
+    "runtime_error",
+    "time_limit_exceeded",
+    "memory_limit_exceeded",
+    "output_limit_exceeded",
+    "syntax_error",
+]
+CaseVerdict = Literal["accepted", _FailureVerdict, "not_run"]
+"""A single test's verdict (`not_run` is never the program's)."""
+CodeVerdict = Literal["accepted", _FailureVerdict, "no_code", "program_too_long", "sandbox_error"]
+"""The `code` scorer's verdicts (the program's)."""
+
+
+def code_score_rule(verdict: CodeVerdict) -> ScoreRule:
+    """The scores that `referee.verifiers.code` documents. A failing test's verdict scores 0.0
+    under `scoring="all"` and passed / total under `"fraction"`; the rule spans both, since the
+    scorer reports some verdicts before it looks at `scoring`."""
+    match verdict:
+        case "accepted":
+            return Fixed(1.0)
+        case (
+            "wrong_answer"
+            | "runtime_error"
+            | "time_limit_exceeded"
+            | "memory_limit_exceeded"
+            | "output_limit_exceeded"
+            | "syntax_error"
+        ):
+            return Graded(0.0, 1.0)
+        case "no_code" | "program_too_long":
+            return Fixed(0.0)
+        case "sandbox_error":
+            return UNDECIDED
+        case _:
+            assert_never(verdict)
+
+
+def code_result(
+    verdict: CodeVerdict, score: float | None = None, /, **details: object
+) -> ScoreResult:
+    """The scorer's result for `verdict`, checked against `code_score_rule`."""
+    return scored(code_score_rule(verdict), verdict, score, **details)
+
+
+_CASE_VERDICTS: dict[str, CaseVerdict] = {
     "ok": "accepted",
     "failed": "wrong_answer",
     "error": "runtime_error",
@@ -204,7 +250,7 @@ _CASE_VERDICTS = {
     "killed": "runtime_error",
     "not_run": "not_run",
 }
-_PROGRAM_VERDICTS = {
+_PROGRAM_VERDICTS: dict[str, _FailureVerdict] = {
     "syntax_error": "syntax_error",
     "import_error": "runtime_error",
     "exited": "runtime_error",
@@ -220,7 +266,7 @@ class ProtocolError(Exception):
     """The runner's answer breaks the contract of `referee.sandbox.protocol`."""
 
 
-def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[str, str]:
+def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[CaseVerdict, str]:
     """One test's verdict and the reason when it did not pass."""
     status = case.get("status")
     verdict = _CASE_VERDICTS.get(status) if isinstance(status, str) else None
@@ -245,7 +291,7 @@ def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[str, 
     return ("accepted", "") if reason is None else ("wrong_answer", reason)
 
 
-def _stdio_syntax_error(verdicts: list[str], stderr: str) -> bool:
+def _stdio_syntax_error(verdicts: list[CaseVerdict], stderr: str) -> bool:
     lines = [line for line in stderr.splitlines() if line.strip()]
     return (
         bool(lines)
@@ -280,7 +326,9 @@ def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: obje
     if passed == total:
         return _finish(scoring, "accepted", verdicts, passed, "", "", extra)
     failures = [
-        (i, v, reason) for i, (v, reason) in enumerate(judged) if v not in ("accepted", "not_run")
+        (i, v, reason)
+        for i, (v, reason) in enumerate(judged)
+        if v != "accepted" and v != "not_run"  # `!=`, not `in`: mypy narrows the Literal
     ]
     if not failures:
         raise ProtocolError("tests were skipped with no failure")
@@ -293,8 +341,8 @@ def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: obje
 
 def _finish(
     scoring: str,
-    verdict: str,
-    verdicts: list[str],
+    verdict: CodeVerdict,
+    verdicts: list[CaseVerdict],
     passed: int,
     detail: str,
     stderr: str,
@@ -313,4 +361,4 @@ def _finish(
         details["detail"] = detail[:DETAIL_CHARS]
         if stderr:
             details["stderr"] = stderr[-STDERR_TAIL_CHARS:]
-    return result(score, verdict, **details)
+    return code_result(verdict, score, **details)

@@ -12,15 +12,17 @@ client can import it without sympy or fastText.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Verdicts that mean "we could not decide" rather than "the model was wrong". Scorers may add
-# their own; these are the ones the engine and executor produce themselves.
-VERDICT_TIMEOUT = "timeout"
-VERDICT_WORKER_CRASHED = "worker_crashed"
-VERDICT_SCORER_ERROR = "scorer_error"
+# Verdicts that mean "we could not decide" rather than "the model was wrong", always with a null
+# score. Scorers may add their own; these are the ones the engine and executor produce
+# themselves.
+EngineVerdict = Literal["timeout", "worker_crashed", "scorer_error"]
+VERDICT_TIMEOUT: Final[EngineVerdict] = "timeout"
+VERDICT_WORKER_CRASHED: Final[EngineVerdict] = "worker_crashed"
+VERDICT_SCORER_ERROR: Final[EngineVerdict] = "scorer_error"
 
 MAX_WEIGHT = 1e6
 """Largest scorer weight in magnitude: with finite scores, every reward is a finite number

@@ -43,11 +43,11 @@ answer says, and any length or language condition (other scorers do those).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, assert_never
 
 from pydantic import model_validator
 
-from referee.verifiers.base import Sample, Scorer, ScorerParams, result
+from referee.verifiers.base import Fixed, Graded, Sample, Scorer, ScorerParams, ScoreRule, scored
 from referee.verifiers.contract import ScoreResult
 from referee.verifiers.think import THINK_CLOSE, THINK_OPEN, prompt_prefills_think
 
@@ -60,8 +60,53 @@ _TEMPLATE_TAGS: dict[str, tuple[str, ...]] = {
 }
 
 
+FormatMode = Literal["think", "think_answer", "tag_count"]
+FormatVerdict = Literal[
+    "ok",
+    "think_in_prefilled",
+    "missing_think_open",
+    "multiple_think",
+    "missing_think_close",
+    "misordered_think",
+    "text_before_think",
+    "empty_think",
+    "empty_answer",
+    "missing_answer_tag",
+    "multiple_answer",
+    "misplaced_answer",
+    "text_before_answer",
+    "text_after_answer",
+]
+
+
+def format_score_rule(verdict: FormatVerdict, mode: FormatMode) -> ScoreRule:
+    """`ok` scores 1.0 in every mode (in `tag_count` it means every tag occurs once); a failed
+    check scores 0.0, or in `tag_count` the share of tags that occur exactly once."""
+    match verdict:
+        case "ok":
+            return Fixed(1.0)
+        case (
+            "think_in_prefilled"
+            | "missing_think_open"
+            | "multiple_think"
+            | "missing_think_close"
+            | "misordered_think"
+            | "text_before_think"
+            | "empty_think"
+            | "empty_answer"
+            | "missing_answer_tag"
+            | "multiple_answer"
+            | "misplaced_answer"
+            | "text_before_answer"
+            | "text_after_answer"
+        ):
+            return Graded(0.0, 1.0) if mode == "tag_count" else Fixed(0.0)
+        case _:
+            assert_never(verdict)
+
+
 class FormatParams(ScorerParams):
-    mode: Literal["think", "think_answer", "tag_count"] = "think"
+    mode: FormatMode = "think"
     prefilled: bool | None = None
     """Whether the prompt ends with `<think>`; None detects it from the sample's prompt."""
     template: Literal["think", "think_answer"] = "think_answer"
@@ -106,10 +151,11 @@ class FormatScorer(Scorer[FormatParams]):
                 else:
                     verdict = _check_answer(rest, tags)
             score = 1.0 if verdict == "ok" else 0.0
-        return result(score, verdict, mode=params.mode, prefilled=prefilled, tags=tags)
+        rule = format_score_rule(verdict, params.mode)
+        return scored(rule, verdict, score, mode=params.mode, prefilled=prefilled, tags=tags)
 
 
-def _check_think(completion: str, tags: dict[str, int], prefilled: bool) -> str | None:
+def _check_think(completion: str, tags: dict[str, int], prefilled: bool) -> FormatVerdict | None:
     """The first failure of the think block, or None when it is well formed."""
     n_open, n_close = tags[THINK_OPEN], tags[THINK_CLOSE]
     if prefilled:
@@ -139,7 +185,7 @@ def _check_think(completion: str, tags: dict[str, int], prefilled: bool) -> str 
     return None
 
 
-def _check_answer(rest: str, tags: dict[str, int]) -> str:
+def _check_answer(rest: str, tags: dict[str, int]) -> FormatVerdict:
     """Verdict for the text after `</think>` in the think_answer template."""
     if tags[ANSWER_OPEN] == 0 or tags[ANSWER_CLOSE] == 0:
         return "missing_answer_tag"
@@ -159,7 +205,7 @@ def _check_answer(rest: str, tags: dict[str, int]) -> str:
     return "ok"
 
 
-_TAG_VERDICTS = {
+_TAG_VERDICTS: dict[str, tuple[FormatVerdict, FormatVerdict]] = {
     THINK_OPEN: ("missing_think_open", "multiple_think"),
     THINK_CLOSE: ("missing_think_close", "multiple_think"),
     ANSWER_OPEN: ("missing_answer_tag", "multiple_answer"),
@@ -169,8 +215,8 @@ _TAG_VERDICTS = {
 
 def _tag_count(
     tags: dict[str, int], required: tuple[str, ...], prefilled: bool
-) -> tuple[float, str]:
-    verdict = "ok"
+) -> tuple[float, FormatVerdict]:
+    verdict: FormatVerdict = "ok"
     hits = 0
     for tag in required:
         count = tags[tag]

@@ -52,11 +52,19 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from pydantic import Field, field_validator
 
-from referee.verifiers.base import Sample, Scorer, ScorerParams, result
+from referee.verifiers.base import (
+    Fixed,
+    Graded,
+    Sample,
+    Scorer,
+    ScorerParams,
+    ScoreRule,
+    scored,
+)
 from referee.verifiers.contract import ScoreResult
 from referee.verifiers.neutral_text import strip_neutral
 from referee.verifiers.think import split_think
@@ -519,6 +527,31 @@ def assign_language(
 # --------------------------------------------------------------------------------------------
 # scorer
 
+LanguageVerdict = Literal["no_reasoning", "language_neutral", "short", "consistent", "mixed"]
+
+
+def language_score_rule(verdict: LanguageVerdict) -> ScoreRule:
+    """The scores of the module docstring's verdicts."""
+    match verdict:
+        case "no_reasoning":
+            return Fixed(0.0)
+        case "language_neutral":
+            return Fixed(1.0)
+        case "short":
+            return Graded(0.0, 1.0)
+        case "consistent":
+            return Graded(CONSISTENT_FROM, 1.0)
+        case "mixed":
+            return Graded(0.0, CONSISTENT_FROM)
+        case _:
+            assert_never(verdict)
+
+
+def _result(
+    verdict: LanguageVerdict, score: float | None = None, /, **details: object
+) -> ScoreResult:
+    return scored(language_score_rule(verdict), verdict, score, **details)
+
 
 class LanguageScorer(Scorer[LanguageParams]):
     """Share of the chain of thought's words in the target language (R1's consistency reward).
@@ -549,7 +582,7 @@ class LanguageScorer(Scorer[LanguageParams]):
         details: dict[str, object] = {"target": params.target, "scope": params.scope}
         if not TAG_RE.sub(" ", text).strip():
             details.update(target_words=0, counted_words=0, languages={})
-            return result(0.0, "no_reasoning", **details)
+            return _result("no_reasoning", **details)
 
         try:
             text.encode("utf-8")
@@ -568,12 +601,13 @@ class LanguageScorer(Scorer[LanguageParams]):
         top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_LANGUAGES]
         details.update(target_words=target_words, counted_words=counted, languages=dict(top))
         if counted == 0:
-            return result(1.0, "language_neutral", **details)
+            return _result("language_neutral", **details)
         score = target_words / counted
+        verdict: LanguageVerdict
         if counted < params.min_words:
             verdict = "short"
         elif score >= CONSISTENT_FROM:
             verdict = "consistent"
         else:
             verdict = "mixed"
-        return result(score, verdict, **details)
+        return _result(verdict, score, **details)

@@ -30,26 +30,51 @@ call `math_equiv.warm_parser()` (~0.4 s) in its preload to have forked workers s
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, assert_never
 
 from pydantic import Field
 
-from referee.verifiers.base import Sample, Scorer, ScorerParams, result
+from referee.verifiers.base import (
+    UNDECIDED,
+    Fixed,
+    Sample,
+    Scorer,
+    ScorerParams,
+    ScoreRule,
+    scored,
+)
 from referee.verifiers.contract import ScoreResult
-from referee.verifiers.math_equiv import analyse_gold, gold_is_parsable, judge
+from referee.verifiers.math_equiv import JudgeVerdict, analyse_gold, gold_is_parsable, judge
 from referee.verifiers.math_extract import extract_answer
 from referee.verifiers.think import prompt_prefills_think, split_think
 
 EXTRACTED_PREVIEW_CHARS = 200
 
-_SCORES: dict[str, float | None] = {
-    "correct": 1.0,
-    "incorrect": 0.0,
-    "unsimplified": 0.0,
-    "answer_unparsable": 0.0,
-    "too_complex": 0.0,
-    "gold_unparsable": None,
-}
+MathVerdict = Literal[JudgeVerdict, "no_answer", "answer_too_long", "gold_too_long"]
+
+
+def math_score_rule(verdict: MathVerdict) -> ScoreRule:
+    """The score table of the module docstring."""
+    match verdict:
+        case "correct":
+            return Fixed(1.0)
+        case (
+            "incorrect"
+            | "no_answer"
+            | "unsimplified"
+            | "answer_unparsable"
+            | "answer_too_long"
+            | "too_complex"
+        ):
+            return Fixed(0.0)
+        case "gold_unparsable" | "gold_too_long":
+            return UNDECIDED
+        case _:
+            assert_never(verdict)
+
+
+def _result(verdict: MathVerdict, /, **details: object) -> ScoreResult:
+    return scored(math_score_rule(verdict), verdict, **details)
 
 
 class MathParams(ScorerParams):
@@ -71,23 +96,18 @@ class MathScorer(Scorer[MathParams]):
     def score(self, sample: Sample, params: MathParams) -> ScoreResult:
         gold = params.gold
         if len(gold) > params.max_gold_chars:
-            return result(None, "gold_too_long", gold_chars=len(gold))
+            return _result("gold_too_long", gold_chars=len(gold))
         if not gold_is_parsable(analyse_gold(gold)):
-            return result(None, "gold_unparsable")
+            return _result("gold_unparsable")
         split = split_think(sample.completion, prompt_prefills_think(sample.prompt))
         extraction = extract_answer(split.answer, params.answer)
         if extraction.answer is None:
-            return result(
-                0.0,
-                "no_answer",
-                extracted=None,
-                n_boxed=extraction.n_boxed,
-                reason=extraction.source,
+            return _result(
+                "no_answer", extracted=None, n_boxed=extraction.n_boxed, reason=extraction.source
             )
         preview = extraction.answer[:EXTRACTED_PREVIEW_CHARS]
         if len(extraction.answer) > max(params.max_answer_chars, 4 * len(gold)):
-            return result(
-                0.0,
+            return _result(
                 "answer_too_long",
                 extracted=preview,
                 n_boxed=extraction.n_boxed,
@@ -101,4 +121,4 @@ class MathScorer(Scorer[MathParams]):
         }
         if judgement.reason is not None:
             details["reason"] = judgement.reason
-        return result(_SCORES[judgement.verdict], judgement.verdict, **details)
+        return _result(judgement.verdict, **details)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from math_verify import LatexExtractionConfig, parse, verify
 from sympy import (
@@ -263,9 +263,15 @@ def gold_is_parsable(gold: Gold) -> bool:
     return bool(gold.content) and parse_answer(gold.content) is not None
 
 
+JudgeVerdict = Literal[
+    "correct", "incorrect", "unsimplified", "answer_unparsable", "too_complex", "gold_unparsable"
+]
+"""The verdicts `judge` returns; the `math` scorer adds its own and scores them all."""
+
+
 @dataclass(frozen=True)
 class Judgement:
-    verdict: str
+    verdict: JudgeVerdict
     method: str
     reason: str | None = None
 

@@ -1,4 +1,4 @@
-"""The `noop` scorer: scores every completion 0.0 without looking at it.
+"""The `noop` scorer: scores every completion 0.0 without looking at it (verdict `noop`).
 
 For measuring the service's own overhead (HTTP, queue, executor) per item, and for checking a
 deployment end to end without loading any model or sympy work.
@@ -6,8 +6,20 @@ deployment end to end without loading any model or sympy work.
 
 from __future__ import annotations
 
-from referee.verifiers.base import Sample, Scorer, ScorerParams, result
+from typing import Literal, assert_never
+
+from referee.verifiers.base import Fixed, Sample, Scorer, ScorerParams, ScoreRule, scored
 from referee.verifiers.contract import ScoreResult
+
+NoopVerdict = Literal["noop"]
+
+
+def noop_score_rule(verdict: NoopVerdict) -> ScoreRule:
+    match verdict:
+        case "noop":
+            return Fixed(0.0)
+        case _:
+            assert_never(verdict)
 
 
 class NoopParams(ScorerParams):
@@ -19,4 +31,4 @@ class NoopScorer(Scorer[NoopParams]):
     params_model = NoopParams
 
     def score(self, sample: Sample, params: NoopParams) -> ScoreResult:
-        return result(0.0, "noop")
+        return scored(noop_score_rule("noop"), "noop")

@@ -37,11 +37,20 @@ we never count tokens ourselves.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, assert_never
 
 from pydantic import Field, model_validator
 
-from referee.verifiers.base import Sample, Scorer, ScorerParams, result
+from referee.verifiers.base import (
+    UNDECIDED,
+    Fixed,
+    Graded,
+    Sample,
+    Scorer,
+    ScorerParams,
+    ScoreRule,
+    scored,
+)
 from referee.verifiers.contract import ScoreResult
 from referee.verifiers.think import prompt_prefills_think, split_think
 from referee.verifiers.words import words
@@ -77,6 +86,21 @@ class OverlongParams(ScorerParams):
         return self
 
 
+OverlongVerdict = Literal["within", "soft_overlong", "overlong"]
+
+
+def overlong_score_rule(verdict: OverlongVerdict) -> ScoreRule:
+    match verdict:
+        case "within":
+            return Fixed(0.0)
+        case "soft_overlong":
+            return Graded(-1.0, 0.0)
+        case "overlong":
+            return Fixed(-1.0)
+        case _:
+            assert_never(verdict)
+
+
 class OverlongScorer(Scorer[OverlongParams]):
     """DAPO soft overlong punishment (DAPO eq. 13).
 
@@ -93,13 +117,14 @@ class OverlongScorer(Scorer[OverlongParams]):
     def score(self, sample: Sample, params: OverlongParams) -> ScoreResult:
         length, unit = _length(sample)
         expected = params.max_len - params.cache_len
+        verdict: OverlongVerdict
         if length <= expected:
             score, verdict = 0.0, "within"
         elif length <= params.max_len:
             score, verdict = (expected - length) / params.cache_len, "soft_overlong"
         else:
             score, verdict = -1.0, "overlong"
-        return result(score, verdict, length=length, length_unit=unit)
+        return scored(overlong_score_rule(verdict), verdict, score, length=length, length_unit=unit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,6 +140,24 @@ class CosineLengthParams(ScorerParams):
     correctness_key: str = Field(
         default="math", description="Result key of the earlier scorer that decides correctness."
     )
+
+
+CosineLengthVerdict = Literal["correct", "wrong", "correctness_unknown"]
+
+
+def cosine_length_score_rule(verdict: CosineLengthVerdict, params: CosineLengthParams) -> ScoreRule:
+    """Between the verdict's two bounds in `params` (in either order), or null."""
+    match verdict:
+        case "correct":
+            bounds = (params.min_value_correct, params.max_value_correct)
+            return Graded(min(bounds), max(bounds))
+        case "wrong":
+            bounds = (params.min_value_wrong, params.max_value_wrong)
+            return Graded(min(bounds), max(bounds))
+        case "correctness_unknown":
+            return UNDECIDED
+        case _:
+            assert_never(verdict)
 
 
 class CosineLengthScorer(Scorer[CosineLengthParams]):
@@ -154,7 +197,11 @@ class CosineLengthScorer(Scorer[CosineLengthParams]):
             "correctness_score": prior.score,
         }
         if prior.score is None:
-            return result(None, "correctness_unknown", **details)
+            return scored(
+                cosine_length_score_rule("correctness_unknown", params),
+                "correctness_unknown",
+                **details,
+            )
         correct = prior.score > CORRECT_ABOVE
         if correct:
             lo, hi = params.min_value_correct, params.max_value_correct
@@ -162,7 +209,8 @@ class CosineLengthScorer(Scorer[CosineLengthParams]):
             lo, hi = params.max_value_wrong, params.min_value_wrong
         cosine = math.cos(math.pi * min(length, params.max_len) / params.max_len)
         score = lo + 0.5 * (hi - lo) * (1.0 + cosine)
-        return result(score, "correct" if correct else "wrong", **details)
+        verdict: CosineLengthVerdict = "correct" if correct else "wrong"
+        return scored(cosine_length_score_rule(verdict, params), verdict, score, **details)
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,6 +225,22 @@ class RepetitionParams(ScorerParams):
     scope: Literal["completion", "answer", "reasoning"] = "completion"
     prefilled: bool | None = None
     """Whether the prompt ends with `<think>`; None detects it from the sample's prompt."""
+
+
+RepetitionVerdict = Literal["too_short", "ok", "repetitive"]
+
+
+def repetition_score_rule(verdict: RepetitionVerdict, max_penalty: float) -> ScoreRule:
+    """`repetitive` (at least half the n-grams repeat) scores max_penalty to half of it."""
+    match verdict:
+        case "too_short":
+            return Fixed(0.0)
+        case "ok":
+            return Graded(max_penalty * REPETITIVE_FROM, 0.0)
+        case "repetitive":
+            return Graded(max_penalty, max_penalty * REPETITIVE_FROM)
+        case _:
+            assert_never(verdict)
 
 
 class RepetitionScorer(Scorer[RepetitionParams]):
@@ -218,16 +282,23 @@ class RepetitionScorer(Scorer[RepetitionParams]):
         tokens = words(text)
         n = params.ngram_size
         if len(tokens) < n:
-            return result(0.0, "too_short", words=len(tokens), scope=params.scope)
+            return scored(
+                repetition_score_rule("too_short", params.max_penalty),
+                "too_short",
+                words=len(tokens),
+                scope=params.scope,
+            )
         # zip over shifted views builds each n-gram once, O(words * n) overall; feeding it
         # straight into the set (no list) halves the time on a 1 MB completion.
         total = len(tokens) - n + 1
         unique = len(set(zip(*(tokens[i:] for i in range(n)), strict=False)))
         repeated = 1.0 - unique / total
         score = repeated * params.max_penalty
-        return result(
+        verdict: RepetitionVerdict = "repetitive" if repeated >= REPETITIVE_FROM else "ok"
+        return scored(
+            repetition_score_rule(verdict, params.max_penalty),
+            verdict,
             score + 0.0,  # turns -0.0 into 0.0
-            "repetitive" if repeated >= REPETITIVE_FROM else "ok",
             words=len(tokens),
             ngrams_total=total,
             ngrams_unique=unique,
