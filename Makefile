@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 IN ?= examples/batch.jsonl
 PACKAGES := verifiers service sandbox trainer_client
 
-.PHONY: install lock check-latest images up down serve score test lint typecheck check bench clean
+.PHONY: install lock check-latest images up down serve score test test-fast lint format typecheck check settings-docs bench clean
 
 # Installs come from the committed lock (requirements/*.txt, every file hash-checked), then the
 # project itself without its dependencies: what runs here is what CI and the images run.
@@ -61,8 +61,17 @@ test: $(STAMP)
 	deploy/host-deps.sh test
 	$(PY) -m pytest
 
+# Lint and formatting are both enforced; `make format` rewrites the tree the way lint wants it.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+
+# The settings table of docs/deployment.md, generated from Settings (a test fails when stale).
+settings-docs: $(STAMP)
+	$(PY) -m referee.service.settings_docs docs/deployment.md
 
 # mypy cannot follow setuptools' editable finder for the package-dir mapping, so it checks a
 # symlink tree that spells the installed layout (referee/<package> -> ../../<package>).

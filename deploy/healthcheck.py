@@ -46,9 +46,7 @@ def check_api(settings: Settings, path: str) -> int:
 def check_worker(settings: Settings) -> int:
     import redis
 
-    from referee.service.queue_backend import QueueConfig
-
-    url = QueueConfig.from_settings(settings).redis_url
+    url = settings.queue_redis_url
     me = socket.gethostname()
     try:
         client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)

@@ -5,8 +5,7 @@ The API sees only `ScoringBackend`: `score` (await one batch, with an optional d
 `asubmit` (start a batch and poll its `BatchHandle`, for jobs), `pending_items` (what
 backpressure reads), `ready`, `alive` (what `/healthz` reads: false once the embedded
 executor stopped for good, so that an orchestrator restarts the process), `stats` and `close`.
-The Redis/RQ backend
-(`queue_backend.RedisBackend`) implements the same interface.
+The Redis/RQ backend (`queue_backend.RedisBackend`) implements the same interface.
 
 The event loop never waits on a backend's I/O: the routes `await refresh()` and then read
 `pending_items()` and `stats()` from memory, run `ready()` and the job store in a thread, and

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from referee.service.cli_config import ConfigError, missing_extra, settings_with
 from referee.service.json_guard import BodyLimits, BodyProblem, check_body
+from referee.service.settings_docs import flag_help
 from referee.verifiers.contract import Result
 
 if TYPE_CHECKING:
@@ -199,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="score a JSONL file of items")
     score.add_argument("input", help="items, one JSON object per line ('-' for stdin)")
     score.add_argument("-o", "--output", help="results JSONL ('-' or omitted: stdout)")
-    score.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    score.add_argument("--timeout", type=float, help="per-item time bound in seconds")
+    score.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
+    score.add_argument(
+        "--timeout", type=float, help=flag_help("item_timeout_s", "per-item time bound in seconds")
+    )
     score.add_argument(
         "--batch-size", type=_positive, default=1024, help="items per executor batch"
     )
@@ -209,9 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run the HTTP service (embedded executor; REFEREE_* settings)"
     )
-    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8000)")
-    serve.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    serve.add_argument("--host", help=flag_help("host", "bind address"))
+    serve.add_argument("--port", type=int, help=flag_help("port", "port"))
+    serve.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
     serve.set_defaults(handler=run_serve)
     # Listed for --help only: main() hands `referee worker ...` to the worker's own parser.
     commands.add_parser(

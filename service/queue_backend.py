@@ -70,7 +70,6 @@ from referee.service.queue_stats import read_cluster_stats
 from referee.service.settings import Settings
 from referee.verifiers.contract import Item, Result
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SERIALIZER = JSONSerializer
 """Jobs and results travel as JSON, never pickle: a Redis write must not run code in a worker."""
 
@@ -86,22 +85,23 @@ _SLOTS_SUFFIX = "-p"
 
 @dataclass(frozen=True)
 class QueueConfig:
-    """The queue settings the backend and the workers use."""
+    """The queue settings the backend and the workers use, built from `Settings` only
+    (`from_settings`): the defaults and their documentation live there."""
 
-    redis_url: str = DEFAULT_REDIS_URL
-    queue_name: str = "referee"
-    chunk_size: int = 128
-    retries: int = 2
-    result_ttl_s: int = 3600
-    failure_ttl_s: int = 86400
-    heartbeat_ttl_s: int = 10
-    check_interval_s: float = 1.0
-    item_timeout_s: float = 5.0
+    redis_url: str
+    queue_name: str
+    chunk_size: int
+    retries: int
+    result_ttl_s: int
+    failure_ttl_s: int
+    heartbeat_ttl_s: int
+    check_interval_s: float
+    item_timeout_s: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueueConfig:
         return cls(
-            redis_url=settings.redis_url or DEFAULT_REDIS_URL,
+            redis_url=settings.queue_redis_url,
             queue_name=settings.queue_name,
             chunk_size=settings.queue_chunk_size,
             retries=settings.queue_retries,

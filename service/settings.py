@@ -1,5 +1,14 @@
 """Referee's one configuration object. Every setting reads from `REFEREE_<NAME>` in the
-environment; nothing else in Referee reads the environment.
+environment, and every default lives here once: the sandbox (`SandboxConfig`), the scorers
+(`ScorerConfig`, `Limits`) and the queue (`QueueConfig`) get their configuration built from
+this object, never defaults of their own; `settings_docs` generates the settings table of
+docs/deployment.md and the CLI's `--help` defaults from these fields.
+
+Nothing else in the service, the scorers or the sandbox reads the environment
+(tests/test_layers.py checks it). Outside this object, on purpose: the trainer client reads
+`REFEREE_API_KEY` itself (it must not import the service); docker-py reads Docker's own
+variables (`DOCKER_HOST`, ...) when the sandbox connects to the engine; the GRPO trainer sets a
+vLLM variable before vLLM starts.
 
 Command-line flags override individual fields through validation (`cli_config.settings_with`),
 never around it. A list setting (`REFEREE_API_KEY`, `REFEREE_SCORER_PLUGINS`) takes a JSON list
@@ -24,6 +33,7 @@ from referee.verifiers.registry import ScorerConfig
 
 
 def _default_workers() -> int:
+    """the CPU count"""
     return max(1, os.cpu_count() or 1)
 
 
@@ -44,6 +54,9 @@ def parse_list(value: Any) -> Any:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+"""The Redis a `referee worker` uses when `REFEREE_REDIS_URL` is unset."""
+
 # Environment names the API keys are read from, the current one first.
 API_KEY_ENV = "REFEREE_API_KEY"
 API_KEY_ENV_OLD = "REFEREE_API_KEYS"
@@ -57,7 +70,8 @@ class Settings(BaseSettings):
         default_factory=_default_workers,
         ge=1,
         le=256,
-        description="Scoring worker processes (default: CPU count).",
+        description="Scoring processes of `referee serve` (embedded) or of each `referee "
+        "worker`. A container sees all the host's CPUs: set it when several share a host.",
     )
     item_timeout_s: float = Field(
         default=5.0,
@@ -90,9 +104,18 @@ class Settings(BaseSettings):
     )
 
     # Input caps
-    max_completion_chars: int = Field(default=4_000_000, ge=1)
-    max_prompt_chars: int = Field(default=4_000_000, ge=1)
-    max_scorers: int = Field(default=32, ge=1)
+    max_completion_chars: int = Field(
+        default=4_000_000,
+        ge=1,
+        description="Longest completion: 413 naming the item over HTTP, an item error in "
+        "`referee score`.",
+    )
+    max_prompt_chars: int = Field(
+        default=4_000_000, ge=1, description="Longest prompt (like `max_completion_chars`)."
+    )
+    max_scorers: int = Field(
+        default=32, ge=1, description="Most scorers on one item; more is that item's error."
+    )
     max_json_depth: int = Field(
         default=32,
         ge=4,
@@ -141,7 +164,7 @@ class Settings(BaseSettings):
         "Set it where code items are scored.",
     )
     sandbox_runtime: str | None = Field(
-        default=None, description="OCI runtime, e.g. 'runsc' for gVisor; None: Docker's default."
+        default=None, description="OCI runtime, e.g. 'runsc' for gVisor; unset: Docker's default."
     )
     sandbox_pool_size: int = Field(
         default=2, ge=1, le=64, description="Warm containers kept per worker process."
@@ -158,7 +181,7 @@ class Settings(BaseSettings):
 
     # HTTP service
     host: str = Field(default="127.0.0.1", description="Bind address of `referee serve`.")
-    port: int = Field(default=8000, ge=1, le=65535)
+    port: int = Field(default=8000, ge=1, le=65535, description="Port of `referee serve`.")
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         validation_alias=AliasChoices("api_keys", API_KEY_ENV, API_KEY_ENV_OLD),
@@ -166,10 +189,22 @@ class Settings(BaseSettings):
         "comma-separated string or a JSON list; REFEREE_API_KEYS is its deprecated name); "
         "empty: no auth, with a loud warning unless bound to loopback.",
     )
-    max_items_per_request: int = Field(default=4096, ge=1)
-    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_items_per_request: int = Field(
+        default=4096,
+        ge=1,
+        description="Most items in one request; more is 413 `too_many_items`, whose body "
+        "carries the limit.",
+    )
+    max_request_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body in bytes; larger is 413 `body_too_large`.",
+    )
     max_queue_items: int = Field(
-        default=65536, ge=1, description="Pending items past which requests get 429."
+        default=65536,
+        ge=1,
+        description="Items pending (over the queue: queued or running on the whole queue, the "
+        "same count for every API replica) past which requests get 429 with Retry-After.",
     )
     request_deadline_s: float = Field(
         default=600.0,
@@ -178,19 +213,25 @@ class Settings(BaseSettings):
         description="Server-side deadline of a request that "
         "sets no `timeout_s`: unfinished items then come back as error results naming it.",
     )
-    job_ttl_s: float = Field(default=3600.0, gt=0, description="How long job results are kept.")
+    job_ttl_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long `/v1/jobs` results are kept (over the queue, also the chunk "
+        "jobs' results in Redis).",
+    )
     openrlhf_scorers: tuple[dict[str, Any], ...] = Field(
         default=({"name": "math", "gold": "{label}"}, {"name": "format", "weight": 0.5}),
         description="Scorers for the OpenRLHF and slime protocols, which carry only text; "
         "'{label}' in a parameter value is replaced by the sample's label.",
     )
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(default="INFO", description="Level of the JSON logs on stdout.")
 
     # Queue (Redis/RQ); unset: `referee serve` scores in-process with the embedded executor
     redis_url: str | None = Field(
         default=None,
-        description="e.g. redis://127.0.0.1:6379/0: the service queues chunk "
-        "jobs for `referee worker` processes instead of scoring in-process.",
+        description="Set: `referee serve` queues chunk jobs for `referee worker` processes "
+        "instead of scoring in-process. Unset: `referee serve` scores in-process, and "
+        f"`referee worker` and the worker healthcheck use {LOCAL_REDIS_URL}.",
     )
     queue_name: str = Field(
         default="referee", description="RQ queue the service and the workers share."
@@ -213,7 +254,9 @@ class Settings(BaseSettings):
     queue_retries: int = Field(
         default=2, ge=0, le=10, description="Retries of a chunk job whose worker failed or died."
     )
-    queue_failure_ttl_s: int = Field(default=86400, ge=1)
+    queue_failure_ttl_s: int = Field(
+        default=86400, ge=1, description="How long RQ keeps the record of a failed chunk job."
+    )
     queue_heartbeat_ttl_s: int = Field(
         default=10, ge=2, description="A worker silent this long is dead and its job is requeued."
     )
@@ -239,6 +282,11 @@ class Settings(BaseSettings):
                 stacklevel=2,
             )
         return self
+
+    @property
+    def queue_redis_url(self) -> str:
+        """The Redis of the queue: `redis_url`, or `LOCAL_REDIS_URL` when it is unset."""
+        return self.redis_url or LOCAL_REDIS_URL
 
     def limits(self) -> Limits:
         return Limits(

@@ -63,7 +63,8 @@ from referee.service.queue_backend import (
 from referee.service.queue_orphans import requeue_orphans, take_turn
 from referee.service.queue_stats import StatsReporter
 from referee.service.rq_worker import LaneWorker, RefereeWorker, request_stop
-from referee.service.settings import Settings
+from referee.service.settings import LOCAL_REDIS_URL, Settings
+from referee.service.settings_docs import flag_help
 from referee.service.worker_lanes import LaneGate
 
 logger = logging.getLogger("referee.worker")
@@ -226,20 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="referee worker", description="Score jobs from the Redis/RQ queue."
     )
     parser.add_argument(
-        "--redis-url", help="default: REFEREE_REDIS_URL or redis://127.0.0.1:6379/0"
+        "--redis-url",
+        help=f"Redis of the queue (default: REFEREE_REDIS_URL, else {LOCAL_REDIS_URL})",
     )
     parser.add_argument(
         "--queue",
         action="append",
         dest="queues",
-        help="queue name (repeatable; default: REFEREE_QUEUE_NAME or 'referee')",
+        help=flag_help("queue_name", "queue name (repeatable)"),
     )
-    parser.add_argument("--workers", type=int, help="scoring processes (default: CPU count)")
+    parser.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     parser.add_argument(
         "--heartbeat-ttl",
         type=int,
-        help="seconds after which a dead worker's job is requeued (default 10)",
+        help=flag_help(
+            "queue_heartbeat_ttl_s", "seconds after which a dead worker's job is requeued"
+        ),
     )
     return parser
 

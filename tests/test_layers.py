@@ -7,7 +7,8 @@ Rules (the README's "shape of the system"):
 - `referee.sandbox.protocol` imports only the standard library, and the contract only pydantic
   and the standard library, so that each can be depended on cheaply;
 - the scripts sent into containers (codec, runner parts, tester, program host) import only the
-  standard library at run time (their `TYPE_CHECKING` imports of sibling parts are for mypy).
+  standard library at run time (their `TYPE_CHECKING` imports of sibling parts are for mypy);
+- only `Settings` reads the environment, but for the few places `ENVIRONMENT_ALLOWED` names.
 
 Every import counts: top level, inside functions, under `TYPE_CHECKING`, and module names
 passed as strings to `importlib.import_module` or `__import__` (hiding an arrow that way was
@@ -169,3 +170,46 @@ def test_the_checker_catches_each_kind_of_arrow(
     (fake_repo / "verifiers" / "bad.py").write_text(code, encoding="utf-8")
     monkeypatch.setattr(sys.modules[__name__], "REPO", fake_repo)
     assert len(violations("verifiers")) == 1
+
+
+# Where the environment may be read (or written) outside `Settings`, and why.
+ENVIRONMENT_ALLOWED = {
+    "service/settings.py": "the one configuration object",
+    "trainer_client/client.py": "reads REFEREE_API_KEY itself: it cannot import Settings",
+    "trainer_client/grpo/vllm_engine.py": "sets a vLLM variable before vLLM starts",
+    "sandbox/runner_procs.py": "inside the container: gives each program a fixed environment",
+}
+
+
+_ENVIRONMENT_NAMES = ("environ", "getenv", "putenv")
+
+
+def _touches_environment(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr in _ENVIRONMENT_NAMES
+    if isinstance(node, ast.ImportFrom) and node.module == "os":
+        return any(alias.name in _ENVIRONMENT_NAMES for alias in node.names)
+    return False
+
+
+def environment_uses(path: Path) -> list[int]:
+    """Lines of `path` that touch `os.environ`, `os.getenv` or `os.putenv`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [getattr(node, "lineno", 0) for node in ast.walk(tree) if _touches_environment(node)]
+
+
+def test_only_settings_reads_the_environment() -> None:
+    found = [
+        f"{path.relative_to(REPO)}:{line}"
+        for package in PACKAGES
+        for path in _files(package)
+        if str(path.relative_to(REPO)) not in ENVIRONMENT_ALLOWED
+        for line in environment_uses(path)
+    ]
+    assert found == []
+
+
+def test_the_environment_check_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\nURL = os.environ.get('REFEREE_X')\n", encoding="utf-8")
+    assert environment_uses(bad) == [2]
