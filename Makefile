@@ -61,6 +61,13 @@ test: $(STAMP)
 	deploy/host-deps.sh test
 	$(PY) -m pytest
 
+# The tier that needs no Docker, no redis-server, no torch and no patience (markers in
+# pyproject.toml, applied by tests/conftest.py): seconds, not minutes, and nothing to install
+# beyond `make install`.
+FAST := not docker and not redis and not torch and not slow
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "$(FAST)"
+
 # Lint and formatting are both enforced; `make format` rewrites the tree the way lint wants it.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

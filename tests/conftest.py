@@ -1,12 +1,21 @@
 """Real Docker for the tests that run programs: the engine must answer, and the images are
 built once per machine (deploy/build-images.sh) when missing. Under CI=true a missing engine
-fails the run loudly instead of skipping."""
+fails the run loudly instead of skipping.
+
+Test tiers: the markers `docker`, `redis`, `torch` and `slow` (registered in pyproject.toml,
+`--strict-markers`) are applied here at collection, by what a test needs rather than by hand:
+`docker` to every test whose fixtures include `docker_client`, `redis` to every test whose
+fixtures include `redis_server_binary`, `torch` to the tests of modules that import torch,
+transformers or trl. `slow` is the one set by hand (tests over ~5 s). `make test-fast` runs the
+tier that needs none of them.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +26,28 @@ from referee.sandbox.container import SANDBOX_LABEL
 from referee.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURE_MARKERS = {"docker_client": "docker", "redis_server_binary": "redis"}
+"""The marker each fixture brings to every test that uses it, directly or through another."""
+TORCH_MODULES = frozenset({"torch", "transformers", "trl"})
+
+
+def _imports_torch(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return module is not None and any(
+        getattr(value, "__name__", "").split(".")[0] in TORCH_MODULES
+        for value in vars(module).values()
+        if isinstance(value, types.ModuleType)
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in names:
+                item.add_marker(marker)
+        if _imports_torch(item):
+            item.add_marker("torch")
 
 
 @pytest.fixture(scope="session")

@@ -175,14 +175,8 @@ def _ensure_images(docker: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    try:
-        import docker
-
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        _unavailable(f"the compose test needs a running Docker engine: {exc}")
+def stack(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> Iterator[Stack]:
+    client = docker_client
     compose = compose_command()
     _ensure_images(client)
     env_file = tmp_path_factory.mktemp("compose") / "referee.env"

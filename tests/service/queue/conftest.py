@@ -47,8 +47,14 @@ def redis_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = redis_binary()
+def redis_server_binary() -> str:
+    """redis-server's path, as a fixture: a test that needs it is marked `redis`."""
+    return redis_binary()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory, redis_server_binary: str) -> Iterator[str]:
+    binary = redis_server_binary
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(

@@ -20,7 +20,6 @@ from referee.service.queue_backend import RedisBackend
 from tests.service.queue.conftest import (
     WorkerProcs,
     echo,
-    redis_binary,
     settings_for,
     sleeper,
 )
@@ -32,8 +31,12 @@ QUEUE = "referee-data-loss"
 
 
 @pytest.fixture(scope="module")
-def volatile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    srv = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis-volatile"), persistent=False)
+def volatile(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_binary: str
+) -> Iterator[RedisServer]:
+    srv = RedisServer(
+        redis_server_binary, tmp_path_factory.mktemp("redis-volatile"), persistent=False
+    )
     srv.start()
     try:
         yield srv

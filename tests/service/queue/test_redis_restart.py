@@ -29,7 +29,6 @@ from referee.service.queue_backend import SERIALIZER, RedisBackend
 from tests.service.queue.conftest import (
     WorkerProcs,
     echo,
-    redis_binary,
     settings_for,
     sleeper,
 )
@@ -118,8 +117,10 @@ class RedisServer:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    srv = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis-aof"))
+def server(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_binary: str
+) -> Iterator[RedisServer]:
+    srv = RedisServer(redis_server_binary, tmp_path_factory.mktemp("redis-aof"))
     srv.start()
     try:
         yield srv
