@@ -28,6 +28,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from referee.verifiers.field_path import render_path
+
 _STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
 _INNERMOST = re.compile(rb"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}")
 _BRACKET = re.compile(rb"[\[\]{}]")
@@ -92,12 +94,9 @@ nobody)."""
 
 
 def _path(frames: list[list[object]]) -> str | None:
-    out = ""
-    for kind, key in frames[:_SHOWN_LEVELS]:
-        if kind == "[":
-            out += f"[{key}]"
-        elif isinstance(key, str):
-            out += f".{key}" if out else key
+    # An object's frame holds no key until its first key is read: that level names nothing.
+    shown = frames[:_SHOWN_LEVELS]
+    out = render_path(key for kind, key in shown if kind == "[" or isinstance(key, str))
     if len(frames) > _SHOWN_LEVELS:
         out += f"...(depth {len(frames)})"
     return out or None

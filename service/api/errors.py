@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from referee.verifiers.field_path import render_path
+
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -73,14 +75,8 @@ def error_response(
 
 def field_path(loc: Sequence[Any]) -> str | None:
     """('body', 'items', 3, 'x') -> 'items[3].x'; the body itself -> None."""
-    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or None
+    parts = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    return render_path(parts) or None
 
 
 def describe_validation_error(error: Mapping[str, Any]) -> tuple[str, str, str | None]:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referee.service.api.errors import APIError, error_response
 from referee.service.backend import ScoringBackend
+from referee.verifiers.field_path import render_path
 
 # Retry-After bounds, seconds.
 _MIN_RETRY_S = 1
@@ -90,7 +91,8 @@ def check_item_sizes(items: list[Any], limits: Mapping[str, int], field: str) ->
         for name, setting in _SIZED_FIELDS:
             value = item.get(name)
             if isinstance(value, str) and len(value) > limits[setting]:
-                where = f"{field}[{index}].{name}" if field == "items" else f"{field}[{index}]"
+                # In the compatibility routes an item is one text of `field` (`query[3]`).
+                where = render_path((field, index, name) if field == "items" else (field, index))
                 raise APIError(
                     413,
                     "item_too_large",
