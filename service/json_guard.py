@@ -27,6 +27,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from referee.verifiers.field_path import render_path
 
@@ -39,10 +40,14 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{}:,]|[^\s\[\]{}:,"]+')
 
 
+BodyProblemCode = Literal["invalid_json", "too_deep", "invalid_string", "invalid_number"]
+"""The stable codes of the refusals here (the API sends them as they are)."""
+
+
 class BodyProblem(Exception):
     """Why a body is refused: a stable error code, a message, and the field at fault."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, code: BodyProblemCode, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

@@ -104,7 +104,6 @@ async def get_reward(body: OpenRLHFRequest, request: Request) -> JSONResponse:
     for name, values in (("prompts", body.prompts), ("labels", body.labels)):
         if len(values) != len(body.query):
             raise APIError(
-                422,
                 "invalid_request",
                 f"{name} has {len(values)} entries but "
                 f"query has {len(body.query)}; they must match",
@@ -137,7 +136,6 @@ async def post_reward(body: SlimeRequest, request: Request) -> JSONResponse:
     specs = list(state.settings.openrlhf_scorers)
     if body.label is None and uses_label(specs):
         raise APIError(
-            422,
             "invalid_request",
             "label is required: the configured scorers (openrlhf_scorers) use '{label}'",
             field="label",

@@ -66,7 +66,7 @@ async def score_batch(
     try:
         results = await state.backend.score(items, deadline_s)
     except BackendError as exc:
-        raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
+        raise APIError("unavailable", f"scoring backend unavailable: {exc}") from None
     if any(r.error is not None and r.error.startswith(DEADLINE_ERROR) for r in results):
         state.metrics.request_timeouts.inc()
     state.metrics.observe_results(results)
@@ -110,7 +110,7 @@ async def post_job(body: RewardsRequest, request: Request) -> JSONResponse:
         # Publishing the job's record may talk to Redis: off the event loop.
         job_id = await asyncio.to_thread(state.jobs.create, handle)
     except BackendError as exc:
-        raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
+        raise APIError("unavailable", f"scoring backend unavailable: {exc}") from None
     logger.info("job submitted", extra={"job_id": job_id, "items": len(body.items)})
     return JSONResponse({"job_id": job_id}, status_code=202)
 
@@ -126,7 +126,6 @@ async def get_job(job_id: str, request: Request) -> JSONResponse:
     view = await asyncio.to_thread(state_of(request).jobs.get, job_id)
     if view is None:
         raise APIError(
-            404,
             "not_found",
             f"no job {job_id!r} (unknown, or its results expired after job_ttl_s)",
             field="job_id",

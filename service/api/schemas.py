@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from referee.service.api.error_codes import ERROR_CODES, ErrorCode, status_of
+
 EXAMPLE_ITEM: dict[str, Any] = {
     "id": "q17-3",
     "group": "q17",
@@ -170,10 +172,9 @@ class SlimeResponse(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(
-        description="Stable, machine-readable: invalid_request, invalid_json, "
-        "too_many_items, body_too_large, queue_full, timeout, unauthorized, "
-        "not_found, not_ready, unavailable, internal."
+    code: ErrorCode = Field(
+        description="Stable, machine-readable; each code is always sent with the same HTTP "
+        "status: " + ", ".join(f"{code} ({status_of(code)})" for code in ERROR_CODES) + "."
     )
     message: str
     field: str | None = Field(default=None, description="The request field at fault.")
