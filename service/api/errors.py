@@ -1,8 +1,8 @@
-"""One error shape for every 4xx/5xx answer: `{"error": {"code", "message", "field"?}}`, sent
-with the status of its code (`error_codes.status_of`).
+"""One error shape for every 4xx/5xx answer: `{"error": {"code", "message", "field"?,
+"limit"?}}`, sent with the status of its code (`error_codes.status_of`).
 
 `APIError` is what the routes and middleware raise: a code, a message, and optionally the
-field at fault. The handlers installed here
+field at fault and the limit it broke (an integer, on the 413s). The handlers installed here
 convert it, FastAPI's request-validation errors (its default 422, rewritten to name the field,
 e.g. `items` or `timeout_s`), and Starlette's own 404/405 (and 400) into that shape.
 Unexpected exceptions are answered by the request middleware (`logs.py`), which also logs them.
@@ -37,22 +37,30 @@ class APIError(HTTPException):
         message: str,
         *,
         field: str | None = None,
+        limit: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(status_code=status_of(code), detail=message, headers=dict(headers or {}))
         self.code: ErrorCode = code
         self.message = message
         self.field = field
+        self.limit = limit
 
     def response(self) -> JSONResponse:
         """This error as an answer (for middleware, which runs outside the handlers)."""
-        return error_response(self.code, self.message, field=self.field, headers=self.headers)
+        return error_response(
+            self.code, self.message, field=self.field, limit=self.limit, headers=self.headers
+        )
 
 
-def error_body(code: ErrorCode, message: str, field: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: ErrorCode, message: str, field: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
     detail: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         detail["field"] = field
+    if limit is not None:
+        detail["limit"] = limit
     return {"error": detail}
 
 
@@ -61,10 +69,11 @@ def error_response(
     message: str,
     *,
     field: str | None = None,
+    limit: int | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        error_body(code, message, field),
+        error_body(code, message, field, limit),
         status_code=status_of(code),
         headers=dict(headers or {}),
     )

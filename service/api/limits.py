@@ -9,6 +9,8 @@ that passed the per-request limit), so the queue is bounded by
 max(max_queue_items, max_items_per_request).
 
 Item sizes: a completion or prompt over its limit is a 413 naming the item and the limit.
+Each 413 carries the limit it broke as a number too (the error's `limit`), so a client need
+not parse the message.
 
 Left out: per-client quotas and rate limits (the admission here is global).
 """
@@ -41,6 +43,7 @@ class BodyLimitMiddleware:
         return APIError(
             "body_too_large",
             f"request body is larger than max_request_bytes={self.max_bytes}",
+            limit=self.max_bytes,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -72,6 +75,7 @@ def check_item_count(count: int, limit: int, field: str) -> None:
             f"{count} items in one request; the limit is "
             f"max_items_per_request={limit}: split the batch",
             field=field,
+            limit=limit,
         )
 
 
@@ -96,6 +100,7 @@ def check_item_sizes(items: list[Any], limits: Mapping[str, int], field: str) ->
                     f"{where} has {len(value)} characters; the limit is "
                     f"{setting}={limits[setting]}",
                     field=where,
+                    limit=limits[setting],
                 )
 
 

@@ -178,6 +178,12 @@ class ErrorDetail(BaseModel):
     )
     message: str
     field: str | None = Field(default=None, description="The request field at fault.")
+    limit: int | None = Field(
+        default=None,
+        description="The limit the request broke, on the 413s: `too_many_items` "
+        "(max_items_per_request), `item_too_large` (max_completion_chars or "
+        "max_prompt_chars), `body_too_large` (max_request_bytes, in bytes).",
+    )
 
 
 class ErrorBody(BaseModel):
