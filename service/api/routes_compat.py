@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from referee.service.api.errors import APIError
 from referee.service.api.routes_rewards import score_batch
 from referee.service.api.schemas import (
-    ErrorBody,
+    ERROR_RESPONSES,
     OpenRLHFRequest,
     OpenRLHFResponse,
     SlimeRequest,
@@ -33,9 +33,6 @@ from referee.verifiers.contract import Result
 
 router = APIRouter(tags=["trainer protocols"])
 LABEL = "{label}"
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 413, 422, 429, 503)
-}
 
 
 def _fill(value: Any, label: str) -> Any:
@@ -96,7 +93,7 @@ def extra_logs(results: Sequence[Result], not_prefix: int) -> dict[str, float]:
 @router.post(
     "/get_reward",
     response_model=OpenRLHFResponse,
-    responses=_ERRORS,
+    responses=ERROR_RESPONSES,
     summary="OpenRLHF remote reward model protocol",
 )
 async def get_reward(body: OpenRLHFRequest, request: Request) -> JSONResponse:
@@ -128,7 +125,7 @@ async def get_reward(body: OpenRLHFRequest, request: Request) -> JSONResponse:
 @router.post(
     "/v1/reward",
     response_model=SlimeResponse,
-    responses=_ERRORS,
+    responses=ERROR_RESPONSES,
     summary="Score one sample (slime's remote reward model protocol)",
 )
 async def post_reward(body: SlimeRequest, request: Request) -> JSONResponse:

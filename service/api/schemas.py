@@ -1,4 +1,5 @@
-"""Request and response bodies of the HTTP API, with the examples shown in the OpenAPI docs.
+"""Request and response bodies of the HTTP API, with the examples shown in the OpenAPI docs,
+and the error answers the scoring routes list there (`ERROR_RESPONSES`).
 
 Only the request envelopes are validated here. Items stay raw (`list[Any]`): the executor
 validates each one and turns a bad item into an error result naming its field, so one bad
@@ -190,6 +191,12 @@ class ErrorBody(BaseModel):
     """Every 4xx/5xx answer has this shape."""
 
     error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (401, 413, 422, 429, 503)
+}
+"""The error answers of the routes that score a batch, for the OpenAPI docs."""
 
 
 class Health(BaseModel):
