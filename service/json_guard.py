@@ -27,6 +27,9 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from typing import Literal
+
+from referee.verifiers.field_path import render_path
 
 _STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
 _INNERMOST = re.compile(rb"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}")
@@ -37,10 +40,14 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{}:,]|[^\s\[\]{}:,"]+')
 
 
+BodyProblemCode = Literal["invalid_json", "too_deep", "invalid_string", "invalid_number"]
+"""The stable codes of the refusals here (the API sends them as they are)."""
+
+
 class BodyProblem(Exception):
     """Why a body is refused: a stable error code, a message, and the field at fault."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, code: BodyProblemCode, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -92,12 +99,9 @@ nobody)."""
 
 
 def _path(frames: list[list[object]]) -> str | None:
-    out = ""
-    for kind, key in frames[:_SHOWN_LEVELS]:
-        if kind == "[":
-            out += f"[{key}]"
-        elif isinstance(key, str):
-            out += f".{key}" if out else key
+    # An object's frame holds no key until its first key is read: that level names nothing.
+    shown = frames[:_SHOWN_LEVELS]
+    out = render_path(key for kind, key in shown if kind == "[" or isinstance(key, str))
     if len(frames) > _SHOWN_LEVELS:
         out += f"...(depth {len(frames)})"
     return out or None

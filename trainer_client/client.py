@@ -10,9 +10,10 @@ sent concurrently, at most `concurrency` at a time, over one pooled HTTP connect
 `score` uses a thread per chunk on an `httpx.Client` (it works from plain threads and needs
 no event loop), `ascore` uses tasks on an `httpx.AsyncClient` kept per event loop (an async
 client cannot cross loops). Connection errors, timeouts, 429 and 5xx are retried with
-backoff and jitter, honouring Retry-After (retry.py). A 413 for too many items teaches the
-client the server's `max_items_per_request` and re-splits; a 413 for the body size halves the
-chunk. 401/404/422 and other 4xx raise `RequestRejected` at once: retrying cannot fix them.
+backoff and jitter, honouring Retry-After (retry.py). A 413 `too_many_items` teaches the
+client the server's `max_items_per_request` (the error's `limit`) and re-splits; any other
+413, or one without a `limit`, halves the chunk (the message is not parsed). 401/404/422 and
+other 4xx raise `RequestRejected` at once: retrying cannot fix them.
 
 A failed item never becomes 0. With `on_error="none"` (default) it comes back as a result
 with `reward=None` and an `error` (when its chunk could not be scored through every retry,
@@ -30,7 +31,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import threading
 import time
 import weakref
@@ -64,7 +64,6 @@ logger = logging.getLogger("referee.trainer_client")
 
 OnError = Literal["none", "raise"]
 UNAVAILABLE = "unavailable"
-_LIMIT = re.compile(r"max_items_per_request=(\d+)")
 # The service answers at `timeout_s`; give the answer this long to travel before giving up.
 _DEADLINE_MARGIN_S = 10.0
 _CONNECT_TIMEOUT_S = 10.0
@@ -86,6 +85,16 @@ def api_key_from_env(environ: Mapping[str, str] | None = None) -> str | None:
                 return str(keys[0])
     first = raw.split(",")[0].strip()
     return first or None
+
+
+@dataclass(frozen=True)
+class _ServiceError:
+    """The service's error body (`{"error": {"code", "message", "field"?, "limit"?}}`)."""
+
+    code: str
+    message: str
+    field: str | None = None
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -213,10 +222,10 @@ class RewardClient:
                     return body
                 if not is_retryable(response.status_code):
                     raise _rejection(response, self.url)
-                code, message, _ = _error_of(response)
+                error = _error_of(response)
                 problem = (
                     f"Referee at {self.url} is not ready (HTTP "
-                    f"{response.status_code} {code}): {message}"
+                    f"{response.status_code} {error.code}): {error.message}"
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -337,20 +346,20 @@ class RewardClient:
         status = response.status_code
         if status == 200:
             return _Done(self._results_of(response, chunk))
-        code, message, _ = _error_of(response)
+        error = _error_of(response)
         if status == 413:
-            return self._split_for(code, message, chunk)
+            return self._split_for(error, chunk)
         if is_retryable(status):
             return _Retry(
-                f"HTTP {status} {code}: {message}",
+                f"HTTP {status} {error.code}: {error.message}",
                 parse_retry_after(response.headers.get("Retry-After")),
             )
         raise _rejection(response, self.url)
 
-    def _split_for(self, code: str, message: str, chunk: Chunk) -> _Step:
-        learned = _LIMIT.search(message) if code == "too_many_items" else None
-        if learned is not None and 0 < int(learned.group(1)) < len(chunk):
-            size = int(learned.group(1))
+    def _split_for(self, error: _ServiceError, chunk: Chunk) -> _Step:
+        # Only too_many_items counts items; the other 413s' limits are characters or bytes.
+        size = error.limit if error.code == "too_many_items" else None
+        if size is not None and 0 < size < len(chunk):
             with self._lock:
                 self._max_batch = min(self._max_batch, size)
             logger.info("Referee accepts at most %d items per request; splitting", size)
@@ -358,7 +367,9 @@ class RewardClient:
         if len(chunk) > 1:
             return _Split((len(chunk) + 1) // 2)
         # One item alone is over the limit: it is that item's failure, not the batch's.
-        return _Done([error_result(chunk[0], f"request too large (HTTP 413 {code}): {message}")])
+        return _Done(
+            [error_result(chunk[0], f"request too large (HTTP 413 {error.code}): {error.message}")]
+        )
 
     def _results_of(self, response: httpx.Response, chunk: Chunk) -> list[Result]:
         try:
@@ -436,23 +447,33 @@ def _body(chunk: Chunk, timeout_s: float | None) -> dict[str, Any]:
     return {"items": chunk} if timeout_s is None else {"items": chunk, "timeout_s": timeout_s}
 
 
-def _error_of(response: httpx.Response) -> tuple[str, str, str | None]:
-    """(code, message, field) from the service's error body, or from the status line when
-    the answer is not ours (a proxy's HTML page, say)."""
+def _error_of(response: httpx.Response) -> _ServiceError:
+    """The service's error body, or one made from the status line when the answer is not
+    ours (a proxy's HTML page, say)."""
     try:
         detail = response.json()["error"]
-        return str(detail["code"]), str(detail["message"]), detail.get("field")
+        limit = detail.get("limit")
+        return _ServiceError(
+            str(detail["code"]),
+            str(detail["message"]),
+            detail.get("field"),
+            # A number only: anything else in `limit` (from a proxy, say) teaches nothing.
+            limit if isinstance(limit, int) and not isinstance(limit, bool) else None,
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         text = response.text.strip().replace("\n", " ")[:200]
-        return response.reason_phrase or "error", text or "(no body)", None
+        return _ServiceError(response.reason_phrase or "error", text or "(no body)")
 
 
 def _rejection(response: httpx.Response, url: str) -> RequestRejected:
-    code, message, field = _error_of(response)
+    error = _error_of(response)
     hints: Mapping[int, str] = {
         401: " (pass api_key=, or set REFEREE_API_KEY: one of the service's keys)",
         404: f" (is {url!r} the service's base URL, without a path?)",
     }
     return RequestRejected(
-        response.status_code, code, message + hints.get(response.status_code, ""), field
+        response.status_code,
+        error.code,
+        error.message + hints.get(response.status_code, ""),
+        error.field,
     )

@@ -24,6 +24,7 @@ from referee.verifiers.contract import (
     ScorerSpec,
     weighted_reward,
 )
+from referee.verifiers.field_path import render_path
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,7 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
     """One line per problem, each naming its field path: `scorers[0].gold: Field required`."""
     parts = []
     for problem in error.errors():
-        path = prefix
-        for loc in problem["loc"]:
-            if isinstance(loc, int):
-                path += f"[{loc}]"
-            else:
-                path += f".{loc}" if path else str(loc)
+        path = render_path(problem["loc"], prefix)
         parts.append(f"{path or '(item)'}: {problem['msg']}")
     return "; ".join(parts)
 

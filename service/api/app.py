@@ -37,7 +37,8 @@ Rewards for RL of reasoning models. POST a batch of completions, each with the s
 
 * `POST /v1/rewards`: score and wait. `POST /v1/jobs` + `GET /v1/jobs/{job_id}`: submit, poll.
 * `POST /get_reward` (OpenRLHF) and `POST /v1/reward` (slime): the server's configured scorers.
-* Errors: `{"error": {"code", "message", "field"?}}`. With API keys configured, every route but
+* Errors: `{"error": {"code", "message", "field"?, "limit"?}}`; each code has one status, and
+  the 413s carry the limit broken in `limit`. With API keys configured, every route but
   `/healthz` needs `Authorization: Bearer <key>`.
 """
 

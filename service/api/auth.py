@@ -65,7 +65,7 @@ class AuthMiddleware:
                 else "invalid API key"
             )
             response = error_response(
-                401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"}
+                "unauthorized", message, headers={"WWW-Authenticate": "Bearer"}
             )
             await response(scope, receive, send)
             return

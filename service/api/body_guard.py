@@ -51,8 +51,7 @@ class BodyGuardMiddleware:
             try:
                 message = await receive()
             except APIError as refused:  # the body-size limit, outside FastAPI's handlers
-                response = error_response(refused.status_code, refused.code, refused.message)
-                await response(scope, receive, send)
+                await refused.response()(scope, receive, send)
                 return
             if message["type"] != "http.request":  # the client went away
                 await self.app(scope, _replay([message]), send)
@@ -67,7 +66,7 @@ class BodyGuardMiddleware:
             else:
                 check_body(body, self.limits)
         except BodyProblem as problem:
-            response = error_response(422, problem.code, problem.message, field=problem.field)
+            response = error_response(problem.code, problem.message, field=problem.field)
             await response(scope, receive, send)
             return
         await self.app(

@@ -9,6 +9,8 @@ that passed the per-request limit), so the queue is bounded by
 max(max_queue_items, max_items_per_request).
 
 Item sizes: a completion or prompt over its limit is a 413 naming the item and the limit.
+Each 413 carries the limit it broke as a number too (the error's `limit`), so a client need
+not parse the message.
 
 Left out: per-client quotas and rate limits (the admission here is global).
 """
@@ -22,8 +24,9 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from referee.service.api.errors import APIError, error_response
+from referee.service.api.errors import APIError
 from referee.service.backend import ScoringBackend
+from referee.verifiers.field_path import render_path
 
 # Retry-After bounds, seconds.
 _MIN_RETRY_S = 1
@@ -38,7 +41,9 @@ class BodyLimitMiddleware:
 
     def _too_large(self) -> APIError:
         return APIError(
-            413, "body_too_large", f"request body is larger than max_request_bytes={self.max_bytes}"
+            "body_too_large",
+            f"request body is larger than max_request_bytes={self.max_bytes}",
+            limit=self.max_bytes,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,9 +52,7 @@ class BodyLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            error = self._too_large()
-            response = error_response(413, error.code, error.message)
-            await response(scope, receive, send)
+            await self._too_large().response()(scope, receive, send)
             return
         received = 0
 
@@ -68,11 +71,11 @@ class BodyLimitMiddleware:
 def check_item_count(count: int, limit: int, field: str) -> None:
     if count > limit:
         raise APIError(
-            413,
             "too_many_items",
             f"{count} items in one request; the limit is "
             f"max_items_per_request={limit}: split the batch",
             field=field,
+            limit=limit,
         )
 
 
@@ -90,13 +93,14 @@ def check_item_sizes(items: list[Any], limits: Mapping[str, int], field: str) ->
         for name, setting in _SIZED_FIELDS:
             value = item.get(name)
             if isinstance(value, str) and len(value) > limits[setting]:
-                where = f"{field}[{index}].{name}" if field == "items" else f"{field}[{index}]"
+                # In the compatibility routes an item is one text of `field` (`query[3]`).
+                where = render_path((field, index, name) if field == "items" else (field, index))
                 raise APIError(
-                    413,
                     "item_too_large",
                     f"{where} has {len(value)} characters; the limit is "
                     f"{setting}={limits[setting]}",
                     field=where,
+                    limit=limits[setting],
                 )
 
 
@@ -120,7 +124,6 @@ async def admit(backend: ScoringBackend, count: int, max_queue_items: int) -> No
         return
     wait = retry_after_s(pending + count - max_queue_items, backend.stats().get("items_per_s", 0.0))
     raise APIError(
-        429,
         "queue_full",
         f"scoring queue is full: {pending} items pending, this request adds {count}, the "
         f"limit is max_queue_items={max_queue_items}; retry in {wait}s",

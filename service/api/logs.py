@@ -134,7 +134,7 @@ class RequestContextMiddleware:
         except Exception:
             logger.exception("unhandled error", extra={"path": scope.get("path")})
             if not response_started:
-                await error_response(500, "internal", f"internal error (request id {request_id})")(
+                await error_response("internal", f"internal error (request id {request_id})")(
                     scope, receive, send_with_id
                 )
         finally:

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from referee.service.api.errors import APIError
 from referee.service.api.routes_rewards import score_batch
 from referee.service.api.schemas import (
-    ErrorBody,
+    ERROR_RESPONSES,
     OpenRLHFRequest,
     OpenRLHFResponse,
     SlimeRequest,
@@ -33,9 +33,6 @@ from referee.verifiers.contract import Result
 
 router = APIRouter(tags=["trainer protocols"])
 LABEL = "{label}"
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 413, 422, 429, 503)
-}
 
 
 def _fill(value: Any, label: str) -> Any:
@@ -96,7 +93,7 @@ def extra_logs(results: Sequence[Result], not_prefix: int) -> dict[str, float]:
 @router.post(
     "/get_reward",
     response_model=OpenRLHFResponse,
-    responses=_ERRORS,
+    responses=ERROR_RESPONSES,
     summary="OpenRLHF remote reward model protocol",
 )
 async def get_reward(body: OpenRLHFRequest, request: Request) -> JSONResponse:
@@ -104,7 +101,6 @@ async def get_reward(body: OpenRLHFRequest, request: Request) -> JSONResponse:
     for name, values in (("prompts", body.prompts), ("labels", body.labels)):
         if len(values) != len(body.query):
             raise APIError(
-                422,
                 "invalid_request",
                 f"{name} has {len(values)} entries but "
                 f"query has {len(body.query)}; they must match",
@@ -129,7 +125,7 @@ async def get_reward(body: OpenRLHFRequest, request: Request) -> JSONResponse:
 @router.post(
     "/v1/reward",
     response_model=SlimeResponse,
-    responses=_ERRORS,
+    responses=ERROR_RESPONSES,
     summary="Score one sample (slime's remote reward model protocol)",
 )
 async def post_reward(body: SlimeRequest, request: Request) -> JSONResponse:
@@ -137,7 +133,6 @@ async def post_reward(body: SlimeRequest, request: Request) -> JSONResponse:
     specs = list(state.settings.openrlhf_scorers)
     if body.label is None and uses_label(specs):
         raise APIError(
-            422,
             "invalid_request",
             "label is required: the configured scorers (openrlhf_scorers) use '{label}'",
             field="label",

@@ -32,7 +32,7 @@ router = APIRouter(tags=["operations"])
 async def healthz(request: Request) -> JSONResponse:
     alive, detail = state_of(request).backend.alive()  # from memory: no I/O
     if not alive:
-        return error_response(503, "not_alive", detail)
+        return error_response("not_alive", detail)
     return JSONResponse({"status": "ok"})
 
 
@@ -46,7 +46,7 @@ async def readyz(request: Request) -> JSONResponse:
     # ready() may talk to Redis or Docker: off the event loop, so /healthz always answers.
     ready, detail = await asyncio.to_thread(state_of(request).backend.ready)
     if not ready:
-        return error_response(503, "not_ready", detail)
+        return error_response("not_ready", detail)
     return JSONResponse({"status": "ready", "detail": detail})
 
 

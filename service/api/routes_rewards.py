@@ -1,10 +1,11 @@
 """`POST /v1/rewards` (score a batch, answer when done) and `/v1/jobs` (submit, then poll).
 
 Both take `{"items": [...]}` in the item contract and answer results in input order, each
-`Result.to_json_dict()`. An invalid item is an error result, never a failed request. Limits:
-413 past `max_items_per_request` or for a completion or prompt over its size limit, 429 with
-Retry-After when the queue is full. A batch that
-misses `timeout_s` is still answered 200: finished items with their results, the others as
+`Result.to_json_dict()`. An invalid item is an error result, never a failed request. Limits
+(applied by `admission.admitted`, as on every route that scores): 413 past
+`max_items_per_request` or for a completion or prompt over its size limit, 429 with
+Retry-After when the queue is full; 503 when the backend fails. A batch that misses
+`timeout_s` is still answered 200: finished items with their results, the others as
 error results naming the deadline (reward null; their scoring goes on, those results are
 dropped), so a trainer keeps what was done instead of losing the batch to a 5xx. A request
 without `timeout_s` gets the server's `request_deadline_s`.
@@ -22,9 +23,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from referee.service.api.admission import admitted
 from referee.service.api.errors import APIError
-from referee.service.api.limits import admit, check_item_count, check_item_sizes
 from referee.service.api.schemas import (
+    ERROR_RESPONSES,
     ErrorBody,
     JobCreated,
     JobStatus,
@@ -32,41 +34,23 @@ from referee.service.api.schemas import (
     RewardsResponse,
 )
 from referee.service.api.state import AppState, state_of
-from referee.service.backend import DEADLINE_ERROR, BackendError
-from referee.service.settings import Settings
+from referee.service.backend import DEADLINE_ERROR
 from referee.verifiers.contract import Result
 
 logger = logging.getLogger("referee.api")
 router = APIRouter(tags=["rewards"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 413, 422, 429, 503)
-}
-
-
-def _size_limits(settings: Settings) -> dict[str, int]:
-    return {
-        "max_completion_chars": settings.max_completion_chars,
-        "max_prompt_chars": settings.max_prompt_chars,
-    }
-
 
 async def score_batch(
     state: AppState, items: list[Any], timeout_s: float | None, field: str
 ) -> list[Result]:
-    """Admission, scoring, and the mapping of backend failures to answers; shared with the
-    compatibility routes."""
-    settings = state.settings
-    check_item_count(len(items), settings.max_items_per_request, field)
-    check_item_sizes(items, _size_limits(settings), field)
-    await admit(state.backend, len(items), settings.max_queue_items)
-    started = time.perf_counter()
+    """Admission (`admitted`), scoring, and the batch's metrics and log line; shared with
+    the compatibility routes."""
     # No request waits without end: a lost chunk or a stalled backend costs at most this.
-    deadline_s = timeout_s if timeout_s is not None else settings.request_deadline_s
-    try:
+    deadline_s = timeout_s if timeout_s is not None else state.settings.request_deadline_s
+    async with admitted(state, items, field):
+        started = time.perf_counter()
         results = await state.backend.score(items, deadline_s)
-    except BackendError as exc:
-        raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
     if any(r.error is not None and r.error.startswith(DEADLINE_ERROR) for r in results):
         state.metrics.request_timeouts.inc()
     state.metrics.observe_results(results)
@@ -85,7 +69,7 @@ async def score_batch(
 @router.post(
     "/v1/rewards",
     response_model=RewardsResponse,
-    responses=_ERRORS,
+    responses=ERROR_RESPONSES,
     summary="Score a batch and wait for the results",
 )
 async def post_rewards(body: RewardsRequest, request: Request) -> JSONResponse:
@@ -97,20 +81,15 @@ async def post_rewards(body: RewardsRequest, request: Request) -> JSONResponse:
     "/v1/jobs",
     status_code=202,
     response_model=JobCreated,
-    responses=_ERRORS,
+    responses=ERROR_RESPONSES,
     summary="Submit a batch; poll GET /v1/jobs/{job_id} for its results",
 )
 async def post_job(body: RewardsRequest, request: Request) -> JSONResponse:
     state = state_of(request)
-    check_item_count(len(body.items), state.settings.max_items_per_request, "items")
-    check_item_sizes(body.items, _size_limits(state.settings), "items")
-    await admit(state.backend, len(body.items), state.settings.max_queue_items)
-    try:
+    async with admitted(state, body.items, "items"):
         handle = await state.backend.asubmit(body.items)
         # Publishing the job's record may talk to Redis: off the event loop.
         job_id = await asyncio.to_thread(state.jobs.create, handle)
-    except BackendError as exc:
-        raise APIError(503, "unavailable", f"scoring backend unavailable: {exc}") from None
     logger.info("job submitted", extra={"job_id": job_id, "items": len(body.items)})
     return JSONResponse({"job_id": job_id}, status_code=202)
 
@@ -126,7 +105,6 @@ async def get_job(job_id: str, request: Request) -> JSONResponse:
     view = await asyncio.to_thread(state_of(request).jobs.get, job_id)
     if view is None:
         raise APIError(
-            404,
             "not_found",
             f"no job {job_id!r} (unknown, or its results expired after job_ttl_s)",
             field="job_id",

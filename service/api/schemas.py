@@ -1,4 +1,5 @@
-"""Request and response bodies of the HTTP API, with the examples shown in the OpenAPI docs.
+"""Request and response bodies of the HTTP API, with the examples shown in the OpenAPI docs,
+and the error answers the scoring routes list there (`ERROR_RESPONSES`).
 
 Only the request envelopes are validated here. Items stay raw (`list[Any]`): the executor
 validates each one and turns a bad item into an error result naming its field, so one bad
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from referee.service.api.error_codes import ERROR_CODES, ErrorCode, status_of
 
 EXAMPLE_ITEM: dict[str, Any] = {
     "id": "q17-3",
@@ -170,19 +173,30 @@ class SlimeResponse(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(
-        description="Stable, machine-readable: invalid_request, invalid_json, "
-        "too_many_items, body_too_large, queue_full, timeout, unauthorized, "
-        "not_found, not_ready, unavailable, internal."
+    code: ErrorCode = Field(
+        description="Stable, machine-readable; each code is always sent with the same HTTP "
+        "status: " + ", ".join(f"{code} ({status_of(code)})" for code in ERROR_CODES) + "."
     )
     message: str
     field: str | None = Field(default=None, description="The request field at fault.")
+    limit: int | None = Field(
+        default=None,
+        description="The limit the request broke, on the 413s: `too_many_items` "
+        "(max_items_per_request), `item_too_large` (max_completion_chars or "
+        "max_prompt_chars), `body_too_large` (max_request_bytes, in bytes).",
+    )
 
 
 class ErrorBody(BaseModel):
     """Every 4xx/5xx answer has this shape."""
 
     error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (401, 413, 422, 429, 503)
+}
+"""The error answers of the routes that score a batch, for the OpenAPI docs."""
 
 
 class Health(BaseModel):

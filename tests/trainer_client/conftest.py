@@ -180,8 +180,12 @@ def scripted() -> Iterator[Callable[..., tuple[str, Recorder]]]:
         server.server_close()
 
 
-def error(status: int, code: str, message: str, **headers: str) -> Reply:
-    return status, headers, {"error": {"code": code, "message": message}}
+def error(status: int, code: str, message: str, limit: int | None = None, **headers: str) -> Reply:
+    """An answer in the service's error shape; `limit` as the 413s carry it."""
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if limit is not None:
+        detail["limit"] = limit
+    return status, headers, {"error": detail}
 
 
 def items(n: int, prefix: str = "") -> list[dict[str, Any]]:

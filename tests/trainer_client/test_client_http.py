@@ -158,12 +158,39 @@ def test_chunks_are_sent_concurrently_up_to_the_limit(
 @pytest.mark.parametrize("mode", MODES)
 def test_too_many_items_teaches_the_limit(scripted: Scripted, mode: str) -> None:
     message = "10 items in one request; the limit is max_items_per_request=4: split the batch"
-    url, recorder = scripted([error(413, "too_many_items", message)])
+    url, recorder = scripted([error(413, "too_many_items", message, limit=4)])
     with RewardClient(url, max_batch=512) as client:
         rewards = run(client, items(10), mode)
         assert client.max_batch == 4
     assert rewards == [float(i + 1) for i in range(10)]
     assert [len(body["items"]) for body in recorder.bodies[1:]] == [4, 4, 2]
+
+
+# A 413 whose `limit` does not count items, or that carries none, halves the chunk: the client
+# never reads a limit out of the message.
+HALVING_413S = [
+    ("bytes", error(413, "body_too_large", "over max_request_bytes=64", limit=64)),
+    ("chars", error(413, "item_too_large", "over max_completion_chars=3", limit=3)),
+    (
+        "no-limit-field",
+        error(413, "too_many_items", "the limit is max_items_per_request=4: split the batch"),
+    ),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "reply", [case[1] for case in HALVING_413S], ids=[case[0] for case in HALVING_413S]
+)
+def test_a_413_without_an_item_limit_halves_the_chunk(
+    scripted: Scripted, mode: str, reply: Reply
+) -> None:
+    url, recorder = scripted([reply])
+    with RewardClient(url, max_batch=512) as client:
+        rewards = run(client, items(10), mode)
+        assert client.max_batch == 512
+    assert rewards == [float(i + 1) for i in range(10)]
+    assert [len(body["items"]) for body in recorder.bodies[1:]] == [5, 5]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -185,6 +185,33 @@ async def test_body_over_the_limit_is_413(make_app: AppFactory, declared: bool) 
     assert "max_request_bytes=2048" in error["message"]
 
 
+# The body limit answers from three places: the size middleware (a declared length), the body
+# guard reading a JSON body, and FastAPI reading any other body.
+BODY_PATHS = [
+    ("declared", True, "application/json"),
+    ("streamed-json", False, "application/json"),
+    ("streamed-text", False, "text/plain"),
+]
+
+
+@pytest.mark.parametrize(
+    ("declared", "content_type"),
+    [case[1:] for case in BODY_PATHS],
+    ids=[case[0] for case in BODY_PATHS],
+)
+async def test_body_over_the_limit_carries_the_limit(
+    make_app: AppFactory, declared: bool, content_type: str
+) -> None:
+    body = json.dumps({"items": [{"completion": "x" * 4000, "scorers": []}]}).encode()
+    async with client(make_app(max_request_bytes=2048)) as http:
+        content: Any = body if declared else _chunks(body, 512)
+        response = await http.post(
+            "/v1/rewards", content=content, headers={"Content-Type": content_type}
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["limit"] == 2048
+
+
 async def test_full_queue_is_429_with_retry_after(make_app: AppFactory) -> None:
     async with client(make_app(max_queue_items=2)) as http:
         accepted = await http.post("/v1/jobs", json={"items": [sleeper(0.8)] * 2})
