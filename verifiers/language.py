@@ -46,6 +46,7 @@ code-switching inside a single run, transliteration.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import os
 import re
@@ -412,7 +413,6 @@ class LanguageParams(ScorerParams):
 # --------------------------------------------------------------------------------------------
 # model loading
 
-_models: dict[str, Any] = {}
 _models_lock = threading.Lock()
 
 
@@ -422,17 +422,17 @@ def default_model_path() -> str:
 
 
 def load_model(path: str) -> Any:
-    """The fastText model at `path`, loaded once per process."""
-    model = _models.get(path)
-    if model is None:
-        with _models_lock:
-            model = _models.get(path)
-            if model is None:
-                import fasttext
+    """The fastText model at `path`, loaded once per process (the lock keeps two threads
+    from both loading it: the cache alone would not)."""
+    with _models_lock:
+        return _load_model(path)
 
-                model = fasttext.load_model(path)
-                _models[path] = model
-    return model
+
+@functools.cache
+def _load_model(path: str) -> Any:
+    import fasttext
+
+    return fasttext.load_model(path)
 
 
 _SENTENCE_RE = re.compile(r"[.!?](?=\s|\Z)|[。！？；…\n\r]+")
@@ -447,21 +447,19 @@ class Run:
     script: str
 
 
-_first_char_script: dict[str, str] = {}
+@functools.cache
+def _first_char_script(first: str) -> str:
+    """The script a token's first character gives it ("" for none), cached per character."""
+    if is_han(first) or has_kana(first):
+        return "Han"
+    if first.isalpha():
+        return char_script(first)
+    # `\w` also lets through No/Nl characters (², Ⅻ): numbers, not words.
+    return ""
 
 
 def _token_script(token: str) -> str | None:
-    first = token[0]
-    script = _first_char_script.get(first)
-    if script is None:
-        if is_han(first) or has_kana(first):
-            script = "Han"
-        elif first.isalpha():
-            script = char_script(first)
-        else:
-            # `\w` also lets through No/Nl characters (², Ⅻ): numbers, not words.
-            script = ""
-        _first_char_script[first] = script
+    script = _first_char_script(token[0])
     if script == "Han":
         # A Han/kana stretch (see CJK_STRETCH_OR_WORD_RE): kana anywhere makes it Japanese.
         return "Kana" if has_kana(token) else "Han"

@@ -16,6 +16,7 @@ Unicode Script property proper (Python's `re` has no `\\p{Script}`).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -78,27 +79,22 @@ _SCRIPT_ALIASES = {
     "MODIFIER": "Latin",
 }
 _WIDTH_PREFIXES = ("FULLWIDTH", "HALFWIDTH")
-_script_cache: dict[str, str] = {}
 
 
+@functools.cache
 def char_script(ch: str) -> str:
     """The script of one character, e.g. "Latin", "Han", "Kana", "Hangul", "Cyrillic".
 
     Derived from the first word of the Unicode name (after FULLWIDTH/HALFWIDTH); characters
-    without a name give "Unknown". Cached per character.
+    without a name give "Unknown". Cached per character (bounded by Unicode itself).
     """
-    cached = _script_cache.get(ch)
-    if cached is not None:
-        return cached
     try:
         parts = unicodedata.name(ch).split()
     except ValueError:
         parts = []
     if parts and parts[0] in _WIDTH_PREFIXES:
         parts = parts[1:]
-    script = _SCRIPT_ALIASES.get(parts[0], parts[0].title()) if parts else "Unknown"
-    _script_cache[ch] = script
-    return script
+    return _SCRIPT_ALIASES.get(parts[0], parts[0].title()) if parts else "Unknown"
 
 
 def is_han(ch: str) -> bool:
