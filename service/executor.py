@@ -10,14 +10,15 @@ the rest get a null score with verdict `timeout`; the task's remaining items go 
 front of the queue. A worker that dies on its own is handled the same way (`worker_crashed`).
 
 Workers are forked from a forkserver that preloaded and warmed the scorers, so a replacement
-is ready in milliseconds, and forking never happens from this multi-threaded process.
-`submit` and `score` are safe to call from any thread, concurrently.
+is ready in milliseconds, and forking never happens from this multi-threaded process. The
+messages both ways are the types in `referee.service.worker_messages`. `submit` and `score`
+are safe to call from any thread, concurrently.
 
 Nothing in an item can stop the dispatcher. A task is pickled before anything is written to a
 pipe; an item that cannot be pickled (a list nested a few hundred deep, an object pickle
 refuses) ends as its own error result and the rest of its task is sent. A message from a
-worker that cannot be read marks that worker broken: it is replaced and its current item
-closed out like a crash.
+worker that cannot be read, or is not one of the worker messages, marks that worker broken: it
+is replaced and its current item closed out like a crash.
 Should the dispatcher still fail (a bug, a replacement that cannot start), it logs the error,
 fails only the items in flight (error results naming the restart, reward null), restarts the
 scoring processes and goes on: up to `Settings.executor_restarts` times within 10 minutes
@@ -42,12 +43,22 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
-from typing import Any
+from typing import Any, assert_never
 
 from pydantic import ValidationError
 
 from referee.service.settings import Settings
 from referee.service.worker import WorkerConfig, describe_error, worker_main
+from referee.service.worker_messages import (
+    ItemBound,
+    ItemDone,
+    PoolStats,
+    Ready,
+    StepDone,
+    Stop,
+    Task,
+    WorkerMessage,
+)
 from referee.verifiers.contract import (
     VERDICT_TIMEOUT,
     VERDICT_WORKER_CRASHED,
@@ -166,7 +177,8 @@ class _Worker:
     """The current item's time bound (the default unless its scorers asked for more)."""
     eof: bool = False
     broken: str | None = None
-    """Why a message from the worker could not be read; it is replaced like a crashed one."""
+    """Why a message from the worker could not be read or was unexpected; it is replaced like
+    a crashed one."""
     pool: dict[str, int] = field(default_factory=dict)
     """The last sandbox pool statistics the worker reported."""
 
@@ -381,8 +393,8 @@ class Executor:
             raise RuntimeError(
                 f"a scoring worker exited while starting (exit code {worker.process.exitcode})"
             ) from None
-        if message != ("ready",):
-            raise RuntimeError(f"unexpected first message from a worker: {message!r}")
+        if not isinstance(message, Ready):
+            raise RuntimeError(f"unexpected first message from a worker: {message!r:.200}")
 
     def _shut_down_workers(self) -> None:
         """Ask idle workers to exit (so their finalizers run: a worker's sandbox pool removes
@@ -390,7 +402,7 @@ class Executor:
         for worker in self._workers:
             if not worker.tasks:
                 with contextlib.suppress(OSError):
-                    worker.conn.send(None)
+                    worker.conn.send(Stop())
         deadline = time.monotonic() + 10
         for worker in self._workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -595,25 +607,33 @@ class Executor:
             except Exception as exc:  # e.g. unpickling fails: whatever the worker sent is lost
                 worker.broken = describe_error(exc)
                 return
+            if not isinstance(message, WorkerMessage):
+                worker.broken = f"unexpected message from a worker: {type(message).__name__}"
+                return
             try:
                 self._handle(worker, message)
             except Exception as exc:  # a malformed message
                 worker.broken = describe_error(exc)
                 return
 
-    def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
-        if message[0] == "pool":
-            worker.pool = dict(message[1])
-            return
-        current = worker.current()
-        if current is None or message[1] != worker.tasks[0].task_id or message[2] != current.pos:
-            return
-        if message[0] == "step":
-            current.scores[message[3]] = message[4]
-        elif message[0] == "bound":
-            worker.item_bound = float(message[3])
-        else:
-            self._finish_current(worker, message[3])
+    def _handle(self, worker: _Worker, message: WorkerMessage) -> None:
+        match message:
+            case StepDone(task_id, pos, key, score):
+                current = _current(worker, task_id, pos)
+                if current is not None:
+                    current.scores[key] = score
+            case ItemDone(task_id, pos, result):
+                if _current(worker, task_id, pos) is not None:
+                    self._finish_current(worker, result)
+            case ItemBound(task_id, pos, seconds):
+                if _current(worker, task_id, pos) is not None:
+                    worker.item_bound = float(seconds)
+            case PoolStats(stats):
+                worker.pool = dict(stats)
+            case Ready():  # only ever the first message, which _await_ready reads
+                raise ValueError("a second ready message from a worker")
+            case _:
+                assert_never(message)
 
     def _settle(self, pending: _Pending, result: Result) -> None:
         with self._lock:
@@ -676,9 +696,18 @@ class Executor:
         self._workers[index] = replacement
 
 
+def _current(worker: _Worker, task_id: int, pos: int) -> _Pending | None:
+    """The worker's current item if a message about (task_id, pos) is about it: a message for
+    an item already closed out (timed out, failed at a restart) is stale."""
+    current = worker.current()
+    if current is None or task_id != worker.tasks[0].task_id or pos != current.pos:
+        return None
+    return current
+
+
 def _pickle_task(task_id: int, items: Sequence[_Pending]) -> memoryview:
     """A task as the worker receives it, pickled as `Connection.send` would."""
-    payload: memoryview = ForkingPickler.dumps((task_id, [(p.pos, p.raw) for p in items]))
+    payload: memoryview = ForkingPickler.dumps(Task(task_id, [(p.pos, p.raw) for p in items]))
     return payload
 
 
