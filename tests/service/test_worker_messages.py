@@ -1,12 +1,13 @@
 """The typed messages between the executor and its scoring processes: each one survives the
 pipe, and the executor marks a process broken (to be replaced like a crash) for anything else
-it sends. The executor's reading end is driven directly over a real pipe, with no scoring
-process behind it."""
+it sends, or for anything but a ready message while it starts. The executor's reading end is
+driven directly over a real pipe, with no scoring process behind it."""
 
 from __future__ import annotations
 
 import multiprocessing
 import pickle
+import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -64,8 +65,9 @@ def pipe() -> Iterator[tuple[Connection, Connection]]:
     theirs.close()
 
 
-def worker(conn: Connection) -> _Worker:
-    return _Worker(process=multiprocessing.Process(), conn=conn)
+def worker(conn: Connection, *, starting: bool = False) -> _Worker:
+    ready_by = time.monotonic() + 60 if starting else None
+    return _Worker(process=multiprocessing.Process(), conn=conn, ready_by=ready_by)
 
 
 @pytest.mark.parametrize("message", MESSAGES, ids=[type(m).__name__ for m in MESSAGES])
@@ -95,3 +97,28 @@ def test_well_formed_message_keeps_the_worker(
     theirs.send(message)
     executor._drain(target)
     assert target.broken is None
+
+
+def test_starting_worker_is_ready_after_its_ready_message(
+    executor: Executor, pipe: tuple[Connection, Connection]
+) -> None:
+    ours, theirs = pipe
+    target = worker(ours, starting=True)
+    theirs.send(Ready())
+    executor._drain(target)
+    assert (target.ready_by, executor._start_failure(target, time.monotonic())) == (None, None)
+
+
+FIRST: list[object] = [PoolStats({}), StepDone(0, 0, "math", SCORE), ("ready",)]
+
+
+@pytest.mark.parametrize("message", FIRST, ids=["pool", "step", "bare tuple"])
+def test_starting_worker_fails_its_start_on_any_other_first_message(
+    executor: Executor, pipe: tuple[Connection, Connection], message: Any
+) -> None:
+    ours, theirs = pipe
+    target = worker(ours, starting=True)
+    theirs.send(message)
+    executor._drain(target)
+    reason = executor._start_failure(target, time.monotonic())
+    assert reason is not None and reason.startswith("unexpected first message from a worker")
