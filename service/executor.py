@@ -10,21 +10,27 @@ the rest get a null score with verdict `timeout`; the task's remaining items go 
 front of the queue. A worker that dies on its own is handled the same way (`worker_crashed`).
 
 Workers are forked from a forkserver that preloaded and warmed the scorers, so a replacement
-is ready in milliseconds, and forking never happens from this multi-threaded process.
-`submit` and `score` are safe to call from any thread, concurrently.
+is ready in milliseconds, and forking never happens from this multi-threaded process. The
+dispatcher never waits for a replacement: it is *starting* (sent no task) until its ready
+message arrives among the other workers' results, so a plugin slow to build delays no other
+worker's results or time bounds. The messages both ways are the types in
+`referee.service.worker_messages`. `submit` and `score` are safe to call from any thread,
+concurrently.
 
 Nothing in an item can stop the dispatcher. A task is pickled before anything is written to a
 pipe; an item that cannot be pickled (a list nested a few hundred deep, an object pickle
 refuses) ends as its own error result and the rest of its task is sent. A message from a
-worker that cannot be read marks that worker broken: it is replaced and its current item
-closed out like a crash.
-Should the dispatcher still fail (a bug, a replacement that cannot start), it logs the error,
-fails only the items in flight (error results naming the restart, reward null), restarts the
-scoring processes and goes on: up to `Settings.executor_restarts` times within 10 minutes
-(`counters()["restarts"]`); one more and it stops for good, failing every pending batch and
-stopping its scoring processes, and `running` turns false (`failure` says why) so that the
-process's liveness check fails. A restart never touches items queued but not sent yet; left
-out: retrying the items it failed (one of them may be what broke the dispatcher).
+worker that cannot be read, or is not one of the worker messages, marks that worker broken: it
+is replaced and its current item closed out like a crash.
+Should the dispatcher still fail (a bug, a replacement that cannot start: it exits, sends
+anything before its ready message, or is not ready within `Settings.worker_start_timeout_s`),
+it logs the error, fails only the items in flight (error results naming the restart, reward
+null), restarts the scoring processes and goes on: up to `Settings.executor_restarts` times
+within 10 minutes (`counters()["restarts"]`); one more and it stops for good, failing every
+pending batch and stopping its scoring processes, and `running` turns false (`failure` says
+why) so that the process's liveness check fails. A restart never touches items queued but not
+sent yet; left out: retrying the items it failed (one of them may be what broke the
+dispatcher).
 """
 
 from __future__ import annotations
@@ -42,12 +48,22 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
-from typing import Any
+from typing import Any, assert_never
 
 from pydantic import ValidationError
 
 from referee.service.settings import Settings
 from referee.service.worker import WorkerConfig, describe_error, worker_main
+from referee.service.worker_messages import (
+    ItemBound,
+    ItemDone,
+    PoolStats,
+    Ready,
+    StepDone,
+    Stop,
+    Task,
+    WorkerMessage,
+)
 from referee.verifiers.contract import (
     VERDICT_TIMEOUT,
     VERDICT_WORKER_CRASHED,
@@ -166,9 +182,12 @@ class _Worker:
     """The current item's time bound (the default unless its scorers asked for more)."""
     eof: bool = False
     broken: str | None = None
-    """Why a message from the worker could not be read; it is replaced like a crashed one."""
+    """Why a message from the worker could not be read or was unexpected; it is replaced like
+    a crashed one (one still starting fails its start)."""
     pool: dict[str, int] = field(default_factory=dict)
     """The last sandbox pool statistics the worker reported."""
+    ready_by: float | None = None
+    """While the worker starts: when its ready message is due. None once it came."""
 
     def current(self) -> _Pending | None:
         return self.tasks[0].items[0] if self.tasks else None
@@ -227,10 +246,12 @@ class Executor:
         """Start the workers (blocking until they are ready) and the dispatcher thread."""
         if self._thread is not None:
             return self
-        self._workers = [self._spawn() for _ in range(self.settings.workers)]
-        deadline = time.monotonic() + 120
+        # Twice the usual time: the first start also waits for the forkserver to import and
+        # warm the scorers.
+        deadline = time.monotonic() + 2 * self.settings.worker_start_timeout_s
+        self._workers = [self._spawn(deadline) for _ in range(self.settings.workers)]
         for worker in self._workers:
-            self._await_ready(worker, deadline)
+            self._await_ready(worker)
         self._thread = threading.Thread(target=self._run, name="referee-dispatcher", daemon=True)
         self._thread.start()
         return self
@@ -358,7 +379,8 @@ class Executor:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self, ready_by: float) -> _Worker:
+        """Start a worker; it takes no task until its ready message arrives by `ready_by`."""
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=worker_main,
@@ -368,29 +390,40 @@ class Executor:
         )
         process.start()
         child_conn.close()
-        return _Worker(process=process, conn=parent_conn)
+        return _Worker(process=process, conn=parent_conn, ready_by=ready_by)
 
-    def _await_ready(self, worker: _Worker, deadline: float) -> None:
-        remaining = max(0.0, deadline - time.monotonic())
-        if not worker.conn.poll(remaining):
-            raise RuntimeError("a scoring worker did not start in time")
-        try:
-            message = worker.conn.recv()
-        except (EOFError, OSError):
+    def _await_ready(self, worker: _Worker) -> None:
+        """Block until a starting worker is ready (only before the dispatcher runs)."""
+        while worker.ready_by is not None:
+            if worker.conn.poll(max(0.0, worker.ready_by - time.monotonic())):
+                self._drain(worker)
+            failure = self._start_failure(worker, time.monotonic())
+            if failure is not None:
+                raise RuntimeError(failure)
+
+    def _start_failure(self, worker: _Worker, now: float) -> str | None:
+        """Why a starting worker failed to start, if it did (None once it is ready)."""
+        if worker.ready_by is None:
+            return None
+        if worker.broken is not None:
+            return worker.broken
+        if worker.eof:
             worker.process.join(timeout=1)
-            raise RuntimeError(
-                f"a scoring worker exited while starting (exit code {worker.process.exitcode})"
-            ) from None
-        if message != ("ready",):
-            raise RuntimeError(f"unexpected first message from a worker: {message!r}")
+            return f"a scoring worker exited while starting (exit code {worker.process.exitcode})"
+        if now > worker.ready_by:
+            return "a scoring worker did not start in time"
+        return None
 
     def _shut_down_workers(self) -> None:
         """Ask idle workers to exit (so their finalizers run: a worker's sandbox pool removes
-        its containers), then kill whatever is still running."""
+        its containers), then kill whatever is still running. A worker still starting is
+        killed at once: it holds no sandbox yet, and it may take long to become ready."""
         for worker in self._workers:
-            if not worker.tasks:
+            if worker.ready_by is not None:
+                self._stop_worker(worker)
+            elif not worker.tasks:
                 with contextlib.suppress(OSError):
-                    worker.conn.send(None)
+                    worker.conn.send(Stop())
         deadline = time.monotonic() + 10
         for worker in self._workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -471,22 +504,21 @@ class Executor:
                 for pending in task.items:
                     self._settle(pending, Result(id=item_id(pending.raw), error=reason))
             worker.tasks.clear()
-        deadline = time.monotonic() + 120
+        ready_by = time.monotonic() + self.settings.worker_start_timeout_s
         for _ in range(self.settings.workers):
             with self._lock:
                 if self._closed:
                     return
-            worker = self._spawn()
-            self._workers.append(worker)  # before it is ready: close() must stop it too
-            self._await_ready(worker, deadline)
-        logger.warning("executor restarted: %d scoring processes ready", len(self._workers))
+            # Served from here on: _poll reads its ready message or fails its start.
+            self._workers.append(self._spawn(ready_by))
+        logger.warning("executor restarted: %d scoring processes starting", len(self._workers))
 
     def _dispatch(self) -> None:
         """Keep every worker fed: idle workers first, then a second task in flight each, so a
         worker never waits for this thread to process its results before it gets more work."""
         for depth in range(_TASKS_IN_FLIGHT):
             for worker in self._workers:
-                if len(worker.tasks) != depth:
+                if len(worker.tasks) != depth or worker.ready_by is not None:
                     continue
                 with self._lock:
                     if not self._queue:
@@ -537,9 +569,16 @@ class Executor:
             return None
 
     def _poll(self) -> None:
+        """Wait for results, a wake-up, an item's bound or a starting worker's deadline; then
+        replace the workers that timed out, crashed or broke. A worker that failed to start
+        raises, after the others were handled: the dispatcher restarts (see `_run`)."""
         now = time.monotonic()
-        busy = [w.item_started + w.item_bound - now for w in self._workers if w.tasks]
-        timeout = max(0.0, min(busy)) if busy else None
+        due = [
+            w.item_started + w.item_bound if w.ready_by is None else w.ready_by
+            for w in self._workers
+            if w.tasks or w.ready_by is not None
+        ]
+        timeout = max(0.0, min(due) - now) if due else None
         if any(w.eof or w.broken for w in self._workers):
             timeout = 0.0  # a pipe that failed in _dispatch: replace its worker now
         waitables: list[Any] = [
@@ -554,10 +593,13 @@ class Executor:
             if worker.conn in ready:
                 self._drain(worker)
         now = time.monotonic()
+        failed_start: str | None = None
         for worker in list(self._workers):
+            if worker.ready_by is not None:
+                failed_start = failed_start or self._start_failure(worker, now)
             # A worker that dies closes its end of the pipe, so EOF is how a crash shows up;
             # the parent holds no other copy of that end.
-            if worker.broken is not None:
+            elif worker.broken is not None:
                 self.stats["crashes"] += 1
                 self._replace(
                     worker,
@@ -581,6 +623,8 @@ class Executor:
                     VERDICT_TIMEOUT,
                     f"item exceeded the {worker.item_bound:g}s bound; its worker was killed",
                 )
+        if failed_start is not None:
+            raise RuntimeError(failed_start)
 
     def _drain(self, worker: _Worker) -> None:
         while True:
@@ -595,25 +639,38 @@ class Executor:
             except Exception as exc:  # e.g. unpickling fails: whatever the worker sent is lost
                 worker.broken = describe_error(exc)
                 return
+            if worker.ready_by is not None and not isinstance(message, Ready):
+                worker.broken = f"unexpected first message from a worker: {message!r:.200}"
+                return
+            if not isinstance(message, WorkerMessage):
+                worker.broken = f"unexpected message from a worker: {type(message).__name__}"
+                return
             try:
                 self._handle(worker, message)
             except Exception as exc:  # a malformed message
                 worker.broken = describe_error(exc)
                 return
 
-    def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
-        if message[0] == "pool":
-            worker.pool = dict(message[1])
-            return
-        current = worker.current()
-        if current is None or message[1] != worker.tasks[0].task_id or message[2] != current.pos:
-            return
-        if message[0] == "step":
-            current.scores[message[3]] = message[4]
-        elif message[0] == "bound":
-            worker.item_bound = float(message[3])
-        else:
-            self._finish_current(worker, message[3])
+    def _handle(self, worker: _Worker, message: WorkerMessage) -> None:
+        match message:
+            case StepDone(task_id, pos, key, score):
+                current = _current(worker, task_id, pos)
+                if current is not None:
+                    current.scores[key] = score
+            case ItemDone(task_id, pos, result):
+                if _current(worker, task_id, pos) is not None:
+                    self._finish_current(worker, result)
+            case ItemBound(task_id, pos, seconds):
+                if _current(worker, task_id, pos) is not None:
+                    worker.item_bound = float(seconds)
+            case PoolStats(stats):
+                worker.pool = dict(stats)
+            case Ready():
+                if worker.ready_by is None:
+                    raise ValueError("a second ready message from a worker")
+                worker.ready_by = None
+            case _:
+                assert_never(message)
 
     def _settle(self, pending: _Pending, result: Result) -> None:
         with self._lock:
@@ -661,7 +718,8 @@ class Executor:
         worker.pool = {}
 
     def _replace(self, worker: _Worker, verdict: str, reason: str) -> None:
-        """Kill a worker, close out its current item, requeue the rest, start a new one."""
+        """Kill a worker, close out its current item, requeue the rest, and start a new one
+        without waiting for it: it takes tasks once its ready message arrives."""
         self._retire(worker)
         current = worker.current()
         if current is not None:
@@ -670,15 +728,23 @@ class Executor:
             self._queue.extendleft(reversed([t for t in worker.tasks if t.items]))
         worker.tasks.clear()
         index = self._workers.index(worker)
-        replacement = self._spawn()
+        ready_by = time.monotonic() + self.settings.worker_start_timeout_s
+        self._workers[index] = self._spawn(ready_by)  # served by _poll while it starts
         self.stats["respawns"] += 1
-        self._await_ready(replacement, time.monotonic() + 60)
-        self._workers[index] = replacement
+
+
+def _current(worker: _Worker, task_id: int, pos: int) -> _Pending | None:
+    """The worker's current item if a message about (task_id, pos) is about it: a message for
+    an item already closed out (timed out, failed at a restart) is stale."""
+    current = worker.current()
+    if current is None or task_id != worker.tasks[0].task_id or pos != current.pos:
+        return None
+    return current
 
 
 def _pickle_task(task_id: int, items: Sequence[_Pending]) -> memoryview:
     """A task as the worker receives it, pickled as `Connection.send` would."""
-    payload: memoryview = ForkingPickler.dumps((task_id, [(p.pos, p.raw) for p in items]))
+    payload: memoryview = ForkingPickler.dumps(Task(task_id, [(p.pos, p.raw) for p in items]))
     return payload
 
 

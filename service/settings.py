@@ -95,6 +95,15 @@ class Settings(BaseSettings):
         "(restarting its scoring processes) within 10 minutes; one more and it stops, `/healthz` "
         "answers 503 and `referee worker` exits non-zero, for an orchestrator to restart.",
     )
+    worker_start_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a new scoring process (a replacement, or one of a restart) may "
+        "take to build its scorers and report ready, while the dispatcher serves the others; "
+        "one that misses it is a dispatcher failure (see executor_restarts). At start-up the "
+        "first ones get twice as long: they also wait for the scorers to be imported and warmed.",
+    )
     chunk_size: int = Field(
         default=16,
         ge=1,

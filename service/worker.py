@@ -3,7 +3,8 @@
 A worker receives tasks (a few items) over a pipe, scores each item scorer by scorer, and
 sends every scorer's result back as soon as it is known, so that the parent can keep the
 finished scores of an item whose next scorer overruns the time bound and gets the worker
-killed. The worker never bounds its own time: the parent does, from outside.
+killed. The worker never bounds its own time: the parent does, from outside. The messages
+both ways are the types in `referee.service.worker_messages`.
 
 Every message is pickled before anything is written, so a result that cannot be pickled (a
 plugin's details nested too deep, an object pickle refuses) writes nothing to the pipe: the
@@ -22,24 +23,27 @@ from __future__ import annotations
 
 import resource
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
-from typing import Any
+from typing import Any, assert_never
 
 from referee.sandbox.pool import pool_stats
+from referee.service.worker_messages import (
+    ItemBound,
+    ItemDone,
+    ParentMessage,
+    PoolStats,
+    Ready,
+    StepDone,
+    Stop,
+    Task,
+    WorkerMessage,
+)
 from referee.verifiers.contract import Item, Result, ScoreResult
 from referee.verifiers.engine import Limits, finalize, item_id, prepare, run_step, time_bound
 from referee.verifiers.registry import ScorerConfig, build_registry
-
-# Messages worker -> parent.
-# ("step", task_id, pos, key, ScoreResult): a scorer of an item finished, more are to come.
-# ("done", task_id, pos, Result): the item's result (an error result if it was invalid).
-# ("bound", task_id, pos, seconds): this item may take longer than the default bound.
-# ("pool", stats): this process's sandbox pool counters and size, after a task that used it.
-# ("ready",): the worker finished its start-up.
-Message = tuple[Any, ...]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -50,8 +54,8 @@ def describe_error(exc: BaseException) -> str:
 
 def send(
     conn: Connection,
-    message: Message,
-    fallback: Callable[[BaseException], Message | None] | None = None,
+    message: WorkerMessage,
+    fallback: Callable[[BaseException], WorkerMessage | None] | None = None,
 ) -> None:
     """Pickle `message`, then write it: a pickling failure writes nothing, and `fallback(exc)`
     (if given and not None) is sent instead. A closed pipe still raises (the parent left)."""
@@ -89,33 +93,35 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_memory(config.memory_mb)
     registry = build_registry(config.scorers)
-    send(conn, ("ready",))
+    send(conn, Ready())
     while True:
         try:
-            task = conn.recv()
+            message: ParentMessage = conn.recv()
         except (EOFError, OSError):
             return
-        if task is None:
-            return
-        task_id, entries = task
-        for pos, item in entries:
-            _score_one(conn, task_id, pos, item, registry, config)
-        pool = pool_stats()
-        if pool is not None:
-            send(conn, ("pool", pool))
+        match message:
+            case Stop():
+                return
+            case Task(task_id=task_id, entries=entries):
+                for pos, item in entries:
+                    _score_one(conn, task_id, pos, item, registry, config)
+                pool = pool_stats()
+                if pool is not None:
+                    send(conn, PoolStats(pool))
+            case _:
+                assert_never(message)
 
 
 def _score_one(
     conn: Connection,
     task_id: int,
     pos: int,
-    item: Item | dict[str, Any],
+    item: Item | Mapping[str, Any],
     registry: Any,
     config: WorkerConfig,
 ) -> None:
-    def unsendable(exc: BaseException) -> Message:
-        return (
-            "done",
+    def unsendable(exc: BaseException) -> WorkerMessage:
+        return ItemDone(
             task_id,
             pos,
             Result(
@@ -128,14 +134,14 @@ def _score_one(
         result = _score_steps(conn, task_id, pos, item, registry, config)
     except Exception as exc:  # e.g. RecursionError validating a deeply nested item
         result = Result(id=item_id(item), error=f"item could not be scored: {describe_error(exc)}")
-    send(conn, ("done", task_id, pos, result), unsendable)
+    send(conn, ItemDone(task_id, pos, result), unsendable)
 
 
 def _score_steps(
     conn: Connection,
     task_id: int,
     pos: int,
-    item: Item | dict[str, Any],
+    item: Item | Mapping[str, Any],
     registry: Any,
     config: WorkerConfig,
 ) -> Result:
@@ -144,7 +150,7 @@ def _score_steps(
         return plan
     bound = time_bound(plan, config.item_timeout_s)
     if bound > config.item_timeout_s:
-        send(conn, ("bound", task_id, pos, bound))
+        send(conn, ItemBound(task_id, pos, bound))
     scores: dict[str, ScoreResult] = {}
     last = len(plan.steps) - 1
     for index, step in enumerate(plan.steps):
@@ -153,7 +159,7 @@ def _score_steps(
         if index < last:
             # Unsendable: left out; the parent loses this score only if the item then times
             # out or crashes, and the item's result says why it could not be sent.
-            send(conn, ("step", task_id, pos, step.key, outcome))
+            send(conn, StepDone(task_id, pos, step.key, outcome))
     return finalize(plan, scores)
 
 
