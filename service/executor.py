@@ -52,6 +52,7 @@ from typing import Any, assert_never
 
 from pydantic import ValidationError
 
+from referee.service.grouping import split_group
 from referee.service.settings import Settings
 from referee.service.worker import WorkerConfig, describe_error, worker_main
 from referee.service.worker_messages import (
@@ -363,11 +364,10 @@ class Executor:
         size = self.settings.chunk_size
         tasks: list[_Task] = []
         loose = by_key.pop(None, [])
-        # A group is one task even past chunk_size (up to 4x), so its gold is parsed once.
+        # A group is one task even past chunk_size (grouping.split_group), so its gold is
+        # parsed once.
         for members in by_key.values():
-            step = max(size, min(len(members), 4 * size))
-            for start in range(0, len(members), step):
-                tasks.append(self._task(members[start : start + step]))
+            tasks.extend(self._task(piece) for piece in split_group(members, size))
         for start in range(0, len(loose), size):
             tasks.append(self._task(loose[start : start + size]))
         return tasks

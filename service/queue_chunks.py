@@ -5,7 +5,8 @@
 number of scoring processes the registered workers run. The first chunks are large (few
 jobs, little per-job overhead), the last ones small, so the workers finish together instead of
 one worker scoring a full-size last chunk while the others idle. The items of one `group`
-stay in one chunk (a group larger than 4 x max_size is split), so its gold is parsed once.
+stay in one chunk (one larger than `grouping.max_piece(max_size)` is split, by the rule the
+executor's tasks follow too), so its gold is parsed once.
 
 A chunk's job id is `referee-<batch>-<n>-<items>`: any API replica can count the items queued
 or running on the cluster from the queue's job ids alone (`items_in_job_ids`), with no counter
@@ -18,6 +19,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from referee.service.grouping import max_piece
 
 JOB_PREFIX = "referee-"
 _JOB_ID = re.compile(r"referee-[0-9a-f]{32}-\d+-(\d+)")
@@ -49,7 +52,7 @@ def _units(items: Sequence[Any], max_size: int) -> list[list[int]]:
         group = item.get("group") if isinstance(item, dict) else getattr(item, "group", None)
         if isinstance(group, str):
             members = groups.get(group)
-            if members is None or len(members) >= 4 * max_size:
+            if members is None or len(members) >= max_piece(max_size):
                 members = groups[group] = []
                 units.append(members)
             members.append(pos)
