@@ -68,6 +68,7 @@ from referee.service.worker_messages import (
 from referee.verifiers.contract import (
     VERDICT_TIMEOUT,
     VERDICT_WORKER_CRASHED,
+    EngineVerdict,
     Item,
     Result,
     ScoreResult,
@@ -687,7 +688,7 @@ class Executor:
         if not task.items:
             worker.tasks.popleft()
 
-    def _close_out(self, current: _Pending, verdict: str, reason: str) -> Result:
+    def _close_out(self, current: _Pending, verdict: EngineVerdict, reason: str) -> Result:
         """The result of an item whose worker was lost: its finished scores, and a null score
         with `verdict` for every scorer that did not finish. The worker had already validated
         the item, so its scorer list is all the parent needs (no scorer registry here)."""
@@ -717,7 +718,7 @@ class Executor:
                 self._retired_pool[name] = self._retired_pool.get(name, 0) + value
         worker.pool = {}
 
-    def _replace(self, worker: _Worker, verdict: str, reason: str) -> None:
+    def _replace(self, worker: _Worker, verdict: EngineVerdict, reason: str) -> None:
         """Kill a worker, close out its current item, requeue the rest, and start a new one
         without waiting for it: it takes tasks once its ready message arrives."""
         self._retire(worker)
