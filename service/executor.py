@@ -593,6 +593,11 @@ class Executor:
         for worker in self._workers:
             if worker.conn in ready:
                 self._drain(worker)
+        self._check_workers()
+
+    def _check_workers(self) -> None:
+        """Replace the workers that timed out, crashed or broke; raise for one that failed to
+        start, once the others are handled."""
         now = time.monotonic()
         failed_start: str | None = None
         for worker in list(self._workers):
