@@ -129,17 +129,21 @@ class SandboxPool:
             self._refill.join(timeout=self._config.start_timeout_s + 5)
 
     def sweep_orphans(self) -> int:
-        """Remove sandbox containers of this host whose owner process no longer exists."""
+        """Remove sandbox containers of this host whose owner process no longer exists.
+
+        The list is sparse (no inspection of each container): a full list inspects every
+        container in turn and fails as a whole when one is auto-removed meanwhile, which
+        would skip the sweep."""
         host = owner_host()
         removed = 0
         try:
             containers = self._client.containers.list(
-                all=True, filters={"label": f"{SANDBOX_LABEL}=1"}
+                all=True, sparse=True, filters={"label": f"{SANDBOX_LABEL}=1"}
             )
         except Exception:  # a sweep failure must not stop the pool from starting
             return 0
         for container in containers:
-            owner = container.labels.get(OWNER_LABEL, "")
+            owner = (container.attrs.get("Labels") or {}).get(OWNER_LABEL, "")
             where, _, pid = owner.rpartition(":")
             if where != host or not pid.isdigit() or _pid_alive(int(pid)):
                 continue

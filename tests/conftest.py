@@ -84,7 +84,10 @@ def sandbox_containers(
     deadline = time.monotonic() + settle_s
     while True:
         ids = {
-            c.id for c in client.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
+            c.id
+            for c in client.containers.list(
+                all=True, sparse=True, filters={"label": f"{SANDBOX_LABEL}=1"}
+            )
         }
         if ids <= allowed or time.monotonic() > deadline:
             return ids

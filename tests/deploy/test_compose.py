@@ -154,11 +154,14 @@ class Stack:
     def sandboxes(self) -> list[Any]:
         """Sandbox containers started by this stack's workers (owner label:
         hostname/pid-namespace:pid)."""
-        found = self.docker.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
+        found = self.docker.containers.list(
+            all=True, sparse=True, filters={"label": f"{SANDBOX_LABEL}=1"}
+        )
         return [
             c
             for c in found
-            if c.labels.get(OWNER_LABEL, "").rpartition(":")[0].split("/")[0] in self.worker_hosts
+            if (c.attrs.get("Labels") or {}).get(OWNER_LABEL, "").rpartition(":")[0].split("/")[0]
+            in self.worker_hosts
         ]
 
 

@@ -127,7 +127,9 @@ def test_a_failed_open_raises_and_leaves_no_container(
 ) -> None:
     before = {
         c.id
-        for c in docker_client.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
+        for c in docker_client.containers.list(
+            all=True, sparse=True, filters={"label": f"{SANDBOX_LABEL}=1"}
+        )
     }
     with pytest.raises(SandboxError):
         Channel.open(

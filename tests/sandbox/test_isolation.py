@@ -14,7 +14,7 @@ import pytest
 from referee.sandbox.container import SANDBOX_UID, container_config
 from referee.service.settings import Settings
 
-SETTINGS = Settings(
+CONFIG = Settings(
     sandbox_memory_mb=256,
     sandbox_cpus=0.5,
     sandbox_pids=32,
@@ -29,7 +29,7 @@ CANARY = "referee-canary-7f3d"
 @pytest.fixture(scope="module")
 def container(docker_client: Any, sandbox_image: str, leftover_check: None) -> Iterator[Any]:
     os.environ["REFEREE_TEST_CANARY"] = CANARY  # must not reach the container
-    config = container_config(dataclasses.replace(SETTINGS, image=sandbox_image))
+    config = container_config(dataclasses.replace(CONFIG, image=sandbox_image))
     created = docker_client.containers.run(command=["sleep", "infinity"], **config)
     try:
         yield created
@@ -144,7 +144,7 @@ def test_tmp_is_not_executable(container: Any) -> None:
 
 def test_shared_memory_is_capped(container: Any) -> None:
     _, out = py(container, "import os; s = os.statvfs('/dev/shm'); print(s.f_blocks * s.f_frsize)")
-    assert int(out) <= SETTINGS.sandbox_tmp_mb * 1024 * 1024
+    assert int(out) <= CONFIG.tmp_mb * 1024 * 1024
 
 
 def test_runs_as_non_root(container: Any) -> None:
@@ -166,7 +166,7 @@ def test_seccomp_filter_is_active(container: Any) -> None:
 
 
 def test_pids_limit_is_set(container: Any) -> None:
-    assert host_config(container)["PidsLimit"] == SETTINGS.sandbox_pids
+    assert host_config(container)["PidsLimit"] == CONFIG.pids
 
 
 def test_thread_bomb_stops_at_the_pids_limit(container: Any) -> None:
@@ -176,12 +176,12 @@ def test_thread_bomb_stops_at_the_pids_limit(container: Any) -> None:
         "  threading.Thread(target=time.sleep, args=(5,), daemon=True)"
         ".start(); n += 1\nexcept RuntimeError: print(n)",
     )
-    assert code == 0 and 0 < int(out) < SETTINGS.sandbox_pids, out
+    assert code == 0 and 0 < int(out) < CONFIG.pids, out
 
 
 def test_memory_limit_has_no_swap(container: Any) -> None:
     config = host_config(container)
-    assert config["Memory"] == config["MemorySwap"] == SETTINGS.sandbox_memory_mb * 1024 * 1024
+    assert config["Memory"] == config["MemorySwap"] == CONFIG.memory_mb * 1024 * 1024
 
 
 def test_memory_bomb_is_killed_and_container_survives(container: Any) -> None:
@@ -191,7 +191,7 @@ def test_memory_bomb_is_killed_and_container_survives(container: Any) -> None:
 
 
 def test_cpu_quota_is_set(container: Any) -> None:
-    assert host_config(container)["NanoCpus"] == int(SETTINGS.sandbox_cpus * 1e9)
+    assert host_config(container)["NanoCpus"] == int(CONFIG.cpus * 1e9)
 
 
 def test_open_files_are_limited(container: Any) -> None:
@@ -201,7 +201,7 @@ def test_open_files_are_limited(container: Any) -> None:
         "except OSError as e: print(len(fs), e.errno)",
     )
     opened, errno = out.split()
-    assert int(opened) < SETTINGS.sandbox_nofile and errno == "24"  # EMFILE
+    assert int(opened) < CONFIG.nofile and errno == "24"  # EMFILE
 
 
 def test_core_dumps_are_disabled(container: Any) -> None:

@@ -39,7 +39,9 @@ def job(program: str = "print(6 * 7)") -> Job:
 
 def containers_of(client: Any, pool: SandboxPool) -> list[Any]:
     owner = pool._labels[OWNER_LABEL]
-    found: list[Any] = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner}"})
+    found: list[Any] = client.containers.list(
+        all=True, sparse=True, filters={"label": f"{OWNER_LABEL}={owner}"}
+    )
     return found
 
 
