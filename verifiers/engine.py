@@ -123,7 +123,7 @@ def prepare(
 def _resolve(
     index: int, spec: ScorerSpec, registry: Mapping[str, Scorer[Any]], seen: set[str]
 ) -> Step | str:
-    field = f"scorers[{index}]"
+    field = render_path(("scorers", index))
     scorer = registry.get(spec.name)
     if scorer is None:
         known = ", ".join(sorted(registry))
