@@ -62,8 +62,8 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 # The tier that needs no Docker, no redis-server, no torch and no patience (markers in
-# pyproject.toml, applied by tests/conftest.py): seconds, not minutes, and nothing to install
-# beyond `make install`.
+# pyproject.toml, applied by tests/conftest.py): about 2.5 minutes instead of about 15, and
+# nothing to install beyond `make install`.
 FAST := not docker and not redis and not torch and not slow
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "$(FAST)"

@@ -6,8 +6,9 @@ Test tiers: the markers `docker`, `redis`, `torch` and `slow` (registered in pyp
 `--strict-markers`) are applied here at collection, by what a test needs rather than by hand:
 `docker` to every test whose fixtures include `docker_client`, `redis` to every test whose
 fixtures include `redis_server_binary`, `torch` to the tests of modules that import torch,
-transformers or trl. `slow` is the one set by hand (tests over ~5 s). `make test-fast` runs the
-tier that needs none of them.
+transformers or trl (a module that needs them only in a subprocess or a function says so with
+`pytestmark`). `slow` is set by hand (tests over ~5 s). `make test-fast` runs the tier that
+needs none of them.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from referee.sandbox.container import OWNER_LABEL, SANDBOX_LABEL
 from tests.conftest import REPO
 from tests.service.serving import free_port
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 API_KEY = "e2e-" + uuid.uuid4().hex
 HEARTBEAT_TTL_S = 3

@@ -87,6 +87,7 @@ def test_a_container_killed_from_outside_is_replaced(pool: SandboxPool, docker_c
     assert pool.run(job())["results"][0]["stdout"] == "42\n"
 
 
+@pytest.mark.slow
 def test_an_unresponsive_container_is_retried_on_a_fresh_one(
     pool: SandboxPool, docker_client: Any
 ) -> None:

@@ -990,6 +990,7 @@ def test_codec_rejects_objects_deep_nesting_and_oversize() -> None:
 # --- timings -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_round_trip_timings(sandbox: Sandbox) -> None:
     """Printed, not asserted: machine-dependent."""
     sandbox.run(stdio_job("print(1)"))

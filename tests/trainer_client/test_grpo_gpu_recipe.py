@@ -18,6 +18,8 @@ from referee.trainer_client.grpo import cli
 from referee.trainer_client.grpo.metrics import read_metrics
 from tests.trainer_client.conftest import Service
 
+# The recipe runs torch in the trainer's CLI, not at this module's import.
+pytestmark = pytest.mark.torch
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "examples" / "grpo_gpu" / "recipe.yaml"
 

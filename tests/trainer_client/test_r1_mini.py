@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 MARGIN = 0.15
 
 # A few minutes on two shared cores; the default per-test bound is tighter than the run.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 
 def example() -> ModuleType:

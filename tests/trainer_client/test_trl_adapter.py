@@ -31,6 +31,9 @@ if os.environ.get("CI") == "true":
 else:
     pytest.importorskip("trl")
 
+# TRL is imported above only under CI; the marker says what the module needs either way.
+pytestmark = pytest.mark.torch
+
 SCORERS: list[dict[str, Any]] = [
     {"name": "math", "gold": "{solution}"},
     {"name": "format", "weight": 0.5},

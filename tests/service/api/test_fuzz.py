@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -18,6 +19,7 @@ from tests.service.api.conftest import AppFactory
 AUTH = {"Authorization": "Bearer fuzz-key"}
 
 
+@pytest.mark.slow
 def test_no_operation_answers_a_server_error(make_app: AppFactory) -> None:
     # Small limits keep generated batches cheap; auth on, so the 401 path is fuzzed too.
     app = make_app(max_items_per_request=8, api_keys=("fuzz-key",))

@@ -75,6 +75,7 @@ async def test_timed_out_request_takes_its_queued_chunks_off_the_queue(redis_url
     assert (left, keys, depth) == (0, [], 0)
 
 
+@pytest.mark.slow
 async def test_workers_counters_reach_the_api(redis_url: str) -> None:
     queue = "referee-counters"
     procs = WorkerProcs(redis_url, queue)

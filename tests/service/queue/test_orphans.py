@@ -119,6 +119,7 @@ def test_two_scans_requeue_only_a_stranded_queued_job(
         assert on_queue[0] == jid
 
 
+@pytest.mark.slow
 async def test_a_live_worker_requeues_a_stranded_chunk_and_the_batch_completes(
     redis_url: str,
 ) -> None:

@@ -171,6 +171,7 @@ async def test_failed_job_becomes_per_item_errors(redis_url: str) -> None:
         assert "no running executor" in result.error
 
 
+@pytest.mark.slow
 async def test_worker_killed_mid_batch_is_requeued(redis_url: str) -> None:
     """SIGKILL one of two workers while both score 1 s items: its job is found abandoned (its
     heartbeat stops), requeued as a retry, and the batch completes with every reward."""

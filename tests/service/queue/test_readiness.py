@@ -31,6 +31,7 @@ def _until_not_ready(backend: RedisBackend, timeout_s: float) -> float:
     return time.monotonic()
 
 
+@pytest.mark.slow
 async def test_not_ready_within_a_heartbeat_ttl_once_every_worker_is_killed(redis_url: str) -> None:
     queue = "referee-ready-all-killed"
     settings = settings_for(redis_url, queue_name=queue, queue_heartbeat_ttl_s=HEARTBEAT_TTL_S)
@@ -60,6 +61,7 @@ async def test_not_ready_within_a_heartbeat_ttl_once_every_worker_is_killed(redi
     )
 
 
+@pytest.mark.slow
 async def test_a_killed_worker_counts_neither_for_readiness_nor_for_chunk_planning(
     redis_url: str,
 ) -> None:

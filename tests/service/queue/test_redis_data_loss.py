@@ -44,6 +44,7 @@ def volatile(
         srv.kill()
 
 
+@pytest.mark.slow
 async def test_lost_jobs_become_errors_and_workers_come_back(volatile: RedisServer) -> None:
     procs = WorkerProcs(volatile.url, QUEUE)
     procs.start(2)

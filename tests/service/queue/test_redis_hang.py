@@ -21,6 +21,8 @@ import pytest
 from tests.service.queue.conftest import REPO
 from tests.service.serving import free_port, stop_service
 
+# No redis-server: a silent socket stands in for a hung Redis; but ~40 s of held requests.
+pytestmark = pytest.mark.slow
 HEALTHZ_BOUND_S = 0.5
 SLOW_WAIT_S = 3.0  # how long the test holds the requests that wait on Redis
 ITEM = {"completion": "\\boxed{4}", "scorers": [{"name": "math", "gold": "4"}]}
@@ -112,6 +114,7 @@ def test_healthz_answers_while_a_route_waits_on_redis(
     assert still_waiting == 3, f"{route} did not wait on Redis: the test proves nothing"
 
 
+@pytest.mark.slow
 def test_worker_healthcheck_counts_a_silent_redis_as_an_outage(silent_redis: str) -> None:
     proc = subprocess.run(
         [sys.executable, str(REPO / "deploy" / "healthcheck.py"), "--worker"],

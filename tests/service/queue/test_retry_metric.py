@@ -37,6 +37,7 @@ async def _running(
 
 
 @pytest.mark.parametrize("kills", [1, 2])
+@pytest.mark.slow
 async def test_every_retry_of_a_killed_chunk_is_counted_on_every_replica(
     redis_url: str, kills: int
 ) -> None:

@@ -17,6 +17,7 @@ from tests.service.queue.conftest import WorkerProcs, settings_for, sleeper
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.slow
 async def test_worker_stopped_mid_batch_is_requeued(redis_url: str) -> None:
     queue = "referee-sigstop"
     procs = WorkerProcs(redis_url, queue)

@@ -196,6 +196,7 @@ def test_chunks_of_a_stopped_worker_are_all_back_on_the_queue(doomed: Doomed) ->
     assert doomed.queued == doomed.job_ids
 
 
+@pytest.mark.slow
 def test_healthy_worker_scores_what_the_stopped_one_left(doomed: Doomed) -> None:
     crash, *rest = doomed.results
     assert (crash.id, crash.reward, crash.scores["crash"].verdict) == (
