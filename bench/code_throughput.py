@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from code_tasks import TEMPLATES, Task, make_tasks
 
 from referee.sandbox.container import OWNER_LABEL, SANDBOX_LABEL
+from referee.sandbox.pool import owner_host
 
 POOL_SIZE = 2
 BASELINE_CONCURRENCY = 2
@@ -176,16 +176,11 @@ def sandbox_containers() -> list[tuple[str, str, str]]:
 
 def our_running_containers() -> dict[str, str]:
     """Running sandbox containers owned by this process's executor workers: id -> owner."""
-    host = socket.gethostname()
+    host = owner_host()
     ours = {}
     for cid, owner, state in sandbox_containers():
-        owner_host, _, pid = owner.rpartition(":")
-        if (
-            state == "running"
-            and owner_host == host
-            and pid.isdigit()
-            and _descends_from_us(int(pid))
-        ):
+        where, _, pid = owner.rpartition(":")
+        if state == "running" and where == host and pid.isdigit() and _descends_from_us(int(pid)):
             ours[cid] = owner
     return ours
 
