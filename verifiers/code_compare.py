@@ -40,7 +40,14 @@ from collections import Counter
 from typing import Literal, assert_never
 
 from referee.sandbox.protocol import CaseResult, JobResult
-from referee.verifiers.base import UNDECIDED, Fixed, Graded, ScoreRule, scored
+from referee.verifiers.base import (
+    ALWAYS_ONE,
+    ALWAYS_ZERO,
+    UNDECIDED,
+    ZERO_TO_ONE,
+    ScoreRule,
+    scored,
+)
 from referee.verifiers.code_formats import CallTests, NativeTests, StdioTests, count_tests
 from referee.verifiers.contract import ScoreResult
 
@@ -215,7 +222,7 @@ def code_score_rule(verdict: CodeVerdict) -> ScoreRule:
     scorer reports some verdicts before it looks at `scoring`."""
     match verdict:
         case "accepted":
-            return Fixed(1.0)
+            return ALWAYS_ONE
         case (
             "wrong_answer"
             | "runtime_error"
@@ -224,9 +231,9 @@ def code_score_rule(verdict: CodeVerdict) -> ScoreRule:
             | "output_limit_exceeded"
             | "syntax_error"
         ):
-            return Graded(0.0, 1.0)
+            return ZERO_TO_ONE
         case "no_code" | "program_too_long":
-            return Fixed(0.0)
+            return ALWAYS_ZERO
         case "sandbox_error":
             return UNDECIDED
         case _:

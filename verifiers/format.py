@@ -47,7 +47,16 @@ from typing import Literal, assert_never
 
 from pydantic import model_validator
 
-from referee.verifiers.base import Fixed, Graded, Sample, Scorer, ScorerParams, ScoreRule, scored
+from referee.verifiers.base import (
+    ALWAYS_ONE,
+    ALWAYS_ZERO,
+    ZERO_TO_ONE,
+    Sample,
+    Scorer,
+    ScorerParams,
+    ScoreRule,
+    scored,
+)
 from referee.verifiers.contract import ScoreResult
 from referee.verifiers.think import THINK_CLOSE, THINK_OPEN, prompt_prefills_think
 
@@ -84,7 +93,7 @@ def format_score_rule(verdict: FormatVerdict, mode: FormatMode) -> ScoreRule:
     check scores 0.0, or in `tag_count` the share of tags that occur exactly once."""
     match verdict:
         case "ok":
-            return Fixed(1.0)
+            return ALWAYS_ONE
         case (
             "think_in_prefilled"
             | "missing_think_open"
@@ -100,7 +109,7 @@ def format_score_rule(verdict: FormatVerdict, mode: FormatMode) -> ScoreRule:
             | "text_before_answer"
             | "text_after_answer"
         ):
-            return Graded(0.0, 1.0) if mode == "tag_count" else Fixed(0.0)
+            return ZERO_TO_ONE if mode == "tag_count" else ALWAYS_ZERO
         case _:
             assert_never(verdict)
 

@@ -58,7 +58,9 @@ from typing import Any, Literal, assert_never
 from pydantic import Field, field_validator
 
 from referee.verifiers.base import (
-    Fixed,
+    ALWAYS_ONE,
+    ALWAYS_ZERO,
+    ZERO_TO_ONE,
     Graded,
     Sample,
     Scorer,
@@ -526,21 +528,23 @@ def assign_language(
 # scorer
 
 LanguageVerdict = Literal["no_reasoning", "language_neutral", "short", "consistent", "mixed"]
+_CONSISTENT = Graded(CONSISTENT_FROM, 1.0)
+_MIXED = Graded(0.0, CONSISTENT_FROM)
 
 
 def language_score_rule(verdict: LanguageVerdict) -> ScoreRule:
     """The scores of the module docstring's verdicts."""
     match verdict:
         case "no_reasoning":
-            return Fixed(0.0)
+            return ALWAYS_ZERO
         case "language_neutral":
-            return Fixed(1.0)
+            return ALWAYS_ONE
         case "short":
-            return Graded(0.0, 1.0)
+            return ZERO_TO_ONE
         case "consistent":
-            return Graded(CONSISTENT_FROM, 1.0)
+            return _CONSISTENT
         case "mixed":
-            return Graded(0.0, CONSISTENT_FROM)
+            return _MIXED
         case _:
             assert_never(verdict)
 

@@ -35,8 +35,9 @@ from typing import ClassVar, Literal, assert_never
 from pydantic import Field
 
 from referee.verifiers.base import (
+    ALWAYS_ONE,
+    ALWAYS_ZERO,
     UNDECIDED,
-    Fixed,
     Sample,
     Scorer,
     ScorerParams,
@@ -57,7 +58,7 @@ def math_score_rule(verdict: MathVerdict) -> ScoreRule:
     """The score table of the module docstring."""
     match verdict:
         case "correct":
-            return Fixed(1.0)
+            return ALWAYS_ONE
         case (
             "incorrect"
             | "no_answer"
@@ -66,7 +67,7 @@ def math_score_rule(verdict: MathVerdict) -> ScoreRule:
             | "answer_too_long"
             | "too_complex"
         ):
-            return Fixed(0.0)
+            return ALWAYS_ZERO
         case "gold_unparsable" | "gold_too_long":
             return UNDECIDED
         case _:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, assert_never
 
-from referee.verifiers.base import Fixed, Sample, Scorer, ScorerParams, ScoreRule, scored
+from referee.verifiers.base import ALWAYS_ZERO, Sample, Scorer, ScorerParams, ScoreRule, scored
 from referee.verifiers.contract import ScoreResult
 
 NoopVerdict = Literal["noop"]
@@ -17,7 +17,7 @@ NoopVerdict = Literal["noop"]
 def noop_score_rule(verdict: NoopVerdict) -> ScoreRule:
     match verdict:
         case "noop":
-            return Fixed(0.0)
+            return ALWAYS_ZERO
         case _:
             assert_never(verdict)
 

@@ -42,6 +42,7 @@ from typing import Literal, assert_never
 from pydantic import Field, model_validator
 
 from referee.verifiers.base import (
+    ALWAYS_ZERO,
     UNDECIDED,
     Fixed,
     Graded,
@@ -87,16 +88,18 @@ class OverlongParams(ScorerParams):
 
 
 OverlongVerdict = Literal["within", "soft_overlong", "overlong"]
+_SOFT_OVERLONG = Graded(-1.0, 0.0)
+_OVERLONG = Fixed(-1.0)
 
 
 def overlong_score_rule(verdict: OverlongVerdict) -> ScoreRule:
     match verdict:
         case "within":
-            return Fixed(0.0)
+            return ALWAYS_ZERO
         case "soft_overlong":
-            return Graded(-1.0, 0.0)
+            return _SOFT_OVERLONG
         case "overlong":
-            return Fixed(-1.0)
+            return _OVERLONG
         case _:
             assert_never(verdict)
 
@@ -234,7 +237,7 @@ def repetition_score_rule(verdict: RepetitionVerdict, max_penalty: float) -> Sco
     """`repetitive` (at least half the n-grams repeat) scores max_penalty to half of it."""
     match verdict:
         case "too_short":
-            return Fixed(0.0)
+            return ALWAYS_ZERO
         case "ok":
             return Graded(max_penalty * REPETITIVE_FROM, 0.0)
         case "repetitive":
