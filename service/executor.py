@@ -250,8 +250,7 @@ class Executor:
             return self
         # Twice the usual time: the first start also waits for the forkserver to import and
         # warm the scorers.
-        deadline = time.monotonic() + 2 * self.settings.worker_start_timeout_s
-        self._workers = [self._spawn(deadline) for _ in range(self.settings.workers)]
+        self._workers = [self._spawn(patience=2) for _ in range(self.settings.workers)]
         for worker in self._workers:
             self._await_ready(worker)
         self._thread = threading.Thread(target=self._run, name="referee-dispatcher", daemon=True)
@@ -380,8 +379,10 @@ class Executor:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
-    def _spawn(self, ready_by: float) -> _Worker:
-        """Start a worker; it takes no task until its ready message arrives by `ready_by`."""
+    def _spawn(self, patience: float = 1) -> _Worker:
+        """Start a worker; it takes no task until its ready message arrives, which is due
+        `patience` times `worker_start_timeout_s` from now."""
+        ready_by = time.monotonic() + patience * self.settings.worker_start_timeout_s
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=worker_main,
@@ -505,13 +506,12 @@ class Executor:
                 for pending in task.items:
                     self._settle(pending, Result(id=item_id(pending.raw), error=reason))
             worker.tasks.clear()
-        ready_by = time.monotonic() + self.settings.worker_start_timeout_s
         for _ in range(self.settings.workers):
             with self._lock:
                 if self._closed:
                     return
             # Served from here on: _poll reads its ready message or fails its start.
-            self._workers.append(self._spawn(ready_by))
+            self._workers.append(self._spawn())
         logger.warning("executor restarted: %d scoring processes starting", len(self._workers))
 
     def _dispatch(self) -> None:
@@ -734,8 +734,7 @@ class Executor:
             self._queue.extendleft(reversed([t for t in worker.tasks if t.items]))
         worker.tasks.clear()
         index = self._workers.index(worker)
-        ready_by = time.monotonic() + self.settings.worker_start_timeout_s
-        self._workers[index] = self._spawn(ready_by)  # served by _poll while it starts
+        self._workers[index] = self._spawn()  # served by _poll while it starts
         self.stats["respawns"] += 1
 
 
