@@ -17,32 +17,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """The containers a pool starts and how long the host waits on them."""
+    """The containers a pool starts and how long the host waits on them. Each field is the
+    setting `sandbox_<field>` (`image` is `sandbox_image`, ...), documented there once."""
 
     image: str
-    """Image built from sandbox/Dockerfile."""
     memory_mb: int
-    """Container memory limit; swap is set equal (no swap)."""
     cpus: float
-    """CPU quota per container."""
     pids: int
-    """Processes and threads per container."""
     work_mb: int
-    """Size of the /work tmpfs."""
     tmp_mb: int
-    """Size of /tmp and of /dev/shm."""
     nofile: int
-    """Open files per process."""
     fsize_mb: int
-    """Largest file a program writes."""
     runtime: str | None
-    """OCI runtime (e.g. 'runsc' for gVisor); None: the engine's default."""
     pool_size: int
-    """Warm containers kept per process."""
     job_margin_s: float
-    """Host-side slack past a job's own wall limit before the container is unresponsive."""
     start_timeout_s: float
-    """Time for a new container to be ready."""
 
     def run_bound(self, wall_s: float) -> float:
         """Worst case of one pool run of a job whose own wall limit is `wall_s`: the job and

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pydantic import ValidationError
 
+from referee.sandbox.config import SandboxConfig
 from referee.service.settings import Settings
 
 
@@ -69,3 +72,26 @@ def test_broken_json_list_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("REFEREE_API_KEY", '["unclosed"')
     with pytest.raises(ValidationError, match="comma-separated"):
         Settings()
+
+
+# Every value different, so that two fields swapped in the mapping cannot match by luck.
+DISTINCT_SANDBOX = Settings(
+    sandbox_image="img:1",
+    sandbox_memory_mb=601,
+    sandbox_cpus=1.5,
+    sandbox_pids=71,
+    sandbox_work_mb=65,
+    sandbox_tmp_mb=17,
+    sandbox_nofile=66,
+    sandbox_fsize_mb=18,
+    sandbox_runtime="runsc",
+    sandbox_pool_size=3,
+    sandbox_job_margin_s=3.5,
+    sandbox_start_timeout_s=31.0,
+)
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(SandboxConfig)])
+def test_each_sandbox_config_field_is_its_sandbox_setting(field: str) -> None:
+    value = getattr(DISTINCT_SANDBOX.sandbox_config(), field)
+    assert value == getattr(DISTINCT_SANDBOX, f"sandbox_{field}")
