@@ -97,6 +97,9 @@ class CodeParams(ScorerParams):
     """CPU seconds per program process; None: ceil(timeout_s)."""
     output_bytes: int = Field(default=1_000_000, ge=1, le=100_000_000)
     max_program_chars: int = Field(default=100_000, ge=1, le=10_000_000)
+    reference: str | None = Field(default=None, max_length=10_000_000)
+    """A known-good program for these tests. Scoring a completion never runs it; `referee
+    audit` and the integrity canaries check that it passes (see `referee.verifiers.probes`)."""
 
     def job_limits(self) -> JobLimits:
         cpu_s = self.cpu_s if self.cpu_s is not None else math.ceil(self.timeout_s)
