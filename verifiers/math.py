@@ -5,7 +5,7 @@ written only inside the reasoning does not count. Extraction is in `math_extract
 in `math_equiv`; this module applies the caps and maps outcomes to scores.
 
 Verdicts and scores:
-- `correct` 1.0; `incorrect` 0.0 (details `reason`: `hedged`, `scale`, `unit_mismatch`,
+- `correct` 1.0; `incorrect` 0.0 (details `reason`: `hedged`, `unit_mismatch`, `several_answers`,
   `false_equation` when a math-verify match was overruled);
 - `no_answer` 0.0: no box (no marker in `any` mode), an empty or unbalanced last box, or an
   unterminated `<think>` (details `reason`: `no_box`, `no_marker`, `empty_box`,
@@ -45,8 +45,19 @@ from referee.verifiers.base import (
     scored,
 )
 from referee.verifiers.contract import ScoreResult
-from referee.verifiers.math_equiv import JudgeVerdict, analyse_gold, gold_is_parsable, judge
-from referee.verifiers.math_extract import extract_answer
+from referee.verifiers.math_equiv import (
+    Judgement,
+    JudgeVerdict,
+    analyse_gold,
+    gold_is_parsable,
+    judge,
+)
+from referee.verifiers.math_extract import (
+    Extraction,
+    extract_answer,
+    top_level_parts,
+    unwrap_answer,
+)
 from referee.verifiers.think import prompt_prefills_think, split_think
 
 EXTRACTED_PREVIEW_CHARS = 200
@@ -88,6 +99,51 @@ class MathParams(ScorerParams):
     max_gold_chars: int = Field(default=10000, ge=1)
     allow_unsimplified: bool = False
     """Accept `1+2` for a gold of 3 (see `math_equiv`)."""
+    boxes: Literal["all", "last"] = "all"
+    """Several boxes (in `any` mode also several markers, or several values in the last
+    sentence). `all`: they are all the final answer: for a gold of one value each must equal
+    it (different values are a hedge, `several_answers`); for a gold of several parts
+    (`(2, 2), (6, 2)`, `x = 2, y = 3`) they are the parts together, in any order, and more
+    values than the gold has parts are refused. `last`: only the last counts (math-verify's
+    rule, which lets `\\boxed{1} \\boxed{2} \\boxed{3}` win for any gold among them)."""
+
+
+def _distinct(candidates: tuple[str, ...]) -> list[str]:
+    seen: dict[str, str] = {}
+    for candidate in candidates:
+        seen.setdefault("".join(candidate.split()), candidate)
+    return list(seen.values())
+
+
+def gold_part_count(gold: str) -> int:
+    """How many values the gold asks for: its top-level parts, or a set's elements."""
+    parts = top_level_parts(unwrap_answer(gold))
+    if len(parts) == 1:
+        for left, right in (("\\{", "\\}"), ("{", "}")):
+            if parts[0].startswith(left) and parts[0].endswith(right):
+                return len(top_level_parts(parts[0][len(left) : -len(right)]))
+    return len(parts)
+
+
+def _judge_final(gold: str, extraction: Extraction, params: MathParams) -> tuple[Judgement, str]:
+    """The judgement of the final answer under the `boxes` policy, and the answer judged."""
+    assert extraction.answer is not None
+    candidates = _distinct(extraction.candidates)
+    if params.boxes == "last" or len(candidates) <= 1:
+        return judge(gold, extraction.answer, params.allow_unsimplified), extraction.answer
+    wanted = gold_part_count(gold)
+    if wanted > 1:
+        combined = ", ".join(candidates)
+        offered = sum(len(top_level_parts(candidate)) for candidate in candidates)
+        if offered > wanted:
+            return Judgement("incorrect", "guard", "several_answers"), combined
+        return judge(gold, combined, params.allow_unsimplified), combined
+    judgements = [judge(gold, c, params.allow_unsimplified) for c in candidates]
+    if all(j.verdict == "correct" for j in judgements):
+        return judgements[-1], extraction.answer
+    if any(j.verdict == "correct" for j in judgements):
+        return Judgement("incorrect", "guard", "several_answers"), ", ".join(candidates)
+    return judgements[-1], candidates[-1]
 
 
 class MathScorer(Scorer[MathParams]):
@@ -114,7 +170,9 @@ class MathScorer(Scorer[MathParams]):
                 n_boxed=extraction.n_boxed,
                 answer_chars=len(extraction.answer),
             )
-        judgement = judge(gold, extraction.answer, params.allow_unsimplified)
+        judgement, answer = _judge_final(gold, extraction, params)
+        if answer != extraction.answer:
+            preview = answer[:EXTRACTED_PREVIEW_CHARS]
         details: dict[str, object] = {
             "extracted": preview,
             "n_boxed": extraction.n_boxed,

@@ -14,10 +14,14 @@ per process. Paths, cheapest first (`method` in the result):
 
 Guards on top of math-verify, here:
 - a trailing `\\text{...}`, which math-verify drops as a unit, fails the answer when it hedges
-  (`2 \\text{ (or 3)}`: a word like or/maybe, or a digit), names a scale word the gold lacks
-  (`5 \\text{ million}`), or a known unit other than the gold's (`5 \\text{ cm}` vs `5 \\text{ m}`);
+  (`2 \\text{ (or 3)}`: a word like or/maybe, or a digit) or names a known unit other than the
+  gold's (`5 \\text{ cm}` vs `5 \\text{ m}`); scale words are values, not units
+  (`math_literals.prepare_latex` reads `5 \\text{ million}` as `5 \\times 10^{6}`);
 - an equation between numbers is false when its sides differ (`\\boxed{3 = 2}` is not 2);
 - a set or list answer to a single-value gold is a hedge (`\\boxed{2, 3}` for gold 2);
+- a gold naming one unknown for several values (`a = 4, -8, -10`) also takes the values;
+- an answer written exactly as the gold (spacing and text wrappers aside) is equal without
+  parsing (`12:00`), unless one separates list items with `, ` and the other does not;
 - `unsimplified` (`math_literals.is_unsimplified`): arithmetic on literals for a plain-number
   gold, unless `allow_unsimplified`.
 
@@ -44,12 +48,20 @@ from sympy import (
 )
 
 from referee.verifiers.math_corrections import exact_numbers_equal
-from referee.verifiers.math_extract import MAX_NESTING, is_huge, nesting_depth, unwrap_answer
+from referee.verifiers.math_extract import (
+    MAX_NESTING,
+    is_huge,
+    nesting_depth,
+    top_level_parts,
+    unwrap_answer,
+)
 from referee.verifiers.math_literals import (
+    LIST_COMMA_RE,
     TEXT_CMD,
     Exact,
     as_choice,
     as_exact,
+    compact,
     exact_equal,
     is_plain_number,
     is_unsimplified,
@@ -144,7 +156,7 @@ def _trailer(text: str) -> _Trailer | None:
 
 
 def trailer_problem(gold: str, pred: str) -> str | None:
-    """Why the pred's trailing text makes it wrong (`hedged`, `scale`, `unit_mismatch`), if so."""
+    """Why the pred's trailing text makes it wrong (`hedged`, `unit_mismatch`), if so."""
     pred_trailer = _trailer(pred)
     if pred_trailer is None:
         return None
@@ -153,9 +165,6 @@ def trailer_problem(gold: str, pred: str) -> str | None:
         return None
     if pred_trailer.has_digit or _HEDGE_WORDS.intersection(pred_trailer.words):
         return "hedged"
-    gold_words = {w.rstrip("s") for w in gold_trailer.words} if gold_trailer else set()
-    if _SCALE_WORDS.intersection(w.rstrip("s") for w in pred_trailer.words) - gold_words:
-        return "scale"
     gold_unit = gold_trailer.unit() if gold_trailer else None
     pred_unit = pred_trailer.unit()
     if gold_unit and pred_unit and gold_unit != pred_unit:
@@ -237,6 +246,10 @@ def _hedged_set(gold: Any, pred: Any) -> bool:
 @dataclass(frozen=True)
 class Gold:
     content: str
+    compact: str
+    """The content without spacing and text wrappers: an answer written the same is equal."""
+    listed: bool
+    """Whether the gold separates items with a comma and a space (`2, 125` is not `2,125`)."""
     choice: str | None
     exact: Exact | None
     plain_number: bool
@@ -250,6 +263,8 @@ def analyse_gold(gold: str) -> Gold:
     choice = as_choice(content, is_gold=True)
     return Gold(
         content=content,
+        compact=compact(content),
+        listed=bool(LIST_COMMA_RE.search(content)),
         choice=choice,
         exact=None if choice else as_exact(content),
         plain_number=is_plain_number(content),
@@ -301,14 +316,40 @@ def _judge_sympy(gold: Gold, pred: str, allow_unsimplified: bool) -> Judgement:
     return _equal(gold, pred, allow_unsimplified, "sympy")
 
 
+_NAMED_LIST_RE = re.compile(r"\s*[A-Za-z]\w*\s*=\s*(.+)", re.S)
+
+
+def _listed_values(gold_text: str) -> str | None:
+    """The values of a gold that names one unknown for several values (`a=4,\\,-8,\\,-10`)."""
+    named = _NAMED_LIST_RE.fullmatch(unwrap_answer(gold_text))
+    if named is None:
+        return None
+    parts = top_level_parts(named.group(1))
+    return named.group(1) if len(parts) > 1 and not any("=" in p for p in parts) else None
+
+
 @lru_cache(maxsize=65536)
 def judge(gold_text: str, pred: str, allow_unsimplified: bool) -> Judgement:
-    """Compare an extracted answer to a gold answer; see the module docstring."""
+    """Compare an extracted answer to a gold answer; see the module docstring.
+
+    A gold naming one unknown for several values (`a = 4, -8, -10`) also takes the values.
+    """
+    judgement = _judge(gold_text, pred, allow_unsimplified)
+    if judgement.verdict != "correct" and (listed := _listed_values(gold_text)) is not None:
+        alternative = _judge(listed, pred, allow_unsimplified)
+        if alternative.verdict == "correct":
+            return alternative
+    return judgement
+
+
+def _judge(gold_text: str, pred: str, allow_unsimplified: bool) -> Judgement:
     gold = analyse_gold(gold_text)
     if gold.choice is not None:
         chosen = as_choice(pred, is_gold=False)
         return Judgement("correct" if chosen == gold.choice else "incorrect", "choice")
-    if gold.exact is not None and (pred_exact := as_exact(pred)) is not None:
+    if compact(pred) == gold.compact and bool(LIST_COMMA_RE.search(pred)) == gold.listed:
+        return _equal(gold, pred, allow_unsimplified, "exact")
+    if gold.exact is not None and (pred_exact := as_exact(pred, decimal_comma=True)) is not None:
         same = exact_equal(gold.exact, pred_exact)
         if same is not None:
             if not same:

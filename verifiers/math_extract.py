@@ -1,12 +1,21 @@
 """Finding the final answer of a math completion, and cheap pre-parse guards on answer strings.
 
 `extract_answer` takes the answer part of a completion (the text after the last `</think>`) and
-returns the string to grade: the content of the LAST `\\boxed{...}` / `\\fbox{...}` (braces
-matched, escaped `\\{`/`\\}` skipped; `\\boxed 5` takes one number, letter or command), or,
-in `any` mode and only when there is no box, the value after the last final-answer marker
-(`Answer:`, `Final answer:`, `#### 42`, "the answer is X", a closing bold `**X**`), where the
-content of a last `<answer>...</answer>` block (open-r1's template) is itself the answer, or
-holds the marker.
+returns the string to grade, plus every candidate the answer part offers (`candidates`, which
+the scorer's `boxes` policy reads):
+- boxed: the content of the last `\\boxed{...}` / `\\fbox{...}` (braces matched, escaped
+  `\\{`/`\\}` skipped; `\\boxed 5` takes one number, letter or command); candidates: every box;
+- `any` mode, only when there is no box, in this order: the value after the last final-answer
+  marker (`Answer:`, `Final answer:`, `#### 42`, "the answer is X", a closing bold `**X**`;
+  the content of a last `<answer>...</answer>` block is itself the answer or holds the
+  marker), every marker's value a candidate, and a value that is a sentence ("The volume is
+  $120$.") giving the math it holds (spans naming things, like `$ABCD$` or `$n$`, skipped) or
+  its one number; a bare answer part (`$E$`, `\\frac{10}{9}`: math-wrapped, or up to 60
+  characters with no word); the math of the last sentence holding math or one number
+  ("Therefore $x \\geq 5$ is the solution."), with the math of a hedging sentence just
+  before it ("Maybe $4$.") as a candidate too.
+
+`top_level_parts` splits a several-part answer (`(2, 2), (6, 2)`) at its top-level separators.
 
 The guards run on strings before sympy sees them, because sympy can hang inside parsing itself:
 `nesting_depth` measures bracket nesting (the LaTeX parser slows down steeply with nesting:
@@ -60,8 +69,12 @@ class Extraction:
     n_boxed: int
     """How many `\\boxed`/`\\fbox` commands the answer part holds."""
     source: str
-    """`boxed` or `marker` when found; else why not: `no_box`, `no_marker`, `empty_box`,
-    `unbalanced_box` (also a box command with no argument)."""
+    """`boxed`, `marker` or `sentence` when found; else why not: `no_box`, `no_marker`,
+    `empty_box`, `unbalanced_box` (also a box command with no argument)."""
+    candidates: tuple[str, ...] = ()
+    """Every value the answer part offers as its final answer, in order: the contents of all
+    its boxes, the values of all its markers, or the math of its last sentence. The scorer's
+    `boxes` policy decides what several of them mean."""
 
 
 def extract_answer(answer_part: str, mode: AnswerMode) -> Extraction:
@@ -73,27 +86,45 @@ def extract_answer(answer_part: str, mode: AnswerMode) -> Extraction:
             return Extraction(None, len(boxes), "unbalanced_box")
         if not content.strip():
             return Extraction(None, len(boxes), "empty_box")
-        return Extraction(content.strip(), len(boxes), "boxed")
+        contents = (_box_content(answer_part, box.end()) for box in boxes)
+        candidates = tuple(c.strip() for c in contents if c is not None and c.strip())
+        return Extraction(content.strip(), len(boxes), "boxed", candidates)
     if mode == "any":
         tagged = _ANSWER_TAG_RE.findall(answer_part)
         if tagged and tagged[-1].strip():
             # open-r1's template: the answer block may itself hold a marker ("The answer is 3").
             inner = tagged[-1]
-            marked = _last_marker(inner) or _clean_marked_value(inner) or None
+            values = _marker_values(inner) or [v for v in [_clean_marked_value(inner)] if v]
         else:
-            marked = _last_marker(answer_part)
-        return Extraction(marked, 0, "marker") if marked else Extraction(None, 0, "no_marker")
+            values = _marker_values(answer_part)
+        if values:
+            per_value = [_value_candidates(value) for value in values]
+            candidates = tuple(c for found in per_value for c in found)
+            return Extraction(", ".join(per_value[-1]), 0, "marker", candidates)
+        whole = answer_part.strip().rstrip(".").strip()
+        bare = strip_math_delimiters(whole)
+        if (bare != whole and bare and len(bare) <= _BARE_ANSWER_CHARS) or (
+            len(bare) <= _BARE_ANSWER_CHARS
+            and _VALUE_CHAR_RE.search(bare)
+            and not _WORD_RE.search(_unwrapped_prose(bare))
+        ):
+            return Extraction(bare, 0, "bare", (bare,))
+        spans = _last_sentence_math(answer_part)
+        if spans:
+            return Extraction(", ".join(spans), 0, "sentence", spans)
+        return Extraction(None, 0, "no_marker")
     return Extraction(None, 0, "no_box")
 
 
 def unwrap_answer(text: str) -> str:
-    """`\\boxed{x}` -> `x` (last box), `$x$` -> `x`; used for gold answers given in either form."""
+    """`\\boxed{x}` -> `x`, `$x$` -> `x`; used for gold answers given in either form. A gold with
+    several boxes (`\\boxed{1} and \\boxed{2}`) is their contents as a list (`1, 2`)."""
     text = text.strip()
     boxes = list(_BOX_RE.finditer(text))
-    if boxes:
-        content = _box_content(text, boxes[-1].end())
-        if content is not None:
-            return content.strip()
+    contents = [_box_content(text, box.end()) for box in boxes]
+    found = [content.strip() for content in contents if content is not None and content.strip()]
+    if found:
+        return ", ".join(found)
     return strip_math_delimiters(text)
 
 
@@ -145,20 +176,107 @@ def _matching_brace(text: str, open_at: int) -> int | None:
     return None
 
 
-def _last_marker(text: str) -> str | None:
-    """The value after the last final-answer marker of `text`, cleaned; None if there is none."""
-    best_start = -1
-    best_value = ""
+def _marker_values(text: str) -> list[str]:
+    """The cleaned values after every final-answer marker of `text`, in order of position.
+
+    Markers that overlap (`Final answer: the answer is 5` matches twice) count once, the later.
+    """
+    found: dict[int, tuple[int, str]] = {}
     for pattern in _MARKER_RES:
         for match in pattern.finditer(text):
-            if match.start() > best_start:
-                best_start, best_value = match.start(), match.group(1)
+            line = text.count("\n", 0, match.start())
+            if line not in found or match.start() > found[line][0]:
+                found[line] = (match.start(), match.group(1))
     bold = _FINAL_BOLD_RE.search(text.rstrip())
-    if bold and bold.start() > best_start:
-        best_value = bold.group(1)
-    if best_start < 0 and not bold:
-        return None
-    return _clean_marked_value(best_value) or None
+    if bold:
+        line = text.count("\n", 0, bold.start())
+        if line not in found or bold.start() > found[line][0]:
+            found[line] = (bold.start(), bold.group(1))
+    ordered = [value for _, value in sorted(found.values())]
+    return [cleaned for cleaned in map(_clean_marked_value, ordered) if cleaned]
+
+
+_MATH_SPAN_RE = re.compile(
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$([^$]+?)\$", re.S
+)
+_SENTENCE_SPLIT_RE = re.compile(
+    r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*#\d])|\s+(?=(?:So|Thus|Therefore|Hence|Finally)\b)"
+)
+_HEDGE_RE = re.compile(r"(?i)\b(?:maybe|perhaps|possibly|alternatively|or|might|could)\b")
+_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+_NUMBER_TOKEN_RE = re.compile(r"(?<![\w.,/])-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?(?![\w/]|[.,]\d)")
+_VALUE_CHAR_RE = re.compile(r"[\d+\-*/^=<>\\]")
+_BARE_ANSWER_CHARS = 60
+
+
+def _spans(text: str) -> list[str]:
+    return [
+        next(g for g in m.groups() if g is not None).strip() for m in _MATH_SPAN_RE.finditer(text)
+    ]
+
+
+def _math_spans(text: str) -> list[str]:
+    """The `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` spans of `text` that hold a value (a digit, an
+    operator or a command: `$ABCD$` or `$n$` names something and is skipped). With an odd
+    number of single `$`, the text before the first is dropped (a truncated start)."""
+    singles = [m.start() for m in re.finditer(r"(?<![\\$])\$(?!\$)", text)]
+    if len(singles) % 2:
+        text = text[singles[0] + 1 :]
+    return [span for span in _spans(text) if _VALUE_CHAR_RE.search(span)]
+
+
+def _value_candidates(value: str) -> tuple[str, ...]:
+    """A marked value, or the values out of it when it is a sentence ("the sum is $12$",
+    "Jane started 3 hours ago")."""
+    prose = _MATH_SPAN_RE.sub(" ", value)
+    if not _is_sentence(prose):
+        return (value,)
+    return _sentence_values(value) or (value,)
+
+
+def _is_sentence(prose: str) -> bool:
+    return len(_WORD_RE.findall(prose)) >= 2
+
+
+def _sentence_values(sentence: str) -> tuple[str, ...]:
+    spans = _math_spans(sentence)
+    if spans:
+        return tuple(spans)
+    numbers = _NUMBER_TOKEN_RE.findall(_MATH_SPAN_RE.sub(" ", sentence))
+    return (numbers[0],) if len(numbers) == 1 else ()
+
+
+def _unwrapped_prose(text: str) -> str:
+    """`text` without math spans and TeX commands: what is left is prose."""
+    return re.sub(r"\\[A-Za-z]+", " ", _MATH_SPAN_RE.sub(" ", text))
+
+
+def _last_sentence_math(text: str) -> tuple[str, ...]:
+    """The math of the answer part's last sentence that holds math ("Therefore $x = 5$.").
+
+    Sentences after it may hold no digits and no math (a closing pleasantry). A sentence
+    before it that hedges ("maybe $4$") adds its math too, so that the hedge is seen.
+    """
+    masked = _MATH_SPAN_RE.sub(lambda m: "\0" * len(m.group(0)), text)
+    sentences: list[tuple[int, int]] = []
+    start = 0
+    for split in _SENTENCE_SPLIT_RE.finditer(masked):
+        sentences.append((start, split.start()))
+        start = split.end()
+    sentences.append((start, len(text)))
+    for index in range(len(sentences) - 1, -1, -1):
+        begin, end = sentences[index]
+        sentence = text[begin:end]
+        values = _sentence_values(sentence)
+        if values:
+            if index > 0:
+                before = text[sentences[index - 1][0] : sentences[index - 1][1]]
+                if _HEDGE_RE.search(_MATH_SPAN_RE.sub(" ", before)):
+                    values = _sentence_values(before) + values
+            return values
+        if any(char.isdigit() for char in sentence) or len(sentences) - index > 2:
+            return ()
+    return ()
 
 
 def _clean_marked_value(value: str) -> str:
@@ -324,3 +442,38 @@ def _binomial_size(n_size: float, k_size: float) -> tuple[float, float]:
         return 0.0, 0.0
     digits = k * (n_size - math.log10(k) + math.log10(math.e))
     return digits, k * digits
+
+
+# ---- parts of a several-part answer -------------------------------------------------------------
+
+_PART_SEPARATOR_RE = re.compile(
+    r"(?:,(?!\d{3}(?!\d))|;)(?:\s|\\[,;: !])*|\\q?quad"
+    r"|\\text\s*\{\s*(?:and|or|,)\s*\}|\s(?:and|or)\s"
+)
+
+
+def top_level_parts(text: str) -> list[str]:
+    """`text` split at separators outside brackets: `,` (not a digit group's), `;`, `\\quad`,
+    and/or. `(2, 2), (6, 2)` has two parts, `(1, 2]` one, `1,000` one."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char == "\\" and not text.startswith(("\\quad", "\\qquad", "\\text"), pos):
+            if text[pos + 1 : pos + 2] in ("{", "}"):
+                depth = max(depth + (1 if text[pos + 1] == "{" else -1), 0)
+            pos += 2
+            continue
+        if char in "{([":
+            depth += 1
+        elif char in "})]":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and (separator := _PART_SEPARATOR_RE.match(text, pos)) is not None:
+            parts.append(text[start:pos])
+            start = pos = separator.end()
+            continue
+        pos += 1
+    parts.append(text[start:])
+    return [part.strip() for part in parts if part.strip()]

@@ -27,6 +27,17 @@ TEXT_CMD = r"\\(?:text|textrm|textnormal|textbf|textit|textsf|mathrm|mathbf|math
 _TEXT_WRAP_RE = re.compile(TEXT_CMD + r"\s*\{([^{}]*)\}")
 _DIGIT_GROUP_SEP_RE = re.compile(r"(?<=\d)(?:\\[,!; ]|\{,\}|~)(?=\d{3}(?!\d))")
 _SPACE_GROUPS_RE = re.compile(r"[+-]?\d{1,3}(?: \d{3})+")
+_UPRIGHT_E_RE = re.compile(r"\\(?:mathrm|rm)\s*\{\s*e\s*\}")
+# `4.5e33`, `1.3\\mathrm{e}{-27}`, `7.0\\text{e}37`: a number in e-notation, never Euler's e.
+_E_NOTATION_RE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:[eE]|\\(?:mathrm|text|rm)\s*\{\s*[eE]\s*\})\s*\{?\s*([+-]?\d+)\s*\}?(?![\w.])"
+)
+_SCALES = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
+_SCALE_WORD_RE = re.compile(
+    r"(\d(?:[\d,]*\d)?(?:\.\d+)?)\s*(?:\\text\s*\{\s*)?(thousand|million|billion|trillion)s?\b\s*\}?",
+    re.I,
+)
+_PERCENT_WORD_RE = re.compile(r"(\d)\s*(?:\\text\s*\{\s*)?(?:percent|per\s+cent)\b\s*\}?")
 _SPACING_RE = re.compile(r"\\[,!;: ]|\\q?quad|\\left|\\right|\s+|~|\$")
 
 
@@ -38,12 +49,18 @@ def _unwrap_text(text: str) -> str:
 
 
 def prepare_latex(text: str) -> str:
-    """Fix what math-verify misreads: `1\\,000` (it reads 0), `1 234` (235), `30°`."""
+    """Fix what math-verify misreads: `1\\,000` (it reads 0), `1 234` (235), `30°`, and
+    `\\mathrm{e}` (it fails on Euler's number set upright)."""
     text = _DIGIT_GROUP_SEP_RE.sub("", text.replace("°", "^{\\circ}"))
+    text = _E_NOTATION_RE.sub(r"\1\\times 10^{\2}", text)
+    text = _SCALE_WORD_RE.sub(
+        lambda m: f"{m.group(1)}\\times 10^{{{_SCALES[m.group(2).lower()]}}}", text
+    )
+    text = _PERCENT_WORD_RE.sub(r"\1\\%", _UPRIGHT_E_RE.sub("e", text))
     return text.replace(" ", "") if _SPACE_GROUPS_RE.fullmatch(text.strip()) else text
 
 
-def _compact(text: str) -> str:
+def compact(text: str) -> str:
     """The string without spacing, `$`, text wrappers, `\\left`/`\\right`, `\\dfrac` variants."""
     text = _SPACING_RE.sub("", _unwrap_text(prepare_latex(text)))
     return re.sub(r"\\[dtc]frac", r"\\frac", text).replace("{,}", ",")
@@ -78,7 +95,10 @@ def as_choice(text: str, is_gold: bool) -> str | None:
 
 # ---- path 2: exact literals -------------------------------------------------------------------
 
-_THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
+_DECIMAL_COMMA_RE = re.compile(r"\d+,\d+")
+# A comma followed by a space (or TeX spacing) separates list items, never digit groups.
+LIST_COMMA_RE = re.compile(r",(?:\s|\\[,;: !]|~|\\q?quad)")
 _DECIMAL_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _FRACTION_RE = re.compile(r"[+-]?(?:\\frac(?:\{([+-]?\d+)\}|(\d))(?:\{(\d+)\}|(\d))|(\d+)/(\d+))")
 _INFINITIES = {"\\infty": math.inf, "+\\infty": math.inf, "-\\infty": -math.inf}
@@ -96,14 +116,20 @@ class Exact:
     has_decimal: bool
 
 
-def _exact_number(text: str) -> tuple[Fraction, bool] | None:
-    """(value, written with a decimal point) of a plain number literal."""
+def _exact_number(text: str, decimal_comma: bool = False) -> tuple[Fraction, bool] | None:
+    """(value, written with a decimal point) of a plain number literal.
+
+    With `decimal_comma`, `3,5` and `0,111` (a comma the thousands reading cannot explain) are
+    decimals; `1,234` is always 1234.
+    """
     if len(text) > _MAX_LITERAL_DIGITS:
         return None
     sign = -1 if text.startswith("-") else 1
     body = text[1:] if text[:1] in {"+", "-"} else text
     if _THOUSANDS_RE.fullmatch(body):
         body = body.replace(",", "")
+    elif decimal_comma and _DECIMAL_COMMA_RE.fullmatch(body):
+        body = body.replace(",", ".")
     if _DECIMAL_RE.fullmatch(body):
         return sign * Fraction(body), "." in body
     fraction = _FRACTION_RE.fullmatch(text)
@@ -115,15 +141,21 @@ def _exact_number(text: str) -> tuple[Fraction, bool] | None:
     return sign * Fraction(numerator, denominator), False
 
 
-def as_exact(text: str) -> Exact | None:
-    """The literal `text` holds, if it is a number or a tuple/interval/set of numbers."""
-    compact = _compact(text)
-    if compact.startswith("\\{") and compact.endswith("\\}"):
-        kind, inner = "set", compact[2:-2]
-    elif len(compact) > 1 and compact[0] in "([" and compact[-1] in ")]":
-        kind, inner = compact[0] + compact[-1], compact[1:-1]
+def as_exact(text: str, decimal_comma: bool = False) -> Exact | None:
+    """The literal `text` holds, if it is a number or a tuple/interval/set of numbers.
+
+    A bare `a, b` (comma and space) is a list, left to sympy; `decimal_comma` as in
+    `_exact_number` (answers only: a gold's `3,5` is the list of datasets such as MATH).
+    """
+    squeezed = compact(text)
+    if squeezed.startswith("\\{") and squeezed.endswith("\\}"):
+        kind, inner = "set", squeezed[2:-2]
+    elif len(squeezed) > 1 and squeezed[0] in "([" and squeezed[-1] in ")]":
+        kind, inner = squeezed[0] + squeezed[-1], squeezed[1:-1]
     else:
-        number = _exact_number(compact)
+        if LIST_COMMA_RE.search(text):
+            return None
+        number = _exact_number(squeezed, decimal_comma)
         return None if number is None else Exact("num", (number[0],), number[1])
     values: list[Value] = []
     has_decimal = False
@@ -192,10 +224,10 @@ _ASSIGNMENT_RE = re.compile(r"[A-Za-z]=")
 
 def is_plain_number(text: str) -> bool:
     """Integer, decimal, lowest-terms fraction, scientific notation, maybe a percentage."""
-    compact = re.sub(r"\\?%$", "", _strip_outer(_compact(text)))
-    if _PLAIN_NUMBER_RE.fullmatch(compact):
+    squeezed = re.sub(r"\\?%$", "", _strip_outer(compact(text)))
+    if _PLAIN_NUMBER_RE.fullmatch(squeezed):
         return True
-    fraction = _FRACTION_RE.fullmatch(compact)
+    fraction = _FRACTION_RE.fullmatch(squeezed)
     if fraction is None:
         return False
     numerator, denominator = (int(g) for g in fraction.groups() if g is not None)
@@ -204,11 +236,11 @@ def is_plain_number(text: str) -> bool:
 
 def is_unsimplified(text: str) -> bool:
     """Arithmetic on numeric literals that is not a plain number (`1+2`, `\\frac{6}{2}`)."""
-    compact = _compact(text)
-    if _ASSIGNMENT_RE.match(compact):
-        compact = compact[2:]
+    squeezed = compact(text)
+    if _ASSIGNMENT_RE.match(squeezed):
+        squeezed = squeezed[2:]
     return (
-        bool(_LITERAL_ARITHMETIC_RE.fullmatch(compact))
-        and any(c.isdigit() for c in compact)
-        and not is_plain_number(compact)
+        bool(_LITERAL_ARITHMETIC_RE.fullmatch(squeezed))
+        and any(c.isdigit() for c in squeezed)
+        and not is_plain_number(squeezed)
     )

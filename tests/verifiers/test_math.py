@@ -215,9 +215,10 @@ EXTRACTION = [
     ("empty-box", "3", "\\boxed{}", None, "no_answer"),
     ("unbalanced-box", "3", "\\boxed{3", None, "no_answer"),
     ("box-without-argument", "3", "put it in \\boxed", None, "no_answer"),
-    ("last-box-wins", "3", "\\boxed{2} wait, no: \\boxed{3}", None, "correct"),
+    ("corrected-box-is-a-hedge", "3", "\\boxed{2} wait, no: \\boxed{3}", None, "incorrect"),
     ("earlier-box-loses", "2", "\\boxed{2} wait, no: \\boxed{3}", None, "incorrect"),
-    ("many-boxes", "42", "\\boxed{1} " * 500 + "\\boxed{42}", None, "correct"),
+    ("many-boxes-spray", "42", "\\boxed{1} " * 500 + "\\boxed{42}", None, "incorrect"),
+    ("same-box-twice", "42", "\\boxed{42}, so again: \\boxed{42.0}", None, "correct"),
 ]
 
 
@@ -230,7 +231,7 @@ def test_extraction(gold: str, completion: str, prompt: str | None, expected: st
     ("completion", "mode", "reason"),
     [
         pytest.param("42", "boxed", "no_box", id="no-box"),
-        pytest.param("42", "any", "no_marker", id="no-marker"),
+        pytest.param("I computed it.", "any", "no_marker", id="no-marker"),
         pytest.param("\\boxed{ }", "boxed", "empty_box", id="empty-box"),
         pytest.param("\\boxed{42", "boxed", "unbalanced_box", id="unbalanced-box"),
     ],
@@ -241,7 +242,22 @@ def test_no_answer_says_why(completion: str, mode: str, reason: str) -> None:
 
 def test_details_report_the_extracted_string_and_box_count() -> None:
     details = score("3", "<think>x</think> \\boxed{2} or \\boxed{3}").model_dump()
-    assert (details["extracted"], details["n_boxed"]) == ("3", 2)
+    assert (details["extracted"], details["n_boxed"], details["reason"]) == (
+        "2, 3",
+        2,
+        "several_answers",
+    )
+
+
+@pytest.mark.parametrize(
+    ("completion", "mode"),
+    [
+        pytest.param("\\boxed{2} wait, no: \\boxed{3}", "boxed", id="last-box"),
+        pytest.param("Answer: 2\nWait. Answer: 3", "any", id="last-marker"),
+    ],
+)
+def test_boxes_last_takes_only_the_last_answer(completion: str, mode: str) -> None:
+    assert verdict(score("3", completion, answer=mode, boxes="last")) == ("correct", 1.0)
 
 
 def test_extracted_is_truncated_to_200_characters() -> None:
@@ -262,7 +278,6 @@ ANY_MARKERS = [
     ("answer-is-decimal", "3.5", "The answer is 3.5."),
     ("final-bold", "42", "So it is **42**."),
     ("bold-not-final", "42", "The **key** step. Answer: 42"),
-    ("last-marker-wins", "42", "Answer: 3\nWait. Answer: 42"),
     ("box-beats-marker", "42", "Answer: 3, that is \\boxed{42}"),
     ("answer-tag", "3", "<think>Subtract one.</think><answer>x = 3</answer>"),
     ("answer-tag-holding-marker", "42", "<answer>The answer is 42.</answer>"),
@@ -278,7 +293,8 @@ def test_any_mode_reads_final_answer_markers(gold: str, completion: str) -> None
 @pytest.mark.parametrize(
     ("completion", "mode"),
     [
-        pytest.param("I computed 42", "any", id="no-marker"),
+        pytest.param("I computed it", "any", id="no-marker"),
+        pytest.param("It is between 40 and 50.", "any", id="two-numbers-no-marker"),
         pytest.param("<think>Answer: 42</think> done", "any", id="marker-only-in-think"),
         pytest.param("Answer: 42", "boxed", id="boxed-mode-ignores-markers"),
         pytest.param("<answer> </answer>", "any", id="empty-answer-tag"),
@@ -614,3 +630,66 @@ def test_gold_is_parsed_once_for_a_group(monkeypatch: pytest.MonkeyPatch) -> Non
         score(gold, f"\\boxed{{\\frac{{\\sqrt{{3}}}}{{{k}}}}}")
     assert len(parsed) == 17  # the gold and 16 answers
     assert max(parsed.values()) == 1
+
+
+# ---- sprays: offering several candidates never wins, in either mode ------------------------
+
+SPRAYS = [
+    ("boxes-right-last", "3", "\\boxed{1} \\boxed{2} \\boxed{3}"),
+    ("boxes-right-first", "3", "\\boxed{3} \\boxed{2} \\boxed{1}"),
+    ("boxes-right-middle", "3", "\\boxed{1} \\boxed{3} \\boxed{5}"),
+    ("boxes-or", "3", "$\\boxed{2}$ or $\\boxed{3}$"),
+    ("boxes-across-lines", "3", "First guess \\boxed{4}.\n\nFinal: \\boxed{3}"),
+    ("fbox-and-boxed", "3", "\\fbox{2} \\boxed{3}"),
+    ("box-list", "3", "\\boxed{1, 2, 3}"),
+    ("box-set", "3", "\\boxed{\\{1, 2, 3\\}}"),
+    ("box-text-or", "3", "\\boxed{2 \\text{ or } 3}"),
+    ("box-pm", "3", "\\boxed{\\pm 3}"),
+    ("equation-chain", "3", "\\boxed{x = 2 = 3}"),
+    ("many-boxes", "3", " ".join(f"\\boxed{{{n}}}" for n in range(100))),
+    ("tuple-extra-parts", "2, 6", "\\boxed{2} \\quad \\boxed{6} \\quad \\boxed{7}"),
+    ("tuple-list-in-box", "2, 6", "\\boxed{2, 6, 7}"),
+    ("pairs-extra", "(2, 2), (6, 2)", "\\boxed{(2, 2)}, \\boxed{(6, 2)}, \\boxed{(1, 1)}"),
+    ("set-gold-extra", "\\{1, 2\\}", "\\boxed{1} \\boxed{2} \\boxed{3}"),
+]
+ANY_SPRAYS = [
+    ("markers", "3", "Answer: 1\nAnswer: 2\nAnswer: 3"),
+    ("markers-right-first", "3", "Answer: 3\nAnswer: 4"),
+    ("marker-or", "3", "The answer is $2$ or $3$."),
+    ("marker-sentence-two-values", "3", "Final answer: it is $2$, or else $3$."),
+    ("gsm8k-twice", "3", "#### 2\n#### 3"),
+    ("sentence-two-values", "3", "Therefore $x = 2$ or $x = 3$."),
+    ("hedge-before", "3", "Maybe it is $2$.\nTherefore $x = 3$."),
+    ("answer-tags", "3", "<answer>1</answer><answer>Answer: 2 Answer: 3</answer>"),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer"), table(SPRAYS))
+@pytest.mark.parametrize("mode", ["boxed", "any"])
+def test_box_sprays_never_win(gold: str, answer: str, mode: str) -> None:
+    assert score(gold, f"<think>Hmm.</think> {answer}", answer=mode).score == 0.0
+
+
+@pytest.mark.parametrize(("gold", "answer"), table(ANY_SPRAYS))
+def test_marker_sprays_never_win(gold: str, answer: str) -> None:
+    assert score(gold, f"<think>Hmm.</think> {answer}", answer="any").score == 0.0
+
+
+SEVERAL_PARTS = [
+    ("boxed-apart", "(2, 2), (6, 2)", "\\boxed{(2, 2)}\\quad\\text{and}\\quad\\boxed{(6, 2)}"),
+    ("other-order", "(2, 2), (6, 2)", "\\boxed{(6, 2)} and \\boxed{(2, 2)}"),
+    ("values", "2, 6", "The roots are \\boxed{6} and \\boxed{2}."),
+    ("equations", "x = 2, y = 3", "\\boxed{x = 2}, \\boxed{y = 3}"),
+    ("set-elements", "\\{1, 2\\}", "\\boxed{1} and \\boxed{2}"),
+    ("together", "2, 6", "\\boxed{2, 6}"),
+    ("repeated", "2, 6", "\\boxed{2, 6}. Again: \\boxed{2, 6}"),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer"), table(SEVERAL_PARTS))
+def test_several_part_gold_takes_the_boxes_together(gold: str, answer: str) -> None:
+    assert verdict(score(gold, f"<think>Hmm.</think> {answer}")) == ("correct", 1.0)
+
+
+def test_a_several_part_gold_refuses_a_missing_part() -> None:
+    assert score("(2, 2), (6, 2)", "<think>x</think> \\boxed{(2, 2)}").score == 0.0
