@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 IN ?= examples/batch.jsonl
 PACKAGES := verifiers service sandbox trainer_client
 
-.PHONY: install lock check-latest images up down serve score test test-fast lint format typecheck check settings-docs bench clean
+.PHONY: install lock check-latest images up down serve score test test-fast lint format typecheck check settings-docs corpus-table bench clean
 
 # Installs come from the committed lock (requirements/*.txt, every file hash-checked), then the
 # project itself without its dependencies: what runs here is what CI and the images run.
@@ -79,6 +79,11 @@ format: $(STAMP)
 # The settings table of docs/deployment.md, generated from Settings (a test fails when stale).
 settings-docs: $(STAMP)
 	$(PY) -m referee.service.settings_docs docs/deployment.md
+
+# The math scorer's false-positive/false-negative table per family, from the labelled corpus
+# (tests/verifiers/math_corpus/), written into README.md; `--failures` lists the wrong cases.
+corpus-table: $(STAMP)
+	$(PY) -m tests.verifiers.math_corpus_report --write README.md
 
 # mypy cannot follow setuptools' editable finder for the package-dir mapping, so it checks a
 # symlink tree that spells the installed layout (referee/<package> -> ../../<package>).

@@ -313,7 +313,7 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-_TOKEN_RE = re.compile(r"\s+|\\(?:left|right)\b|\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|.", re.DOTALL)
+_TOKEN_RE = re.compile(r"\s+|\\(?:left|right)\b|\\[A-Za-z]+|\\.|[0-9]+(?:\.[0-9]+)?|.", re.DOTALL)
 _SKIPPED_TOKENS = frozenset({"\\left", "\\right", "\\,", "\\!", "\\;", "\\:", "\\ ", "\\quad"})
 _CLOSERS = frozenset({"}", ")", "]", "\\}"})
 _OPENERS = {"{": "}", "(": ")", "[": "]", "\\{": "\\}"}
@@ -380,7 +380,7 @@ class _SizeEstimator:
             if self._peek() is not None:
                 self.pos += 1
             return size
-        if token[0].isdigit():
+        if token[0] in "0123456789":
             return _literal_size(token)
         if token in _FRACTIONS:
             numerator, denominator = self.atom(), self.atom()

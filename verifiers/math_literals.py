@@ -225,7 +225,7 @@ _ASSIGNMENT_RE = re.compile(r"[A-Za-z]=")
 def is_plain_number(text: str) -> bool:
     """Integer, decimal, lowest-terms fraction, scientific notation, maybe a percentage."""
     squeezed = re.sub(r"\\?%$", "", _strip_outer(compact(text)))
-    if _PLAIN_NUMBER_RE.fullmatch(squeezed):
+    if _PLAIN_NUMBER_RE.fullmatch(squeezed) or _DECIMAL_COMMA_RE.fullmatch(squeezed.lstrip("+-")):
         return True
     fraction = _FRACTION_RE.fullmatch(squeezed)
     if fraction is None:

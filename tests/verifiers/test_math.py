@@ -693,3 +693,8 @@ def test_several_part_gold_takes_the_boxes_together(gold: str, answer: str) -> N
 
 def test_a_several_part_gold_refuses_a_missing_part() -> None:
     assert score("(2, 2), (6, 2)", "<think>x</think> \\boxed{(2, 2)}").score == 0.0
+
+
+@pytest.mark.parametrize("answer", ["x²", "٣", "2^²", "10^{²}"])
+def test_unicode_digits_are_the_models_answer_not_a_scorer_error(answer: str) -> None:
+    assert score("9", boxed(answer)).score == 0.0
