@@ -20,12 +20,13 @@ import json
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from referee.service.cli_config import ConfigError, missing_extra, settings_with
-from referee.service.json_guard import BodyLimits, BodyProblem, check_body
+from referee.service.json_guard import BodyLimits
+from referee.service.lines import Parsed, count_lines, read_batches
 from referee.service.settings_docs import flag_help
 from referee.verifiers.contract import Result
 
@@ -35,41 +36,6 @@ if TYPE_CHECKING:
 
 # The scorers, executor and web stack are imported by the commands that use them, so that on an
 # install without the `server` extra `referee` still starts and names the extra to install.
-
-# An input line that could not be turned into an item: (line number, its error result).
-Parsed = tuple[int, dict[str, Any] | Result]
-
-
-def _parse_line(number: int, line: str, limits: BodyLimits) -> Parsed:
-    text = line.strip()
-    if not text:
-        return number, Result(error=f"line {number}: empty line")
-    try:
-        # Before parsing: json recurses per nesting level, and a lone surrogate cannot be
-        # written back out.
-        check_body(text.encode("utf-8", "surrogatepass"), limits)
-    except BodyProblem as problem:
-        return number, Result(error=f"line {number}: {problem.message}")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return number, Result(error=f"line {number}: invalid JSON: {exc.msg} (column {exc.colno})")
-    if not isinstance(value, dict):
-        return number, Result(
-            error=f"line {number}: expected a JSON object, got {type(value).__name__}"
-        )
-    return number, value
-
-
-def _read_batches(stream: TextIO, batch_size: int, limits: BodyLimits) -> Iterator[list[Parsed]]:
-    batch: list[Parsed] = []
-    for number, line in enumerate(stream, start=1):
-        batch.append(_parse_line(number, line, limits))
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class _Batch:
@@ -97,13 +63,6 @@ class _Batch:
         return out
 
 
-def _count_lines(path: str) -> int | None:
-    if path == "-":
-        return None
-    with open(path, "rb") as handle:
-        return sum(1 for _ in handle)
-
-
 def run_score(args: argparse.Namespace) -> int:
     settings = settings_with(
         "referee score",
@@ -126,13 +85,13 @@ def run_score(args: argparse.Namespace) -> int:
             if args.output in (None, "-")
             else stack.enter_context(open(args.output, "w", encoding="utf-8"))
         )
-        progress = Progress(sys.stderr, _count_lines(args.input))
+        progress = Progress(sys.stderr, count_lines(args.input))
         summary = Summary()
         started = time.monotonic()
         executor = stack.enter_context(Executor(settings))
         in_flight: deque[_Batch] = deque()
         limits = BodyLimits(settings.max_json_depth, settings.max_number_chars)
-        for parsed in _read_batches(source, args.batch_size, limits):
+        for parsed in read_batches(source, args.batch_size, limits):
             in_flight.append(_Batch(parsed, executor, progress))
             if len(in_flight) >= 2:
                 _write(in_flight.popleft(), sink, summary)
