@@ -2,14 +2,14 @@
 executor, or over a Redis/RQ queue when `REFEREE_REDIS_URL` is set); `referee worker` scores
 jobs from that queue; `referee train --config recipe.yaml` runs the GRPO trainer
 (`referee.trainer_client.grpo.cli`); `referee score IN.jsonl [-o OUT.jsonl] [--workers N]`
-scores a file.
+scores a file; `referee audit DATA.jsonl` checks a dataset (`referee.service.audit`).
 
-Reads one item per line (`-` for stdin), scores them through the embedded executor, and
-writes one result per input line in input order (`-` or no `-o` for stdout). Input is read and
-scored in batches with two batches in flight, so a large file streams without being held in
-memory whole. A line that is not valid JSON, or not a valid item, becomes an error result
-naming the line; it never stops the run. A progress bar is drawn on a terminal, and a summary
-(mean reward, verdict counts, items/s) goes to stderr at the end.
+`referee score` reads one item per line (`-` for stdin), scores them through the embedded
+executor, and writes one result per input line in input order (`-` or no `-o` for stdout).
+Input is read and scored in batches with two batches in flight, so a large file streams without
+being held in memory whole. A line that is not valid JSON, or not a valid item, becomes an error
+result naming the line; it never stops the run. A progress bar is drawn on a terminal, and a
+summary (mean reward, verdict counts, items/s) goes to stderr at the end.
 """
 
 from __future__ import annotations
@@ -110,6 +110,12 @@ def _write(batch: _Batch, sink: TextIO, summary: Summary) -> None:
         sink.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
 
 
+def run_audit(args: argparse.Namespace) -> int:
+    from referee.service.audit import run_audit as audit
+
+    return audit(args)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     settings = settings_with(
         "referee serve",
@@ -151,6 +157,55 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="check a dataset before training: golds parse and accept themselves, perturbed "
+        "golds and trivial programs are rejected (exit 1 on a problem)",
+        description="Probes every math gold and code item's tests through the scorers; "
+        "reports each problem (stderr, and --report as JSONL); exit 0 clean, 1 problems "
+        "found, 2 usage error.",
+    )
+    audit.add_argument(
+        "input",
+        help="contract items (completion optional) or, with --gold-field, raw rows; "
+        "one JSON object per line ('-' for stdin)",
+    )
+    audit.add_argument(
+        "--gold-field",
+        metavar="NAME",
+        help="read raw dataset rows: this field is the gold of a math scorer",
+    )
+    audit.add_argument(
+        "--answer",
+        choices=("boxed", "any"),
+        help="the math scorer's answer mode for --gold-field rows (default: boxed)",
+    )
+    audit.add_argument(
+        "--report", metavar="OUT.jsonl", help="one JSON line per finding ('-': stdout)"
+    )
+    audit.add_argument(
+        "--skip-probe",
+        action="append",
+        metavar="KIND",
+        help="a probe kind not to run (repeatable), e.g. several_boxes",
+    )
+    audit.add_argument(
+        "--strict",
+        action="store_true",
+        help="count could_not_check (timeout, sandbox error, crash) as a problem",
+    )
+    audit.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
+    audit.add_argument(
+        "--timeout", type=float, help=flag_help("item_timeout_s", "per-probe time bound in seconds")
+    )
+    audit.add_argument(
+        "--batch-size", type=_positive, default=256, help="input lines per executor batch"
+    )
+    audit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    audit.set_defaults(handler=run_audit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="referee", description="Referee: rewards for RL of reasoning models."
@@ -168,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     score.set_defaults(handler=run_score)
+    _add_audit(commands)
     serve = commands.add_parser(
         "serve", help="run the HTTP service (embedded executor; REFEREE_* settings)"
     )
