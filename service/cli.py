@@ -2,14 +2,14 @@
 executor, or over a Redis/RQ queue when `REFEREE_REDIS_URL` is set); `referee worker` scores
 jobs from that queue; `referee train --config recipe.yaml` runs the GRPO trainer
 (`referee.trainer_client.grpo.cli`); `referee score IN.jsonl [-o OUT.jsonl] [--workers N]`
-scores a file.
+scores a file; `referee audit DATA.jsonl` checks a dataset (`referee.service.audit`).
 
-Reads one item per line (`-` for stdin), scores them through the embedded executor, and
-writes one result per input line in input order (`-` or no `-o` for stdout). Input is read and
-scored in batches with two batches in flight, so a large file streams without being held in
-memory whole. A line that is not valid JSON, or not a valid item, becomes an error result
-naming the line; it never stops the run. A progress bar is drawn on a terminal, and a summary
-(mean reward, verdict counts, items/s) goes to stderr at the end.
+`referee score` reads one item per line (`-` for stdin), scores them through the embedded
+executor, and writes one result per input line in input order (`-` or no `-o` for stdout).
+Input is read and scored in batches with two batches in flight, so a large file streams without
+being held in memory whole. A line that is not valid JSON, or not a valid item, becomes an error
+result naming the line; it never stops the run. A progress bar is drawn on a terminal, and a
+summary (mean reward, verdict counts, items/s) goes to stderr at the end.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import json
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from referee.service.cli_config import ConfigError, missing_extra, settings_with
-from referee.service.json_guard import BodyLimits, BodyProblem, check_body
+from referee.service.json_guard import BodyLimits
+from referee.service.lines import Parsed, count_lines, read_batches
 from referee.service.settings_docs import flag_help
 from referee.verifiers.contract import Result
 
@@ -35,41 +36,6 @@ if TYPE_CHECKING:
 
 # The scorers, executor and web stack are imported by the commands that use them, so that on an
 # install without the `server` extra `referee` still starts and names the extra to install.
-
-# An input line that could not be turned into an item: (line number, its error result).
-Parsed = tuple[int, dict[str, Any] | Result]
-
-
-def _parse_line(number: int, line: str, limits: BodyLimits) -> Parsed:
-    text = line.strip()
-    if not text:
-        return number, Result(error=f"line {number}: empty line")
-    try:
-        # Before parsing: json recurses per nesting level, and a lone surrogate cannot be
-        # written back out.
-        check_body(text.encode("utf-8", "surrogatepass"), limits)
-    except BodyProblem as problem:
-        return number, Result(error=f"line {number}: {problem.message}")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return number, Result(error=f"line {number}: invalid JSON: {exc.msg} (column {exc.colno})")
-    if not isinstance(value, dict):
-        return number, Result(
-            error=f"line {number}: expected a JSON object, got {type(value).__name__}"
-        )
-    return number, value
-
-
-def _read_batches(stream: TextIO, batch_size: int, limits: BodyLimits) -> Iterator[list[Parsed]]:
-    batch: list[Parsed] = []
-    for number, line in enumerate(stream, start=1):
-        batch.append(_parse_line(number, line, limits))
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class _Batch:
@@ -97,13 +63,6 @@ class _Batch:
         return out
 
 
-def _count_lines(path: str) -> int | None:
-    if path == "-":
-        return None
-    with open(path, "rb") as handle:
-        return sum(1 for _ in handle)
-
-
 def run_score(args: argparse.Namespace) -> int:
     settings = settings_with(
         "referee score",
@@ -126,13 +85,13 @@ def run_score(args: argparse.Namespace) -> int:
             if args.output in (None, "-")
             else stack.enter_context(open(args.output, "w", encoding="utf-8"))
         )
-        progress = Progress(sys.stderr, _count_lines(args.input))
+        progress = Progress(sys.stderr, count_lines(args.input))
         summary = Summary()
         started = time.monotonic()
         executor = stack.enter_context(Executor(settings))
         in_flight: deque[_Batch] = deque()
         limits = BodyLimits(settings.max_json_depth, settings.max_number_chars)
-        for parsed in _read_batches(source, args.batch_size, limits):
+        for parsed in read_batches(source, args.batch_size, limits):
             in_flight.append(_Batch(parsed, executor, progress))
             if len(in_flight) >= 2:
                 _write(in_flight.popleft(), sink, summary)
@@ -149,6 +108,12 @@ def _write(batch: _Batch, sink: TextIO, summary: Summary) -> None:
     for result in batch.results():
         summary.add(result)
         sink.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from referee.service.audit import run_audit as audit
+
+    return audit(args)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -192,6 +157,55 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="check a dataset before training: golds parse and accept themselves, perturbed "
+        "golds and trivial programs are rejected (exit 1 on a problem)",
+        description="Probes every math gold and code item's tests through the scorers; "
+        "reports each problem (stderr, and --report as JSONL); exit 0 clean, 1 problems "
+        "found, 2 usage error.",
+    )
+    audit.add_argument(
+        "input",
+        help="contract items (completion optional) or, with --gold-field, raw rows; "
+        "one JSON object per line ('-' for stdin)",
+    )
+    audit.add_argument(
+        "--gold-field",
+        metavar="NAME",
+        help="read raw dataset rows: this field is the gold of a math scorer",
+    )
+    audit.add_argument(
+        "--answer",
+        choices=("boxed", "any"),
+        help="the math scorer's answer mode for --gold-field rows (default: boxed)",
+    )
+    audit.add_argument(
+        "--report", metavar="OUT.jsonl", help="one JSON line per finding ('-': stdout)"
+    )
+    audit.add_argument(
+        "--skip-probe",
+        action="append",
+        metavar="KIND",
+        help="a probe kind not to run (repeatable), e.g. several_boxes",
+    )
+    audit.add_argument(
+        "--strict",
+        action="store_true",
+        help="count could_not_check (timeout, sandbox error, crash) as a problem",
+    )
+    audit.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
+    audit.add_argument(
+        "--timeout", type=float, help=flag_help("item_timeout_s", "per-probe time bound in seconds")
+    )
+    audit.add_argument(
+        "--batch-size", type=_positive, default=256, help="input lines per executor batch"
+    )
+    audit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    audit.set_defaults(handler=run_audit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="referee", description="Referee: rewards for RL of reasoning models."
@@ -209,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     score.set_defaults(handler=run_score)
+    _add_audit(commands)
     serve = commands.add_parser(
         "serve", help="run the HTTP service (embedded executor; REFEREE_* settings)"
     )

@@ -1,4 +1,5 @@
-"""Progress display and end-of-run summary for the `referee score` CLI.
+"""Progress display and end-of-run summary for the `referee score` CLI (`referee audit` draws
+the same progress bar).
 
 The progress line is drawn only on a terminal and at most ~10 times a second, so piping the
 CLI into a file costs nothing. The summary counts verdicts per result key; it is plain text on
@@ -15,11 +16,11 @@ from referee.verifiers.contract import Result
 
 
 class Progress:
-    """A one-line progress bar on a terminal stream; silent elsewhere."""
+    """A one-line progress bar on a terminal stream; silent elsewhere, or when not `enabled`."""
 
-    def __init__(self, stream: TextIO, total: int | None) -> None:
+    def __init__(self, stream: TextIO, total: int | None, enabled: bool = True) -> None:
         self._stream = stream
-        self._enabled = stream.isatty()
+        self._enabled = enabled and stream.isatty()
         self._total = total
         self._done = 0
         self._started = time.monotonic()
