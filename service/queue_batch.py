@@ -334,7 +334,7 @@ class RedisBatch:
         record = {
             "job_ids": self.job_ids,
             "chunks": self._chunks,
-            "ids": [item_id(item) for item in self._items],
+            "ids": self.item_ids(),
         }
         try:
             # Kept while the batch runs (a day at most), then `ttl_s` after it is seen done.
@@ -343,6 +343,10 @@ class RedisBatch:
             )
         except RedisError as exc:
             raise BackendError(f"redis unreachable: {exc}") from exc
+
+    def item_ids(self) -> list[str | None]:
+        """The ids of the batch's items, in input order (what `publish` stores)."""
+        return [item_id(item) for item in self._items]
 
     def keep(self, ttl_s: float) -> None:
         with contextlib.suppress(RedisError):

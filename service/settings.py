@@ -235,6 +235,30 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Level of the JSON logs on stdout.")
 
+    # Integrity canaries (service/canaries.py)
+    canary_rate: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of groups (items sharing `group`; an item without one is its own) "
+        "that also get integrity canaries: synthetic completions built from the group's own "
+        "gold (math: the boxed gold must score 1, the gold off by one 0; code: the item's "
+        "`reference` program 1, a trivially failing program 0), scored in the same batch on "
+        "the same workers, never returned. Outcomes in /metrics (`referee_canary_total`); a "
+        "failure is logged and turns /readyz `degraded`. 0: off.",
+    )
+    canary_strict: bool = Field(
+        default=False,
+        description="A canary failure within `canary_window_s` makes /readyz answer 503 "
+        "instead of 200 with status `degraded`.",
+    )
+    canary_window_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="How long a failed canary keeps /readyz `degraded` (per API replica).",
+    )
+
     # Queue (Redis/RQ); unset: `referee serve` scores in-process with the embedded executor
     redis_url: str | None = Field(
         default=None,

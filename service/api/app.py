@@ -7,6 +7,11 @@ place, before anything parses the body), then FastAPI's routing with our error h
 Everything an app holds lives on the app (`app.state.referee`); nothing is global, so tests
 may build several apps.
 
+The routes see the backend wrapped in a `CanaryBackend` (`referee.service.canaries`), which adds
+integrity canaries to a sampled share of groups when `canary_rate` > 0 and strips them from
+every result before a route or the job store sees it; `canary_rng` (a seeded `random.Random`)
+makes the sampling reproducible in tests.
+
 The app does not own the backend: its lifespan starts and stops only what it creates (a sweep
 of expired jobs); closing the backend, and its executor, is the caller's job.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -29,6 +35,7 @@ from referee.service.api.logs import RequestContextMiddleware
 from referee.service.api.metrics import Metrics
 from referee.service.api.state import AppState
 from referee.service.backend import ScoringBackend
+from referee.service.canaries import CanaryBackend, CanaryMonitor
 from referee.service.settings import Settings
 
 DESCRIPTION = """\
@@ -50,8 +57,19 @@ async def _sweep_jobs(jobs: JobStore) -> None:
         await asyncio.to_thread(jobs.purge, force=True)  # settling a job may read Redis
 
 
-def create_app(settings: Settings, backend: ScoringBackend) -> FastAPI:
+def create_app(
+    settings: Settings, backend: ScoringBackend, *, canary_rng: random.Random | None = None
+) -> FastAPI:
     metrics = Metrics(backend)
+    canaries = CanaryMonitor(
+        settings.canary_rate,
+        settings.canary_window_s,
+        rng=canary_rng,
+        observe=metrics.observe_canary,
+    )
+    # Always wrapped, also at rate 0: a job another replica submitted with canaries loses
+    # them here too.
+    backend = CanaryBackend(backend, canaries)
     jobs = JobStore(settings.job_ttl_s, on_finish=metrics.observe_results, attach=backend.attach)
 
     @contextlib.asynccontextmanager
@@ -65,7 +83,9 @@ def create_app(settings: Settings, backend: ScoringBackend) -> FastAPI:
                 await sweeper
 
     app = FastAPI(title="Referee", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
-    app.state.referee = AppState(settings=settings, backend=backend, metrics=metrics, jobs=jobs)
+    app.state.referee = AppState(
+        settings=settings, backend=backend, metrics=metrics, jobs=jobs, canaries=canaries
+    )
     install_error_handlers(app)
     app.include_router(routes_rewards.router)
     app.include_router(routes_compat.router)

@@ -8,7 +8,8 @@ restarts (its dispatcher recovered from an internal failure), and the sandbox po
 come from every worker, through Redis, with the queue's own chunk retries and orphaned chunks
 requeued (`queue_stats`). From the
 results the API hands out: verdicts per scorer, null rewards, item errors; and requests that
-missed their timeout_s.
+missed their timeout_s. From the integrity canaries (`referee.service.canaries`): their outcomes
+per scorer, probe kind and outcome (`pass`, `fail`, `undecided`), never mixed into the verdicts.
 
 Left out: per-client labels, and verdict label pairs past `MAX_VERDICT_SERIES` (scorer keys and
 plugin verdicts come from requests, so they are capped and the rest counted as `other`).
@@ -168,6 +169,13 @@ class Metrics:
             "Requests whose batch missed timeout_s (answered with partial results).",
             registry=self.registry,
         )
+        self.canaries = Counter(
+            "referee_canary",
+            "Integrity canaries judged, by scorer, probe kind and outcome (pass, fail: the "
+            "grader, gold or sandbox is broken; undecided: no score, e.g. a timeout).",
+            ("scorer", "kind", "outcome"),
+            registry=self.registry,
+        )
         self.registry.register(_BackendCollector(backend))
         self._verdict_series: set[tuple[str, str]] = set()
 
@@ -192,6 +200,9 @@ class Metrics:
         self.results.inc(count)
         self.null_rewards.inc(nulls)
         self.item_errors.inc(errors)
+
+    def observe_canary(self, scorer: str, kind: str, outcome: str) -> None:
+        self.canaries.labels(scorer, kind, outcome).inc()
 
     def _series(self, pair: tuple[str, str]) -> tuple[str, str]:
         if pair in self._verdict_series:

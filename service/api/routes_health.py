@@ -3,9 +3,13 @@ backend is alive; 503 `not_alive` once the embedded executor stopped for good, w
 restart of the process cures), `GET /readyz` (the backend can take work: 503 when its executor
 is not started or closed) and `GET /metrics` (Prometheus text format, this app's own registry).
 
+/readyz also reports the integrity canaries (`referee.service.canaries`, `canaries` in its
+body): while one failed within `canary_window_s`, its status is `degraded`, still 200 (the
+service scores; the alarm is for whoever watches it), or 503 `not_ready` under
+`canary_strict`. The canaries are scored with the trainer's batches, never by /readyz itself.
+
 Nothing here waits on the backend's I/O on the event loop (`/healthz` asks the backend from
-memory and answers while Redis hangs). Left out: deep checks (e.g. scoring a canary item) on
-/readyz; it asks the backend only.
+memory and answers while Redis hangs).
 """
 
 from __future__ import annotations
@@ -40,14 +44,24 @@ async def healthz(request: Request) -> JSONResponse:
     "/readyz",
     response_model=Health,
     responses={503: {"model": ErrorBody}},
-    summary="Readiness: the scoring backend can take work",
+    summary="Readiness: the scoring backend can take work; `degraded` after a failed canary",
 )
 async def readyz(request: Request) -> JSONResponse:
+    state = state_of(request)
     # ready() may talk to Redis or Docker: off the event loop, so /healthz always answers.
-    ready, detail = await asyncio.to_thread(state_of(request).backend.ready)
+    ready, detail = await asyncio.to_thread(state.backend.ready)
     if not ready:
         return error_response("not_ready", detail)
-    return JSONResponse({"status": "ready", "detail": detail})
+    failed = state.canaries.summary()
+    if failed is not None and state.settings.canary_strict:
+        return error_response("not_ready", f"{failed}; {detail}")
+    return JSONResponse(
+        {
+            "status": "degraded" if failed is not None else "ready",
+            "detail": f"{failed}; {detail}" if failed is not None else detail,
+            "canaries": state.canaries.health(),
+        }
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -199,6 +199,32 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The error answers of the routes that score a batch, for the OpenAPI docs."""
 
 
+class CanaryFailure(BaseModel):
+    at: str = Field(description="When it was judged (UTC, ISO 8601).")
+    item_id: str | None = Field(description="The trainer's item the canary was built from.")
+    group: str | None
+    scorer: str
+    kind: str = Field(description="The probe: gold_boxed, off_by_one, reference, ...")
+    expected: float
+    got: float | None
+    verdict: str | None
+
+
+class CanaryHealth(BaseModel):
+    rate: float = Field(description="`canary_rate`: the share of groups given canaries.")
+    window_s: float = Field(description="`canary_window_s`.")
+    recent_failures: int = Field(description="Canaries failed within the window (this replica).")
+    last_failure: CanaryFailure | None = Field(
+        description="The last canary that failed, however long ago."
+    )
+
+
 class Health(BaseModel):
-    status: str
+    status: str = Field(
+        description="`ok` (/healthz); `ready`, or `degraded` while a canary failed within "
+        "`canary_window_s` (/readyz)."
+    )
     detail: str | None = None
+    canaries: CanaryHealth | None = Field(
+        default=None, description="/readyz: the integrity canaries' recent outcomes."
+    )

@@ -1,4 +1,5 @@
-"""What the routes share within one app: settings, backend, metrics, job store.
+"""What the routes share within one app: settings, backend (wrapped by the canaries),
+metrics, job store, and the canaries' monitor.
 
 Held on `app.state.referee`, one per app, so several apps never share anything through module
 globals.
@@ -13,6 +14,7 @@ from fastapi import Request
 from referee.service.api.jobs import JobStore
 from referee.service.api.metrics import Metrics
 from referee.service.backend import ScoringBackend
+from referee.service.canaries import CanaryMonitor
 from referee.service.settings import Settings
 
 
@@ -22,6 +24,7 @@ class AppState:
     backend: ScoringBackend
     metrics: Metrics
     jobs: JobStore
+    canaries: CanaryMonitor
 
 
 def state_of(request: Request) -> AppState:
