@@ -86,10 +86,10 @@ async def test_a_failing_canary_over_the_queue_degrades_readiness(
 ) -> None:
     replica = Replica(redis_url, canary_rate=1.0)
     try:
-        await replica.http.post("/v1/rewards", json={"items": [math("3:00", "3", id="t-0")]})
+        await replica.http.post("/v1/rewards", json={"items": [math("\\infty", "3", id="t-0")]})
         counts = await canary_counts(replica.http)
         ready = await replica.http.get("/readyz")
     finally:
         await replica.close()
-    assert counts[("math", "gold_boxed", "fail")] == 1.0
+    assert counts[("math", "off_by_one", "fail")] == 1.0  # infinity plus one is infinity
     assert ready.status_code == 200 and ready.json()["status"] == "degraded"
