@@ -12,9 +12,12 @@ run them on a sampled share of groups while training. A probe that scores otherw
 - must score 0: the value off by one (`off_by_one`), negated (`sign`), two digits transposed
   (`transposed`); a hedge of the gold with a wrong value (`hedge`); two boxes, a wrong one and
   the gold (`several_boxes`); the boxed gold only inside `<think>` (`think_only`); an empty
-  answer (`empty`). For a gold that is not a number, `off_by_one` adds 1 to the expression and
-  `sign` negates it; `transposed` applies only to integers with two different digits. A
-  multiple-choice letter gets the next letter; yes/no the other word.
+  answer (`empty`). For an interval, tuple or set of plain numbers, `off_by_one` moves one end
+  or element by one (the last finite one; an interval's left end down when its right end is
+  infinite), so the grader must read it and reject it, as it reads the gold; for a decimal gold
+  it is written as a decimal. For any other gold that is not a number, `off_by_one` adds 1 to
+  the expression and `sign` negates it; `transposed` applies only to integers with two
+  different digits. A multiple-choice letter gets the next letter; yes/no the other word.
 
 `code` (from the item's `tests` and optional `reference`, a known-good program):
 - must score 1: the reference program (`reference`), when the item carries one;
@@ -37,7 +40,7 @@ from referee.verifiers.code import CodeParams
 from referee.verifiers.code_formats import StdioTests
 from referee.verifiers.math import MathParams
 from referee.verifiers.math_extract import AnswerMode, unwrap_answer
-from referee.verifiers.math_literals import as_choice, as_exact
+from referee.verifiers.math_literals import Exact, Value, as_choice, as_exact, exact_equal
 
 ProbeKind = Literal[
     "gold_boxed",
@@ -176,8 +179,12 @@ def _perturbations(content: str) -> list[tuple[ProbeKind, str]]:
         return [("off_by_one", other)]
     value = _number(content)
     if value is None:
-        return [("off_by_one", f"{content} + 1"), ("sign", f"-\\left({content}\\right)")]
-    found: list[tuple[ProbeKind, str]] = [("off_by_one", _write(value + 1))]
+        moved = _moved_literal(content)
+        return [
+            ("off_by_one", moved if moved is not None else f"{content} + 1"),
+            ("sign", f"-\\left({content}\\right)"),
+        ]
+    found: list[tuple[ProbeKind, str]] = [("off_by_one", _write_like(value + 1, content))]
     if value != 0:
         found.append(("sign", _write(-value)))
     if value.denominator == 1:
@@ -185,6 +192,45 @@ def _perturbations(content: str) -> list[tuple[ProbeKind, str]]:
         if transposed is not None:
             found.append(("transposed", ("-" if value < 0 else "") + transposed))
     return found
+
+
+def _write_like(value: Fraction, gold: str) -> str:
+    """`value` written as a decimal when the gold is one (and it terminates), else `_write`."""
+    if "." in gold:
+        decimal = _terminating_decimal(value)
+        if decimal is not None:
+            return decimal
+    return _write(value)
+
+
+def _write_value(value: Value) -> str:
+    if isinstance(value, Fraction):
+        return _write(value)
+    return "\\infty" if value > 0 else "-\\infty"
+
+
+def _moved_literal(content: str) -> str | None:
+    """An interval, tuple or set of integers and fractions with one end or element moved by
+    one (see the module doc); None for anything else, or when the move is no different."""
+    exact = as_exact(content)
+    if exact is None or exact.kind == "num" or exact.has_decimal:
+        return None
+    values = list(exact.values)
+    finite = [i for i, v in enumerate(values) if isinstance(v, Fraction)]
+    if not finite:
+        return None
+    last = finite[-1]
+    if exact.kind != "set" and len(values) == 2 and last == 0:
+        values[0] -= 1  # (3, \infty): move the left end outwards, keeping it an interval
+    else:
+        values[last] += 1
+    moved = Exact(exact.kind, tuple(values), False)
+    if exact_equal(exact, moved) is not False:
+        return None
+    body = ", ".join(_write_value(v) for v in values)
+    if exact.kind == "set":
+        return f"\\{{{body}\\}}"
+    return f"{exact.kind[0]}{body}{exact.kind[1]}"
 
 
 def _transpose(digits: str) -> str | None:
