@@ -123,6 +123,8 @@ class CanaryPlan:
 
 
 def _field(item: Any, name: str) -> Any:
+    if isinstance(item, dict):  # what the routes pass: checked first, it is the cheap check
+        return item.get(name)
     if isinstance(item, Item):
         return getattr(item, name)
     if isinstance(item, Mapping):
@@ -219,10 +221,10 @@ def sampled_sources(items: Sequence[Any], rate: float, rng: random.Random) -> li
     `rng` falls under `rate`."""
     if rate <= 0:
         return []
-    first: dict[object, int] = {}
+    first: dict[str | int, int] = {}  # a group's name, or a loose item's position
     for pos, item in enumerate(items):
         group = _field(item, "group")
-        key: object = ("group", group) if isinstance(group, str) else ("item", pos)
+        key = group if isinstance(group, str) else pos
         if key not in first and _canary_spec(item) is not None:
             first[key] = pos
     return [pos for pos in first.values() if rng.random() < rate]
