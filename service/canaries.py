@@ -33,8 +33,9 @@ regression, a gold column the grader misreads. It shows within minutes, not afte
 Canaries never change the trainer's results: their items score in their own groups, anything
 that goes wrong while building or judging them is logged and dropped, and a canary that
 raises, times out or is undecided is counted `undecided`. Cost: a sampled group adds two items
-(at 0.05 and groups of 8, about 1.3% more items; bench/canary_overhead.py), and admission
-counts the request's own items only, so a full queue may take those few more.
+(at 0.05 and groups of 8: 1.3% more items, 1-3% more scoring CPU and about 1% of it here, in
+the API process; docs/benchmarks.md), and admission counts the request's own items only, so a
+full queue may take those few more.
 
 Left out: canaries for scorers without a gold, a process-wide (cross-replica) failure record
 (each API replica's /readyz reports the canaries it judged), and judging the canaries of a job
