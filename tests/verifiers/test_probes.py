@@ -40,3 +40,13 @@ def test_off_by_one_of_a_literal_gold(gold: str, written: str, verdict: str) -> 
     right = SCORER.score(Sample(completion=probes["gold_boxed"].completion), params)
     assert probes["off_by_one"].form == written
     assert (wrong.verdict, wrong.score, right.score) == (verdict, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(("gold", "wrong"), [("\\infty", "-\\infty"), ("-\\infty", "\\infty")])
+def test_an_infinite_gold_is_wrong_only_with_the_other_sign(gold: str, wrong: str) -> None:
+    # Infinity plus one is infinity: an `off_by_one` would be a right answer.
+    probes = {probe.kind: probe for probe in math_probes(gold)}
+    params = MathParams(gold=gold)
+    scored = SCORER.score(Sample(completion=probes["sign"].completion), params)
+    assert "off_by_one" not in probes and probes["sign"].form == wrong
+    assert (scored.verdict, scored.score) == ("incorrect", 0.0)
