@@ -33,8 +33,9 @@ regression, a gold column the grader misreads. It shows within minutes, not afte
 Canaries never change the trainer's results: their items score in their own groups, anything
 that goes wrong while building or judging them is logged and dropped, and a canary that
 raises, times out or is undecided is counted `undecided`. Cost: a sampled group adds two items
-(at 0.05 and groups of 8, about 1.3% more items; bench/canary_overhead.py), and admission
-counts the request's own items only, so a full queue may take those few more.
+(at 0.05 and groups of 8: 1.3% more items, 1-3% more scoring CPU and about 1% of it here, in
+the API process; docs/benchmarks.md), and admission counts the request's own items only, so a
+full queue may take those few more.
 
 Left out: canaries for scorers without a gold, a process-wide (cross-replica) failure record
 (each API replica's /readyz reports the canaries it judged), and judging the canaries of a job
@@ -123,6 +124,8 @@ class CanaryPlan:
 
 
 def _field(item: Any, name: str) -> Any:
+    if isinstance(item, dict):  # what the routes pass: checked first, it is the cheap check
+        return item.get(name)
     if isinstance(item, Item):
         return getattr(item, name)
     if isinstance(item, Mapping):
@@ -219,10 +222,10 @@ def sampled_sources(items: Sequence[Any], rate: float, rng: random.Random) -> li
     `rng` falls under `rate`."""
     if rate <= 0:
         return []
-    first: dict[object, int] = {}
+    first: dict[str | int, int] = {}  # a group's name, or a loose item's position
     for pos, item in enumerate(items):
         group = _field(item, "group")
-        key: object = ("group", group) if isinstance(group, str) else ("item", pos)
+        key = group if isinstance(group, str) else pos
         if key not in first and _canary_spec(item) is not None:
             first[key] = pos
     return [pos for pos in first.values() if rng.random() < rate]

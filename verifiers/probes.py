@@ -15,8 +15,9 @@ run them on a sampled share of groups while training. A probe that scores otherw
   answer (`empty`). For an interval, tuple or set of plain numbers, `off_by_one` moves one end
   or element by one (the last finite one; an interval's left end down when its right end is
   infinite), so the grader must read it and reject it, as it reads the gold; for a decimal gold
-  it is written as a decimal. For any other gold that is not a number, `off_by_one` adds 1 to
-  the expression and `sign` negates it; `transposed` applies only to integers with two
+  it is written as a decimal. An infinite gold gets only `sign` (infinity plus one is
+  infinity). For any other gold that is not a number, `off_by_one` adds 1 to the expression and
+  `sign` negates it; `transposed` applies only to integers with two
   different digits. A multiple-choice letter gets the next letter; yes/no the other word.
 
 `code` (from the item's `tests` and optional `reference`, a known-good program):
@@ -60,6 +61,7 @@ ProbeKind = Literal[
 
 _THINK: Final = "<think>\nI worked through the problem step by step.\n</think>\n"
 _TRIVIAL_PROGRAM: Final = "import sys\nsys.exit(0)\n"
+_INFINITIES: Final = frozenset({"\\infty", "-\\infty", "∞", "-∞"})
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,9 @@ def _perturbations(content: str) -> list[tuple[ProbeKind, str]]:
         flipped = {"yes": "no", "no": "yes", "true": "false", "false": "true"}
         other = flipped.get(choice) or ("A" if choice == "Z" else chr(ord(choice) + 1))
         return [("off_by_one", other)]
+    if content.replace(" ", "").lstrip("+") in _INFINITIES:
+        # Infinity plus one is infinity: only the other sign is wrong.
+        return [("sign", "\\infty" if content.strip().startswith("-") else "-\\infty")]
     value = _number(content)
     if value is None:
         moved = _moved_literal(content)

@@ -11,7 +11,7 @@ import pytest
 from referee.verifiers.base import Sample
 from referee.verifiers.code import CodeParams
 from referee.verifiers.math import MathParams, MathScorer
-from referee.verifiers.probes import Probe, code_probes, probes_for
+from referee.verifiers.probes import Probe, code_probes, math_probes, probes_for
 
 GOLDS = [
     "42",
@@ -96,3 +96,44 @@ def test_code_probes(params: dict[str, object], kinds: list[str]) -> None:
 
 def test_scorers_without_a_gold_have_no_probes() -> None:
     assert probes_for("format", {}) == []
+
+
+# ---- off_by_one of literal golds: a wrong answer read as the gold is read -----------------
+
+OFF_BY_ONE = [
+    # (gold, off_by_one written, verdict of the real scorer)
+    ("\\{8, 3\\}", "\\{8, 4\\}", "incorrect"),
+    ("\\{1, 1\\}", "\\{1, 2\\}", "incorrect"),
+    ("(-3, 7]", "(-3, 8]", "incorrect"),
+    ("[\\frac{1}{2}, 3]", "[\\frac{1}{2}, 4]", "incorrect"),
+    ("(3, \\infty)", "(2, \\infty)", "incorrect"),  # the left end outwards: still an interval
+    ("(-\\infty, 3]", "(-\\infty, 4]", "incorrect"),
+    ("(5, 3)", "(5, 4)", "incorrect"),  # a tuple
+    ("7.13", "8.13", "incorrect"),
+    ("-2.5", "-1.5", "incorrect"),
+    ("\\frac{1}{2}", "\\frac{3}{2}", "incorrect"),
+    ("(0.5, 1]", "(0.5, 1] + 1", "answer_unparsable"),  # decimals inside: as before
+    ("(-\\infty, \\infty)", "(-\\infty, \\infty) + 1", "answer_unparsable"),  # nothing finite
+]
+
+
+@pytest.mark.parametrize(
+    ("gold", "written", "verdict"), OFF_BY_ONE, ids=[g for g, *_ in OFF_BY_ONE]
+)
+def test_off_by_one_of_a_literal_gold(gold: str, written: str, verdict: str) -> None:
+    probes = {probe.kind: probe for probe in math_probes(gold)}
+    params = MathParams(gold=gold)
+    wrong = SCORER.score(Sample(completion=probes["off_by_one"].completion), params)
+    right = SCORER.score(Sample(completion=probes["gold_boxed"].completion), params)
+    assert probes["off_by_one"].form == written
+    assert (wrong.verdict, wrong.score, right.score) == (verdict, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(("gold", "wrong"), [("\\infty", "-\\infty"), ("-\\infty", "\\infty")])
+def test_an_infinite_gold_is_wrong_only_with_the_other_sign(gold: str, wrong: str) -> None:
+    # Infinity plus one is infinity: an `off_by_one` would be a right answer.
+    probes = {probe.kind: probe for probe in math_probes(gold)}
+    params = MathParams(gold=gold)
+    scored = SCORER.score(Sample(completion=probes["sign"].completion), params)
+    assert "off_by_one" not in probes and probes["sign"].form == wrong
+    assert (scored.verdict, scored.score) == ("incorrect", 0.0)

@@ -9,7 +9,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from referee.service.api import create_app
 from referee.service.backend import EmbeddedBackend
 from referee.service.executor import Executor
+from referee.service.settings import Settings
 from tests.service.api.conftest import client
 
 pytestmark = pytest.mark.anyio
@@ -159,17 +160,36 @@ async def test_the_executor_scores_the_canaries_and_nothing_at_rate_zero(
 
 # ---- a failing canary ---------------------------------------------------------------------
 
+GRADER_REGRESSION = "tests.service.canary_plugins:Regression"
+"""Loaded by name in the scoring processes only: importing it here would break this process's
+math scorer too."""
+
+
+@pytest.fixture(scope="module")
+def broken_executor() -> Iterator[Executor]:
+    """Scoring processes whose math grader calls every answer correct (a plugin's doing)."""
+    settings = Settings(workers=1, item_timeout_s=2.0, scorer_plugins=(GRADER_REGRESSION,))
+    with Executor(settings) as broken:
+        yield broken
+
+
 FAILING = [
-    # (gold, the canary that fails, expected, got): golds the grader really misreads
-    ("\\infty", "off_by_one", 0.0, 1.0),  # infinity plus one is infinity: scores 1
+    # (executor, gold, the canary that fails, expected, got)
+    # a gold column the grader misreads: a value with its approximation and a unit, whose
+    # perturbation `... minutes + 1` is read as the gold again
+    ("executor", "$\\frac{40}{3} \\approx 13.33$ minutes", "off_by_one", 0.0, 1.0),
+    ("broken_executor", "4", "off_by_one", 0.0, 1.0),  # a grader that passes everything
 ]
 
 
 @pytest.mark.parametrize(("strict", "status"), [(False, 200), (True, 503)])
-@pytest.mark.parametrize(("gold", "kind", "expected", "got"), FAILING, ids=["infty"])
+@pytest.mark.parametrize(
+    ("which", "gold", "kind", "expected", "got"), FAILING, ids=["gold-3:00", "grader-always-1"]
+)
 async def test_a_failing_canary_shows_in_metrics_logs_and_readiness(
-    executor: Executor,
+    request: pytest.FixtureRequest,
     caplog: pytest.LogCaptureFixture,
+    which: str,
     gold: str,
     kind: str,
     expected: float,
@@ -177,8 +197,9 @@ async def test_a_failing_canary_shows_in_metrics_logs_and_readiness(
     strict: bool,
     status: int,
 ) -> None:
+    scoring: Executor = request.getfixturevalue(which)
     items = [math(gold, "1", id="q9-0", group="q9"), math(gold, "2", id="q9-1", group="q9")]
-    app = app_over(executor, canary_rate=1.0, canary_strict=strict)
+    app = app_over(scoring, canary_rate=1.0, canary_strict=strict)
     async with client(app) as http:
         before = await http.get("/readyz")
         with caplog.at_level(logging.WARNING, logger="referee.canary"):

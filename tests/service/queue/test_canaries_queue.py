@@ -81,15 +81,19 @@ async def test_a_job_read_from_another_replica_has_no_canaries(
     assert outcomes(counts) == {"pass": BATCH_CANARIES, "fail": 0, "undecided": 0}
 
 
+# A gold column the grader misreads: its perturbation `... minutes + 1` reads as the gold.
+MISREAD_GOLD = "$\\frac{40}{3} \\approx 13.33$ minutes"
+
+
 async def test_a_failing_canary_over_the_queue_degrades_readiness(
     redis_url: str, workers: WorkerProcs
 ) -> None:
     replica = Replica(redis_url, canary_rate=1.0)
     try:
-        await replica.http.post("/v1/rewards", json={"items": [math("\\infty", "3", id="t-0")]})
+        await replica.http.post("/v1/rewards", json={"items": [math(MISREAD_GOLD, "3", id="t-0")]})
         counts = await canary_counts(replica.http)
         ready = await replica.http.get("/readyz")
     finally:
         await replica.close()
-    assert counts[("math", "off_by_one", "fail")] == 1.0  # infinity plus one is infinity
+    assert counts[("math", "off_by_one", "fail")] == 1.0
     assert ready.status_code == 200 and ready.json()["status"] == "degraded"
