@@ -5,11 +5,12 @@ written only inside the reasoning does not count. Extraction is in `math_extract
 in `math_equiv`; this module applies the caps and maps outcomes to scores.
 
 Verdicts and scores:
-- `correct` 1.0; `incorrect` 0.0 (details `reason`: `hedged`, `unit_mismatch`, `several_answers`,
-  `false_equation` when a math-verify match was overruled);
-- `no_answer` 0.0: no box (no marker in `any` mode), an empty or unbalanced last box, or an
-  unterminated `<think>` (details `reason`: `no_box`, `no_marker`, `empty_box`,
-  `unbalanced_box`);
+- `correct` 1.0; `incorrect` 0.0 (details `reason` when an equal reading was overruled:
+  `several_answers` (the `boxes` policy), `hedged`, `unit_mismatch`, `false_equation`,
+  `different_equation`, `missing_parts`, `variable_case`; see `math_equiv`);
+- `no_answer` 0.0: no box (no marker in `any` mode), an empty or unbalanced last box, an empty
+  `<answer>` block in `any` mode, or an unterminated `<think>` (details `reason`: `no_box`,
+  `no_marker`, `empty_box`, `unbalanced_box`, `empty_answer`);
 - `unsimplified` 0.0: arithmetic on literals for a plain-number gold (`allow_unsimplified`
   turns this off); `answer_unparsable` 0.0: math-verify cannot read the answer;
 - `answer_too_long` 0.0: the answer exceeds max(max_answer_chars, 4 * len(gold));

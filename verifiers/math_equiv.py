@@ -4,6 +4,8 @@
 per process. Paths, cheapest first (`method` in the result):
 
 1. `choice`: letters and yes/no/true/false as words (`math_literals.as_choice`).
+   Times of day (`3:30 p.m.`, `15:30`) compare as times (`exact`); text answers as words
+   without case, articles or plural `s` (`\\text{an Ellipse}` is `ellipse`; method `text`).
 2. `exact`: literals and intervals/tuples/sets of them as Python `Fraction`s, no sympy
    (`math_literals.as_exact`, `exact_equal`).
 3. `sympy`: math-verify parses both (`\\boxed{...}`-wrapped, LaTeX extraction only: its plain
@@ -12,12 +14,22 @@ per process. Paths, cheapest first (`method` in the result):
    the executor bounds our time instead). Importing this module installs the corrections of
    `math_corrections` in math-verify's grader (exact comparison of exact numbers, and so on).
 
-Guards on top of math-verify, here:
+When a reading is not equal, others are tried (`_other_readings`): a gold naming one unknown
+for several values (`a = 4, -8, -10`) as its values; inequalities and set-builder sets as
+intervals (`math_intervals`: `x > 5` is `(5, \\infty)`); an answer's decimal comma beside a
+unit (`1,6 \\mathrm{~cm}`) for a one-number gold.
+
+Guards on top of math-verify, here (`reason` in the judgement):
 - a trailing `\\text{...}`, which math-verify drops as a unit, fails the answer when it hedges
-  (`2 \\text{ (or 3)}`: a word like or/maybe, or a digit) or names a known unit other than the
-  gold's (`5 \\text{ cm}` vs `5 \\text{ m}`); scale words are values, not units
-  (`math_literals.prepare_latex` reads `5 \\text{ million}` as `5 \\times 10^{6}`);
-- an equation between numbers is false when its sides differ (`\\boxed{3 = 2}` is not 2);
+  (`hedged`: `2 \\text{ (or 3)}`, a word like or/maybe, or a digit); the units of both sides
+  (`math_units.unit_of`: words, `\\text{}`, `^\\circ`, `%`, `\\$`) must agree when both name one
+  (`unit_mismatch`: `5 \\text{ cm}` vs `5 \\text{ m}`, `\\$36` vs `36\\%`, am vs pm); scale words
+  are values (`math_literals.prepare_latex` reads `5 \\text{ million}` as `5 \\times 10^{6}`);
+- an equation between numbers is false when its sides differ (`false_equation`: `3 = 2`);
+- two equations math-verify matches must be the same equation (`different_equation`: their
+  sides' differences proportional; without unknowns, the same two sides);
+- a gold of several parts is not matched by one value (`missing_parts`), and `3r^2` is not
+  `3R^2` (`variable_case`: math-verify folds case);
 - a set or list answer to a single-value gold is a hedge (`\\boxed{2, 3}` for gold 2);
 - a gold naming one unknown for several values (`a = 4, -8, -10`) also takes the values;
 - an answer written exactly as the gold (spacing and text wrappers aside) is equal without
@@ -45,6 +57,8 @@ from sympy import (
     MatrixBase,
     Set,
     Tuple,
+    cancel,
+    simplify,
 )
 
 from referee.verifiers.math_corrections import exact_numbers_equal
@@ -55,118 +69,36 @@ from referee.verifiers.math_extract import (
     top_level_parts,
     unwrap_answer,
 )
+from referee.verifiers.math_intervals import as_interval
 from referee.verifiers.math_literals import (
     LIST_COMMA_RE,
-    TEXT_CMD,
     Exact,
+    Time,
     as_choice,
     as_exact,
+    as_text,
+    as_time,
     compact,
     exact_equal,
     is_plain_number,
     is_unsimplified,
     prepare_latex,
 )
+from referee.verifiers.math_units import HEDGE_WORDS, TEXT_CMD, trailer, unit_of
 
 # ---- guards on the answer's trailing text ----------------------------------------------------
 
-_TRAILING_TEXT_RE = re.compile(TEXT_CMD + r"\s*\{([^{}]*)\}\s*(\^\s*(?:\{[^{}]*\}|\S))?\s*\.?\s*$")
-_TRAILING_WORD_RE = re.compile(r"(?<=[\d}\s])\s*([A-Za-z]+)\s*(\^\s*(?:\{[^{}]*\}|\S))?\s*$")
-_HEDGE_WORDS = frozenset(
-    [
-        "or",
-        "and",
-        "maybe",
-        "possibly",
-        "perhaps",
-        "either",
-        "probably",
-        "otherwise",
-        "else",
-        "unless",
-        "if",
-        "not",
-    ]
-)
-_SCALE_WORDS = frozenset(["hundred", "thousand", "million", "billion", "trillion", "dozen"])
-_UNIT_ALIASES = {
-    "mm": "mm millimeter millimetre",
-    "cm": "cm centimeter centimetre",
-    "m": "m meter metre",
-    "km": "km kilometer kilometre",
-    "in": "in inch inches",
-    "ft": "ft foot feet",
-    "yd": "yd yard",
-    "mi": "mi mile",
-    "mg": "mg milligram",
-    "g": "g gram",
-    "kg": "kg kilogram",
-    "lb": "lb lbs pound",
-    "oz": "oz ounce",
-    "s": "s sec second",
-    "min": "min minute",
-    "h": "h hr hrs hour",
-    "day": "day",
-    "week": "week",
-    "month": "month",
-    "year": "year yr yrs",
-    "ml": "ml milliliter millilitre",
-    "l": "l liter litre",
-    "deg": "deg degree",
-    "rad": "rad radian",
-    "dollar": "dollar",
-    "cent": "cent",
-}
-_UNITS = {alias: unit for unit, aliases in _UNIT_ALIASES.items() for alias in aliases.split()}
-_TRAILING_WORDS = frozenset(_UNITS) | _SCALE_WORDS
-
-
-@dataclass(frozen=True)
-class _Trailer:
-    words: tuple[str, ...]
-    has_digit: bool
-    power: str
-
-    def unit(self) -> str | None:
-        """The canonical unit named by the words, with its power (`cm^2`), if known."""
-        words = list(self.words)
-        power = re.sub(r"[^\d]", "", self.power)
-        if words and words[0] in {"square", "sq", "cubic"}:
-            power = "2" if words.pop(0) != "cubic" else "3"
-        if len(words) != 1:
-            return None
-        word = words[0]
-        plural = len(word) > 3 and word.endswith("s")
-        unit = _UNITS.get(word) or (_UNITS.get(word[:-1]) if plural else None)
-        return f"{unit}^{power}" if unit and power not in {"", "1"} else unit
-
-
-def _trailer(text: str) -> _Trailer | None:
-    """The trailing `\\text{...}` (or bare unit word) that math-verify would drop as a unit."""
-    match = _TRAILING_TEXT_RE.search(text)
-    if match is None:
-        match = _TRAILING_WORD_RE.search(text)
-        if match is None or match.group(1).lower() not in _TRAILING_WORDS:
-            return None
-    if not text[: match.start()].strip():
-        return None
-    content = match.group(1).lower()
-    words = tuple(re.findall(r"[a-z]+", content))
-    return _Trailer(words, any(c.isdigit() for c in content), match.group(2) or "")
-
 
 def trailer_problem(gold: str, pred: str) -> str | None:
-    """Why the pred's trailing text makes it wrong (`hedged`, `unit_mismatch`), if so."""
-    pred_trailer = _trailer(pred)
-    if pred_trailer is None:
-        return None
-    gold_trailer = _trailer(gold)
-    if gold_trailer == pred_trailer:
-        return None
-    if pred_trailer.has_digit or _HEDGE_WORDS.intersection(pred_trailer.words):
+    """Why the pred's trailing text or unit makes it wrong (`hedged`, `unit_mismatch`), if so."""
+    pred_trailer = trailer(pred)
+    if (
+        pred_trailer is not None
+        and pred_trailer != trailer(gold)
+        and (pred_trailer.has_digit or HEDGE_WORDS.intersection(pred_trailer.words))
+    ):
         return "hedged"
-    gold_unit = gold_trailer.unit() if gold_trailer else None
-    pred_unit = pred_trailer.unit()
+    gold_unit, pred_unit = unit_of(prepare_latex(gold)), unit_of(prepare_latex(pred))
     if gold_unit and pred_unit and gold_unit != pred_unit:
         return "unit_mismatch"
     return None
@@ -231,6 +163,62 @@ def _false_equation(pred: Any) -> bool:
     )
 
 
+def _different_equation(gold: Any, pred: Any) -> bool:
+    """Two equations math-verify matched that are not the same equation: their sides'
+    differences must be proportional (`x^2+2x+10=0` is not `x^2-2x+10=0`, though neither has a
+    real root), and an equation without unknowns must state the same two sides
+    (`\\log_6 36 = 2` is not `\\log_6(1/36) = -2`, though both are true)."""
+    if not (isinstance(gold, Eq) and isinstance(pred, Eq)):
+        return False
+    gold_diff, pred_diff = gold.lhs - gold.rhs, pred.lhs - pred.rhs
+    if not gold_diff.free_symbols and not pred_diff.free_symbols:
+        same = _same_value(gold.lhs, pred.lhs) and _same_value(gold.rhs, pred.rhs)
+        swapped = _same_value(gold.lhs, pred.rhs) and _same_value(gold.rhs, pred.lhs)
+        return not (same or swapped)
+    try:
+        ratio = cancel(gold_diff / pred_diff)
+        if ratio.free_symbols:
+            ratio = simplify(ratio)
+    except Exception:  # sympy raises a wide variety of errors on odd expressions
+        return False
+    return bool(ratio.free_symbols) or ratio == 0
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    decided = exact_numbers_equal(a, b)
+    if decided is not None:
+        return decided
+    return not _numbers_differ(a, b)
+
+
+_SEVERAL_VALUES_RE = re.compile(r"[,;]|=.*=|\\q?quad|\\pm|\\mp|\\cup|\bor\b|\band\b")
+
+
+def _missing_parts(gold: str, pred: str) -> bool:
+    """A gold of several parts matched by one value (math-verify reads `30 \\mathrm{mph}, 40
+    \\mathrm{mph}` as 30 alone)."""
+    return len(top_level_parts(gold)) > 1 and not _SEVERAL_VALUES_RE.search(pred)
+
+
+_TEX_TEXT_RE = re.compile(
+    r"(?:" + TEXT_CMD + r"|\\math(?:bb|cal|frak|scr))\s*\{[^{}]*\}|\\[A-Za-z]+"
+)
+_VARIABLE_RE = re.compile(r"(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
+
+
+def _variables(text: str) -> set[str]:
+    return set(_VARIABLE_RE.findall(_TEX_TEXT_RE.sub(" ", text)))
+
+
+def _variable_case_differs(gold: str, pred: str) -> bool:
+    """`3r^2` for `3R^2`: the same letters in another case name other variables (math-verify
+    folds case)."""
+    gold_vars, pred_vars = _variables(gold), _variables(pred)
+    return gold_vars != pred_vars and {v.lower() for v in gold_vars} == {
+        v.lower() for v in pred_vars
+    }
+
+
 def _hedged_set(gold: Any, pred: Any) -> bool:
     """Several values for a single-valued gold (math-verify rejects these too; kept as a net)."""
     return (
@@ -251,6 +239,8 @@ class Gold:
     listed: bool
     """Whether the gold separates items with a comma and a space (`2, 125` is not `2,125`)."""
     choice: str | None
+    time: Time | None
+    text: tuple[str, ...] | None
     exact: Exact | None
     plain_number: bool
     complex: bool
@@ -266,6 +256,8 @@ def analyse_gold(gold: str) -> Gold:
         compact=compact(content),
         listed=bool(LIST_COMMA_RE.search(content)),
         choice=choice,
+        time=None if choice else as_time(content),
+        text=None if choice else as_text(content),
         exact=None if choice else as_exact(content),
         plain_number=is_plain_number(content),
         complex=nesting_depth(content) > MAX_NESTING or is_huge(content),
@@ -273,7 +265,7 @@ def analyse_gold(gold: str) -> Gold:
 
 
 def gold_is_parsable(gold: Gold) -> bool:
-    if gold.choice is not None or gold.exact is not None:
+    if gold.choice is not None or gold.exact is not None or gold.time is not None:
         return True
     return bool(gold.content) and parse_answer(gold.content) is not None
 
@@ -292,6 +284,10 @@ class Judgement:
 
 
 def _equal(gold: Gold, pred: str, allow_unsimplified: bool, method: str) -> Judgement:
+    """The judgement of a pred whose value equals the gold's: its unit and form may still fail."""
+    problem = trailer_problem(gold.content, pred)
+    if problem is not None:
+        return Judgement("incorrect", method, problem)
     if not allow_unsimplified and gold.plain_number and is_unsimplified(pred):
         return Judgement("unsimplified", method)
     return Judgement("correct", method)
@@ -308,11 +304,14 @@ def _judge_sympy(gold: Gold, pred: str, allow_unsimplified: bool) -> Judgement:
         gold_parsed, pred_parsed, timeout_seconds=None
     ):
         return Judgement("incorrect", "sympy")
-    problem = trailer_problem(gold.content, pred)
-    if problem is None and _false_equation(pred_parsed):
-        problem = "false_equation"
-    if problem is not None:
-        return Judgement("incorrect", "sympy", problem)
+    if _false_equation(pred_parsed):
+        return Judgement("incorrect", "sympy", "false_equation")
+    if _different_equation(gold_parsed, pred_parsed):
+        return Judgement("incorrect", "sympy", "different_equation")
+    if _missing_parts(gold.content, pred):
+        return Judgement("incorrect", "sympy", "missing_parts")
+    if _variable_case_differs(gold.content, pred):
+        return Judgement("incorrect", "sympy", "variable_case")
     return _equal(gold, pred, allow_unsimplified, "sympy")
 
 
@@ -335,11 +334,36 @@ def judge(gold_text: str, pred: str, allow_unsimplified: bool) -> Judgement:
     A gold naming one unknown for several values (`a = 4, -8, -10`) also takes the values.
     """
     judgement = _judge(gold_text, pred, allow_unsimplified)
-    if judgement.verdict != "correct" and (listed := _listed_values(gold_text)) is not None:
-        alternative = _judge(listed, pred, allow_unsimplified)
+    if judgement.verdict == "correct":
+        return judgement
+    for gold_form, pred_form in _other_readings(gold_text, pred):
+        alternative = _judge(gold_form, pred_form, allow_unsimplified)
         if alternative.verdict == "correct":
             return alternative
     return judgement
+
+
+_DECIMAL_COMMA_IN_RE = re.compile(
+    r"(?<![\d,])(0|\d+(?=,(?:\d{1,2}|\d{4,})(?![\d,]))),(\d+)(?![\d,])"
+)
+
+
+def _other_readings(gold_text: str, pred: str) -> list[tuple[str, str]]:
+    """Other (gold, answer) readings to try when the first is not equal: a gold naming one
+    unknown for several values (`a = 4, -8, -10`); inequalities as intervals (`x > 5`);
+    an answer's decimal comma beside a unit (`1,6 \\mathrm{~cm}`) for a one-number gold."""
+    readings = []
+    if (listed := _listed_values(gold_text)) is not None:
+        readings.append((listed, pred))
+    gold_interval, pred_interval = as_interval(unwrap_answer(gold_text)), as_interval(pred)
+    if gold_interval is not None or pred_interval is not None:
+        readings.append((gold_interval or gold_text, pred_interval or pred))
+    gold = analyse_gold(gold_text)
+    if gold.exact is not None and gold.exact.kind == "num" and not LIST_COMMA_RE.search(pred):
+        pointed = _DECIMAL_COMMA_IN_RE.sub(r"\1.\2", pred)
+        if pointed != pred:
+            readings.append((gold_text, pointed))
+    return readings
 
 
 def _judge(gold_text: str, pred: str, allow_unsimplified: bool) -> Judgement:
@@ -347,6 +371,11 @@ def _judge(gold_text: str, pred: str, allow_unsimplified: bool) -> Judgement:
     if gold.choice is not None:
         chosen = as_choice(pred, is_gold=False)
         return Judgement("correct" if chosen == gold.choice else "incorrect", "choice")
+    if gold.time is not None and (pred_time := as_time(pred)) is not None:
+        return Judgement("correct" if gold.time.same(pred_time) else "incorrect", "exact")
+    # Text that differs may still be equal to sympy (`\\text{infinity}`), so only a match decides.
+    if gold.text is not None and as_text(pred) == gold.text:
+        return Judgement("correct", "text")
     if compact(pred) == gold.compact and bool(LIST_COMMA_RE.search(pred)) == gold.listed:
         return _equal(gold, pred, allow_unsimplified, "exact")
     if gold.exact is not None and (pred_exact := as_exact(pred, decimal_comma=True)) is not None:

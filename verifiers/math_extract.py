@@ -37,6 +37,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from referee.verifiers.math_units import is_unit_word
+
 AnswerMode = Literal["boxed", "any"]
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
@@ -88,10 +90,23 @@ def extract_answer(answer_part: str, mode: AnswerMode) -> Extraction:
             return Extraction(None, len(boxes), "empty_box")
         contents = (_box_content(answer_part, box.end()) for box in boxes)
         candidates = tuple(c.strip() for c in contents if c is not None and c.strip())
-        return Extraction(content.strip(), len(boxes), "boxed", candidates)
+        # Other answers beside the boxes are offers too: an `<answer>` block, and in `any`
+        # mode the markers' values (those holding a box are the box itself).
+        offers = [tag.strip() for tag in _ANSWER_TAG_RE.findall(answer_part)[-1:]]
+        if mode == "any":
+            offers += _marker_values(_ANSWER_TAG_RE.sub(" ", answer_part))
+        extra = tuple(
+            c
+            for offer in offers
+            if offer and not _BOX_RE.search(offer)
+            for c in _value_candidates(_clean_marked_value(offer) or offer)
+        )
+        return Extraction(content.strip(), len(boxes), "boxed", candidates + extra)
     if mode == "any":
         tagged = _ANSWER_TAG_RE.findall(answer_part)
-        if tagged and tagged[-1].strip():
+        if tagged and not tagged[-1].strip():
+            return Extraction(None, 0, "empty_answer")
+        if tagged:
             # open-r1's template: the answer block may itself hold a marker ("The answer is 3").
             inner = tagged[-1]
             values = _marker_values(inner) or [v for v in [_clean_marked_value(inner)] if v]
@@ -204,6 +219,7 @@ _SENTENCE_SPLIT_RE = re.compile(
 )
 _HEDGE_RE = re.compile(r"(?i)\b(?:maybe|perhaps|possibly|alternatively|or|might|could)\b")
 _WORD_RE = re.compile(r"[A-Za-z]{2,}")
+_TEX_GROUP_RE = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
 _NUMBER_TOKEN_RE = re.compile(r"(?<![\w.,/])-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?(?![\w/]|[.,]\d)")
 _VALUE_CHAR_RE = re.compile(r"[\d+\-*/^=<>\\]")
 _BARE_ANSWER_CHARS = 60
@@ -235,15 +251,27 @@ def _value_candidates(value: str) -> tuple[str, ...]:
 
 
 def _is_sentence(prose: str) -> bool:
-    return len(_WORD_RE.findall(prose)) >= 2
+    """Two words or more that are not TeX, units or scale words (`125 \\text{ km}` is a value)."""
+    bare = _TEX_GROUP_RE.sub(" ", prose)
+    words = [w for w in _WORD_RE.findall(bare) if not is_unit_word(w.lower())]
+    return len(words) >= 2
 
 
 def _sentence_values(sentence: str) -> tuple[str, ...]:
     spans = _math_spans(sentence)
     if spans:
         return tuple(spans)
-    numbers = _NUMBER_TOKEN_RE.findall(_MATH_SPAN_RE.sub(" ", sentence))
-    return (numbers[0],) if len(numbers) == 1 else ()
+    prose = _MATH_SPAN_RE.sub(" ", sentence)
+    numbers = list(_NUMBER_TOKEN_RE.finditer(prose))
+    if len(numbers) != 1:
+        return ()
+    unit_words = []
+    for word in re.findall(r"[A-Za-z]+", prose[numbers[0].end() :])[:4]:
+        if not is_unit_word(word.lower()):
+            break
+        unit_words.append(word)
+    unit = f" \\text{{ {' '.join(unit_words)}}}" if unit_words else ""
+    return (numbers[0].group(0) + unit,)
 
 
 def _unwrapped_prose(text: str) -> str:
@@ -447,7 +475,7 @@ def _binomial_size(n_size: float, k_size: float) -> tuple[float, float]:
 # ---- parts of a several-part answer -------------------------------------------------------------
 
 _PART_SEPARATOR_RE = re.compile(
-    r"(?:,(?!\d{3}(?!\d))|;)(?:\s|\\[,;: !])*|\\q?quad"
+    r"(?:,(?!(?:\\!)?\d{3}(?!\d))|;)(?:\s|\\[,;: !])*|\\q?quad"
     r"|\\text\s*\{\s*(?:and|or|,)\s*\}|\s(?:and|or)\s"
 )
 

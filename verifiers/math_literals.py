@@ -21,9 +21,10 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from referee.verifiers.math_units import HEDGE_WORDS, TEXT_CMD
+
 # ---- string normalisation -------------------------------------------------------------------
 
-TEXT_CMD = r"\\(?:text|textrm|textnormal|textbf|textit|textsf|mathrm|mathbf|mathit|mbox)"
 _TEXT_WRAP_RE = re.compile(TEXT_CMD + r"\s*\{([^{}]*)\}")
 _DIGIT_GROUP_SEP_RE = re.compile(r"(?<=\d)(?:\\[,!; ]|\{,\}|~)(?=\d{3}(?!\d))")
 _SPACE_GROUPS_RE = re.compile(r"[+-]?\d{1,3}(?: \d{3})+")
@@ -49,8 +50,17 @@ def _unwrap_text(text: str) -> str:
 
 
 def prepare_latex(text: str) -> str:
-    """Fix what math-verify misreads: `1\\,000` (it reads 0), `1 234` (235), `30°`, and
-    `\\mathrm{e}` (it fails on Euler's number set upright)."""
+    """Fix what math-verify misreads: `1\\,000` (it reads 0), `1 234` (235), `30°`,
+    `\\mathrm{e}` (it fails on Euler's number set upright), e-notation, scale words, `percent`,
+    dashes as minus signs, `1 4/5` (mixed), repeating decimals (`0.\\overline{3}`,
+    `4.666\\ldots`), a unit in parentheses (`135 (minutes)`), trailing punctuation and quotes."""
+    text = strip_trailing_punctuation(_UNICODE_SQRT_RE.sub(r"\\sqrt{\1}", text.translate(_DASHES)))
+    for symbol, latex in _UNICODE_MATH.items():
+        text = text.replace(symbol, latex)
+    text = _TRAILING_NOUNS_RE.sub(_wrap_nouns, text)
+    text = _PAREN_UNIT_RE.sub(r"\1 \\text{ \2}", text)
+    text = _REPEATING_RE.sub(_repeating_fraction, text)
+    text = _MIXED_SLASH_RE.sub(_mixed_fraction, text)
     text = _DIGIT_GROUP_SEP_RE.sub("", text.replace("°", "^{\\circ}"))
     text = _E_NOTATION_RE.sub(r"\1\\times 10^{\2}", text)
     text = _SCALE_WORD_RE.sub(
@@ -60,6 +70,74 @@ def prepare_latex(text: str) -> str:
     return text.replace(" ", "") if _SPACE_GROUPS_RE.fullmatch(text.strip()) else text
 
 
+_UNICODE_SQRT_RE = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z]|\{[^{}]*\}|\([^()]*\))")
+_UNICODE_MATH = {
+    "½": "\\frac{1}{2}",
+    "⅓": "\\frac{1}{3}",
+    "¼": "\\frac{1}{4}",
+    "¾": "\\frac{3}{4}",
+    "∞": "\\infty ",
+    "π": "\\pi ",
+    "×": "\\times ",
+    "·": "\\cdot ",
+    "≤": "\\le ",
+    "≥": "\\ge ",
+    "≠": "\\neq ",
+    "¢": "\\text{ cents}",
+}
+# Words after a number at the end, outside TeX: `18 dollars`, `3 bolts` (math-verify would
+# read letters as a product of symbols); they become `\text{...}`, which it drops as a unit.
+_TRAILING_NOUNS_RE = re.compile(r"(?<=[\d}])(\s+)((?:[A-Za-z]{3,}\s*){1,4})$")
+_FUNCTION_WORDS = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "mod"})
+
+
+def _wrap_nouns(match: re.Match[str]) -> str:
+    words = match.group(2).split()
+    if any(w.lower() in _FUNCTION_WORDS or w.lower() in HEDGE_WORDS for w in words):
+        return match.group(0)
+    return f"{match.group(1)}\\text{{ {' '.join(words)}}}"
+
+
+# The minus sign and the en dash models write for it; an em dash sets words apart.
+_DASHES = str.maketrans({"\u2013": "-", "\u2212": "-"})
+_PAREN_UNIT_RE = re.compile(r"(\d)\s*\(\s*([A-Za-z][A-Za-z ]*?)\s*\)\s*$")
+_REPEATING_RE = re.compile(
+    r"(?<![\d.])(\d+)\.(\d*)\\overline\s*\{(\d+)\}"
+    r"|(?<![\d.])(\d+)\.(\d*?)(\d)\6{2,}\s*(?:\\[lc]dots|\.\.\.|\u2026)"
+)
+_MIXED_SLASH_RE = re.compile(r"(?<![\d.\w/])(\d+)\s+(\d+)/(\d+)(?![\d/.])")
+_TRAILING_PUNCT_RE = re.compile(
+    r"(?:\s*(?:[.,;:]|\\text\s*\{\s*[.,;:]\s*\}))+\s*$|(?<=[A-Za-z])[.,;:]+(?=\s*\}\s*$)"
+)
+_QUOTES_RE = re.compile(r"``|''|[\"\u201c\u201d]")
+
+
+def strip_trailing_punctuation(text: str) -> str:
+    """`9.`, `9\\text{.}`, `3, 5, 7.`, `\\text{Evelyn.}`, quotes: punctuation closing a
+    sentence, not part of the answer (`!` is a factorial; `\\ldots` and `...` are kept: they
+    may be repeating decimals)."""
+    if re.search(r"(?:\.\.\.|\\[lc]dots)\s*$", text):
+        return text
+    return _QUOTES_RE.sub("", _TRAILING_PUNCT_RE.sub("", text))
+
+
+def _repeating_fraction(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        whole, fixed, repeat = match.group(1), match.group(2), match.group(3)
+    else:
+        whole, fixed, repeat = match.group(4), match.group(5), match.group(6)
+    value = Fraction(int(whole)) + (Fraction(int(fixed), 10 ** len(fixed)) if fixed else 0)
+    value += Fraction(int(repeat), (10 ** len(repeat) - 1) * 10 ** len(fixed))
+    return f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _mixed_fraction(match: re.Match[str]) -> str:
+    whole, numerator, denominator = (int(g) for g in match.groups())
+    if not 0 < numerator < denominator:
+        return match.group(0)
+    return f"{whole}\\frac{{{numerator}}}{{{denominator}}}"
+
+
 def compact(text: str) -> str:
     """The string without spacing, `$`, text wrappers, `\\left`/`\\right`, `\\dfrac` variants."""
     text = _SPACING_RE.sub("", _unwrap_text(prepare_latex(text)))
@@ -67,7 +145,7 @@ def compact(text: str) -> str:
 
 
 def _strip_outer(text: str) -> str:
-    while len(text) > 2 and (text[0], text[-1]) in {("(", ")"), ("[", "]")}:
+    while len(text) > 2 and (text[0], text[-1]) in {("(", ")"), ("[", "]"), ("{", "}")}:
         text = text[1:-1].strip()
     return text
 
@@ -98,7 +176,7 @@ def as_choice(text: str, is_gold: bool) -> str | None:
 _THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL_COMMA_RE = re.compile(r"\d+,\d+")
 # A comma followed by a space (or TeX spacing) separates list items, never digit groups.
-LIST_COMMA_RE = re.compile(r",(?:\s|\\[,;: !]|~|\\q?quad)")
+LIST_COMMA_RE = re.compile(r",(?:\s|\\[,;: ]|~|\\q?quad)")
 _DECIMAL_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _FRACTION_RE = re.compile(r"[+-]?(?:\\frac(?:\{([+-]?\d+)\}|(\d))(?:\{(\d+)\}|(\d))|(\d+)/(\d+))")
 _INFINITIES = {"\\infty": math.inf, "+\\infty": math.inf, "-\\infty": -math.inf}
@@ -198,6 +276,12 @@ def exact_equal(gold: Exact, pred: Exact) -> bool | None:
             return False
         same = gold_interval == pred_interval
     elif (
+        "set" in (gold.kind, pred.kind)
+        and "num" not in (gold.kind, pred.kind)
+        and gold.kind != pred.kind
+    ):
+        return False  # `\\{1, 3\\}` is neither the point nor the interval `(1, 3)`
+    elif (
         gold.kind != pred.kind
         or gold_interval is not None
         or pred_interval is not None
@@ -220,6 +304,7 @@ _PLAIN_NUMBER_RE = re.compile(
 )
 _LITERAL_ARITHMETIC_RE = re.compile(r"(?:[\d.,+\-*/^!()\[\]{}%]|\\times|\\cdot|\\div|\\frac|\\%)+")
 _ASSIGNMENT_RE = re.compile(r"[A-Za-z]=")
+_MIXED_RE = re.compile(r"-?(\d+)\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))")
 
 
 def is_plain_number(text: str) -> bool:
@@ -227,6 +312,10 @@ def is_plain_number(text: str) -> bool:
     squeezed = re.sub(r"\\?%$", "", _strip_outer(compact(text)))
     if _PLAIN_NUMBER_RE.fullmatch(squeezed) or _DECIMAL_COMMA_RE.fullmatch(squeezed.lstrip("+-")):
         return True
+    mixed = _MIXED_RE.fullmatch(squeezed)
+    if mixed is not None:
+        numerator, denominator = (int(g) for g in mixed.groups()[1:] if g is not None)
+        return 0 < numerator < denominator
     fraction = _FRACTION_RE.fullmatch(squeezed)
     if fraction is None:
         return False
@@ -243,4 +332,57 @@ def is_unsimplified(text: str) -> bool:
         bool(_LITERAL_ARITHMETIC_RE.fullmatch(squeezed))
         and any(c.isdigit() for c in squeezed)
         and not is_plain_number(squeezed)
+    )
+
+
+# ---- times of day and text answers ----------------------------------------------------------
+
+_TIME_RE = re.compile(r"(\d{1,2})(?::|\{:\})(\d{2})(am|pm|noon|midnight)?")
+_ARTICLES = frozenset({"a", "an", "the"})
+_TEXT_ANSWER_RE = re.compile(r"[A-Za-z][A-Za-z' -]*")
+
+
+@dataclass(frozen=True)
+class Time:
+    hour: int
+    """0-11 on a 12-hour clock."""
+    minute: int
+    half: str | None
+    """`am`, `pm`, or None when the answer does not say."""
+
+    def same(self, other: Time) -> bool:
+        halves_agree = self.half is None or other.half is None or self.half == other.half
+        return (self.hour, self.minute) == (other.hour, other.minute) and halves_agree
+
+
+def as_time(text: str) -> Time | None:
+    """A time of day (`3:30 p.m.`, `15:30`, `5{:}45`, `12:00 \\text{ noon}`), else None."""
+    flat = re.sub(r"[\s.$~]|\\[,;: ]", "", _unwrap_text(text)).lower()
+    match = _TIME_RE.fullmatch(flat)
+    if match is None:
+        return None
+    hour, minute, half = int(match.group(1)), int(match.group(2)), match.group(3)
+    if hour > 23 or minute > 59 or (half and hour > 12):
+        return None
+    if half in ("noon", "midnight"):
+        half = "pm" if half == "noon" else "am"
+    if half is None and hour >= 12:
+        half = "pm" if hour < 24 and hour != 0 else "am"
+    if hour == 0:
+        half = "am"
+    return Time(hour % 12, minute, half)
+
+
+def as_text(text: str) -> tuple[str, ...] | None:
+    """A text answer's words, case folded, without articles, singular (`\\text{an Ellipse}` and
+    `ellipses` are `("ellipse",)`); None when `text` holds anything but words."""
+    plain = _unwrap_text(text).replace("$", "").strip()
+    if not _TEXT_ANSWER_RE.fullmatch(plain) or not re.search(r"[A-Za-z]{2}", plain):
+        return None
+    words = [w for w in re.findall(r"[a-z]+", plain.lower()) if w not in _ARTICLES]
+    return (
+        tuple(
+            w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words
+        )
+        or None
     )

@@ -698,3 +698,77 @@ def test_a_several_part_gold_refuses_a_missing_part() -> None:
 @pytest.mark.parametrize("answer", ["x²", "٣", "2^²", "10^{²}"])
 def test_unicode_digits_are_the_models_answer_not_a_scorer_error(answer: str) -> None:
     assert score("9", boxed(answer)).score == 0.0
+
+
+# ---- readings added with the labelled corpus (each row: gold, answer, accepted?) -------------
+
+READINGS = [
+    # units: a wrong unit is refused where either side names one; words and plurals match
+    ("unit-words-wrong", "$125$ miles", "125 \\text{ km}", False),
+    ("unit-words-same", "$125$ miles", "125 \\text{ mi}", True),
+    ("unit-rate-wrong", "70 miles per hour", "70 \\text{ km/h}", False),
+    ("unit-rate-same", "70 miles per hour", "70 \\text{ mph}", True),
+    ("hours-vs-minutes", "3.6 hours", "3.6 \\text{ minutes}", False),
+    ("degrees-vs-radians", "90^\\circ", "90 \\text{ radians}", False),
+    ("dollars-vs-cents", "\\$18.90", "18.90 \\text{ cents}", False),
+    ("dollars-vs-percent", "\\$36", "36\\%", False),
+    ("paren-unit-gold", "135 (minutes)", "135 \\text{ minutes}", True),
+    ("count-noun", "3", "3 bolts", True),
+    ("scale-word-value", "276,000", "276 \\text{ thousand}", True),
+    ("scale-word-wrong", "5", "5 \\text{ million}", False),
+    # times of day
+    ("time-pm", "3:30 p.m.", "3:30 \\text{ PM}", True),
+    ("time-24h", "3:30 p.m.", "15:30", True),
+    ("time-am-vs-pm", "1:58 am", "1:58 \\text{ p.m.}", False),
+    ("time-braced-colon", "5:45", "5{:}45", True),
+    # text answers
+    ("text-article", "\\text{ellipse}", "\\text{an ellipse}", True),
+    ("text-plural", "\\text{ellipse}", "\\text{ellipses}", True),
+    ("text-case", "all real numbers", "\\text{All real numbers}", True),
+    ("text-other-word", "\\text{ellipse}", "\\text{circle}", False),
+    # inequalities and intervals
+    ("ray", "(5,\\infty)", "x > 5", True),
+    ("ray-wrong-bracket", "(5,\\infty)", "x \\geq 5", False),
+    ("two-sided", "(3,4]", "3 < \\lambda \\le 4", True),
+    ("union", "(-\\infty, 2) \\cup (3, \\infty)", "x<2 \\text{ or } x>3", True),
+    ("set-builder", "$[2,+\\infty)$", "\\{a \\mid a \\ge 2\\}", True),
+    ("membership-gold", "x \\in [-2,7]", "-2 \\le x \\le 7", True),
+    ("set-is-not-interval", "(1,3)", "\\{1, 3\\}", False),
+    # punctuation, unicode, repeating decimals, mixed numbers, decimal commas
+    ("trailing-period", "9", "9.", True),
+    ("text-period", "9", "9\\text{.}", True),
+    ("factorial-kept", "5", "5!", False),
+    ("en-dash-minus", "-50", "\u201350", True),
+    ("em-dash-is-not-minus", "-50", "\u2014 50", False),
+    ("unicode-sqrt", "2\\sqrt{5}", "2\u221a5", True),
+    ("unicode-half", "\\frac{1}{2}", "\u00bd", True),
+    ("repeating-overline", "\\frac{1}{3}", "0.\\overline{3}", True),
+    ("repeating-dots", "\\frac{14}{3}", "4.666\\ldots", True),
+    ("mixed-slash", "5/4", "1 1/4", True),
+    ("mixed-latex-for-decimal", "2.5", "2\\frac{1}{2}", True),
+    ("decimal-comma-unit", "1.6", "1,6 \\mathrm{~cm}", True),
+    # equations and variables
+    ("equation-other-roots", "x^{2}-2 x+10=0", "x^2 + 2x + 10 = 0", False),
+    ("equation-scaled", "x^{2}-2 x+10=0", "2x^2 - 4x + 20 = 0", True),
+    ("equation-other-true-statement", "\\log_6(1/36)=-2", "\\log_6 36 = 2", False),
+    ("variable-case", "3R^2", "3r^2", False),
+    ("missing-part", "30 \\mathrm{mph}, 40 \\mathrm{mph}", "30 \\text{ mph}", False),
+    ("thousands-negative-space", "\\$32,\\!348", "32348", True),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer", "accepted"), table(READINGS))
+def test_readings(gold: str, answer: str, accepted: bool) -> None:
+    assert (score(gold, boxed(answer)).score == 1.0) == accepted
+
+
+OTHER_OFFERS = [
+    ("tag-and-box", "18", "<answer>20</answer> On reflection, $\\boxed{18}$.", "boxed"),
+    ("marker-and-box", "9", "$\\boxed{9}$ is what I said, but the answer is 10.", "any"),
+    ("empty-answer-tag", "18", "She makes 18 dollars.\n<answer></answer>", "any"),
+]
+
+
+@pytest.mark.parametrize(("gold", "completion", "mode"), table(OTHER_OFFERS))
+def test_other_answers_beside_a_box_count(gold: str, completion: str, mode: str) -> None:
+    assert score(gold, f"<think>x</think> {completion}", answer=mode).score == 0.0
