@@ -30,6 +30,7 @@ from sympy import (
     Float,
     Integer,
     UnevaluatedExpr,
+    log,
     nan,
     oo,
     zoo,
@@ -52,15 +53,34 @@ def _high_precision_equal(a: Any, b: Any) -> bool | None:
     if a == 0 or b == 0:
         other_is_zero: bool | None = (b if a == 0 else a).is_zero
         return other_is_zero
-    va, vb = a.evalf(60), b.evalf(60)
+    # Beyond 60 digits of magnitude, 60 significant digits cannot tell n from n + 1
+    # (`100!/2^50 + 1`): the precision grows with the magnitude, up to MAX_DIGITS_COMPARED.
+    rough_a, rough_b = a.evalf(15), b.evalf(15)
+    if not (isinstance(rough_a, Float) and isinstance(rough_b, Float)):
+        return None
+    magnitude = max(_digits(rough_a), _digits(rough_b))
+    if magnitude > MAX_DIGITS_COMPARED:
+        return None
+    digits = max(60, magnitude + 60)
+    va, vb = a.evalf(digits), b.evalf(digits)
     if not (isinstance(va, Float) and isinstance(vb, Float)):
         return None
     if min(va._prec, vb._prec) < 150:  # evalf of a hidden zero comes back as 0.e-159, 1 bit
         return None
     relative = abs(va - vb) / max(abs(va), abs(vb))
-    if relative < 1e-40:
+    if relative < Float(10) ** (20 - digits):
         return True
-    return False if relative > 1e-30 else None
+    return False if relative > Float(10) ** (30 - digits) else None
+
+
+MAX_DIGITS_COMPARED = 10_000
+"""Largest magnitude (in digits) compared to the unit: larger numbers keep 60 digits' doubt."""
+
+
+def _digits(value: Any) -> int:
+    """Digits before the point of a nonzero Float (0 below 1)."""
+    absolute = abs(value)
+    return 0 if absolute < 1 else int(log(absolute, 10).evalf(15)) + 1
 
 
 def exact_numbers_equal(a: Any, b: Any) -> bool | None:

@@ -265,7 +265,7 @@ def analyse_gold(gold: str) -> Gold:
 
 
 def gold_is_parsable(gold: Gold) -> bool:
-    if gold.choice is not None or gold.exact is not None or gold.time is not None:
+    if any(x is not None for x in (gold.choice, gold.exact, gold.time, gold.text)):
         return True
     return bool(gold.content) and parse_answer(gold.content) is not None
 
@@ -296,7 +296,12 @@ def _equal(gold: Gold, pred: str, allow_unsimplified: bool, method: str) -> Judg
 def _judge_sympy(gold: Gold, pred: str, allow_unsimplified: bool) -> Judgement:
     gold_parsed = parse_answer(gold.content)
     if gold_parsed is None:
-        return Judgement("gold_unparsable", "sympy")
+        # A time or text gold that sympy cannot read was read by its own path: an answer that
+        # path does not match is wrong, not undecided.
+        verdict: JudgeVerdict = (
+            "gold_unparsable" if gold.time is None and gold.text is None else "incorrect"
+        )
+        return Judgement(verdict, "sympy")
     pred_parsed = parse_answer(pred)
     if pred_parsed is None:
         return Judgement("answer_unparsable", "sympy")

@@ -32,6 +32,7 @@ like any completion, so they exercise the same path (workers, sandbox) the run u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -41,7 +42,15 @@ from referee.verifiers.code import CodeParams
 from referee.verifiers.code_formats import StdioTests
 from referee.verifiers.math import MathParams
 from referee.verifiers.math_extract import AnswerMode, unwrap_answer
-from referee.verifiers.math_literals import Exact, Value, as_choice, as_exact, exact_equal
+from referee.verifiers.math_intervals import as_interval
+from referee.verifiers.math_literals import (
+    Exact,
+    Value,
+    as_choice,
+    as_exact,
+    as_time,
+    exact_equal,
+)
 
 ProbeKind = Literal[
     "gold_boxed",
@@ -108,8 +117,12 @@ def math_probes(gold: str, answer_mode: AnswerMode = "boxed") -> list[Probe]:
     probes += [Probe(kind, boxed_completion(form), 0.0, form) for kind, form in wrong]
     if wrong:
         other = wrong[0][1]
+        # `x > 5 or x > 6` is the set `x > 5`: a hedge of an inequality is a right answer.
+        if as_interval(content) is None:
+            probes.append(
+                Probe("hedge", boxed_completion(f"{content} \\text{{ or }} {other}"), 0.0, other)
+            )
         probes += [
-            Probe("hedge", boxed_completion(f"{content} \\text{{ or }} {other}"), 0.0, other),
             Probe(
                 "several_boxes",
                 f"{_THINK}It is $\\boxed{{{other}}}$, or rather $\\boxed{{{content}}}$.",
@@ -173,22 +186,40 @@ def _equivalent_forms(content: str) -> list[str]:
     return [form for form in forms if form != content]
 
 
+_COMMANDS_RE = re.compile(r"\\(?:begin|end)\{[^}]*\}|\\[A-Za-z]+")
+
+
 def _perturbations(content: str) -> list[tuple[ProbeKind, str]]:
     choice = as_choice(content, is_gold=True)
     if choice is not None:
         flipped = {"yes": "no", "no": "yes", "true": "false", "false": "true"}
         other = flipped.get(choice) or ("A" if choice == "Z" else chr(ord(choice) + 1))
         return [("off_by_one", other)]
+    time = as_time(content)
+    if time is not None:
+        later = f"{(time.hour + 1) % 12 or 12}:{time.minute:02d}"
+        found_time: list[tuple[ProbeKind, str]] = [
+            ("off_by_one", later + (f" \\text{{ {time.half}}}" if time.half else ""))
+        ]
+        if time.half:
+            other_half = "am" if time.half == "pm" else "pm"
+            found_time.append(
+                ("sign", f"{time.hour or 12}:{time.minute:02d} \\text{{ {other_half}}}")
+            )
+        return found_time
     if content.replace(" ", "").lstrip("+") in _INFINITIES:
         # Infinity plus one is infinity: only the other sign is wrong.
         return [("sign", "\\infty" if content.strip().startswith("-") else "-\\infty")]
     value = _number(content)
     if value is None:
         moved = _moved_literal(content)
-        return [
-            ("off_by_one", moved if moved is not None else f"{content} + 1"),
-            ("sign", f"-\\left({content}\\right)"),
+        found_any: list[tuple[ProbeKind, str]] = [
+            ("off_by_one", moved if moved is not None else f"{content} + 1")
         ]
+        # A gold of zeros (a zero matrix) is its own negative.
+        if re.search(r"[1-9A-Za-z]", _COMMANDS_RE.sub("", content)):
+            found_any.append(("sign", f"-\\left({content}\\right)"))
+        return found_any
     found: list[tuple[ProbeKind, str]] = [("off_by_one", _write_like(value + 1, content))]
     if value != 0:
         found.append(("sign", _write(-value)))

@@ -754,6 +754,8 @@ READINGS = [
     ("variable-case", "3R^2", "3r^2", False),
     ("missing-part", "30 \\mathrm{mph}, 40 \\mathrm{mph}", "30 \\text{ mph}", False),
     ("thousands-negative-space", "\\$32,\\!348", "32348", True),
+    ("huge-off-by-one", "\\frac{100!}{2^{50}}", "\\frac{100!}{2^{50}} + 1", False),
+    ("huge-power-off-by-one", "2^{200}", "2^{200}+1", False),
 ]
 
 

@@ -31,6 +31,11 @@ GOLDS = [
     "(3, -1)",
     "\\pi/4",
     "\\text{Monday}",
+    "x > 5",
+    "[2, \\infty)",
+    "\\begin{pmatrix}0 & 0 \\\\ 0 & 0\\end{pmatrix}",
+    "\\frac{100!}{2^{50}}",
+    "3:30 p.m.",
 ]
 SCORER = MathScorer()
 
