@@ -12,7 +12,8 @@ Verdicts and scores:
   `<answer>` block in `any` mode, or an unterminated `<think>` (details `reason`: `no_box`,
   `no_marker`, `empty_box`, `unbalanced_box`, `empty_answer`);
 - `unsimplified` 0.0: arithmetic on literals for a plain-number gold (`allow_unsimplified`
-  turns this off); `answer_unparsable` 0.0: math-verify cannot read the answer;
+  turns this off; a fraction not in lowest terms is accepted unless `allow_unreduced` is off);
+  `answer_unparsable` 0.0: math-verify cannot read the answer;
 - `answer_too_long` 0.0: the answer exceeds max(max_answer_chars, 4 * len(gold));
 - `too_complex` 0.0: brackets nested deeper than 10 or a power/factorial with more than a
   million digits, unless the gold is like that itself (then the executor's kill bounds it);
@@ -47,6 +48,7 @@ from referee.verifiers.base import (
 )
 from referee.verifiers.contract import ScoreResult
 from referee.verifiers.math_equiv import (
+    Forms,
     Judgement,
     JudgeVerdict,
     analyse_gold,
@@ -99,7 +101,13 @@ class MathParams(ScorerParams):
     """Answers longer than max(this, 4 * len(gold)) get `answer_too_long`."""
     max_gold_chars: int = Field(default=10000, ge=1)
     allow_unsimplified: bool = False
-    """Accept `1+2` for a gold of 3 (see `math_equiv`)."""
+    """Accept arithmetic left for the grader (`1+2`, `2^{10}`, `5!`) for a plain-number gold."""
+    allow_unreduced: bool = True
+    """Accept a fraction of integers not in lowest terms (`\\frac{6}{8}` for `\\frac34`): a
+    computed value. False refuses it as `unsimplified`."""
+    answer_in_think: bool = False
+    """Read the final answer from the reasoning when the answer part has none (also after a
+    `<think>` that never closes). Off: R1's rule, an answer only inside `<think>` is none."""
     boxes: Literal["all", "last"] = "all"
     """Several boxes (in `any` mode also several markers, or several values in the last
     sentence). `all`: they are all the final answer: for a gold of one value each must equal
@@ -131,20 +139,26 @@ def _judge_final(gold: str, extraction: Extraction, params: MathParams) -> tuple
     assert extraction.answer is not None
     candidates = _distinct(extraction.candidates)
     if params.boxes == "last" or len(candidates) <= 1:
-        return judge(gold, extraction.answer, params.allow_unsimplified), extraction.answer
+        return judge(gold, extraction.answer, _forms(params)), extraction.answer
     wanted = gold_part_count(gold)
     if wanted > 1:
         combined = ", ".join(candidates)
         offered = sum(len(top_level_parts(candidate)) for candidate in candidates)
         if offered > wanted:
             return Judgement("incorrect", "guard", "several_answers"), combined
-        return judge(gold, combined, params.allow_unsimplified), combined
-    judgements = [judge(gold, c, params.allow_unsimplified) for c in candidates]
+        return judge(gold, combined, _forms(params)), combined
+    judgements = [judge(gold, c, _forms(params)) for c in candidates]
     if all(j.verdict == "correct" for j in judgements):
         return judgements[-1], extraction.answer
     if any(j.verdict == "correct" for j in judgements):
         return Judgement("incorrect", "guard", "several_answers"), ", ".join(candidates)
     return judgements[-1], candidates[-1]
+
+
+def _forms(params: MathParams) -> Forms:
+    if params.allow_unsimplified:
+        return "any"
+    return "unreduced" if params.allow_unreduced else "strict"
 
 
 class MathScorer(Scorer[MathParams]):
@@ -159,6 +173,8 @@ class MathScorer(Scorer[MathParams]):
             return _result("gold_unparsable")
         split = split_think(sample.completion, prompt_prefills_think(sample.prompt))
         extraction = extract_answer(split.answer, params.answer)
+        if extraction.answer is None and params.answer_in_think and split.reasoning:
+            extraction = extract_answer(split.reasoning, params.answer)
         if extraction.answer is None:
             return _result(
                 "no_answer", extracted=None, n_boxed=extraction.n_boxed, reason=extraction.source

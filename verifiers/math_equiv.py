@@ -1,6 +1,6 @@
 """Deciding whether an extracted answer string equals a gold answer string.
 
-`judge(gold, pred, allow_unsimplified)` returns a `Judgement` (verdict, method, reason), cached
+`judge(gold, pred, forms)` returns a `Judgement` (verdict, method, reason), cached
 per process. Paths, cheapest first (`method` in the result):
 
 1. `choice`: letters and yes/no/true/false as words (`math_literals.as_choice`).
@@ -35,7 +35,8 @@ Guards on top of math-verify, here (`reason` in the judgement):
 - an answer written exactly as the gold (spacing and text wrappers aside) is equal without
   parsing (`12:00`), unless one separates list items with `, ` and the other does not;
 - `unsimplified` (`math_literals.is_unsimplified`): arithmetic on literals for a plain-number
-  gold, unless `allow_unsimplified`.
+  gold, unless `forms` is `any`; with `unreduced` a fraction of integers not in lowest terms
+  (`\\frac{6}{8}`, `\\frac{35}{-9}`) is a computed value, not arithmetic.
 
 Percentages follow math-verify: `50\\%` equals both gold `50` and gold `0.5`. Degrees: `30^\\circ`
 equals `30`, radians do not. Units are not converted (`5 km` is not `5000 m`).
@@ -270,6 +271,10 @@ def gold_is_parsable(gold: Gold) -> bool:
     return bool(gold.content) and parse_answer(gold.content) is not None
 
 
+Forms = Literal["strict", "unreduced", "any"]
+"""Which unsimplified answers equal a plain-number gold: none (`strict`), fractions not in lowest
+terms (`unreduced`), or any arithmetic on literals (`any`)."""
+
 JudgeVerdict = Literal[
     "correct", "incorrect", "unsimplified", "answer_unparsable", "too_complex", "gold_unparsable"
 ]
@@ -283,17 +288,17 @@ class Judgement:
     reason: str | None = None
 
 
-def _equal(gold: Gold, pred: str, allow_unsimplified: bool, method: str) -> Judgement:
+def _equal(gold: Gold, pred: str, forms: Forms, method: str) -> Judgement:
     """The judgement of a pred whose value equals the gold's: its unit and form may still fail."""
     problem = trailer_problem(gold.content, pred)
     if problem is not None:
         return Judgement("incorrect", method, problem)
-    if not allow_unsimplified and gold.plain_number and is_unsimplified(pred):
+    if forms != "any" and gold.plain_number and is_unsimplified(pred, forms == "unreduced"):
         return Judgement("unsimplified", method)
     return Judgement("correct", method)
 
 
-def _judge_sympy(gold: Gold, pred: str, allow_unsimplified: bool) -> Judgement:
+def _judge_sympy(gold: Gold, pred: str, forms: Forms) -> Judgement:
     gold_parsed = parse_answer(gold.content)
     if gold_parsed is None:
         # A time or text gold that sympy cannot read was read by its own path: an answer that
@@ -317,7 +322,7 @@ def _judge_sympy(gold: Gold, pred: str, allow_unsimplified: bool) -> Judgement:
         return Judgement("incorrect", "sympy", "missing_parts")
     if _variable_case_differs(gold.content, pred):
         return Judgement("incorrect", "sympy", "variable_case")
-    return _equal(gold, pred, allow_unsimplified, "sympy")
+    return _equal(gold, pred, forms, "sympy")
 
 
 _NAMED_LIST_RE = re.compile(r"\s*[A-Za-z]\w*\s*=\s*(.+)", re.S)
@@ -333,16 +338,16 @@ def _listed_values(gold_text: str) -> str | None:
 
 
 @lru_cache(maxsize=65536)
-def judge(gold_text: str, pred: str, allow_unsimplified: bool) -> Judgement:
+def judge(gold_text: str, pred: str, forms: Forms) -> Judgement:
     """Compare an extracted answer to a gold answer; see the module docstring.
 
     A gold naming one unknown for several values (`a = 4, -8, -10`) also takes the values.
     """
-    judgement = _judge(gold_text, pred, allow_unsimplified)
+    judgement = _judge(gold_text, pred, forms)
     if judgement.verdict == "correct":
         return judgement
     for gold_form, pred_form in _other_readings(gold_text, pred):
-        alternative = _judge(gold_form, pred_form, allow_unsimplified)
+        alternative = _judge(gold_form, pred_form, forms)
         if alternative.verdict == "correct":
             return alternative
     return judgement
@@ -371,7 +376,7 @@ def _other_readings(gold_text: str, pred: str) -> list[tuple[str, str]]:
     return readings
 
 
-def _judge(gold_text: str, pred: str, allow_unsimplified: bool) -> Judgement:
+def _judge(gold_text: str, pred: str, forms: Forms) -> Judgement:
     gold = analyse_gold(gold_text)
     if gold.choice is not None:
         chosen = as_choice(pred, is_gold=False)
@@ -382,13 +387,13 @@ def _judge(gold_text: str, pred: str, allow_unsimplified: bool) -> Judgement:
     if gold.text is not None and as_text(pred) == gold.text:
         return Judgement("correct", "text")
     if compact(pred) == gold.compact and bool(LIST_COMMA_RE.search(pred)) == gold.listed:
-        return _equal(gold, pred, allow_unsimplified, "exact")
+        return _equal(gold, pred, forms, "exact")
     if gold.exact is not None and (pred_exact := as_exact(pred, decimal_comma=True)) is not None:
         same = exact_equal(gold.exact, pred_exact)
         if same is not None:
             if not same:
                 return Judgement("incorrect", "exact")
-            return _equal(gold, pred, allow_unsimplified, "exact")
+            return _equal(gold, pred, forms, "exact")
     if not gold.complex and (nesting_depth(pred) > MAX_NESTING or is_huge(pred)):
         return Judgement("too_complex", "guard")
-    return _judge_sympy(gold, pred, allow_unsimplified)
+    return _judge_sympy(gold, pred, forms)

@@ -304,6 +304,9 @@ _PLAIN_NUMBER_RE = re.compile(
 )
 _LITERAL_ARITHMETIC_RE = re.compile(r"(?:[\d.,+\-*/^!()\[\]{}%]|\\times|\\cdot|\\div|\\frac|\\%)+")
 _ASSIGNMENT_RE = re.compile(r"[A-Za-z]=")
+_INTEGER_FRACTION_RE = re.compile(
+    r"[+-]?(?:\\frac(?:\{[+-]?\d+\}|\d)(?:\{[+-]?\d+\}|\d)|\d+/[+-]?\d+|\(\d+\)/\(\d+\))"
+)
 _MIXED_RE = re.compile(r"-?(\d+)\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))")
 
 
@@ -323,9 +326,12 @@ def is_plain_number(text: str) -> bool:
     return denominator > 1 and math.gcd(numerator, denominator) == 1
 
 
-def is_unsimplified(text: str) -> bool:
-    """Arithmetic on numeric literals that is not a plain number (`1+2`, `\\frac{6}{2}`)."""
+def is_unsimplified(text: str, allow_unreduced: bool = False) -> bool:
+    """Arithmetic on numeric literals that is not a plain number (`1+2`, `\\frac{6}{2}`); with
+    `allow_unreduced`, one fraction of integers (`\\frac{6}{8}`, `\\frac{35}{-9}`) is plain."""
     squeezed = compact(text)
+    if allow_unreduced and _INTEGER_FRACTION_RE.fullmatch(squeezed):
+        return False
     if _ASSIGNMENT_RE.match(squeezed):
         squeezed = squeezed[2:]
     return (

@@ -311,8 +311,9 @@ UNSIMPLIFIED = [
     ("sum", "3", "1+2", "unsimplified"),
     ("product", "56088", "123 \\times 456", "unsimplified"),
     ("cdot", "10", "2 \\cdot 5", "unsimplified"),
-    ("improper-fraction", "3", "\\frac{6}{2}", "unsimplified"),
-    ("fraction-not-lowest", "0.5", "\\frac{2}{4}", "unsimplified"),
+    ("improper-fraction", "3", "\\frac{6}{2}", "correct"),
+    ("fraction-not-lowest", "0.5", "\\frac{2}{4}", "correct"),
+    ("sum-of-fractions", "1", "\\frac{1}{2}+\\frac{1}{2}", "unsimplified"),
     ("power", "1024", "2^{10}", "unsimplified"),
     ("factorial", "120", "5!", "unsimplified"),
     ("assignment", "3", "x = 1+2", "unsimplified"),
@@ -336,6 +337,22 @@ def test_unsimplified_answers(gold: str, answer: str, expected: str) -> None:
 
 def test_allow_unsimplified_accepts_arithmetic() -> None:
     assert verdict(score("3", boxed("1+2"), allow_unsimplified=True)) == ("correct", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer"),
+    [("3", "\\frac{6}{2}"), ("0.5", "\\frac{2}{4}"), ("-\\frac{35}{9}", "\\frac{35}{-9}")],
+)
+def test_allow_unreduced_off_refuses_fractions_not_in_lowest_terms(gold: str, answer: str) -> None:
+    assert score(gold, boxed(answer), allow_unreduced=False).verdict == "unsimplified"
+
+
+def test_answer_in_think_reads_the_reasoning_when_the_answer_part_has_none() -> None:
+    completion = "<think>So it is \\boxed{4}.</think> I am done."
+    assert (score("4", completion).score, score("4", completion, answer_in_think=True).score) == (
+        0.0,
+        1.0,
+    )
 
 
 # ---- gold problems, caps, verdict/score pairs -----------------------------------------------
@@ -425,7 +442,7 @@ def test_common_literals_skip_sympy(gold: str, answer: str) -> None:
 def test_exact_path_agrees_with_math_verify(gold: str, answer: str) -> None:
     from referee.verifiers.math_equiv import _judge_sympy, analyse_gold
 
-    sympy_verdict = _judge_sympy(analyse_gold(gold), answer, allow_unsimplified=True).verdict
+    sympy_verdict = _judge_sympy(analyse_gold(gold), answer, "any").verdict
     assert score(gold, boxed(answer), allow_unsimplified=True).verdict == sympy_verdict
 
 
