@@ -7,14 +7,17 @@ outcome changes the table, and the test fails until `make corpus-table` writes t
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.verifiers.math_corpus_report import (
+    ALTERNATIVES,
     FAMILIES,
     Case,
+    default_costs,
     load_corpus,
     render_table,
     replace_table,
@@ -70,3 +73,12 @@ HACKS = [
 def test_hacks_are_refused_in_both_modes(case: Case, mode: str) -> None:
     result = score_case(case.__class__(**{**case.__dict__, "answer": mode}))
     assert result.score != 1.0, result.model_dump()
+
+
+def test_readme_states_what_each_strict_default_costs() -> None:
+    readme = README.read_text(encoding="utf-8")
+    for name, (right, wrong) in default_costs(CASES).items():
+        row = f"| `{name}` | `{json.dumps(ALTERNATIVES[name])}` |"
+        line = next(line for line in readme.splitlines() if line.startswith(row))
+        cells = [cell.strip() for cell in line.split("|")]
+        assert (cells[3], cells[4]) == (f"{right:+d}", f"{wrong:+d}"), line
