@@ -449,9 +449,7 @@ class CanaryBatch:
         return self.inner.done()
 
     def progress(self) -> tuple[int, int]:
-        done, total = self.inner.progress()
-        # The canaries lead the batch and are dispatched first: count them as the first done.
-        return max(0, done - self._canaries), max(0, total - self._canaries)
+        return _without_canaries(self.inner.progress(), self._canaries)
 
     def results(self) -> list[Result]:
         results = self.inner.results()
@@ -461,6 +459,13 @@ class CanaryBatch:
         if judge is not None:
             judge(ours)
         return theirs
+
+
+def _without_canaries(progress: tuple[int, int], canaries: int) -> tuple[int, int]:
+    """A batch's (done, total) without its canaries, which lead it and are dispatched first, so
+    they count as the first done."""
+    done, total = progress
+    return max(0, done - canaries), max(0, total - canaries)
 
 
 class SharedCanaryBatch(CanaryBatch):
@@ -494,8 +499,7 @@ class _AttachedBatch:
         return self.inner.done()
 
     def progress(self) -> tuple[int, int]:
-        done, total = self.inner.progress()
-        return max(0, done - self._canaries), max(0, total - self._canaries)
+        return _without_canaries(self.inner.progress(), self._canaries)
 
     def results(self) -> list[Result]:
         return [r for r in self.inner.results() if not is_canary_id(r.id)]

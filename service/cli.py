@@ -195,15 +195,20 @@ def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="count could_not_check (timeout, sandbox error, crash) as a problem",
     )
-    audit.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
-    audit.add_argument(
-        "--timeout", type=float, help=flag_help("item_timeout_s", "per-probe time bound in seconds")
-    )
+    _add_executor_flags(audit, "per-probe")
     audit.add_argument(
         "--batch-size", type=_positive, default=256, help="input lines per executor batch"
     )
     audit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     audit.set_defaults(handler=run_audit)
+
+
+def _add_executor_flags(command: argparse.ArgumentParser, bound: str) -> None:
+    """--workers and --timeout, the embedded executor's settings for one run."""
+    command.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
+    command.add_argument(
+        "--timeout", type=float, help=flag_help("item_timeout_s", f"{bound} time bound in seconds")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,10 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="score a JSONL file of items")
     score.add_argument("input", help="items, one JSON object per line ('-' for stdin)")
     score.add_argument("-o", "--output", help="results JSONL ('-' or omitted: stdout)")
-    score.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
-    score.add_argument(
-        "--timeout", type=float, help=flag_help("item_timeout_s", "per-item time bound in seconds")
-    )
+    _add_executor_flags(score, "per-item")
     score.add_argument(
         "--batch-size", type=_positive, default=1024, help="items per executor batch"
     )
