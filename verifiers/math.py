@@ -21,7 +21,7 @@ Verdicts and scores:
   completion, so every item of a group with a broken gold is null alike.
 
 Details: `extracted` (the answer string, first 200 characters), `n_boxed` (boxes in the answer
-part), `method` (`choice`, `exact`, `sympy` or `guard`: which path decided) and `reason`.
+part), `method` (`choice`, `exact`, `text`, `sympy` or `guard`: which path decided) and `reason`.
 
 Time is not bounded here (see `referee.verifiers.base`): no alarms, threads or subprocesses.
 Parsed golds, parsed answers and judgements are cached per process (bounded LRUs), since the G
