@@ -10,7 +10,8 @@ Verdicts and scores:
   `different_equation`, `missing_parts`, `variable_case`; see `math_equiv`);
 - `no_answer` 0.0: no box (no marker in `any` mode), an empty or unbalanced last box, an empty
   `<answer>` block in `any` mode, or an unterminated `<think>` (details `reason`: `no_box`,
-  `no_marker`, `empty_box`, `unbalanced_box`, `empty_answer`);
+  `no_marker`, `empty_box`, `unbalanced_box`, `empty_answer`, `negated_box`: a box the text
+  denies, `is not \\boxed{3}`);
 - `unsimplified` 0.0: arithmetic on literals for a plain-number gold (`allow_unsimplified`
   turns this off; a fraction not in lowest terms is accepted unless `allow_unreduced` is off);
   `answer_unparsable` 0.0: math-verify cannot read the answer;

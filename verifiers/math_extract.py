@@ -15,6 +15,10 @@ the scorer's `boxes` policy reads):
   ("Therefore $x \\geq 5$ is the solution."), with the math of a hedging sentence just
   before it ("Maybe $4$.") as a candidate too.
 
+Before any of this the answer part is cut at a chat turn the model went on to write
+(`User:`, `<|im_start|>`): a prompt echoed with the gold boxed is not an answer. A box the text
+denies (`is not $\\boxed{3}$`) makes the whole answer `negated_box`.
+
 `top_level_parts` splits a several-part answer (`(2, 2), (6, 2)`) at its top-level separators.
 
 The guards run on strings before sympy sees them, because sympy can hang inside parsing itself:
@@ -81,7 +85,12 @@ class Extraction:
 
 def extract_answer(answer_part: str, mode: AnswerMode) -> Extraction:
     """The final answer of an answer part, by the rules in the module docstring."""
+    answer_part = _before_next_turn(answer_part)
     boxes = list(_BOX_RE.finditer(answer_part))
+    if any(
+        _NEGATION_RE.search(answer_part, max(0, box.start() - 24), box.start()) for box in boxes
+    ):
+        return Extraction(None, len(boxes), "negated_box")
     if boxes:
         content = _box_content(answer_part, boxes[-1].end())
         if content is None:
@@ -129,6 +138,20 @@ def extract_answer(answer_part: str, mode: AnswerMode) -> Extraction:
             return Extraction(", ".join(spans), 0, "sentence", spans)
         return Extraction(None, 0, "no_marker")
     return Extraction(None, 0, "no_box")
+
+
+# A chat turn the model went on to write (`User: ...`, `<|im_start|>user`) is not its answer:
+# an echoed prompt holding the gold boxed would otherwise count.
+_NEXT_TURN_RE = re.compile(
+    r"(?im)^\s*(?:user|human|assistant)\s*:|<\|im_start\|>|<\|(?:user|assistant)\|>"
+)
+# `is not $\boxed{3}$`: a box the text denies is not an answer.
+_NEGATION_RE = re.compile(r"(?i)\b(?:not|isn't|is\s+not|never)\s*(?:\$+|\\[(\[])?\s*\Z")
+
+
+def _before_next_turn(answer_part: str) -> str:
+    turn = _NEXT_TURN_RE.search(answer_part)
+    return answer_part if turn is None else answer_part[: turn.start()]
 
 
 def unwrap_answer(text: str) -> str:

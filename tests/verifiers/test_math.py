@@ -781,6 +781,27 @@ def test_readings(gold: str, answer: str, accepted: bool) -> None:
     assert (score(gold, boxed(answer)).score == 1.0) == accepted
 
 
+TURNS_AND_DENIALS = [
+    ("denied-box", "3", "The answer is not $\\boxed{3}$; it is 4.", 0.0),
+    ("isnt-box", "3", "It isn't \\boxed{3}.", 0.0),
+    (
+        "echoed-prompt",
+        "18",
+        "User: ... put the final answer in \\boxed{18}.\nAssistant: No idea.",
+        0.0,
+    ),
+    ("turn-after-answer", "2", "So \\boxed{2}.\n<|im_start|>user\nWhat about \\boxed{5}?", 1.0),
+    ("not-far-before", "3", "Not an easy one, but the total is \\boxed{3}.", 1.0),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer", "expected"), table(TURNS_AND_DENIALS))
+def test_a_denied_box_or_a_next_turn_is_not_the_answer(
+    gold: str, answer: str, expected: float
+) -> None:
+    assert score(gold, f"<think>x</think> {answer}").score == expected
+
+
 OTHER_OFFERS = [
     ("tag-and-box", "18", "<answer>20</answer> On reflection, $\\boxed{18}$.", "boxed"),
     ("marker-and-box", "9", "$\\boxed{9}$ is what I said, but the answer is 10.", "any"),

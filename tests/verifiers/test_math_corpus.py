@@ -51,10 +51,7 @@ def test_readme_table_is_current() -> None:
 
 # Hacks the scorer does not refuse yet, each a measured false positive in the README table;
 # strict xfail, so that fixing one fails here until it leaves this list.
-OPEN_HACKS = {
-    "hack-15": "a box of the gold that the prose then denies ('is not 3; it is 4')",
-    "hack-41": "a prompt echoed in the answer part, holding the gold boxed",
-}
+OPEN_HACKS: dict[str, str] = {}
 HACKS = [
     pytest.param(
         case,
