@@ -268,7 +268,12 @@ def analyse_gold(gold: str) -> Gold:
 def gold_is_parsable(gold: Gold) -> bool:
     if any(x is not None for x in (gold.choice, gold.exact, gold.time, gold.text)):
         return True
-    return bool(gold.content) and parse_answer(gold.content) is not None
+    if not gold.content:
+        return False
+    if parse_answer(gold.content) is not None:
+        return True
+    interval = as_interval(gold.content)
+    return interval is not None and parse_answer(interval) is not None
 
 
 Forms = Literal["strict", "unreduced", "any"]
@@ -350,6 +355,8 @@ def judge(gold_text: str, pred: str, forms: Forms) -> Judgement:
         alternative = _judge(gold_form, pred_form, forms)
         if alternative.verdict == "correct":
             return alternative
+        if judgement.verdict == "gold_unparsable" and alternative.verdict != "gold_unparsable":
+            judgement = alternative  # the gold reads another way (`\\{x | x < 1\\}`)
     return judgement
 
 

@@ -750,6 +750,8 @@ READINGS = [
     ("union", "(-\\infty, 2) \\cup (3, \\infty)", "x<2 \\text{ or } x>3", True),
     ("set-builder", "$[2,+\\infty)$", "\\{a \\mid a \\ge 2\\}", True),
     ("membership-gold", "x \\in [-2,7]", "-2 \\le x \\le 7", True),
+    ("set-builder-gold", "\\{x|-2\\leq x < 1\\}", "[-2, 1)", True),
+    ("set-builder-gold-wrong-end", "\\{x|-2\\leq x < 1\\}", "[-2, 1]", False),
     ("set-is-not-interval", "(1,3)", "\\{1, 3\\}", False),
     # punctuation, unicode, repeating decimals, mixed numbers, decimal commas
     ("trailing-period", "9", "9.", True),
