@@ -272,8 +272,8 @@ def gold_is_parsable(gold: Gold) -> bool:
         return False
     if parse_answer(gold.content) is not None:
         return True
-    interval = as_interval(gold.content)
-    return interval is not None and parse_answer(interval) is not None
+    other = as_interval(gold.content) or expand_plus_minus(gold.content)
+    return other is not None and parse_answer(other) is not None
 
 
 Forms = Literal["strict", "unreduced", "any"]
@@ -365,9 +365,28 @@ _DECIMAL_COMMA_IN_RE = re.compile(
 )
 
 
+def expand_plus_minus(text: str) -> str | None:
+    """A list whose parts hold one `\\pm` each, as the list of both signs
+    (`x = \\frac{1}{2}, x = 1 \\pm \\sqrt{2}` -> `..., x = 1 + \\sqrt{2}, x = 1 - \\sqrt{2}`);
+    None for a single part (math-verify reads `1 \\pm \\sqrt{2}` itself) or without `\\pm`."""
+    parts = top_level_parts(text)
+    if len(parts) < 2 or not any("\\pm" in part for part in parts):
+        return None
+    expanded: list[str] = []
+    for part in parts:
+        if part.count("\\pm") > 1:
+            return None
+        if "\\pm" in part:
+            expanded += [part.replace("\\pm", "+"), part.replace("\\pm", "-")]
+        else:
+            expanded.append(part)
+    return ", ".join(expanded)
+
+
 def _other_readings(gold_text: str, pred: str) -> list[tuple[str, str]]:
     """Other (gold, answer) readings to try when the first is not equal: a gold naming one
-    unknown for several values (`a = 4, -8, -10`); inequalities as intervals (`x > 5`);
+    unknown for several values (`a = 4, -8, -10`); inequalities as intervals (`x > 5`); lists
+    with `\\pm` in a part, with both signs;
     an answer's decimal comma beside a unit (`1,6 \\mathrm{~cm}`) for a one-number gold."""
     readings = []
     if (listed := _listed_values(gold_text)) is not None:
@@ -375,6 +394,12 @@ def _other_readings(gold_text: str, pred: str) -> list[tuple[str, str]]:
     gold_interval, pred_interval = as_interval(unwrap_answer(gold_text)), as_interval(pred)
     if gold_interval is not None or pred_interval is not None:
         readings.append((gold_interval or gold_text, pred_interval or pred))
+    gold_expanded, pred_expanded = (
+        expand_plus_minus(unwrap_answer(gold_text)),
+        expand_plus_minus(pred),
+    )
+    if gold_expanded is not None or pred_expanded is not None:
+        readings.append((gold_expanded or gold_text, pred_expanded or pred))
     gold = analyse_gold(gold_text)
     if gold.exact is not None and gold.exact.kind == "num" and not LIST_COMMA_RE.search(pred):
         pointed = _DECIMAL_COMMA_IN_RE.sub(r"\1.\2", pred)

@@ -58,6 +58,7 @@ def prepare_latex(text: str) -> str:
     for symbol, latex in _UNICODE_MATH.items():
         text = text.replace(symbol, latex)
     text = _TRAILING_NOUNS_RE.sub(_wrap_nouns, text)
+    text = _RECIPROCAL_TRIG_RE.sub(_reciprocal_trig, text)
     text = _PAREN_UNIT_RE.sub(r"\1 \\text{ \2}", text)
     text = _REPEATING_RE.sub(_repeating_fraction, text)
     text = _MIXED_SLASH_RE.sub(_mixed_fraction, text)
@@ -99,8 +100,19 @@ def _wrap_nouns(match: re.Match[str]) -> str:
 
 
 # The minus sign and the en dash models write for it; an em dash sets words apart.
+# math-verify cannot parse `\sec` and `\csc`: they become reciprocals (`\sec^2(y)`).
+_RECIPROCAL_TRIG_RE = re.compile(
+    r"\\(sec|csc)(?![A-Za-z])\s*(\^\s*(?:\{[^{}]*\}|\d))?\s*(\([^()]*\)|\{[^{}]*\}|\\?[A-Za-z0-9]+)"
+)
+
+
+def _reciprocal_trig(match: re.Match[str]) -> str:
+    function = "\\cos" if match.group(1) == "sec" else "\\sin"
+    return f"\\frac{{1}}{{{function}{match.group(2) or ''}{match.group(3)}}}"
+
+
 _DASHES = str.maketrans({"\u2013": "-", "\u2212": "-"})
-_PAREN_UNIT_RE = re.compile(r"(\d)\s*\(\s*([A-Za-z][A-Za-z ]*?)\s*\)\s*$")
+_PAREN_UNIT_RE = re.compile(r"(\d)\s+\(\s*([A-Za-z]{2,}[A-Za-z ]*?)\s*\)\s*$")
 _REPEATING_RE = re.compile(
     r"(?<![\d.])(\d+)\.(\d*)\\overline\s*\{(\d+)\}"
     r"|(?<![\d.])(\d+)\.(\d*?)(\d)\6{2,}\s*(?:\\[lc]dots|\.\.\.|\u2026)"

@@ -773,6 +773,21 @@ READINGS = [
     ("variable-case", "3R^2", "3r^2", False),
     ("missing-part", "30 \\mathrm{mph}, 40 \\mathrm{mph}", "30 \\text{ mph}", False),
     ("thousands-negative-space", "\\$32,\\!348", "32348", True),
+    ("secant", "\\tan^2(y)+1", "\\sec^2(y)", True),
+    ("cosecant-is-not-secant", "\\tan^2(y)+1", "\\csc^2(y)", False),
+    ("paren-unit-needs-a-space-and-a-word", "2y", "2(y)", True),
+    (
+        "plus-minus-list",
+        "x = \\frac{1}{2}, x = 1 \\pm \\sqrt{2}",
+        "\\frac{1}{2}, 1 + \\sqrt{2}, 1 - \\sqrt{2}",
+        True,
+    ),
+    (
+        "plus-minus-list-missing-sign",
+        "x = \\frac{1}{2}, x = 1 \\pm \\sqrt{2}",
+        "\\frac{1}{2}, 1 + \\sqrt{2}",
+        False,
+    ),
     ("huge-off-by-one", "\\frac{100!}{2^{50}}", "\\frac{100!}{2^{50}} + 1", False),
     ("huge-power-off-by-one", "2^{200}", "2^{200}+1", False),
 ]
