@@ -72,6 +72,7 @@ from referee.verifiers.math_extract import (
 )
 from referee.verifiers.math_intervals import as_interval
 from referee.verifiers.math_literals import (
+    DECIMAL_COMMA_RE,
     LIST_COMMA_RE,
     Exact,
     Time,
@@ -85,22 +86,22 @@ from referee.verifiers.math_literals import (
     is_unsimplified,
     prepare_latex,
 )
-from referee.verifiers.math_units import HEDGE_WORDS, TEXT_CMD, trailer, unit_of
+from referee.verifiers.math_units import HEDGE_WORDS, TEXT_CMD, Trailer, trailer, unit_of
 
 # ---- guards on the answer's trailing text ----------------------------------------------------
 
 
-def trailer_problem(gold: str, pred: str) -> str | None:
+def trailer_problem(gold: Gold, pred: str) -> str | None:
     """Why the pred's trailing text or unit makes it wrong (`hedged`, `unit_mismatch`), if so."""
     pred_trailer = trailer(pred)
     if (
         pred_trailer is not None
-        and pred_trailer != trailer(gold)
+        and pred_trailer != gold.trailer
         and (pred_trailer.has_digit or HEDGE_WORDS.intersection(pred_trailer.words))
     ):
         return "hedged"
-    gold_unit, pred_unit = unit_of(prepare_latex(gold)), unit_of(prepare_latex(pred))
-    if gold_unit and pred_unit and gold_unit != pred_unit:
+    pred_unit = unit_of(prepare_latex(pred))
+    if gold.unit and pred_unit and gold.unit != pred_unit:
         return "unit_mismatch"
     return None
 
@@ -239,6 +240,15 @@ class Gold:
     """The content without spacing and text wrappers: an answer written the same is equal."""
     listed: bool
     """Whether the gold separates items with a comma and a space (`2, 125` is not `2,125`)."""
+    trailer: Trailer | None
+    unit: str | None
+    """The unit the gold names (`math_units.unit_of`), which an answer's must not contradict."""
+    values: str | None
+    """A gold naming one unknown for several values (`a = 4, -8, -10`): the values."""
+    interval: str | None
+    """A gold written as an inequality or set-builder set: its interval (`math_intervals`)."""
+    plus_minus: str | None
+    """A list with `\\pm` in a part: the list with both signs (`expand_plus_minus`)."""
     choice: str | None
     time: Time | None
     text: tuple[str, ...] | None
@@ -256,6 +266,11 @@ def analyse_gold(gold: str) -> Gold:
         content=content,
         compact=compact(content),
         listed=bool(LIST_COMMA_RE.search(content)),
+        trailer=trailer(content),
+        unit=unit_of(prepare_latex(content)),
+        values=_listed_values(content),
+        interval=as_interval(content),
+        plus_minus=expand_plus_minus(content),
         choice=choice,
         time=None if choice else as_time(content),
         text=None if choice else as_text(content),
@@ -272,7 +287,7 @@ def gold_is_parsable(gold: Gold) -> bool:
         return False
     if parse_answer(gold.content) is not None:
         return True
-    other = as_interval(gold.content) or expand_plus_minus(gold.content)
+    other = gold.interval or gold.plus_minus
     return other is not None and parse_answer(other) is not None
 
 
@@ -295,7 +310,7 @@ class Judgement:
 
 def _equal(gold: Gold, pred: str, forms: Forms, method: str) -> Judgement:
     """The judgement of a pred whose value equals the gold's: its unit and form may still fail."""
-    problem = trailer_problem(gold.content, pred)
+    problem = trailer_problem(gold, pred)
     if problem is not None:
         return Judgement("incorrect", method, problem)
     if forms != "any" and gold.plain_number and is_unsimplified(pred, forms == "unreduced"):
@@ -333,9 +348,9 @@ def _judge_sympy(gold: Gold, pred: str, forms: Forms) -> Judgement:
 _NAMED_LIST_RE = re.compile(r"\s*[A-Za-z]\w*\s*=\s*(.+)", re.S)
 
 
-def _listed_values(gold_text: str) -> str | None:
+def _listed_values(content: str) -> str | None:
     """The values of a gold that names one unknown for several values (`a=4,\\,-8,\\,-10`)."""
-    named = _NAMED_LIST_RE.fullmatch(unwrap_answer(gold_text))
+    named = _NAMED_LIST_RE.fullmatch(content)
     if named is None:
         return None
     parts = top_level_parts(named.group(1))
@@ -360,11 +375,6 @@ def judge(gold_text: str, pred: str, forms: Forms) -> Judgement:
     return judgement
 
 
-_DECIMAL_COMMA_IN_RE = re.compile(
-    r"(?<![\d,])(0|\d+(?=,(?:\d{1,2}|\d{4,})(?![\d,]))),(\d+)(?![\d,])"
-)
-
-
 def expand_plus_minus(text: str) -> str | None:
     """A list whose parts hold one `\\pm` each, as the list of both signs
     (`x = \\frac{1}{2}, x = 1 \\pm \\sqrt{2}` -> `..., x = 1 + \\sqrt{2}, x = 1 - \\sqrt{2}`);
@@ -386,23 +396,20 @@ def expand_plus_minus(text: str) -> str | None:
 def _other_readings(gold_text: str, pred: str) -> list[tuple[str, str]]:
     """Other (gold, answer) readings to try when the first is not equal: a gold naming one
     unknown for several values (`a = 4, -8, -10`); inequalities as intervals (`x > 5`); lists
-    with `\\pm` in a part, with both signs;
-    an answer's decimal comma beside a unit (`1,6 \\mathrm{~cm}`) for a one-number gold."""
-    readings = []
-    if (listed := _listed_values(gold_text)) is not None:
-        readings.append((listed, pred))
-    gold_interval, pred_interval = as_interval(unwrap_answer(gold_text)), as_interval(pred)
-    if gold_interval is not None or pred_interval is not None:
-        readings.append((gold_interval or gold_text, pred_interval or pred))
-    gold_expanded, pred_expanded = (
-        expand_plus_minus(unwrap_answer(gold_text)),
-        expand_plus_minus(pred),
-    )
-    if gold_expanded is not None or pred_expanded is not None:
-        readings.append((gold_expanded or gold_text, pred_expanded or pred))
+    with `\\pm` in a part, with both signs; an answer's decimal comma beside a unit
+    (`1,6 \\mathrm{~cm}`) for a one-number gold."""
     gold = analyse_gold(gold_text)
+    readings = []
+    if gold.values is not None:
+        readings.append((gold.values, pred))
+    pred_interval = as_interval(pred)
+    if gold.interval is not None or pred_interval is not None:
+        readings.append((gold.interval or gold_text, pred_interval or pred))
+    pred_expanded = expand_plus_minus(pred)
+    if gold.plus_minus is not None or pred_expanded is not None:
+        readings.append((gold.plus_minus or gold_text, pred_expanded or pred))
     if gold.exact is not None and gold.exact.kind == "num" and not LIST_COMMA_RE.search(pred):
-        pointed = _DECIMAL_COMMA_IN_RE.sub(r"\1.\2", pred)
+        pointed = DECIMAL_COMMA_RE.sub(r"\1.\2", pred)
         if pointed != pred:
             readings.append((gold_text, pointed))
     return readings

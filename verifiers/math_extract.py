@@ -92,12 +92,12 @@ def extract_answer(answer_part: str, mode: AnswerMode) -> Extraction:
     ):
         return Extraction(None, len(boxes), "negated_box")
     if boxes:
-        content = _box_content(answer_part, boxes[-1].end())
+        contents = [_box_content(answer_part, box.end()) for box in boxes]
+        content = contents[-1]
         if content is None:
             return Extraction(None, len(boxes), "unbalanced_box")
         if not content.strip():
             return Extraction(None, len(boxes), "empty_box")
-        contents = (_box_content(answer_part, box.end()) for box in boxes)
         candidates = tuple(c.strip() for c in contents if c is not None and c.strip())
         # Other answers beside the boxes are offers too: an `<answer>` block, and in `any`
         # mode the markers' values (those holding a box are the box itself).
@@ -220,16 +220,12 @@ def _marker_values(text: str) -> list[str]:
     Markers that overlap (`Final answer: the answer is 5` matches twice) count once, the later.
     """
     found: dict[int, tuple[int, str]] = {}
-    for pattern in _MARKER_RES:
-        for match in pattern.finditer(text):
-            line = text.count("\n", 0, match.start())
-            if line not in found or match.start() > found[line][0]:
-                found[line] = (match.start(), match.group(1))
+    matches = [match for pattern in _MARKER_RES for match in pattern.finditer(text)]
     bold = _FINAL_BOLD_RE.search(text.rstrip())
-    if bold:
-        line = text.count("\n", 0, bold.start())
-        if line not in found or bold.start() > found[line][0]:
-            found[line] = (bold.start(), bold.group(1))
+    for match in [*matches, bold] if bold else matches:
+        line = text.count("\n", 0, match.start())
+        if line not in found or match.start() > found[line][0]:
+            found[line] = (match.start(), match.group(1))
     ordered = [value for _, value in sorted(found.values())]
     return [cleaned for cleaned in map(_clean_marked_value, ordered) if cleaned]
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from referee.verifiers.math_units import HEDGE_WORDS, TEXT_CMD
+from referee.verifiers.math_units import HEDGE_WORDS, TEXT_CMD, singular
 
 # ---- string normalisation -------------------------------------------------------------------
 
@@ -186,7 +186,9 @@ def as_choice(text: str, is_gold: bool) -> str | None:
 # ---- path 2: exact literals -------------------------------------------------------------------
 
 _THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
-_DECIMAL_COMMA_RE = re.compile(r"\d+,\d+")
+# A decimal comma: one the thousands reading cannot explain (not three digits after it, or an
+# integer part of 0): `3,5`, `1000,99`, `0,111`; never `1,234`. Groups: integer, fraction.
+DECIMAL_COMMA_RE = re.compile(r"(?<![\d,])(0|\d+(?=,(?:\d{1,2}|\d{4,})(?![\d,]))),(\d+)(?![\d,])")
 # A comma followed by a space (or TeX spacing) separates list items, never digit groups.
 LIST_COMMA_RE = re.compile(r",(?:\s|\\[,;: ]|~|\\q?quad)")
 _DECIMAL_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
@@ -209,8 +211,8 @@ class Exact:
 def _exact_number(text: str, decimal_comma: bool = False) -> tuple[Fraction, bool] | None:
     """(value, written with a decimal point) of a plain number literal.
 
-    With `decimal_comma`, `3,5` and `0,111` (a comma the thousands reading cannot explain) are
-    decimals; `1,234` is always 1234.
+    With `decimal_comma`, a comma `DECIMAL_COMMA_RE` reads as one is a decimal point (`3,5`,
+    `0,111`); `1,234` is always 1234.
     """
     if len(text) > _MAX_LITERAL_DIGITS:
         return None
@@ -218,7 +220,7 @@ def _exact_number(text: str, decimal_comma: bool = False) -> tuple[Fraction, boo
     body = text[1:] if text[:1] in {"+", "-"} else text
     if _THOUSANDS_RE.fullmatch(body):
         body = body.replace(",", "")
-    elif decimal_comma and _DECIMAL_COMMA_RE.fullmatch(body):
+    elif decimal_comma and DECIMAL_COMMA_RE.fullmatch(body):
         body = body.replace(",", ".")
     if _DECIMAL_RE.fullmatch(body):
         return sign * Fraction(body), "." in body
@@ -325,7 +327,7 @@ _MIXED_RE = re.compile(r"-?(\d+)\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))")
 def is_plain_number(text: str) -> bool:
     """Integer, decimal, lowest-terms fraction, scientific notation, maybe a percentage."""
     squeezed = re.sub(r"\\?%$", "", _strip_outer(compact(text)))
-    if _PLAIN_NUMBER_RE.fullmatch(squeezed) or _DECIMAL_COMMA_RE.fullmatch(squeezed.lstrip("+-")):
+    if _PLAIN_NUMBER_RE.fullmatch(squeezed) or DECIMAL_COMMA_RE.fullmatch(squeezed.lstrip("+-")):
         return True
     mixed = _MIXED_RE.fullmatch(squeezed)
     if mixed is not None:
@@ -384,10 +386,10 @@ def as_time(text: str) -> Time | None:
         return None
     if half in ("noon", "midnight"):
         half = "pm" if half == "noon" else "am"
-    if half is None and hour >= 12:
-        half = "pm" if hour < 24 and hour != 0 else "am"
     if hour == 0:
         half = "am"
+    elif half is None and hour >= 12:
+        half = "pm"
     return Time(hour % 12, minute, half)
 
 
@@ -398,9 +400,4 @@ def as_text(text: str) -> tuple[str, ...] | None:
     if not _TEXT_ANSWER_RE.fullmatch(plain) or not re.search(r"[A-Za-z]{2}", plain):
         return None
     words = [w for w in re.findall(r"[a-z]+", plain.lower()) if w not in _ARTICLES]
-    return (
-        tuple(
-            w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words
-        )
-        or None
-    )
+    return tuple(singular(w) for w in words) or None

@@ -114,15 +114,16 @@ def trailer(text: str) -> Trailer | None:
 
 def is_unit_word(word: str) -> bool:
     """A unit, rate, power or scale word, singular or plural (lower case)."""
-    return word in UNIT_WORDS or word in SCALE_WORDS or _singular(word) in UNIT_WORDS
+    return word in UNIT_WORDS or word in SCALE_WORDS or singular(word) in UNIT_WORDS
 
 
-def _singular(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+def singular(word: str) -> str:
+    """`miles` -> `mile`, `ellipses` -> `ellipse`; short words and `-ss` words stay."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def _unit_word(word: str) -> str | None:
-    return _UNITS.get(word) or _UNITS.get(_singular(word)) or _RATES.get(word)
+    return _UNITS.get(word) or _UNITS.get(singular(word)) or _RATES.get(word)
 
 
 def _words_unit(words: list[str], power: str) -> str | None:

@@ -766,6 +766,8 @@ READINGS = [
     ("mixed-slash", "5/4", "1 1/4", True),
     ("mixed-latex-for-decimal", "2.5", "2\\frac{1}{2}", True),
     ("decimal-comma-unit", "1.6", "1,6 \\mathrm{~cm}", True),
+    ("decimal-comma-never-before-three-digits", "1234.567", "1234,567", False),
+    ("decimal-comma-unit-never-before-three-digits", "1.234", "1,234 \\mathrm{~cm}", False),
     # equations and variables
     ("equation-other-roots", "x^{2}-2 x+10=0", "x^2 + 2x + 10 = 0", False),
     ("equation-scaled", "x^{2}-2 x+10=0", "2x^2 - 4x + 20 = 0", True),
