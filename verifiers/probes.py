@@ -17,8 +17,10 @@ run them on a sampled share of groups while training. A probe that scores otherw
   infinite), so the grader must read it and reject it, as it reads the gold; for a decimal gold
   it is written as a decimal. An infinite gold gets only `sign` (infinity plus one is
   infinity). For any other gold that is not a number, `off_by_one` adds 1 to the expression and
-  `sign` negates it; `transposed` applies only to integers with two
-  different digits. A multiple-choice letter gets the next letter; yes/no the other word.
+  `sign` negates it (not for a gold of zeros, its own negative); `transposed` applies only to
+  integers with two different digits. A multiple-choice letter gets the next letter; yes/no the
+  other word. A time of day moves an hour (`off_by_one`) and, when it says am or pm, flips it
+  (`sign`). An inequality gets no `hedge` (`x > 5 or x > 6` is the set `x > 5`).
 
 `code` (from the item's `tests` and optional `reference`, a known-good program):
 - must score 1: the reference program (`reference`), when the item carries one;
