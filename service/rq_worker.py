@@ -35,6 +35,12 @@ Undocumented RQ names used, and why:
   outage leaves the chunk in the started registry, where the reaper re-runs it (chunks are
   idempotent).
 * `teardown()` (override): no re-registration after the worker deregistered.
+* `subscribe()` (override), `pubsub`, `pubsub_thread`, `pubsub_channel_name`, `handle_payload`,
+  `_pubsub_exception_handler` (private): RQ listens for commands on a pub/sub thread that reads
+  with a 60 s timeout, and since redis-py 8 `teardown` joins that thread without a bound: when
+  the thread saw its unsubscription before the stop (a race, common under load) it slept out
+  the full 60 s, and a stopping worker exited a minute late. Here it reads
+  `_PUBSUB_WAKE_S` at a time (a socket wait, no Redis command), so a stop takes at most that.
 * `_install_signal_handlers()` (override, private): lanes in threads must not install signal
   handlers (only the main thread may).
 * `_stop_requested` (private attribute, read and written): a warm stop of the lanes in threads,
@@ -93,6 +99,8 @@ _IDLE_CHECK_S = 1
 """Longest blocking dequeue: how soon an idle lane sees a stop request."""
 _REDIS_BACKOFF_S = (0.1, 2.0)
 """First and longest wait between attempts while Redis is unreachable."""
+_PUBSUB_WAKE_S = 1.0
+"""Longest read of RQ's command channel: bounds how long a stopping worker waits for it."""
 
 OVERRIDDEN = (
     "get_heartbeat_ttl",
@@ -107,6 +115,7 @@ OVERRIDDEN = (
     "handle_execution_ended",
     "handle_job_success",
     "teardown",
+    "subscribe",
     "handle_job_failure",
     "_install_signal_handlers",
 )
@@ -119,6 +128,11 @@ ATTRIBUTES = (
     "serialize",
     "key",
     "executions",
+    "pubsub",
+    "pubsub_thread",
+    "pubsub_channel_name",
+    "handle_payload",
+    "_pubsub_exception_handler",
 )
 """Worker attributes read or written here besides the overridden methods."""
 INTERNALS = (
@@ -379,6 +393,16 @@ class RefereeWorker(SimpleWorker):
                     pipe.sadd(execution.worker_executions_key, execution.composite_key)
                     job.started_job_registry.add_execution(execution, pipeline=pipe, ttl=ttl)
                 pipe.execute()
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        # RQ declares the attribute as None only (it assigns the thread the same way).
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=_PUBSUB_WAKE_S,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def teardown(self) -> None:
         with self._alive_lock:
