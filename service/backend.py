@@ -23,7 +23,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from referee.sandbox.health import sandbox_status
@@ -42,6 +42,10 @@ DEADLINE_ERROR = "not scored within timeout_s"
 
 def deadline_error(timeout_s: float) -> str:
     return f"{DEADLINE_ERROR}={timeout_s:g}"
+
+
+OnResult = Callable[[int, Result], None]
+"""`stream`'s hook: (position in the batch, its result), called on the event loop."""
 
 
 def fill_unfinished(
@@ -91,6 +95,14 @@ class ScoringBackend(Protocol):
         """Score a batch and return its results in input order. Past `timeout_s` (None: no
         deadline) the items not finished yet come back as error results naming the deadline.
         Raises `BackendError` when the batch cannot run."""
+        ...
+
+    async def stream(self, items: list[Any], on_result: OnResult, timeout_s: float | None) -> bool:
+        """Score a batch, calling `on_result(position, result)` on the event loop as results
+        arrive (each item once). True once every item was delivered; False when `timeout_s`
+        passed first (the rest are not delivered: their scoring goes on, or, queued and not
+        started, is dropped). Raises `BackendError` when the batch cannot run or fails (what
+        was delivered before stays delivered)."""
         ...
 
     def submit(self, items: list[Any]) -> BatchHandle:
@@ -213,11 +225,12 @@ class EmbeddedBackend:
         self._closed = False
         self._throughput = _Throughput()
 
-    def submit(self, items: list[Any]) -> EmbeddedBatch:
+    def submit(self, items: list[Any], on_result: OnResult | None = None) -> EmbeddedBatch:
+        """Start a batch; `on_result`, if given, is called on the dispatcher thread."""
         if self._closed:
             raise BackendError("backend is closed")
         try:
-            future = self.executor.submit(items, on_progress=self._on_progress)
+            future = self.executor.submit(items, on_progress=self._on_progress, on_result=on_result)
         except (ExecutorClosed, RuntimeError) as exc:  # closed, or never started
             raise BackendError(str(exc)) from exc
         return EmbeddedBatch(future)
@@ -250,6 +263,31 @@ class EmbeddedBackend:
             assert timeout_s is not None  # wait_for(None) never times out
             return fill_unfinished(batch.future.partial(), items, deadline_error(timeout_s))
         return batch.results()
+
+    async def stream(self, items: list[Any], on_result: OnResult, timeout_s: float | None) -> bool:
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def deliver(pos: int, result: Result) -> None:
+            loop.call_soon_threadsafe(on_result, pos, result)
+
+        def wake() -> None:
+            if not finished.done():
+                finished.set_result(None)
+
+        batch = self.submit(items, on_result=deliver)
+
+        # Scheduled after the last delivery (same thread, FIFO): every result is in first.
+        def on_done(_: BatchFuture) -> None:
+            loop.call_soon_threadsafe(wake)
+
+        batch.future.add_done_callback(on_done)
+        try:
+            await asyncio.wait_for(asyncio.shield(finished), timeout_s)
+        except TimeoutError:
+            return False
+        batch.results()  # raises BackendError if the batch failed
+        return True
 
     def attach(self, job_id: str) -> BatchHandle | None:
         return None  # batches live in this process only

@@ -57,7 +57,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
-from referee.service.backend import BatchHandle, ScoringBackend, SharedBatch
+from referee.service.backend import (
+    BatchHandle,
+    OnResult,
+    ScoringBackend,
+    SharedBatch,
+    deadline_error,
+)
 from referee.verifiers.contract import Item, Result
 
 if TYPE_CHECKING:
@@ -539,6 +545,34 @@ class CanaryBackend:
         theirs, ours = plan.split(results)
         self.monitor.settle(plan.canaries, ours)
         return theirs
+
+    async def stream(self, items: list[Any], on_result: OnResult, timeout_s: float | None) -> bool:
+        plan = self.monitor.plan(items)  # no await before the inner backend reserves
+        n = len(plan.canaries)
+        if not n:
+            return await self.inner.stream(items, on_result, timeout_s)
+        judged: set[int] = set()
+
+        def split(pos: int, result: Result) -> None:
+            if pos >= n:
+                on_result(pos - n, result)
+            else:  # judged as it comes: the trainer's answer never waits for a canary
+                judged.add(pos)
+                self.monitor.settle([plan.canaries[pos]], [result])
+
+        reason = "scoring failed"
+        try:
+            finished = await self.inner.stream(plan.items, split, timeout_s)
+            if not finished and timeout_s is not None:
+                reason = deadline_error(timeout_s)
+            return finished
+        finally:
+            # A canary cut off by the deadline or a failure is undecided, as in `score`.
+            left = [k for k in range(n) if k not in judged]
+            self.monitor.settle(
+                [plan.canaries[k] for k in left],
+                [Result(error=reason) for _ in left],
+            )
 
     def submit(self, items: list[Any]) -> BatchHandle:
         plan = self.monitor.plan(items)

@@ -77,6 +77,8 @@ from referee.verifiers.contract import (
 from referee.verifiers.engine import format_validation_error, item_id
 
 ProgressCallback = Callable[[int, int], None]
+ResultCallback = Callable[[int, Result], None]
+"""Called with (position in the batch, result) as each item finishes."""
 
 logger = logging.getLogger("referee.executor")
 
@@ -93,12 +95,18 @@ class ExecutorClosed(RuntimeError):
 class BatchFuture:
     """The pending results of one submitted batch, in input order."""
 
-    def __init__(self, size: int, on_progress: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        size: int,
+        on_progress: ProgressCallback | None,
+        on_result: ResultCallback | None = None,
+    ) -> None:
         self._results: list[Result | None] = [None] * size
         self._remaining = size
         self._done = threading.Event()
         self._error: BaseException | None = None
         self._on_progress = on_progress
+        self._on_result = on_result
         self._callbacks: list[Callable[[BatchFuture], None]] = []
         self._callback_lock = threading.Lock()
         if size == 0:
@@ -109,6 +117,9 @@ class BatchFuture:
             return
         self._results[pos] = result
         self._remaining -= 1
+        if self._on_result is not None:
+            with contextlib.suppress(Exception):  # nor must a caller's result hook
+                self._on_result(pos, result)
         if self._on_progress is not None:
             with contextlib.suppress(Exception):  # a progress bar must never break scoring
                 self._on_progress(*self.progress())
@@ -298,12 +309,15 @@ class Executor:
         self,
         items: Sequence[Item | Mapping[str, Any]],
         on_progress: ProgressCallback | None = None,
+        on_result: ResultCallback | None = None,
     ) -> BatchFuture:
         """Queue a batch. Items are validated in the workers: an invalid one comes back as a
-        result with an error naming the field, like any other result."""
+        result with an error naming the field, like any other result. `on_progress` and
+        `on_result` are called on the dispatcher thread as each item finishes: keep them
+        short."""
         if self._thread is None:
             raise RuntimeError("executor not started; use start() or a with-block")
-        future = BatchFuture(len(items), on_progress)
+        future = BatchFuture(len(items), on_progress, on_result)
         pending_by_key: dict[str | None, list[_Pending]] = {}
         invalid: list[tuple[int, Result]] = []
         for pos, raw in enumerate(items):

@@ -58,6 +58,7 @@ from rq.utils import utcparse
 
 from referee.service.backend import (
     BackendError,
+    OnResult,
     _Throughput,
     deadline_error,
     fill_unfinished,
@@ -220,6 +221,14 @@ class RedisBackend:
         return batch
 
     async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
+        results: list[Result | None] = [None] * len(items)
+        finished = await self.stream(items, results.__setitem__, timeout_s)
+        if not finished:
+            assert timeout_s is not None  # only a set deadline times out
+            return fill_unfinished(results, items, deadline_error(timeout_s))
+        return fill_unfinished(results, items, "not scored")
+
+    async def stream(self, items: list[Any], on_result: OnResult, timeout_s: float | None) -> bool:
         batch = await self.asubmit(items)
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
@@ -236,22 +245,24 @@ class RedisBackend:
                         timed_out = True
                         break
                 await batch.await_progress(client, block)
+                for pos, result in batch.take_settled():
+                    on_result(pos, result)
         finally:
             with contextlib.suppress(Exception):
                 await client.aclose()
         if batch.failure is not None:
             batch._release()
             raise BackendError(batch.failure)
+        for pos, result in batch.take_settled():
+            on_result(pos, result)
         if timed_out:
-            # What finished comes back; the rest name the deadline. Chunks no worker took yet
-            # leave the queue; running ones finish and their results are dropped.
+            # Chunks no worker took yet leave the queue; running ones finish and their
+            # results are dropped.
             batch._release()
             with contextlib.suppress(RedisError):
                 await asyncio.to_thread(batch.cancel_queued)
-            assert timeout_s is not None  # only a set deadline times out
-            reason = deadline_error(timeout_s)
-            return fill_unfinished(batch.collect(reason), items, reason)
-        return batch.results()
+            return False
+        return True
 
     def attach(self, job_id: str) -> RedisBatch | None:
         if not _BATCH_ID.fullmatch(job_id):

@@ -146,6 +146,7 @@ class RedisBatch:
         self._checked = time.monotonic()
         self._lost_since: dict[int, float] = {}
         self._uncounted: set[int] = set()  # settled chunks whose retries are not counted yet
+        self._delivered: set[int] = set()  # settled chunks handed out by `take_settled`
 
     # -- reading results -------------------------------------------------------------------
 
@@ -321,6 +322,20 @@ class RedisBatch:
                 self._counted_retries(counted)
         except RedisError as exc:
             self._note_error(exc)
+
+    def take_settled(self) -> list[tuple[int, Result]]:
+        """(position, result) of every item of the chunks settled since the last call."""
+        with self._lock:
+            fresh = [
+                n for n, settled in enumerate(self._settled) if settled and n not in self._delivered
+            ]
+            self._delivered.update(fresh)
+            return [
+                (pos, result)
+                for n in fresh
+                for pos in self._chunks[n]
+                if (result := self._results[pos]) is not None
+            ]
 
     def _release(self) -> None:
         if not self._released:

@@ -215,6 +215,38 @@ class Settings(BaseSettings):
         description="Items pending (over the queue: queued or running on the whole queue, the "
         "same count for every API replica) past which requests get 429 with Retry-After.",
     )
+    coalesce_window_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=1000,
+        description="Longest a request smaller than `coalesce_max_items` waits to be scored "
+        "together with others (a micro-batch; 0: every request goes alone, at once).",
+    )
+    coalesce_max_items: int = Field(
+        default=64,
+        ge=1,
+        le=65536,
+        description="Items that make a micro-batch go at once; a request this large or larger "
+        "never waits.",
+    )
+    fair_window_items: int = Field(
+        default=2048,
+        ge=1,
+        description="Items one API replica has in the backend at once before requests wait in "
+        "per-client lines, served in turn (fair order between trainers).",
+    )
+    key_max_requests: int = Field(
+        default=4096,
+        ge=1,
+        description="Requests one client (API key; its address when auth is off) may have in "
+        "flight; more is 429 `client_limit` with Retry-After.",
+    )
+    key_max_pending_items: int = Field(
+        default=32768,
+        ge=1,
+        description="Items one client may have pending on this replica; more is 429 "
+        "`client_limit` with Retry-After, so that one run cannot fill the queue alone.",
+    )
     request_deadline_s: float = Field(
         default=600.0,
         gt=0,

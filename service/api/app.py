@@ -36,6 +36,7 @@ from referee.service.api.metrics import Metrics
 from referee.service.api.state import AppState
 from referee.service.backend import ScoringBackend
 from referee.service.canaries import CanaryBackend, CanaryMonitor
+from referee.service.coalescer import Coalescer
 from referee.service.settings import Settings
 
 DESCRIPTION = """\
@@ -71,6 +72,12 @@ def create_app(
     # them here too.
     backend = CanaryBackend(backend, canaries)
     jobs = JobStore(settings.job_ttl_s, on_finish=metrics.observe_results, attach=backend.attach)
+    coalescer = Coalescer(
+        backend,
+        window_s=settings.coalesce_window_ms / 1000,
+        max_items=settings.coalesce_max_items,
+        fair_window_items=settings.fair_window_items,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,10 +88,16 @@ def create_app(
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await coalescer.close()
 
     app = FastAPI(title="Referee", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.referee = AppState(
-        settings=settings, backend=backend, metrics=metrics, jobs=jobs, canaries=canaries
+        settings=settings,
+        backend=backend,
+        metrics=metrics,
+        jobs=jobs,
+        canaries=canaries,
+        coalescer=coalescer,
     )
     install_error_handlers(app)
     app.include_router(routes_rewards.router)

@@ -19,6 +19,7 @@ from collections.abc import Collection, Sequence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from referee.service.api.clients import client_of, current_client
 from referee.service.api.errors import error_response
 from referee.service.settings import Settings
 
@@ -54,7 +55,11 @@ class AuthMiddleware:
         self.open_paths = frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or scope["path"] in self.open_paths:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.keys or scope["path"] in self.open_paths:
+            current_client.set(client_of(scope, None))
             await self.app(scope, receive, send)
             return
         token = bearer_token(Headers(scope=scope).get("authorization"))
@@ -69,6 +74,7 @@ class AuthMiddleware:
             )
             await response(scope, receive, send)
             return
+        current_client.set(client_of(scope, token))
         await self.app(scope, receive, send)
 
 

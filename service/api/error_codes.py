@@ -30,6 +30,8 @@ ErrorCode = Literal[
     "invalid_string",
     "invalid_number",
     "queue_full",
+    "client_limit",
+    "idempotency_key_reused",
     "internal",
     "unavailable",
     "not_ready",
@@ -52,9 +54,16 @@ def status_of(code: ErrorCode) -> int:
             return 405
         case "body_too_large" | "too_many_items" | "item_too_large":
             return 413
-        case "invalid_request" | "invalid_json" | "too_deep" | "invalid_string" | "invalid_number":
+        case (
+            "invalid_request"
+            | "invalid_json"
+            | "too_deep"
+            | "invalid_string"
+            | "invalid_number"
+            | "idempotency_key_reused"
+        ):
             return 422
-        case "queue_full":
+        case "queue_full" | "client_limit":
             return 429
         case "internal":
             return 500

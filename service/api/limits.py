@@ -18,7 +18,7 @@ Left out: per-client quotas and rate limits (the admission here is global).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referee.service.api.errors import APIError
 from referee.service.backend import ScoringBackend
+from referee.service.coalescer import ClientCounts
 from referee.verifiers.field_path import render_path
 
 # Retry-After bounds, seconds.
@@ -111,15 +112,21 @@ def retry_after_s(excess: int, items_per_s: float) -> int:
     return max(_MIN_RETRY_S, min(_MAX_RETRY_S, math.ceil(excess / items_per_s)))
 
 
-async def admit(backend: ScoringBackend, count: int, max_queue_items: int) -> None:
+async def admit(
+    backend: ScoringBackend,
+    count: int,
+    max_queue_items: int,
+    waiting: Callable[[], int] = lambda: 0,
+) -> None:
     """Raise 429 (with Retry-After) if `count` more items would overfill the queue.
 
     Await it right before submitting (`score` or `asubmit`), with no other `await` in between:
     the counters are refreshed off the event loop first, then checked from memory, and the
     submit counts its items before it first yields, so concurrent requests cannot both
-    squeeze in."""
+    squeeze in. `waiting` counts items admitted and not in the backend yet (a micro-batch
+    still forming)."""
     await backend.refresh()
-    pending = backend.pending_items()
+    pending = backend.pending_items() + waiting()
     if pending == 0 or pending + count <= max_queue_items:
         return
     wait = retry_after_s(pending + count - max_queue_items, backend.stats().get("items_per_s", 0.0))
@@ -129,3 +136,30 @@ async def admit(backend: ScoringBackend, count: int, max_queue_items: int) -> No
         f"limit is max_queue_items={max_queue_items}; retry in {wait}s",
         headers={"Retry-After": str(wait)},
     )
+
+
+def check_client(
+    counts: ClientCounts,
+    count: int,
+    max_requests: int,
+    max_items: int,
+    items_per_s: float,
+) -> None:
+    """Raise 429 `client_limit` (with Retry-After) if one more request of `count` items would
+    take its client past `key_max_requests` or `key_max_pending_items`."""
+    if counts.requests + 1 > max_requests:
+        wait = retry_after_s(counts.items, items_per_s)
+        raise APIError(
+            "client_limit",
+            f"this client has {counts.requests} requests in flight, the limit is "
+            f"key_max_requests={max_requests}; retry in {wait}s",
+            headers={"Retry-After": str(wait)},
+        )
+    if counts.items and counts.items + count > max_items:
+        wait = retry_after_s(counts.items + count - max_items, items_per_s)
+        raise APIError(
+            "client_limit",
+            f"this client has {counts.items} items pending, this request adds {count}, the "
+            f"limit is key_max_pending_items={max_items}; retry in {wait}s",
+            headers={"Retry-After": str(wait)},
+        )

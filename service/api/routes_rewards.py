@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from referee.service.api.admission import admitted
+from referee.service.api.clients import current_client
 from referee.service.api.errors import APIError
 from referee.service.api.schemas import (
     ERROR_RESPONSES,
@@ -50,7 +51,8 @@ async def score_batch(
     deadline_s = timeout_s if timeout_s is not None else state.settings.request_deadline_s
     async with admitted(state, items, field):
         started = time.perf_counter()
-        results = await state.backend.score(items, deadline_s)
+        # Through the coalescer: small requests share micro-batches, clients take turns.
+        results = await state.coalescer.score(items, deadline_s, current_client.get())
     if any(r.error is not None and r.error.startswith(DEADLINE_ERROR) for r in results):
         state.metrics.request_timeouts.inc()
     state.metrics.observe_results(results)

@@ -1,5 +1,6 @@
 """What the routes share within one app: settings, backend (wrapped by the canaries),
-metrics, job store, and the canaries' monitor.
+metrics, job store, the canaries' monitor, and the coalescer every scoring request goes
+through.
 
 Held on `app.state.referee`, one per app, so several apps never share anything through module
 globals.
@@ -15,6 +16,7 @@ from referee.service.api.jobs import JobStore
 from referee.service.api.metrics import Metrics
 from referee.service.backend import ScoringBackend
 from referee.service.canaries import CanaryMonitor
+from referee.service.coalescer import Coalescer
 from referee.service.settings import Settings
 
 
@@ -25,6 +27,7 @@ class AppState:
     metrics: Metrics
     jobs: JobStore
     canaries: CanaryMonitor
+    coalescer: Coalescer
 
 
 def state_of(request: Request) -> AppState:

@@ -10,7 +10,7 @@ import pytest
 
 from referee.service.api import create_app, warn_if_open
 from referee.service.api.logs import JsonFormatter
-from referee.service.backend import EmbeddedBackend
+from referee.service.backend import EmbeddedBackend, OnResult
 from referee.service.executor import Executor
 from referee.service.settings import Settings
 from referee.verifiers.contract import Result
@@ -231,6 +231,9 @@ async def test_openapi_documents_request_examples(make_app: AppFactory) -> None:
 
 class _BrokenBackend(EmbeddedBackend):
     async def score(self, items: list[Any], timeout_s: float | None) -> list[Result]:
+        raise ValueError("a bug in a backend")
+
+    async def stream(self, items: list[Any], on_result: OnResult, timeout_s: float | None) -> bool:
         raise ValueError("a bug in a backend")
 
 

@@ -1,0 +1,194 @@
+"""Trainers that send one sample per request (OpenRLHF's and slime's remote reward model), against
+one batch of the same samples, through `referee serve`, on the embedded and the queue backend.
+
+For each backend, in one run:
+* `batch`: the 512 items of a GRPO step (bench/service_throughput.py's math + format + language
+  mix) in one `POST /v1/rewards`; the median of `--repeats`.
+* `singles`: the same 512 items (a fresh draw), one per `POST /v1/rewards` request, 64 in
+  flight: wall time for all 512, and p50/p99 latency per request. The ratio printed is the
+  singles' throughput over the batch's (target >= 0.5).
+* `stress` (`--stress`): 4,096 single-sample requests at 256 in flight: counts of 5xx, other
+  failures, results lost (an id asked for and not answered) and duplicated.
+* `retried` (`--retries`): every single-sample request sent twice with one `Idempotency-Key`
+  (the second while the first is in flight or just done): items scored by the service, from
+  `/metrics`, over the distinct items (target 1.00).
+
+The client is httpx on this machine's 2 cores, shared with the service: its CPU counts against
+the singles. Needs `redis-server` on PATH for the queue backend.
+Usage: python bench/single_sample.py [--repeats 5] [--stress] [--retries] [--backend both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from service_throughput import embedded_service, grpo_batch, queue_service
+
+IN_FLIGHT = 64
+STRESS_REQUESTS, STRESS_IN_FLIGHT = 4096, 256
+
+
+def with_ids(items: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
+    return [{**item, "id": f"{tag}-{n}"} for n, item in enumerate(items)]
+
+
+def batch_seconds(base: str, items: list[dict[str, Any]]) -> float:
+    with httpx.Client(timeout=300) as client:
+        started = time.perf_counter()
+        reply = client.post(f"{base}/v1/rewards", json={"items": items})
+        elapsed = time.perf_counter() - started
+    reply.raise_for_status()
+    results = reply.json()["results"]
+    assert [r["id"] for r in results] == [i["id"] for i in items]
+    assert not any(r.get("error") for r in results), results[0]
+    return elapsed
+
+
+class Outcome:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.status: dict[int, int] = {}
+        self.answered: dict[str, int] = {}
+        self.transport_errors = 0
+        self.wall_s = 0.0
+
+
+async def send_singles(
+    base: str,
+    items: list[dict[str, Any]],
+    in_flight: int,
+    *,
+    twice: bool = False,
+) -> Outcome:
+    """Each item in its own request, `in_flight` at a time; with `twice`, each request is sent a
+    second time with the same Idempotency-Key right after the first one was sent."""
+    outcome = Outcome()
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(client: httpx.AsyncClient, item: dict[str, Any], key: str) -> None:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                reply = await client.post(
+                    f"{base}/v1/rewards", json={"items": [item]}, headers={"Idempotency-Key": key}
+                )
+            except httpx.TransportError:
+                outcome.transport_errors += 1
+                return
+            outcome.latencies.append(time.perf_counter() - started)
+            outcome.status[reply.status_code] = outcome.status.get(reply.status_code, 0) + 1
+            if reply.status_code == 200:
+                for result in reply.json()["results"]:
+                    assert result.get("error") is None, result
+                    outcome.answered[result["id"]] = outcome.answered.get(result["id"], 0) + 1
+
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+        started = time.perf_counter()
+        tasks = []
+        for item in items:
+            key = uuid.uuid4().hex
+            tasks.append(asyncio.ensure_future(one(client, item, key)))
+            if twice:
+                tasks.append(asyncio.ensure_future(one(client, item, key)))
+        await asyncio.gather(*tasks)
+        outcome.wall_s = time.perf_counter() - started
+    return outcome
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def items_scored(base: str) -> float:
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    found = re.search(r"^referee_items_scored_total\s+(\S+)", text, re.M)
+    return float(found.group(1)) if found else float("nan")
+
+
+def measure(name: str, base: str, args: argparse.Namespace) -> None:
+    draws = iter(range(10_000))
+    warm = with_ids(grpo_batch(args.seed * 1000 + next(draws)), "warm")
+    batch_seconds(base, warm)
+    asyncio.run(send_singles(base, with_ids(grpo_batch(next(draws)), "warm-s"), IN_FLIGHT))
+    batch_s = statistics.median(
+        batch_seconds(base, with_ids(grpo_batch(args.seed * 1000 + next(draws)), f"b{n}"))
+        for n in range(args.repeats)
+    )
+    singles = asyncio.run(
+        send_singles(base, with_ids(grpo_batch(args.seed * 1000 + next(draws)), "s"), IN_FLIGHT)
+    )
+    assert singles.status == {200: 512}, singles.status
+    print(
+        f"{name:9s} batch of 512: {batch_s * 1000:7.1f} ms | 512 singles at {IN_FLIGHT} in "
+        f"flight: {singles.wall_s * 1000:7.1f} ms, per request p50 "
+        f"{percentile(singles.latencies, 0.5) * 1000:6.1f} ms p99 "
+        f"{percentile(singles.latencies, 0.99) * 1000:6.1f} ms | singles / batch throughput "
+        f"{batch_s / singles.wall_s:.2f}x (target >= 0.5)"
+    )
+    if args.stress:
+        items = [
+            item
+            for n in range(STRESS_REQUESTS // 512)
+            for item in with_ids(grpo_batch(args.seed * 1000 + next(draws)), f"x{n}")
+        ]
+        out = asyncio.run(send_singles(base, items, STRESS_IN_FLIGHT))
+        server_errors = sum(count for code, count in out.status.items() if code >= 500)
+        others = sum(count for code, count in out.status.items() if code not in (200,))
+        lost = sum(1 for item in items if item["id"] not in out.answered)
+        duplicated = sum(1 for count in out.answered.values() if count > 1)
+        print(
+            f"{name:9s} stress {len(items)} singles at {STRESS_IN_FLIGHT} in flight: "
+            f"{out.wall_s:.1f} s, 5xx {server_errors}, other non-200 {others - server_errors}, "
+            f"transport errors {out.transport_errors}, lost {lost}, duplicated {duplicated}"
+        )
+    if args.retries:
+        items = with_ids(grpo_batch(args.seed * 1000 + next(draws)), "r")
+        before = items_scored(base)
+        out = asyncio.run(send_singles(base, items, IN_FLIGHT, twice=True))
+        after = items_scored(base)
+        assert out.status == {200: 2 * len(items)}, out.status
+        print(
+            f"{name:9s} retried: {2 * len(items)} requests for {len(items)} items, items "
+            f"scored {after - before:.0f}: {(after - before) / len(items):.2f}x (target 1.00)"
+        )
+
+
+@contextmanager
+def backend(name: str) -> Iterator[str]:
+    with embedded_service() if name == "embedded" else queue_service() as base:
+        yield base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stress", action="store_true")
+    parser.add_argument("--retries", action="store_true")
+    parser.add_argument("--backend", choices=["embedded", "queue", "both"], default="both")
+    args = parser.parse_args()
+    print(f"cpus {os.cpu_count()}; settings from the environment (REFEREE_*) apply")
+    names = ["embedded", "queue"] if args.backend == "both" else [args.backend]
+    for name in names:
+        with backend(name) as base:
+            measure(name, base, args)
+
+
+if __name__ == "__main__":
+    main()
