@@ -265,6 +265,21 @@ class Settings(BaseSettings):
         description="Scorers for the OpenRLHF and slime protocols, which carry only text; "
         "'{label}' in a parameter value is replaced by the sample's label.",
     )
+    nemo_gym_scorers: tuple[dict[str, Any], ...] = Field(
+        default=({"name": "math", "gold": "{expected_answer}"}, {"name": "format", "weight": 0.5}),
+        description="Scorers for NeMo-Gym's `POST /verify` when the request carries no "
+        "`scorers` of its own; every '{field}' in a parameter value is replaced by that "
+        "top-level field of the request (a dataset column, e.g. `expected_answer`).",
+    )
+    protocol_deadline_s: float = Field(
+        default=100.0,
+        gt=0,
+        le=86400,
+        description="Server-side deadline of the trainer-protocol routes (`/get_reward`, "
+        "`/v1/reward`, `/verify`), which carry no `timeout_s`: kept under their clients' own "
+        "timeouts (slime 120 s, OpenRLHF 180 s), so the service answers, with undecided items "
+        "as null, before a client gives up and sends the same work again.",
+    )
     log_level: str = Field(default="INFO", description="Level of the JSON logs on stdout.")
 
     # Integrity canaries (service/canaries.py)

@@ -123,9 +123,12 @@ class OpenRLHFRequest(BaseModel):
 
     query: list[str] = Field(description="Prompt plus response, as the trainer decoded them.")
     prompts: list[str] = Field(description="The prompt of each query; stripped from its front.")
-    labels: list[str] = Field(
-        description="Reference answers; replace '{label}' in the "
-        "configured scorers (`openrlhf_scorers`)."
+    labels: list[Any] = Field(
+        description="Reference answers, one per query, as OpenRLHF reads them from the "
+        "dataset's label column (`--data.label_key`): text, a JSON number (sent to the scorers "
+        "as text), or a dict or list (taken whole where a configured value is exactly "
+        "'{label}'); they replace '{label}' in the configured scorers (`openrlhf_scorers`). "
+        "Null only when those scorers do not use '{label}'."
     )
 
 
@@ -136,9 +139,10 @@ class OpenRLHFResponse(BaseModel):
     )
     scores: list[float] = Field(description="The same values (OpenRLHF's dynamic filtering).")
     extra_logs: dict[str, float] = Field(
-        description="Batch figures: `null_rewards`, "
-        "`item_errors`, `prompt_not_prefix`, "
-        "`<scorer>/mean`, `<scorer>/<verdict>` counts."
+        description="Figures of this request, the same keys in every answer (OpenRLHF "
+        "concatenates them across samples): `null_rewards`, `item_errors`, "
+        "`prompt_not_prefix` (counts), and per configured scorer key `<key>/mean` (of its "
+        "decided scores; 0.0 when none) and `<key>/undecided` (count)."
     )
 
 
@@ -158,10 +162,16 @@ class SlimeRequest(BaseModel):
         },
     )
 
-    prompt: str
+    prompt: str | list[dict[str, Any]] = Field(
+        description="The prompt as slime holds it: text, or chat messages when no chat "
+        "template was applied (then not passed to the scorers)."
+    )
     response: str
-    label: str | None = Field(
-        default=None, description="Required when the configured scorers use '{label}'."
+    label: Any = Field(
+        default=None,
+        description="slime's `Sample.label` (the dataset's `--label-key` column): text, a JSON "
+        "number (sent as text) or a dict/list. Required when the configured scorers use "
+        "'{label}'.",
     )
 
 

@@ -6,7 +6,10 @@ conventions are reproduced here from its source."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import importlib.util
+import inspect
 import json
 from collections.abc import Callable
 from types import ModuleType
@@ -184,3 +187,95 @@ def test_null_reward_is_an_explicit_flagged_choice(config: dict[str, Any]) -> No
 
 def test_one_client_per_url_and_key(config: dict[str, Any]) -> None:
     assert adapter.client_for(config["url"], "k") is adapter.client_for(config["url"], "k")
+
+
+# -- called as verl's reward loop calls it ----------------------------------------------------
+
+
+async def _call_with_kwargs_async(
+    raw: Any, extra: dict[str, Any], *args: Any, **kwargs: Any
+) -> Any:
+    """verl/trainer/ppo/reward.py `_call_with_kwargs_async` (reward_kwargs take precedence)."""
+    return await raw(*args, **{**kwargs, **extra})
+
+
+def reward_loop_function(**reward_kwargs: Any) -> Callable[..., Any]:
+    """verl's get_custom_reward_fn for a coroutine function: a partial of the async caller,
+    which verl's reward-loop NaiveRewardManager tells apart with inspect.iscoroutinefunction."""
+    raw = load_as_verl_does().compute_score_async
+    return functools.partial(_call_with_kwargs_async, raw, reward_kwargs)
+
+
+async def run_single(compute_score: Callable[..., Any], solution: str, truth: Any) -> Any:
+    """verl/experimental/reward_loop/reward_manager/naive.py `run_single`: keyword arguments,
+    extra_info with num_turns and rollout_reward_scores; a dict result must hold "score"."""
+    extra_info = {"index": 0, "num_turns": None, "rollout_reward_scores": {}}
+    result = await compute_score(
+        data_source="openai/gsm8k", solution_str=solution, ground_truth=truth, extra_info=extra_info
+    )
+    return result["score"] if isinstance(result, dict) else result
+
+
+def test_reward_loop_awaits_the_async_function(config: dict[str, Any]) -> None:
+    assert inspect.iscoroutinefunction(reward_loop_function(**config))
+
+
+@pytest.mark.parametrize(
+    ("solution", "reward"), [(RIGHT, 1.5), (WRONG, 0.5)], ids=["right", "wrong"]
+)
+def test_compute_score_async_per_sample(
+    config: dict[str, Any], solution: str, reward: float
+) -> None:
+    assert asyncio.run(run_single(reward_loop_function(**config), solution, "4")) == reward
+
+
+def test_compute_score_async_concurrent_samples_keep_their_rewards(
+    config: dict[str, Any],
+) -> None:
+    """The reward loop's compute_score_batch gathers one task per sample on one event loop."""
+    compute_score = reward_loop_function(**config)
+    solutions = [RIGHT if i % 2 else WRONG for i in range(16)]
+
+    async def gather() -> list[Any]:
+        return list(await asyncio.gather(*(run_single(compute_score, s, "4") for s in solutions)))
+
+    assert asyncio.run(gather()) == [1.5 if i % 2 else 0.5 for i in range(16)]
+
+
+def test_compute_score_async_absorbs_the_reward_model_arguments(config: dict[str, Any]) -> None:
+    compute_score = reward_loop_function(**config)
+    result = asyncio.run(
+        compute_score(
+            data_source="gsm8k",
+            solution_str=RIGHT,
+            ground_truth=4,
+            extra_info=None,
+            reward_router_address="127.0.0.1:1",
+            reward_model_tokenizer=None,
+        )
+    )
+    assert result == 1.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"null_reward": -1.0, "return_dict": True}, {"score": -1.0, "referee_null": 1.0}),
+        ({"null_reward": 0.0}, 0.0),
+    ],
+    ids=["flagged-dict", "float"],
+)
+def test_compute_score_async_null_reward_is_opt_in(
+    config: dict[str, Any], kwargs: dict[str, Any], expected: Any
+) -> None:
+    compute_score = reward_loop_function(**config, **kwargs)
+    result = asyncio.run(
+        compute_score(data_source="gsm8k", solution_str=RIGHT, ground_truth="\\frac{")
+    )
+    assert result == expected
+
+
+def test_compute_score_async_undecided_raises_by_default(config: dict[str, Any]) -> None:
+    compute_score = reward_loop_function(**config)
+    with pytest.raises(RewardError, match="gold_unparsable"):
+        asyncio.run(compute_score(data_source="gsm8k", solution_str=RIGHT, ground_truth="\\frac{"))

@@ -3,8 +3,13 @@
 verl calls `compute_score(data_source, solution_str, ground_truth, extra_info)` per sample
 (NaiveRewardManager) or `compute_score(data_sources, solution_strs, ground_truths,
 extra_infos)` per batch (`reward_model.reward_manager=batch`; much faster: one HTTP request
-per chunk instead of one per sample). Point `custom_reward_function.path` at this file, set
-`custom_reward_function.name` to `compute_score` or `compute_score_batch`, and pass the
+per chunk instead of one per sample). verl's reward loop (verl/experimental/reward_loop: its
+NaiveRewardManager.run_single, one sample per call, many at once on one event loop) awaits a
+coroutine function directly: `compute_score_async`, with the same keyword arguments and
+`reward_router_address`/`reward_model_tokenizer` added when a reward model is configured
+(absorbed here). Point `custom_reward_function.path` at this file, set
+`custom_reward_function.name` to `compute_score`, `compute_score_batch` or
+`compute_score_async`, and pass the
 service through verl's own config, `custom_reward_function.reward_kwargs` (merged into every
 call): `url` (required), `api_key` (use Hydra's `${oc.env:REFEREE_API_KEY}` to keep it out of
 the config), `format_weight`, `prefilled`, `route`, `timeout_s`, `null_reward`,
@@ -29,7 +34,12 @@ the item failed, the service stayed unavailable) raises `RewardError` unless the
 opts in with `null_reward=<float>`: then that value is used and, with `return_dict=True`,
 `referee_null=1.0` marks it in verl's reward_extra_info. It is never turned into 0 silently.
 
-Left out: async variants for verl's reward loop, per-scorer extra_info keys (verl needs the
+verl stores a float return as the score (and as `acc` in reward_extra_info); a dict must hold
+`score`, and every key of it becomes a reward_extra_info column whose keys the first sample
+fixes, so the dict's keys never vary (`score`, `referee_null`).
+
+Left out: an async batch form (verl's reward loop calls one sample at a time; the client's
+connection pool and the service absorb the concurrency), per-scorer extra_info keys (verl needs the
 same keys for every sample, and the scorers differ by route), multi-turn interactions.
 """
 
@@ -137,6 +147,38 @@ def compute_score(
         null_reward=null_reward,
         return_dict=return_dict,
     )[0]
+
+
+async def compute_score_async(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    *,
+    url: str,
+    api_key: str | None = None,
+    format_weight: float = 0.5,
+    prefilled: bool | None = None,
+    route: Route | None = None,
+    timeout_s: float | None = None,
+    null_reward: float | None = None,
+    return_dict: bool = False,
+    **unused: Any,
+) -> float | dict[str, float]:
+    """One sample, awaited by verl's reward loop: one request to the service over the
+    client's `httpx.AsyncClient` for this event loop, with its retries."""
+    item = item_of(
+        data_source,
+        solution_str,
+        ground_truth,
+        extra_info,
+        format_weight=format_weight,
+        prefilled=prefilled,
+        route=route,
+        item_id="0",
+    )
+    [result] = await client_for(url, api_key).ascore([item], timeout_s=timeout_s)
+    return _reward(0, result, null_reward, return_dict)
 
 
 def compute_score_batch(

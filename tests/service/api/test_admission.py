@@ -22,6 +22,16 @@ def openrlhf(*queries: str) -> dict[str, Any]:
     return {"query": list(queries), "prompts": [""] * n, "labels": ["4"] * n}
 
 
+def nemo_gym(text: str) -> dict[str, Any]:
+    content = [{"type": "output_text", "text": text, "annotations": []}]
+    output = [{"id": "m", "type": "message", "role": "assistant", "content": content}]
+    return {
+        "responses_create_params": {"input": "q"},
+        "response": {"output": output},
+        "expected_answer": "4",
+    }
+
+
 # (id, settings, route, body, code, field, limit)
 REFUSALS = [
     (
@@ -87,6 +97,15 @@ REFUSALS = [
         "response[0]",
         10,
     ),
+    (
+        "nemo-gym-completion",
+        {"max_completion_chars": 10},
+        "/verify",
+        nemo_gym(LONG),
+        "item_too_large",
+        "response[0]",
+        10,
+    ),
 ]
 
 
@@ -118,6 +137,7 @@ async def test_a_413_carries_the_limit_it_broke(
         ("/v1/jobs", {"items": [echo()]}),
         ("/get_reward", openrlhf("a")),
         ("/v1/reward", {"prompt": "p", "response": "r", "label": "4"}),
+        ("/verify", nemo_gym("r")),
     ],
 )
 async def test_a_closed_backend_is_503_on_every_route_that_scores(
