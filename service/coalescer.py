@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,7 @@ class Coalescer:
         window_s: float,
         max_items: int,
         fair_window_items: int,
+        on_send: Callable[[int], None] | None = None,
     ) -> None:
         self.backend = backend
         self.window_s = max(0.0, window_s)
@@ -113,9 +115,8 @@ class Coalescer:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.clients: dict[str, ClientCounts] = {}
-        self.micro_batches = 0
-        """Batches sent to the backend (a metric: requests per batch is the coalescing)."""
-        self.requests_sent = 0
+        self.on_send = on_send
+        """Called with the number of requests in each batch sent (for the metrics)."""
 
     # -- what admission reads --------------------------------------------------------------
 
@@ -241,8 +242,8 @@ class Coalescer:
             items.extend(request.items)
             owners.extend((request, pos) for pos in range(len(request.items)))
         self._in_backend += len(items)
-        self.micro_batches += 1
-        self.requests_sent += len(requests)
+        if self.on_send is not None:
+            self.on_send(len(requests))
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -382,8 +382,12 @@ class Executor:
         # parsed once.
         for members in by_key.values():
             tasks.extend(self._task(piece) for piece in split_group(members, size))
-        for start in range(0, len(loose), size):
-            tasks.append(self._task(loose[start : start + size]))
+        # Loose items spread over every worker: a small batch (a micro-batch of single-sample
+        # requests) in one task would leave the other workers idle, and one slow item would
+        # hold back all the rest.
+        step = max(1, min(size, -(-len(loose) // self.settings.workers)))
+        for start in range(0, len(loose), step):
+            tasks.append(self._task(loose[start : start + step]))
         return tasks
 
     def _task(self, members: list[_Pending]) -> _Task:

@@ -235,6 +235,18 @@ class Settings(BaseSettings):
         description="Items one API replica has in the backend at once before requests wait in "
         "per-client lines, served in turn (fair order between trainers).",
     )
+    idempotency_ttl_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long the results of a request sent with an `Idempotency-Key` are "
+        "kept for its repeats (over the queue, in Redis for every replica).",
+    )
+    idempotency_max_keys: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most idempotency keys one `referee serve` keeps in memory (embedded "
+        "backend; oldest first out).",
+    )
     key_max_requests: int = Field(
         default=4096,
         ge=1,

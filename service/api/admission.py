@@ -46,7 +46,7 @@ async def admitted(state: AppState, items: list[Any], field: str) -> AsyncIterat
         len(items),
         settings.key_max_requests,
         settings.key_max_pending_items,
-        state.backend.stats().get("items_per_s", 0.0),
+        lambda: state.backend.stats().get("items_per_s", 0.0),
     )
     await admit(state.backend, len(items), settings.max_queue_items, state.coalescer.waiting_items)
     try:

@@ -29,6 +29,12 @@ from referee.service.api import routes_compat, routes_health, routes_nemo_gym, r
 from referee.service.api.auth import AuthMiddleware
 from referee.service.api.body_guard import BodyGuardMiddleware, BodyLimits
 from referee.service.api.errors import install_error_handlers
+from referee.service.api.idempotency import (
+    IdempotencyKeyMiddleware,
+    IdempotencyStore,
+    MemoryStore,
+    RedisStore,
+)
 from referee.service.api.jobs import JobStore
 from referee.service.api.limits import BodyLimitMiddleware
 from referee.service.api.logs import RequestContextMiddleware
@@ -37,6 +43,7 @@ from referee.service.api.state import AppState
 from referee.service.backend import ScoringBackend
 from referee.service.canaries import CanaryBackend, CanaryMonitor
 from referee.service.coalescer import Coalescer
+from referee.service.queue_backend import RedisBackend
 from referee.service.settings import Settings
 
 DESCRIPTION = """\
@@ -77,6 +84,13 @@ def create_app(
         window_s=settings.coalesce_window_ms / 1000,
         max_items=settings.coalesce_max_items,
         fair_window_items=settings.fair_window_items,
+        on_send=metrics.observe_micro_batch,
+    )
+    inner = backend.inner
+    idempotency: IdempotencyStore = (
+        RedisStore(inner.redis, inner.config.queue_name, settings.idempotency_ttl_s)
+        if isinstance(inner, RedisBackend)
+        else MemoryStore(settings.idempotency_ttl_s, settings.idempotency_max_keys)
     )
 
     @contextlib.asynccontextmanager
@@ -98,6 +112,7 @@ def create_app(
         jobs=jobs,
         canaries=canaries,
         coalescer=coalescer,
+        idempotency=idempotency,
     )
     install_error_handlers(app)
     app.include_router(routes_rewards.router)
@@ -112,6 +127,7 @@ def create_app(
         ),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(IdempotencyKeyMiddleware)
     app.add_middleware(AuthMiddleware, keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_request)
     return app

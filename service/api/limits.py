@@ -143,12 +143,12 @@ def check_client(
     count: int,
     max_requests: int,
     max_items: int,
-    items_per_s: float,
+    items_per_s: Callable[[], float],
 ) -> None:
     """Raise 429 `client_limit` (with Retry-After) if one more request of `count` items would
     take its client past `key_max_requests` or `key_max_pending_items`."""
     if counts.requests + 1 > max_requests:
-        wait = retry_after_s(counts.items, items_per_s)
+        wait = retry_after_s(counts.items, items_per_s())
         raise APIError(
             "client_limit",
             f"this client has {counts.requests} requests in flight, the limit is "
@@ -156,7 +156,7 @@ def check_client(
             headers={"Retry-After": str(wait)},
         )
     if counts.items and counts.items + count > max_items:
-        wait = retry_after_s(counts.items + count - max_items, items_per_s)
+        wait = retry_after_s(counts.items + count - max_items, items_per_s())
         raise APIError(
             "client_limit",
             f"this client has {counts.items} items pending, this request adds {count}, the "

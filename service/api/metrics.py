@@ -8,8 +8,10 @@ restarts (its dispatcher recovered from an internal failure), and the sandbox po
 come from every worker, through Redis, with the queue's own chunk retries and orphaned chunks
 requeued (`queue_stats`). From the
 results the API hands out: verdicts per scorer, null rewards, item errors; and requests that
-missed their timeout_s. From the integrity canaries (`referee.service.canaries`): their outcomes
-per scorer, probe kind and outcome (`pass`, `fail`, `undecided`), never mixed into the verdicts.
+missed their timeout_s; requests with an idempotency key by outcome; micro-batches and the
+requests they carried (`referee.service.coalescer`). From the integrity canaries
+(`referee.service.canaries`): their outcomes per scorer, probe kind and outcome (`pass`,
+`fail`, `undecided`), never mixed into the verdicts.
 
 Left out: per-client labels, and verdict label pairs past `MAX_VERDICT_SERIES` (scorer keys and
 plugin verdicts come from requests, so they are capped and the rest counted as `other`).
@@ -176,6 +178,25 @@ class Metrics:
             ("scorer", "kind", "outcome"),
             registry=self.registry,
         )
+        self.idempotency = Counter(
+            "referee_idempotency",
+            "Requests sent with an idempotency key, by outcome: first (scored), replayed "
+            "(answered from stored results), joined (waited for the same request in flight), "
+            "reused (422: the key came with other items).",
+            ("outcome",),
+            registry=self.registry,
+        )
+        self.micro_batches = Counter(
+            "referee_micro_batches",
+            "Batches the coalescer sent to the backend (requests per batch: "
+            "referee_coalesced_requests_total over this).",
+            registry=self.registry,
+        )
+        self.coalesced_requests = Counter(
+            "referee_coalesced_requests",
+            "Scoring requests sent to the backend through the coalescer.",
+            registry=self.registry,
+        )
         self.registry.register(_BackendCollector(backend))
         self._verdict_series: set[tuple[str, str]] = set()
 
@@ -203,6 +224,13 @@ class Metrics:
 
     def observe_canary(self, scorer: str, kind: str, outcome: str) -> None:
         self.canaries.labels(scorer, kind, outcome).inc()
+
+    def observe_idempotency(self, outcome: str) -> None:
+        self.idempotency.labels(outcome).inc()
+
+    def observe_micro_batch(self, requests: int) -> None:
+        self.micro_batches.inc()
+        self.coalesced_requests.inc(requests)
 
     def _series(self, pair: tuple[str, str]) -> tuple[str, str]:
         if pair in self._verdict_series:

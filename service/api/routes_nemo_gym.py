@@ -97,7 +97,13 @@ async def verify(body: NeMoGymVerifyRequest, request: Request) -> JSONResponse:
                 field=name,
             )
     item = {"completion": completion_of(body.response), "scorers": fill_specs(specs, fields)}
-    [result] = await score_batch(state, [item], state.settings.protocol_deadline_s, "response")
+    [result] = await score_batch(
+        state,
+        [item],
+        state.settings.protocol_deadline_s,
+        "response",
+        body_key=f"/verify:{body.response.id}" if body.response.id else None,
+    )
     answer = body.model_dump(mode="json", exclude_unset=True)
     answer["referee_result"] = result.to_json_dict()
     if result.reward is None:

@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from referee.service.api.admission import admitted
 from referee.service.api.clients import current_client
 from referee.service.api.errors import APIError
+from referee.service.api.idempotency import current_key, once, scoped
 from referee.service.api.schemas import (
     ERROR_RESPONSES,
     ErrorBody,
@@ -43,16 +44,41 @@ router = APIRouter(tags=["rewards"])
 
 
 async def score_batch(
-    state: AppState, items: list[Any], timeout_s: float | None, field: str
+    state: AppState,
+    items: list[Any],
+    timeout_s: float | None,
+    field: str,
+    *,
+    body_key: str | None = None,
 ) -> list[Result]:
-    """Admission (`admitted`), scoring, and the batch's metrics and log line; shared with
-    the compatibility routes."""
+    """Admission (`admitted`), scoring through the coalescer, and the batch's metrics and log
+    line; shared with the compatibility routes. A request sent with an `Idempotency-Key`
+    (or, where a protocol has one, a per-sample id in its body: `body_key`) is scored once
+    for all its repeats (`idempotency.once`)."""
     # No request waits without end: a lost chunk or a stalled backend costs at most this.
     deadline_s = timeout_s if timeout_s is not None else state.settings.request_deadline_s
+    client = current_client.get()
+    sent = current_key.get()
+    if sent is None and body_key is None:
+        return await _score(state, items, deadline_s, field, client)
+    route, key = (sent.route, sent.key) if sent is not None else ("body", str(body_key))
+    return await once(
+        state.idempotency,
+        scoped(client, route, key),
+        items,
+        deadline_s,
+        lambda: _score(state, items, deadline_s, field, client),
+        state.metrics.observe_idempotency,
+    )
+
+
+async def _score(
+    state: AppState, items: list[Any], deadline_s: float, field: str, client: str
+) -> list[Result]:
     async with admitted(state, items, field):
         started = time.perf_counter()
         # Through the coalescer: small requests share micro-batches, clients take turns.
-        results = await state.coalescer.score(items, deadline_s, current_client.get())
+        results = await state.coalescer.score(items, deadline_s, client)
     if any(r.error is not None and r.error.startswith(DEADLINE_ERROR) for r in results):
         state.metrics.request_timeouts.inc()
     state.metrics.observe_results(results)

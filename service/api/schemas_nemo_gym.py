@@ -68,6 +68,11 @@ class ResponsesObject(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    id: str | None = Field(
+        default=None,
+        description="The response's id (`resp_...`): a repeat of the same response is scored "
+        "once (an idempotency key, as the `Idempotency-Key` header would be).",
+    )
     output: list[ResponsesOutputItem]
 
 

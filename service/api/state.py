@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from referee.service.api.idempotency import IdempotencyStore
 from referee.service.api.jobs import JobStore
 from referee.service.api.metrics import Metrics
 from referee.service.backend import ScoringBackend
@@ -28,6 +29,7 @@ class AppState:
     jobs: JobStore
     canaries: CanaryMonitor
     coalescer: Coalescer
+    idempotency: IdempotencyStore
 
 
 def state_of(request: Request) -> AppState:
