@@ -138,8 +138,8 @@ async def test_another_client_is_not_held_by_one_clients_limit(make_app: AppFact
         client(app, Authorization="Bearer run-a") as a,
         client(app, Authorization="Bearer run-b") as b,
     ):
-            busy = asyncio.ensure_future(post_one(a, sleeper(0.5)))
-            await asyncio.sleep(0.1)
-            other = await post_one(b, echo(id="b"))
-            await busy
+        busy = asyncio.ensure_future(post_one(a, sleeper(0.5)))
+        await asyncio.sleep(0.1)
+        other = await post_one(b, echo(id="b"))
+        await busy
     assert other.status_code == 200

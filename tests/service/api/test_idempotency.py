@@ -91,9 +91,9 @@ async def test_keys_are_scoped_by_client(make_app: AppFactory) -> None:
         client(app, Authorization="Bearer run-a") as a,
         client(app, Authorization="Bearer run-b") as b,
     ):
-            await post(a, BATCH, "same")
-            await post(b, BATCH, "same")
-            counts = await seen(a)
+        await post(a, BATCH, "same")
+        await post(b, BATCH, "same")
+        counts = await seen(a)
     assert counts["items_scored"] == 4 and counts["first"] == 2
 
 
