@@ -632,6 +632,9 @@ class Executor:
                     f"({worker.broken}); the process was replaced",
                 )
             elif worker.eof:
+                # A send that finds the worker dead marks it before its pipe was read to the
+                # end: the results it sent before dying still count.
+                self._drain(worker)
                 self.stats["crashes"] += 1
                 worker.process.join(timeout=1)
                 code = worker.process.exitcode

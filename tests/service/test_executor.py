@@ -137,6 +137,24 @@ def test_worker_crash_is_reported_as_such_and_batch_completes(executor: Executor
     assert results[0].reward == 1.0 and results[2].reward == 1.0
 
 
+class _LateSender(Executor):
+    """Sends a worker its second task only once that worker is dead: the send then fails
+    before the parent has read what the worker sent before dying (a race a loaded host hits)."""
+
+    def _send(self, worker: Any, task: Any) -> None:
+        if worker.tasks:
+            worker.process.join(timeout=30)
+        super()._send(worker, task)
+
+
+def test_results_sent_before_a_crash_survive_a_send_that_finds_the_worker_dead() -> None:
+    settings = Settings(workers=1, item_timeout_s=BOUND_S, scorer_plugins=ALL)
+    crash = {"completion": "x", "group": "a", "scorers": [{"name": "crash"}]}
+    with _LateSender(settings) as executor:
+        results = executor.score([echo(1.0, group="a"), crash, echo(1.0)])
+    assert [r.reward for r in results] == [1.0, None, 1.0]
+
+
 def test_executor_serves_after_a_crash(executor: Executor) -> None:
     executor.score([{"completion": "x", "scorers": [{"name": "crash"}]}])
     assert [r.reward for r in executor.score([echo(1.0)] * 8)] == [1.0] * 8

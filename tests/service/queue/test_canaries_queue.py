@@ -42,7 +42,7 @@ async def test_rewards_over_the_queue_leave_the_canaries_out(
     replica = Replica(redis_url, canary_rate=1.0)
     try:
         response = await replica.http.post("/v1/rewards", json={"items": BATCH})
-        counts = await canary_counts(replica.http)
+        counts = await canary_counts(replica.http, BATCH_CANARIES)
     finally:
         await replica.close()
     assert [r["id"] for r in response.json()["results"]] == [item["id"] for item in BATCH]
@@ -69,7 +69,7 @@ async def test_a_job_read_from_another_replica_has_no_canaries(
         job_id = created.json()["job_id"]
         elsewhere = await _finished(second.http, job_id)
         here = await _finished(first.http, job_id)
-        counts = await canary_counts(first.http)
+        counts = await canary_counts(first.http, BATCH_CANARIES)
     finally:
         await first.close()
         await second.close()
@@ -91,7 +91,7 @@ async def test_a_failing_canary_over_the_queue_degrades_readiness(
     replica = Replica(redis_url, canary_rate=1.0)
     try:
         await replica.http.post("/v1/rewards", json={"items": [math(MISREAD_GOLD, "3", id="t-0")]})
-        counts = await canary_counts(replica.http)
+        counts = await canary_counts(replica.http, 2)
         ready = await replica.http.get("/readyz")
     finally:
         await replica.close()
