@@ -131,7 +131,8 @@ def queue_service() -> Iterator[str]:
             wait_ready(base, api)
             yield base
         finally:
-            stop(procs[::-1])
+            stop(procs[:0:-1])  # the API and the workers first: they leave through Redis
+            stop([redis])
 
 
 _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")

@@ -30,7 +30,9 @@ Undocumented RQ names used, and why:
   `prepare_job_execution`, `handle_execution_ended`, `handle_job_success` (overrides): each
   makes a Redis call that RQ lets escape, ending `work()` with "unhandled exception, quitting";
   here they wait for Redis (or skip a heartbeat/state write, which is repeated anyway). RQ 3
-  already retries inside its dequeue loop and logs, rather than raises, a failure it cannot
+  already retries inside its dequeue loop (forever: `heartbeat`, which that loop calls first
+  on every turn, raises out of it once a stop was requested, so a SIGTERM during an outage
+  ends an idle worker within seconds) and logs, rather than raises, a failure it cannot
   store (`handle_job_failure`), so neither waits for Redis: a failure record lost to an
   outage leaves the chunk in the started registry, where the reaper re-runs it (chunks are
   idempotent).
@@ -174,6 +176,10 @@ def restore_result(
     return Result.restore(job_id, entry_id, payload, connection=connection, serializer=serializer)
 
 
+class _LeaveDequeue(Exception):
+    """Raised inside RQ's dequeue loop to leave it when a stop was requested."""
+
+
 def request_stop(worker: SimpleWorker) -> None:
     """Warm stop: the worker finishes its running job, then leaves its loop."""
     worker._stop_requested = True
@@ -196,6 +202,8 @@ class RefereeWorker(SimpleWorker):
         self._alive_lock = threading.Lock()
         self._leaving = False
         self._ticket: int | None = None
+        self._dequeuing: int | None = None
+        """The thread inside RQ's dequeue loop, if any (see `heartbeat`)."""
         self.executor_lost = False
         """The process's executor was found not running: this lane stopped taking jobs."""
 
@@ -260,7 +268,13 @@ class RefereeWorker(SimpleWorker):
                 if not queue_jobs.executor_running():
                     self._executor_lost()
                     return None
-                result = super().dequeue_job_and_maintain_ttl(timeout, idle)
+                self._dequeuing = threading.get_ident()
+                try:
+                    result = super().dequeue_job_and_maintain_ttl(timeout, idle)
+                except _LeaveDequeue:
+                    return None
+                finally:
+                    self._dequeuing = None
                 if result is not None and gate is not None:
                     # A job of another kind counts as a full backlog.
                     items = items_in_job_ids([result[0].id]) or gate.room + 1
@@ -312,6 +326,10 @@ class RefereeWorker(SimpleWorker):
             logger.warning("worker maintenance skipped, redis unreachable: %s", exc)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        # RQ's idle loop retries an unreachable Redis forever and never looks at a stop
+        # request; it heart-beats first on every turn, so a stop leaves the loop here.
+        if self._stop_requested and self._dequeuing == threading.get_ident():
+            raise _LeaveDequeue()
         if pipeline is not None:
             super().heartbeat(timeout, pipeline=pipeline)
             return
