@@ -65,7 +65,7 @@ from referee.service.backend import (
     worker_series,
 )
 from referee.service.queue_batch import RedisBatch, load_record
-from referee.service.queue_chunks import items_in_job_ids, job_id, plan_chunks
+from referee.service.queue_chunks import MIN_CHUNK, items_in_job_ids, job_id, plan_chunks
 from referee.service.queue_jobs import score_chunk
 from referee.service.queue_stats import read_cluster_stats
 from referee.service.settings import Settings
@@ -190,7 +190,15 @@ class RedisBackend:
     def _enqueue(self, items: list[Any]) -> RedisBatch:
         """Enqueue reserved items (RQ compresses every job: keep this off the event loop)."""
         batch_id = uuid.uuid4().hex
-        chunks = plan_chunks(items, self.config.chunk_size, self._scoring_slots())
+        with self._lock:
+            others = self._pending - len(items)  # this replica's items already in flight
+        slots = self._scoring_slots()
+        # Spread a batch over the scoring processes only when they have little else to do: a
+        # batch that joins others in flight (micro-batches of single-sample requests) goes as
+        # one chunk, so that it costs one job, not one per process.
+        if others >= slots * MIN_CHUNK:
+            slots = 1
+        chunks = plan_chunks(items, self.config.chunk_size, slots)
         retry = Retry(max=self.config.retries) if self.config.retries else None
         job_ids = [job_id(batch_id, n, len(chunk)) for n, chunk in enumerate(chunks)]
         datas = [
