@@ -61,6 +61,7 @@ _PARTS = {
         "runner_procs",
         "runner_loop",
         "runner_clean",
+        "runner_langs",
         "runner_jobs",
         "runner_rpc",
         "runner",

@@ -6,7 +6,7 @@
 - no network at all (`network_mode="none"`): no egress, no DNS, no metadata endpoint, and no
   route to the host's Redis or API; the Docker socket is never mounted;
 - a read-only root filesystem; writable only a size-capped tmpfs `/work` (owned by the sandbox
-  user) and size-capped, noexec `/tmp` and `/dev/shm`;
+  user; executable, for compiled programs) and size-capped, noexec `/tmp` and `/dev/shm`;
 - a non-root user (uid 10001), all capabilities dropped, `no-new-privileges`, Docker's default
   seccomp profile (never `unconfined`);
 - cgroup limits: pids, memory with swap equal to it (no swap), a CPU quota;
@@ -45,7 +45,10 @@ def container_config(config: SandboxConfig) -> dict[str, Any]:
         "network_mode": "none",
         "read_only": True,
         "tmpfs": {
-            WORK_DIR: f"rw,size={config.work_mb}m,{owner},mode=0700,nosuid,nodev",
+            # exec: a compiled program runs from here. Docker would mount it noexec, which
+            # adds nothing: whatever runs from /work keeps its parent's uid, seccomp filter
+            # and rlimits, and nosuid plus no-new-privileges leave it no way to gain any.
+            WORK_DIR: f"rw,size={config.work_mb}m,{owner},mode=0700,nosuid,nodev,exec",
             "/tmp": f"rw,size={config.tmp_mb}m,mode=1777,nosuid,nodev,noexec",
         },
         "shm_size": f"{config.tmp_mb}m",

@@ -37,7 +37,7 @@ from typing import Any
 from referee.sandbox.channel import Channel
 from referee.sandbox.config import SandboxConfig
 from referee.sandbox.container import OWNER_LABEL, SANDBOX_LABEL
-from referee.sandbox.protocol import Job, JobResult, SandboxError
+from referee.sandbox.protocol import Job, JobResult, SandboxError, job_wall_s
 
 
 def owner_host() -> str:
@@ -92,7 +92,7 @@ class SandboxPool:
     # -- public ---------------------------------------------------------------------------
 
     def run(self, job: Job) -> JobResult:
-        deadline = job["limits"]["wall_s"] + self._config.job_margin_s
+        deadline = job_wall_s(job) + self._config.job_margin_s
         failure: SandboxError | None = None
         for attempt in range(2):
             if attempt:

@@ -74,6 +74,22 @@ class Limits(TypedDict):
     """Cap on stdout and on stderr captured per process; past it the process is killed."""
 
 
+Language = Literal["python", "pypy3", "c", "cpp"]
+"""What a job's program is written in. `python` is the runner's own CPython; `pypy3`, `c` and
+`cpp` come from the image's Debian packages (`pypy3`, `gcc`, `g++`). Only stdio jobs take a
+language other than `python`."""
+
+COMPILED: frozenset[str] = frozenset({"c", "cpp"})
+"""Languages compiled once per job, in the sandbox, before the first case."""
+
+
+class CompileLimits(TypedDict):
+    wall_s: float
+    """Wall-clock bound of the compilation (its own, on top of the job's `wall_s`)."""
+    memory_mb: int
+    """RLIMIT_AS of the compiler's processes."""
+
+
 class StdioCase(TypedDict):
     stdin: str
 
@@ -117,6 +133,13 @@ class Job(TypedDict):
     closed."""
     harness: NotRequired[Harness]
     """kind == "rpc"."""
+    language: NotRequired[Language]
+    """Default `python`."""
+    std: NotRequired[str]
+    """Compiled languages: the `-std=` value (`gnu++17`, `c11`, ...; the runner accepts only
+    `c`/`gnu` with an optional `++` and two digits). Default `gnu++17` (C++), `gnu11` (C)."""
+    compile: NotRequired[CompileLimits]
+    """Required for compiled languages."""
 
 
 # Status of one stdio case or one rpc test, as the runner saw it.
@@ -153,8 +176,12 @@ class ProgramStatus(TypedDict):
         "killed",
         "output_limit",
         "exited",
+        "compile_error",
     ]
-    """rpc: how loading the program in P went (`exited`: it called exit() while loading)."""
+    """rpc: how loading the program in P went (`exited`: it called exit() while loading).
+    stdio, compiled languages: `ok`, or `compile_error` (the compiler failed, ran past its
+    time or memory, or printed past the output cap; `detail` says which and `stderr` holds
+    the compiler's first lines); no case runs then."""
     detail: str
     stderr: str
     """Tail of P's stderr (at most 2,000 characters)."""
@@ -165,11 +192,18 @@ class JobResult(TypedDict):
     results: list[CaseResult]
     """One per stdio case / per rpc test, in order (assert style: exactly one)."""
     program: NotRequired[ProgramStatus]
-    """rpc only."""
+    """rpc, and stdio jobs of compiled languages (the compilation)."""
     stderr: NotRequired[str]
     """stdio: tail of the last case's stderr (at most 2,000 characters)."""
     runner_error: NotRequired[str]
     """Set when the runner itself failed (our fault): the host reports `sandbox_error`."""
+
+
+def job_wall_s(job: Job) -> float:
+    """The longest a job may take inside the runner: its wall limit, plus its compilation's."""
+    compile_limits = job.get("compile")
+    extra = compile_limits["wall_s"] if compile_limits is not None else 0.0
+    return job["limits"]["wall_s"] + extra
 
 
 class Sandbox(Protocol):

@@ -8,10 +8,12 @@ network: see `referee.sandbox.container`), so the script must stay stdlib-only. 
    /proc lists none, reap them, wipe /work, /tmp, /dev/shm and /dev/mqueue, remove System V
    IPC objects. Done again after the result is written, so the next job starts clean even if
    this one left a daemon, files or shared memory behind.
-2. stdio: the program goes to /work/main.py; each case is a fresh `python3 -I /work/main.py`
-   (own session, RLIMIT_AS, RLIMIT_CPU, oom_score_adj 1000 so the OOM killer takes it and not
-   us) fed the case's stdin, its stdout captured up to the output cap, its stderr's tail kept.
-   Timeouts kill the process group. The host compares the outputs.
+2. stdio: the program goes to its language's source file (`runner_langs`: /work/main.py for
+   Python); a C or C++ program is compiled once, under its own bounds; each case is a fresh
+   process (`python3 -I /work/main.py`, `pypy3 ...`, or the binary; own session, RLIMIT_AS,
+   RLIMIT_CPU, oom_score_adj 1000 so the OOM killer takes it and not us) fed the case's
+   stdin, its stdout captured up to the output cap, its stderr's tail kept. Timeouts kill the
+   process group. The host compares the outputs.
 3. rpc: two fresh interpreters, the program host P (`program_host`, the program, with the
    limits above) and the tester T (`tester`, the harness, without them), wired by pipes:
 
@@ -37,6 +39,7 @@ The script is assembled from parts by `referee.sandbox.channel._source`, in this
 codec (`codec.py`), the host's constants (`PROTOCOL_VERSION` of `referee.sandbox.protocol`),
 `runner_seccomp.py` (the seccomp filter), `runner_procs.py` (starting, reaping and classifying
 children), `runner_loop.py` (a job's event loop), `runner_clean.py` (cleaning the sandbox),
+`runner_langs.py` (languages: source paths, compiling, the command of a case),
 `runner_jobs.py` (checking jobs; `Runner`, which runs stdio jobs), `runner_rpc.py` (`RpcJob`)
 and this file (the main loop), which ends by calling `main()`. The parts share one namespace
 at run time, but at definition time (class bases, module-level values, default arguments) a

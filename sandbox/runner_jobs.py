@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from referee.sandbox.runner_clean import clean, kill_others
-    from referee.sandbox.runner_loop import Loop, pipe
+    from referee.sandbox.runner_langs import (
+        COMPILERS,
+        SOURCES,
+        check_language,
+        compile_program,
+        run_argv,
+    )
+    from referee.sandbox.runner_loop import Loop, pipe, release
     from referee.sandbox.runner_procs import (
         EXECUTABLE,
         TAIL_CHARS,
@@ -28,7 +35,6 @@ if TYPE_CHECKING:
     )
     from referee.sandbox.runner_rpc import RpcJob
 
-PROGRAM_PATH = "/work/main.py"
 GRACE_S = 0.2
 """How long a finished process's pipes may stay open (held by its children) before we kill."""
 
@@ -59,6 +65,8 @@ def check_job(job: dict[str, Any]) -> None:
             isinstance(value, int | float) and not isinstance(value, bool) and value > 0,
             f"limits.{key} must be a positive number",
         )
+    problem = check_language(job)
+    _require(problem is None, problem or "")
     if job["kind"] == "stdio":
         cases = job.get("cases")
         _require(
@@ -203,9 +211,21 @@ class Runner:
 
     def stdio(self, job: dict[str, Any], start: float) -> dict[str, Any]:
         limits = job["limits"]
-        deadline = start + float(limits["wall_s"])
-        with open(PROGRAM_PATH, "w", encoding="utf-8", errors="surrogatepass") as handle:
+        language = job.get("language", "python")
+        with open(SOURCES[language], "w", encoding="utf-8", errors="surrogatepass") as handle:
             handle.write(job["program"])
+        extra: dict[str, Any] = {}
+        if language in COMPILERS:
+            compiled = compile_program(job)
+            extra["compile_s"] = compiled.pop("wall_s")
+            if compiled["status"] != "ok":
+                skipped = [result("not_run", "the program did not compile")] * len(job["cases"])
+                return {"id": job["id"], "results": skipped, "program": compiled, **extra}
+            # Compiled programs may recurse as deep as their memory allows, as on judges.
+            limits = dict(limits, stack_mb=limits["memory_mb"])
+            start = time.monotonic()  # the compilation had its own bound
+        argv = run_argv(language)
+        deadline = start + float(limits["wall_s"])
         results: list[dict[str, Any]] = []
         stderr = ""
         stop = False
@@ -218,17 +238,17 @@ class Runner:
                 stop = True
                 continue
             case_result, stderr = self.stdio_case(
-                case["stdin"].encode(errors="surrogatepass"), limits, deadline
+                argv, case["stdin"].encode(errors="surrogatepass"), limits, deadline
             )
             results.append(case_result)
             if case_result["status"] == "timeout" and time.monotonic() >= deadline:
                 stop = True
             if job["early_stop"] and case_result["status"] != "ok":
                 stop = True
-        return {"id": job["id"], "results": results, "stderr": stderr}
+        return {"id": job["id"], "results": results, "stderr": stderr, **extra}
 
     def stdio_case(
-        self, stdin: bytes, limits: dict[str, Any], job_deadline: float
+        self, argv: list[str], stdin: bytes, limits: dict[str, Any], job_deadline: float
     ) -> tuple[dict[str, Any], str]:
         """Run one fresh process; its result and its stderr's tail."""
         loop = Loop()
@@ -248,7 +268,7 @@ class Runner:
             oom_before = oom_kills()
             start = time.monotonic()
             deadline = min(job_deadline, start + float(limits["test_wall_s"]))
-            child = spawn([EXECUTABLE, "-I", PROGRAM_PATH], {0: in_r, 1: out_w, 2: err_w}, limits)
+            child = spawn(argv, {0: in_r, 1: out_w, 2: err_w}, limits)
             while theirs:
                 os.close(theirs.pop())
             process = child
@@ -299,13 +319,7 @@ class Runner:
             case_result["stdout"] = stdout.decode(errors="replace")
             return case_result, tail
         finally:
-            for fd in theirs:
-                os.close(fd)
-            if child is not None:
-                if not child.done:
-                    child.kill()
-                child.close()
-            loop.close()
+            release(theirs, child, loop)
 
     # --- rpc ---
 

@@ -172,3 +172,15 @@ class Frames:
 
 def pipe() -> tuple[int, int]:
     return os.pipe()  # O_CLOEXEC: a child only ever gets the fds spawn() maps
+
+
+def release(theirs: list[int], child: Child | None, loop: Loop) -> None:
+    """After one process's run: close the child's pipe ends we still hold, kill the child if
+    it still runs, and close the loop (and our ends with it)."""
+    for fd in theirs:
+        os.close(fd)
+    if child is not None:
+        if not child.done:
+            child.kill()
+        child.close()
+    loop.close()

@@ -92,8 +92,9 @@ class Child:
 def spawn(
     argv: list[str], fds: dict[int, int], limits: dict[str, Any] | None, code: Any = None
 ) -> Child:
-    """Fork and exec `argv` with exactly `fds` (child fd -> our fd) open, in /work, in a new
-    session, with CHILD_ENV; `limits` (the job's) for processes that run program code.
+    """Fork and exec `argv` (`argv[0]` an absolute path) with exactly `fds` (child fd -> our
+    fd) open, in /work, in a new session, with CHILD_ENV; `limits` (the job's) for processes
+    that run program code (and `stack_mb`, when present, as their stack limit).
 
     With `code` (a compiled script of ours), the child runs it instead of exec'ing: a fresh
     interpreter costs ~12 ms under the container's CPU quota. Only for trusted code: the child
@@ -144,6 +145,9 @@ def _child(
         cpu = max(1, int(limits["cpu_s"]))
         # SIGXCPU at the soft limit, SIGKILL a second later if the program ignores it.
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        if "stack_mb" in limits:
+            stack = int(limits["stack_mb"]) * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
         # A non-dumpable process's /proc files belong to root, so this copy of us becomes
         # dumpable to write its own oom_score_adj (exec would make it dumpable anyway). Its
         # memory, a copy of ours, is readable from here to exec by processes of our uid; no
@@ -167,7 +171,11 @@ def _child(
     os.closerange(error_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     os.chdir(WORK_DIR)
     if code is None:
-        os.execve(EXECUTABLE, argv, CHILD_ENV)
+        try:
+            os.execve(argv[0], argv, CHILD_ENV)
+        except OSError as exc:  # the caller's error pipe was closed above: report on ours
+            os.write(error_fd, f"{type(exc).__name__}: {exc}".encode()[:1000])
+            os._exit(127)
     if limits is not None:
         raise RuntimeError("program code must be exec'd, never forked from the runner")
     # Started: closing the error pipe is what a successful exec would have done. And what a
@@ -209,6 +217,8 @@ def classify(
             return "memory", last
         return "error", last or f"exit code {code}"
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    if sig == signal.SIGABRT and "std::bad_alloc" in stderr_tail:  # C++ `new` past RLIMIT_AS
+        return "memory", last
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and child.cpu_s >= float(limits["cpu_s"])):
         return "timeout", f"CPU time limit ({limits['cpu_s']} s)"
     if sig == signal.SIGKILL:

@@ -1,10 +1,12 @@
 """The `code` scorer: does the program in a completion pass its unit tests in the sandbox?
 
-Steps: extract the program (`code_extract`: the last Python fence after `</think>`), turn the
-tests into a sandbox job (`code_formats`; expected outputs stay here; call mode appends a shim
-binding `fn_name` to `Solution().fn_name` for LeetCode-style programs), run it in a Docker
-sandbox (any `Sandbox` of `referee.sandbox.protocol`), and judge the `JobResult`, comparing stdout
-and return values on the host (`code_compare`).
+Steps: extract the program (`code_extract`: the last fence of an allowed language after
+`</think>`), pick the language it runs as (`language`: `python` by default, `pypy3`, `c`,
+`cpp`, or `auto`: the fence tag's, among `languages`), turn the tests into a sandbox job
+(`code_formats`; expected outputs stay here; call mode appends a shim binding `fn_name` to
+`Solution().fn_name` for LeetCode-style programs; C and C++ jobs carry `-std=` and their
+compile bounds), run it in a Docker sandbox (any `Sandbox` of `referee.sandbox.protocol`),
+and judge the `JobResult`, comparing stdout and return values on the host (`code_compare`).
 
 Scores: `scoring="all"` 1.0 when every test passes, else 0.0 (`early_stop` stops at the first
 failure; stdio jobs stop only at a failing process, since the runner cannot tell a wrong
@@ -22,7 +24,11 @@ else the first failing test's):
   a `SyntaxError`/`IndentationError`/`TabError` as the last line of stderr is `syntax_error`
   (a label only: the score is 0 either way);
 - `no_code` 0.0 (nothing to run; details `reason`: `no_answer`, `empty`), `program_too_long`
-  0.0 (longer than `max_program_chars`; details `program_chars`);
+  0.0 (longer than `max_program_chars`; details `program_chars`), `wrong_language` 0.0 (the
+  only code is in a language the item does not allow; details `language`, `allowed`);
+- `compile_error` 0.0 (C, C++: the compiler failed, or ran past `compile_timeout_s`,
+  `compile_memory_mb` or the output cap, in the sandbox; `detail` and `stderr` hold the
+  compiler's first lines; no test runs);
 - `sandbox_error` None: the sandbox raised `SandboxError`, could not be created, set
   `runner_error`, or broke the protocol (wrong id or result count, an `ok` without stdout or
   value, an unknown status, tests skipped with no failure). Our fault, never 0. Details `error`.
@@ -40,8 +46,9 @@ Docker. With neither, every program is `sandbox_error` ("no sandbox configured")
 container and that container's start), or the job's own wall limit for a bare sandbox; the
 executor extends an item's bound to it. The sandbox bounds the program itself.
 
-Left out: languages other than Python, special judges (problems with several right outputs),
-per-test weights, and compiling the program on the host (syntax errors come from the sandbox).
+Left out: Java, Rust and Go; languages other than CPython for tests other than stdio; special
+judges (problems with several right outputs), per-test weights, and compiling the program on
+the host (syntax and compile errors come from the sandbox).
 """
 
 from __future__ import annotations
@@ -50,11 +57,14 @@ import itertools
 import math
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from referee.sandbox.protocol import (
+    COMPILED,
+    CompileLimits,
     Harness,
     Job,
+    Language,
     Sandbox,
     SandboxError,
     SandboxProvider,
@@ -78,11 +88,34 @@ SANDBOX_ERROR: Literal["sandbox_error"] = "sandbox_error"  # one of code_compare
 
 _JOB_IDS = itertools.count(1)
 
+_FAMILY: dict[str, str] = {"python": "python", "pypy3": "python", "c": "c", "cpp": "cpp"}
+"""The fence-tag family (`code_extract.LANGUAGE_TAGS`) of each language a program runs as."""
+
+
+_STD = r"(?:c|gnu)[0-9]{2}"
+PYPY_MIN_MEMORY_MB = 256
+"""PyPy's garbage collector cannot reserve its nursery under a smaller RLIMIT_AS (192 MB
+fails in the sandbox): the program would die before its first line, through no fault of its
+own."""
+
 
 class CodeParams(ScorerParams):
     tests: Tests
     """Native or dataset test shape (see `referee.verifiers.code_formats`)."""
-    language: Literal["python"] = "python"
+    languages: tuple[Language, ...] = Field(default=("python", "cpp", "c"), min_length=1)
+    """With `language="auto"`: the languages allowed, the first the default. A Python-tagged
+    block runs as the first Python of them (`python` or `pypy3`)."""
+    language: Literal["python", "pypy3", "c", "cpp", "auto"] = "python"
+    """What the program runs as. `auto`: the language its fence tag names, among `languages`
+    (an untagged program runs as the first of them). Anything but CPython needs stdio tests."""
+    cpp_std: str = Field(default="gnu++17", pattern=r"(?:c|gnu)\+\+[0-9]{2}")
+    """`-std=` for C++ (`c++11` ... `gnu++20`)."""
+    c_std: str = Field(default="gnu11", pattern=_STD)
+    """`-std=` for C (`c99`, `c11`, `gnu17`, ...)."""
+    compile_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Wall-clock bound of the compilation, in the sandbox, on top of `timeout_s`."""
+    compile_memory_mb: int = Field(default=1024, ge=64, le=65536)
+    """Address-space limit of the compiler's processes."""
     scoring: Literal["all", "fraction"] = "all"
     early_stop: bool = True
     """Stop at the first failing test; only with `scoring="all"`."""
@@ -113,6 +146,60 @@ class CodeParams(ScorerParams):
 
     def stops_early(self) -> bool:
         return self.early_stop and self.scoring == "all"
+
+    @field_validator("language")
+    @classmethod
+    def _language_fits_the_tests(cls, language: str, info: ValidationInfo) -> str:
+        tests = info.data.get("tests")
+        if tests is None or isinstance(tests, StdioTests):
+            return language
+        languages = info.data.get("languages", ())
+        if language != "python" and not (language == "auto" and languages[:1] == ("python",)):
+            raise ValueError(
+                "tests in call, assert or mbpp form run on CPython only: use 'python' (or "
+                "'auto' with 'python' first in languages), or stdio tests"
+            )
+        return language
+
+    @field_validator("memory_mb")
+    @classmethod
+    def _pypy_has_room(cls, memory_mb: int, info: ValidationInfo) -> int:
+        language = info.data.get("language")
+        pypy = language == "pypy3" or (
+            language == "auto" and "pypy3" in info.data.get("languages", ())
+        )
+        if pypy and memory_mb < PYPY_MIN_MEMORY_MB:
+            raise ValueError(
+                f"PyPy needs at least {PYPY_MIN_MEMORY_MB} MB of address space to start"
+            )
+        return memory_mb
+
+    def allowed(self) -> frozenset[Language]:
+        """The languages a program may run as (only CPython for tests other than stdio)."""
+        if not isinstance(self.tests, StdioTests):
+            return frozenset({"python"})
+        if self.language == "auto":
+            return frozenset(self.languages)
+        return frozenset({self.language})
+
+    def families(self) -> frozenset[str]:
+        """The fence-tag families (`code_extract.LANGUAGE_TAGS`) of the allowed languages."""
+        return frozenset(_FAMILY[language] for language in self.allowed())
+
+    def run_language(self, family: str | None) -> Language | None:
+        """What a program whose block names `family` runs as; None if that is not allowed."""
+        if family is None:
+            return self.language if self.language != "auto" else self.languages[0]
+        if self.language != "auto":
+            return self.language if _FAMILY[self.language] == family else None
+        allowed = self.allowed()
+        return next(
+            (lang for lang in self.languages if _FAMILY[lang] == family and lang in allowed), None
+        )
+
+    def compiles(self) -> bool:
+        """Whether a program may need compiling (its bound then includes the compilation)."""
+        return any(language in COMPILED for language in self.allowed())
 
 
 def job_payload(
@@ -150,7 +237,7 @@ except NameError:
 """
 
 
-def build_job(params: CodeParams, program: str) -> Job:
+def build_job(params: CodeParams, program: str, language: Language = "python") -> Job:
     """The sandbox job for a program: its cases or harness and limits, no expected output.
     Call mode appends a shim that binds `fn_name` to `Solution().fn_name` when the program
     defines no top-level function of that name (it runs in the sandbox, as the program)."""
@@ -164,6 +251,13 @@ def build_job(params: CodeParams, program: str) -> Job:
         limits=params.job_limits(),
         early_stop=params.stops_early(),
     )
+    if language != "python":
+        job["language"] = language
+    if language in COMPILED:
+        job["std"] = params.cpp_std if language == "cpp" else params.c_std
+        job["compile"] = CompileLimits(
+            wall_s=params.compile_timeout_s, memory_mb=params.compile_memory_mb
+        )
     if isinstance(payload, list):
         job["cases"] = payload
     else:
@@ -190,9 +284,10 @@ class CodeScorer(Scorer[CodeParams]):
     def time_bound(self, params: CodeParams) -> float:
         """The provider's worst case for one run of the job; for a bare sandbox, whose
         overheads are unknown here, the job's own wall limit."""
+        wall_s = params.timeout_s + (params.compile_timeout_s if params.compiles() else 0.0)
         if self._provider is None:
-            return params.timeout_s
-        return self._provider.run_bound(params.timeout_s)
+            return wall_s
+        return self._provider.run_bound(wall_s)
 
     def sandbox(self) -> Sandbox:
         """The sandbox, made by the provider on first use."""
@@ -203,13 +298,24 @@ class CodeScorer(Scorer[CodeParams]):
         return self._sandbox
 
     def score(self, sample: Sample, params: CodeParams) -> ScoreResult:
-        extraction = extract_program(sample.completion, sample.prompt)
+        extraction = extract_program(sample.completion, sample.prompt, params.families())
         if not extraction.program:
             return code_result("no_code", reason=extraction.reason)
+        language = params.run_language(extraction.family)
+        if language is None:
+            return code_result(
+                "wrong_language",
+                language=extraction.family,
+                allowed=sorted(params.allowed()),
+                source=extraction.source,
+            )
         program = extraction.program
         if len(program) > params.max_program_chars:
             return code_result("program_too_long", program_chars=len(program))
-        job = build_job(params, program)
+        job = build_job(params, program, language)
+        extra: dict[str, object] = {"source": extraction.source}
+        if language != "python":
+            extra["language"] = language
         try:
             sandbox = self.sandbox()
         except Exception as exc:  # Docker unreachable, pool missing: our fault, not the model's
@@ -223,6 +329,6 @@ class CodeScorer(Scorer[CodeParams]):
         if job_result.get("id") != job["id"]:
             return _sandbox_error(f"result id {job_result.get('id')!r} for job {job['id']}")
         try:
-            return judge(params.tests, job_result, params.scoring, source=extraction.source)
+            return judge(params.tests, job_result, params.scoring, **extra)
         except ProtocolError as exc:
             return _sandbox_error(f"protocol: {exc}")

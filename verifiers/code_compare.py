@@ -212,7 +212,15 @@ _FailureVerdict = Literal[
 ]
 CaseVerdict = Literal["accepted", _FailureVerdict, "not_run"]
 """A single test's verdict (`not_run` is never the program's)."""
-CodeVerdict = Literal["accepted", _FailureVerdict, "no_code", "program_too_long", "sandbox_error"]
+CodeVerdict = Literal[
+    "accepted",
+    _FailureVerdict,
+    "compile_error",
+    "no_code",
+    "program_too_long",
+    "wrong_language",
+    "sandbox_error",
+]
 """The `code` scorer's verdicts (the program's)."""
 
 
@@ -232,7 +240,7 @@ def code_score_rule(verdict: CodeVerdict) -> ScoreRule:
             | "syntax_error"
         ):
             return ZERO_TO_ONE
-        case "no_code" | "program_too_long":
+        case "compile_error" | "no_code" | "program_too_long" | "wrong_language":
             return ALWAYS_ZERO
         case "sandbox_error":
             return UNDECIDED
@@ -257,7 +265,8 @@ _CASE_VERDICTS: dict[str, CaseVerdict] = {
     "killed": "runtime_error",
     "not_run": "not_run",
 }
-_PROGRAM_VERDICTS: dict[str, _FailureVerdict] = {
+_PROGRAM_VERDICTS: dict[str, _FailureVerdict | Literal["compile_error"]] = {
+    "compile_error": "compile_error",
     "syntax_error": "syntax_error",
     "import_error": "runtime_error",
     "exited": "runtime_error",

@@ -9,10 +9,15 @@ answer part at all. In the answer part:
   backtick, so ```` ```x``` ```` on one line is not a fence), closed by a line of the same
   character at least as long, or by the end of the text. Fences may be indented (models nest
   them in list items); the opening fence's indentation is removed from the block's lines.
-- The program is the LAST block tagged as Python (`python`, `py`, `python3`, `py3`, any case;
-  the info string's first word). Failing that, the last untagged block; failing that, the last
-  block of any tag. The order matters because models often end with an untagged block of
-  sample input/output after their ```` ```python ```` solution.
+- Each tag (the info string's first word, any case) names a language family through
+  `LANGUAGE_TAGS` (`py`, `python3`, `pypy3` -> `python`; `c++`, `cc`, `cpp` -> `cpp`; `c`;
+  `java`, `rust`, `go`, ...), or none (`text`, `output`, an unknown word).
+- The program is the LAST block of a family the item allows (by default only `python`).
+  Failing that, the last untagged block; failing that, the last block whose tag names no
+  language. The order matters because models often end with an untagged block of sample
+  input/output after their ```` ```python ```` solution. Failing all three, the answer is in
+  a language the item does not allow: the last such block comes back with its family, and
+  the scorer says `wrong_language`.
 - With no fence at all, the whole answer part (dedented) is the program.
 
 Left out: picking among several Python blocks (a trailing usage example wins over the solution
@@ -29,7 +34,23 @@ from typing import Literal
 
 from referee.verifiers.think import prompt_prefills_think, split_think
 
-PYTHON_TAGS = frozenset({"python", "py", "python3", "py3"})
+LANGUAGE_TAGS: dict[str, str] = {
+    **dict.fromkeys(("python", "py", "python3", "py3", "pypy", "pypy3"), "python"),
+    **dict.fromkeys(("cpp", "c++", "cc", "cxx", "hpp", "c++17", "c++20", "cpp17"), "cpp"),
+    **dict.fromkeys(("c", "h"), "c"),
+    "java": "java",
+    **dict.fromkeys(("rust", "rs"), "rust"),
+    **dict.fromkeys(("go", "golang"), "go"),
+    **dict.fromkeys(("javascript", "js", "node", "typescript", "ts"), "javascript"),
+    **dict.fromkeys(("kotlin", "kt"), "kotlin"),
+    **dict.fromkeys(("csharp", "c#", "cs"), "csharp"),
+    **dict.fromkeys(("bash", "sh", "shell"), "shell"),
+    "ruby": "ruby",
+    "haskell": "haskell",
+    "pascal": "pascal",
+}
+"""Fence tags that name a language, and the family each names. A tag not here names none."""
+PYTHON_TAGS = frozenset(tag for tag, family in LANGUAGE_TAGS.items() if family == "python")
 
 _OPEN = re.compile(r"(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)")
 _CLOSE = re.compile(r"[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*")
@@ -53,6 +74,9 @@ class Extraction:
     """Fenced blocks in the answer part."""
     language: str | None = None
     """The chosen block's tag ('' untagged), None when not from a fence."""
+    family: str | None = None
+    """The language family the chosen block's tag names; None when it names none (untagged,
+    `text`, no fence). Outside the allowed families only when no block of one was found."""
     reason: str | None = None
     """Why there is no program: `no_answer` (no text after the reasoning) or `empty`."""
 
@@ -98,22 +122,34 @@ def find_blocks(text: str) -> list[CodeBlock]:
     return blocks
 
 
-def choose_block(blocks: list[CodeBlock]) -> CodeBlock | None:
-    """The last Python block, else the last untagged one, else the last one."""
-    for wanted in (lambda b: b.language in PYTHON_TAGS, lambda b: b.language == ""):
+def choose_block(
+    blocks: list[CodeBlock], families: frozenset[str] = frozenset({"python"})
+) -> CodeBlock | None:
+    """The last block of an allowed family, else the last untagged one, else the last one
+    naming no language, else the last one."""
+    for wanted in (
+        lambda b: LANGUAGE_TAGS.get(b.language) in families,
+        lambda b: b.language == "",
+        lambda b: b.language not in LANGUAGE_TAGS,
+    ):
         chosen = [block for block in blocks if wanted(block)]
         if chosen:
             return chosen[-1]
     return blocks[-1] if blocks else None
 
 
-def extract_program(completion: str, prompt: str | None = None) -> Extraction:
-    """The program of a completion; `program == ''` when there is nothing to run."""
+def extract_program(
+    completion: str,
+    prompt: str | None = None,
+    families: frozenset[str] = frozenset({"python"}),
+) -> Extraction:
+    """The program of a completion, preferring blocks of the language `families` allowed;
+    `program == ''` when there is nothing to run."""
     answer = split_think(completion, prompt_prefills_think(prompt)).answer
     if not answer.strip():
         return Extraction(program="", source="none", n_blocks=0, reason="no_answer")
     blocks = find_blocks(answer)
-    block = choose_block(blocks)
+    block = choose_block(blocks, families)
     if block is None:
         program = textwrap.dedent(answer).strip("\n")
         source: Literal["fence", "answer"] = "answer"
@@ -133,4 +169,5 @@ def extract_program(completion: str, prompt: str | None = None) -> Extraction:
         source=source,
         n_blocks=len(blocks),
         language=None if block is None else block.language,
+        family=None if block is None else LANGUAGE_TAGS.get(block.language),
     )

@@ -116,6 +116,7 @@ EXTRACTION = [
     ("python-beats-later-untagged-output", "```python\nA\n```\nOutput:\n```\n5\n```", None, "A"),
     ("untagged-beats-later-other-tag", "```\nA\n```\n```text\n5\n```", None, "A"),
     ("other-tag-when-nothing-else", "```cpp\nint main(){}\n```", None, "int main(){}"),
+    ("tag-naming-no-language-beats-other-language", "```text\nA\n```\n```cpp\nB\n```", None, "A"),
     ("no-fence-whole-answer", "print(1)\nprint(2)\n", None, "print(1)\nprint(2)"),
     ("no-fence-dedented", "    print(1)\n    print(2)", None, "print(1)\nprint(2)"),
     ("after-think-only", "<think>```python\nA\n```</think>\n```python\nB\n```", None, "B"),
@@ -681,7 +682,29 @@ def test_sandbox_creation_failure_is_sandbox_error() -> None:
 
 PARAM_ERRORS = [
     ("unknown-mode", {"tests": {"mode": "golden"}}, "tests: mode: unknown mode 'golden'"),
-    ("wrong-language", {"tests": STDIO, "language": "cpp"}, "language: Input should be 'python'"),
+    (
+        "unknown-language",
+        {"tests": STDIO, "language": "java"},
+        "language: Input should be 'python', 'pypy3', 'c', 'cpp' or 'auto'",
+    ),
+    (
+        "compiled-language-with-call-tests",
+        {"tests": CALL, "language": "cpp"},
+        "language: Value error, tests in call, assert or mbpp form run on CPython only",
+    ),
+    (
+        "auto-without-python-first-with-assert-tests",
+        {"tests": HUMANEVAL, "language": "auto", "languages": ["cpp", "python"]},
+        "language: Value error, tests in call, assert or mbpp form run on CPython only",
+    ),
+    ("c-standard-for-cpp", {"tests": STDIO, "cpp_std": "c11"}, "cpp_std: String should match"),
+    ("cpp-standard-for-c", {"tests": STDIO, "c_std": "gnu++17"}, "c_std: String should match"),
+    ("no-languages", {"tests": STDIO, "languages": []}, "languages: Tuple should have at least"),
+    (
+        "pypy-without-room",
+        {"tests": STDIO, "language": "pypy3", "memory_mb": 192},
+        "memory_mb: Value error, PyPy needs at least 256 MB",
+    ),
     (
         "too-many-stdio-tests",
         {"tests": {"mode": "stdio", "cases": [{"stdin": "", "stdout": ""}] * (MAX_TESTS + 1)}},
@@ -721,9 +744,9 @@ def test_validation_error_names_the_field(params: dict[str, Any], message: str) 
 
 def test_engine_reports_field_path() -> None:
     registry = {"code": CodeScorer(sandbox=FakeSandbox(reply()))}
-    item = {"completion": "x", "scorers": [{"name": "code", "tests": STDIO, "language": "c"}]}
+    item = {"completion": "x", "scorers": [{"name": "code", "tests": STDIO, "language": "go"}]}
     assert score_item(item, registry, LIMITS).error == (
-        "scorers[0].language: Input should be 'python'"
+        "scorers[0].language: Input should be 'python', 'pypy3', 'c', 'cpp' or 'auto'"
     )
 
 
@@ -759,3 +782,96 @@ def test_time_bound_is_the_providers_run_bound(
         CodeScorer(provider=FakeProvider(lambda: fake)) if provider else CodeScorer(sandbox=fake)
     )
     assert scorer.time_bound(params) == bound
+
+
+# ---- languages -------------------------------------------------------------------------------
+
+CPP = "```cpp\n#include <cstdio>\nint main(){}\n```"
+LANGUAGE_CHOICE = [
+    # (id, params, completion, the job's language or the verdict when none runs)
+    ("python-default-runs-python-fence", {}, "```python\nA\n```", "python"),
+    ("python-item-refuses-cpp", {}, CPP, "wrong_language"),
+    ("cpp-item-runs-cpp-fence", {"language": "cpp"}, CPP, "cpp"),
+    ("cpp-item-runs-untagged", {"language": "cpp"}, "```\nint main(){}\n```", "cpp"),
+    ("cpp-item-refuses-python", {"language": "cpp"}, "```python\nA\n```", "wrong_language"),
+    ("cpp-item-refuses-c", {"language": "cpp"}, "```c\nint main(){}\n```", "wrong_language"),
+    ("pypy-item-runs-python-fence", {"language": "pypy3"}, "```py\nA\n```", "pypy3"),
+    ("auto-follows-the-tag", {"language": "auto"}, CPP, "cpp"),
+    ("auto-c-tag", {"language": "auto"}, "```c\nint main(){}\n```", "c"),
+    ("auto-untagged-is-the-first", {"language": "auto"}, "```\nA\n```", "python"),
+    (
+        "auto-python-tag-runs-the-first-python",
+        {"language": "auto", "languages": ["cpp", "pypy3"]},
+        "```python\nA\n```",
+        "pypy3",
+    ),
+    ("auto-refuses-java", {"language": "auto"}, "```java\nclass Main {}\n```", "wrong_language"),
+    (
+        "auto-prefers-an-allowed-block",
+        {"language": "auto", "languages": ["cpp"]},
+        "```python\nA\n```\n" + CPP,
+        "cpp",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "completion", "expected"), table(LANGUAGE_CHOICE))
+def test_the_program_runs_as_its_allowed_language(
+    params: dict[str, Any], completion: str, expected: str
+) -> None:
+    res, sandbox = run(STDIO, reply(case(stdout="1\n")), completion, **params)
+    if expected == "wrong_language":
+        assert (res.verdict, res.score, sandbox.jobs) == ("wrong_language", 0.0, [])
+    else:
+        [job] = sandbox.jobs
+        assert job.get("language", "python") == expected
+
+
+def test_wrong_language_names_the_language_and_the_allowed_ones() -> None:
+    res, _ = run(STDIO, reply(case(stdout="1\n")), "```java\nclass Main {}\n```", language="cpp")
+    assert (details(res)["language"], details(res)["allowed"]) == ("java", ["cpp"])
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"language": "cpp"}, ("gnu++17", 10.0, 1024)),
+        ({"language": "cpp", "cpp_std": "c++20", "compile_timeout_s": 3}, ("c++20", 3.0, 1024)),
+        ({"language": "c", "compile_memory_mb": 512}, ("gnu11", 10.0, 512)),
+    ],
+)
+def test_compiled_jobs_carry_their_standard_and_compile_limits(
+    params: dict[str, Any], expected: tuple[str, float, int]
+) -> None:
+    _, sandbox = run(STDIO, reply(case(stdout="1\n")), "```\nint main(){}\n```", **params)
+    [job] = sandbox.jobs
+    limits = job["compile"]
+    assert (job["std"], limits["wall_s"], limits["memory_mb"]) == expected
+
+
+def test_python_jobs_stay_as_they_were() -> None:
+    _, sandbox = run(STDIO, reply(case(stdout="1\n")))
+    assert not {"language", "std", "compile"} & set(sandbox.jobs[0])
+
+
+def test_compile_error_scores_zero_with_the_compilers_first_lines() -> None:
+    first = "main.cpp:1:1: error: 'x' does not name a type"
+    res, _ = run(
+        STDIO3,
+        reply(*[case("not_run")] * 3, program="compile_error", program_stderr=first + "\n..."),
+        CPP,
+        language="cpp",
+        scoring="fraction",
+    )
+    assert (res.verdict, res.score, details(res)["stderr"].splitlines()[0]) == (
+        "compile_error",
+        0.0,
+        first,
+    )
+
+
+def test_a_compiled_language_adds_the_compilation_to_the_time_bound() -> None:
+    scorer = CodeScorer(sandbox=FakeSandbox(reply()))
+    cpp = CodeParams.model_validate({"tests": STDIO, "language": "cpp", "timeout_s": 5})
+    python = CodeParams.model_validate({"tests": STDIO, "timeout_s": 5})
+    assert (scorer.time_bound(cpp), scorer.time_bound(python)) == (15.0, 5.0)

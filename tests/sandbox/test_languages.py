@@ -1,0 +1,247 @@
+"""C, C++ and PyPy programs through the real `code` scorer and a real sandbox pool with ONE
+container: the verdicts of compiled programs (compile errors and compiler attacks included),
+and the adversarial battery in C and C++, each attack followed in the same container by the
+Python probe of `test_adversarial`, which must find a clean state and be accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from referee.sandbox.pool import SandboxPool
+from referee.service.settings import Settings
+from referee.verifiers.base import Sample
+from referee.verifiers.code import CodeParams, CodeScorer
+from referee.verifiers.contract import ScoreResult
+from tests.sandbox.test_adversarial import ADD, PROBE, SUM_STDIO
+
+LIMITS = {
+    "test_timeout_s": 2.0,
+    "timeout_s": 6.0,
+    "memory_mb": 256,
+    "output_bytes": 1_000_000,
+    "compile_timeout_s": 8.0,
+}
+
+SUM_CPP = """#include <bits/stdc++.h>
+int main() { long long a, b; std::cin >> a >> b; std::cout << a + b << "\\n"; }
+"""
+SUM_C = """#include <stdio.h>
+int main(void) { long long a, b; scanf("%lld %lld", &a, &b); printf("%lld\\n", a + b); }
+"""
+SUM_PY = "a, b = map(int, input().split())\nprint(a + b)\n"
+
+# (id, language, program, verdict, detail fragment)
+VERDICTS: list[tuple[str, str, str, str, str]] = [
+    ("cpp-accepted", "cpp", SUM_CPP, "accepted", ""),
+    ("c-accepted", "c", SUM_C, "accepted", ""),
+    ("pypy-accepted", "pypy3", SUM_PY, "accepted", ""),
+    (
+        "cpp-wrong-answer",
+        "cpp",
+        '#include <cstdio>\nint main() { puts("5"); }\n',
+        "wrong_answer",
+        "test 2",
+    ),
+    ("cpp-syntax", "cpp", "int main() { return x; }\n", "compile_error", "not declared"),
+    ("c-is-not-cpp", "c", "#include <vector>\nint main() {}\n", "compile_error", "vector"),
+    (
+        "cpp-include-dev-zero",
+        "cpp",
+        "#include </dev/zero>\nint main() {}\n",
+        "compile_error",
+        "",
+    ),
+    (
+        "cpp-template-overflow",
+        "cpp",
+        "template <int N> struct F { enum { v = F<N - 1>::v + F<N - 2>::v }; };\n"
+        "template <> struct F<0> { enum { v = 0 }; };\n"
+        "template <> struct F<1> { enum { v = 1 }; };\n"
+        "int x = F<900>::v;\nint main() {}\n",
+        "compile_error",
+        "error",
+    ),
+    (
+        "cpp-segfault",
+        "cpp",
+        "int main() { volatile int *p = nullptr; *p = 1; }\n",
+        "runtime_error",
+        "SIGSEGV",
+    ),
+    (
+        "cpp-bad-alloc",
+        "cpp",
+        "#include <vector>\nint main() { std::vector<char> v(1ull << 34); return v[5]; }\n",
+        "memory_limit_exceeded",
+        "",
+    ),
+    (
+        "cpp-deep-recursion-is-allowed",
+        "cpp",
+        "#include <cstdio>\nint d(int n) { volatile char pad[64]; pad[0] = n; "
+        "return n ? d(n - 1) + pad[0] * 0 + 1 : 0; }\n"
+        'int main() { long long a, b; scanf("%lld %lld", &a, &b); d(1000000); '
+        'printf("%lld\\n", a + b); }\n',
+        "accepted",
+        "",
+    ),
+    ("c-exit-code", "c", "int main(void) { return 3; }\n", "runtime_error", "exit code 3"),
+]
+
+# (id, language, program, verdicts): each must score 0, then the probe must pass.
+ATTACKS: list[tuple[str, str, str, set[str]]] = [
+    (
+        "c-fork-bomb",
+        "c",
+        "#include <unistd.h>\nint main(void) { for (;;) fork(); }\n",
+        {"time_limit_exceeded", "runtime_error"},
+    ),
+    (
+        "cpp-memory-bomb-touching-pages",
+        "cpp",
+        "#include <cstdlib>\n#include <cstring>\n"
+        "int main() { for (;;) { char *p = (char *)malloc(1 << 20); if (!p) return 1; "
+        "memset(p, 1, 1 << 20); } }\n",
+        {"memory_limit_exceeded", "runtime_error"},
+    ),
+    (
+        "c-output-flood",
+        "c",
+        '#include <stdio.h>\nint main(void) { for (;;) puts("flood flood flood"); }\n',
+        {"output_limit_exceeded"},
+    ),
+    (
+        "c-reads-the-runners-environment",
+        "c",
+        '#include <stdio.h>\nint main(void) { FILE *f = fopen("/proc/1/environ", "r"); '
+        'if (!f) return 1; printf("5\\n6\\n"); return 0; }\n',
+        {"runtime_error", "wrong_answer"},
+    ),
+    (
+        "c-kills-every-process",
+        "c",
+        "#include <signal.h>\nint main(void) { kill(-1, SIGKILL); return 0; }\n",
+        {"runtime_error", "wrong_answer"},
+    ),
+    (
+        "c-ignores-signals-and-spins",
+        "c",
+        "#include <signal.h>\nint main(void) { for (int s = 1; s < 32; s++) "
+        "signal(s, SIG_IGN); for (;;) {} }\n",
+        {"time_limit_exceeded"},
+    ),
+    (
+        "cpp-stack-overflow",
+        "cpp",
+        "int f(int n) { volatile char pad[4096]; pad[0] = n; return f(n + 1) + pad[0]; }\n"
+        "int main() { return f(0); }\n",
+        {"runtime_error", "memory_limit_exceeded"},
+    ),
+    (
+        "c-daemon-left-behind",
+        "c",
+        "#include <unistd.h>\n#include <stdio.h>\nint main(void) { if (fork() == 0) { "
+        'setsid(); if (fork() == 0) { for (;;) sleep(1); } return 0; } puts("5"); }\n',
+        {"wrong_answer"},
+    ),
+    (
+        "c-plants-a-file",
+        "c",
+        '#include <stdio.h>\nint main(void) { FILE *f = fopen("/work/planted", "w"); '
+        'fputs("x", f); fclose(f); return 1; }\n',
+        {"runtime_error"},
+    ),
+    (
+        "c-lowers-the-runners-limits",
+        "c",
+        "#define _GNU_SOURCE\n#include <sys/resource.h>\nint main(void) { "
+        "struct rlimit r = {1, 1}; prlimit(1, RLIMIT_NOFILE, &r, 0); "
+        "return prlimit(1, RLIMIT_AS, &r, 0) == 0 ? 0 : 1; }\n",
+        {"runtime_error", "wrong_answer"},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def scorer(docker_client: Any, sandbox_image: str, leftover_check: None) -> Iterator[CodeScorer]:
+    config = Settings(
+        sandbox_image=sandbox_image, sandbox_pool_size=1, sandbox_pids=64, sandbox_memory_mb=512
+    ).sandbox_config()
+    pool = SandboxPool(config, docker_client)
+    try:
+        yield CodeScorer(sandbox=pool)
+    finally:
+        pool.close()
+
+
+def score(scorer: CodeScorer, language: str, program: str, tests: dict[str, Any]) -> ScoreResult:
+    params = CodeParams.model_validate({"tests": tests, "language": language, **LIMITS})
+    return scorer.score(Sample(completion=f"```\n{program}```"), params)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("language", "program", "verdict", "fragment"),
+    [v[1:] for v in VERDICTS],
+    ids=[v[0] for v in VERDICTS],
+)
+def test_verdict(
+    scorer: CodeScorer, language: str, program: str, verdict: str, fragment: str
+) -> None:
+    result = score(scorer, language, program, SUM_STDIO)
+    details = result.model_extra or {}
+    assert (result.verdict, result.score) == (verdict, 1.0 if verdict == "accepted" else 0.0), (
+        result
+    )
+    assert fragment in str(details.get("detail", "")) + str(details.get("stderr", "")), result
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("language", "program", "verdicts"), [a[1:] for a in ATTACKS], ids=[a[0] for a in ATTACKS]
+)
+def test_attack_scores_zero_and_leaves_the_next_program_unaffected(
+    scorer: CodeScorer, language: str, program: str, verdicts: set[str]
+) -> None:
+    attacked = score(scorer, language, program, SUM_STDIO)
+    assert (attacked.score, attacked.verdict in verdicts) == (0.0, True), attacked
+    probe = scorer.score(
+        Sample(completion=f"```python\n{PROBE}```"),
+        CodeParams.model_validate({"tests": ADD, "test_timeout_s": 2.0, "timeout_s": 6.0}),
+    )
+    assert (probe.score, probe.verdict) == (1.0, "accepted"), probe
+
+
+def test_a_compiled_program_runs_once_compiled_for_every_case(scorer: CodeScorer) -> None:
+    # The compiler's time is its own: three cases within the job's wall time after it.
+    many = {
+        "mode": "stdio",
+        "cases": [{"stdin": f"{i} {i}\n", "stdout": f"{2 * i}\n"} for i in range(3)],
+    }
+    assert score(scorer, "cpp", SUM_CPP, many).verdict == "accepted"
+
+
+CONSTEXPR_BOMB = """constexpr long long spin() {
+  long long s = 0;
+  for (long long i = 0; i < 200000; i++) for (long long j = 0; j < 200000; j++) s += i ^ j;
+  return s;
+}
+constexpr long long x = spin();
+int main() { return (int)x; }
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_compilation_past_its_time_bound_is_a_compile_error(scorer: CodeScorer) -> None:
+    params = CodeParams.model_validate(
+        {"tests": SUM_STDIO, "language": "cpp", **LIMITS, "compile_timeout_s": 2.0}
+    )
+    result = scorer.score(Sample(completion=f"```cpp\n{CONSTEXPR_BOMB}```"), params)
+    details = result.model_extra or {}
+    assert (result.verdict, details.get("detail")) == (
+        "compile_error",
+        "compilation took longer than 2 s",
+    ), result
