@@ -53,8 +53,12 @@ the host (syntax and compile errors come from the sandbox).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
+import time
+from collections import OrderedDict
 from typing import ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -64,6 +68,7 @@ from referee.sandbox.protocol import (
     CompileLimits,
     Harness,
     Job,
+    JobResult,
     Language,
     Sandbox,
     SandboxError,
@@ -116,6 +121,9 @@ class CodeParams(ScorerParams):
     """Wall-clock bound of the compilation, in the sandbox, on top of `timeout_s`."""
     compile_memory_mb: int = Field(default=1024, ge=64, le=65536)
     """Address-space limit of the compiler's processes."""
+    reuse_duplicates: bool = True
+    """A program run shortly before with the same language, input and limits in this scoring
+    process (its group's duplicates) reuses that run's result instead of running again."""
     scoring: Literal["all", "fraction"] = "all"
     early_stop: bool = True
     """Stop at the first failing test; only with `scoring="all"`."""
@@ -265,6 +273,45 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
     return job
 
 
+RECENT_JOBS = 512
+"""Job results a scorer keeps for duplicates (see `RecentJobs`)."""
+RECENT_JOBS_TTL_S = 300.0
+"""How long a kept job result may stand for a duplicate: about a training step, not a run."""
+
+
+def _job_key(job: Job) -> str:
+    """What makes two jobs the same run: everything but the id (the program, its language and
+    standard, the stdin or harness, the limits). Expected outputs are not in a job: two items
+    with other expectations share the run and are judged each against its own."""
+    content = {name: value for name, value in job.items() if name != "id"}
+    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class RecentJobs:
+    """The results of the last jobs this scorer ran, so that a duplicate program (GRPO groups
+    repeat answers; a group is scored in one process) is compiled and run once. Only results
+    that were judged are kept: a sandbox failure is never shared."""
+
+    def __init__(self, size: int, ttl_s: float) -> None:
+        self._size = size
+        self._ttl_s = ttl_s
+        self._entries: OrderedDict[str, tuple[float, JobResult]] = OrderedDict()
+
+    def get(self, key: str) -> JobResult | None:
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self._ttl_s:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: str, result: JobResult) -> None:
+        self._entries[key] = (time.monotonic(), result)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
 def _sandbox_error(error: str) -> ScoreResult:
     return code_result(SANDBOX_ERROR, error=error[:DETAIL_CHARS])
 
@@ -280,6 +327,7 @@ class CodeScorer(Scorer[CodeParams]):
         scoring process; with neither, programs are `sandbox_error`."""
         self._sandbox = sandbox
         self._provider = provider
+        self._recent = RecentJobs(RECENT_JOBS, RECENT_JOBS_TTL_S)
 
     def time_bound(self, params: CodeParams) -> float:
         """The provider's worst case for one run of the job; for a bare sandbox, whose
@@ -316,6 +364,25 @@ class CodeScorer(Scorer[CodeParams]):
         extra: dict[str, object] = {"source": extraction.source}
         if language != "python":
             extra["language"] = language
+        key = _job_key(job) if params.reuse_duplicates else None
+        job_result = self._recent.get(key) if key is not None else None
+        if job_result is not None:
+            extra["reused"] = True
+        else:
+            outcome = self._run(job)
+            if isinstance(outcome, ScoreResult):
+                return outcome
+            job_result = outcome
+        try:
+            judged = judge(params.tests, job_result, params.scoring, **extra)
+        except ProtocolError as exc:
+            return _sandbox_error(f"protocol: {exc}")
+        if key is not None and "reused" not in extra:
+            self._recent.put(key, job_result)
+        return judged
+
+    def _run(self, job: Job) -> JobResult | ScoreResult:
+        """The sandbox's result for `job`, or the `sandbox_error` that stands for it."""
         try:
             sandbox = self.sandbox()
         except Exception as exc:  # Docker unreachable, pool missing: our fault, not the model's
@@ -328,7 +395,4 @@ class CodeScorer(Scorer[CodeParams]):
             return _sandbox_error(f"runner: {job_result['runner_error']}")
         if job_result.get("id") != job["id"]:
             return _sandbox_error(f"result id {job_result.get('id')!r} for job {job['id']}")
-        try:
-            return judge(params.tests, job_result, params.scoring, **extra)
-        except ProtocolError as exc:
-            return _sandbox_error(f"protocol: {exc}")
+        return job_result

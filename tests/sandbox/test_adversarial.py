@@ -30,7 +30,14 @@ SUM_STDIO = {
     "mode": "stdio",
     "cases": [{"stdin": "2 3\n", "stdout": "5\n"}, {"stdin": "10 -4\n", "stdout": "6\n"}],
 }
-LIMITS = {"test_timeout_s": 2.0, "timeout_s": 6.0, "memory_mb": 128, "output_bytes": 1_000_000}
+# Every run must really run (the probe after each attack above all): no reuse of results.
+LIMITS = {
+    "test_timeout_s": 2.0,
+    "timeout_s": 6.0,
+    "memory_mb": 128,
+    "output_bytes": 1_000_000,
+    "reuse_duplicates": False,
+}
 
 PROBE = """
 import os

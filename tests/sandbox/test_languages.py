@@ -23,6 +23,7 @@ LIMITS = {
     "memory_mb": 256,
     "output_bytes": 1_000_000,
     "compile_timeout_s": 8.0,
+    "reuse_duplicates": False,
 }
 
 SUM_CPP = """#include <bits/stdc++.h>
@@ -210,7 +211,9 @@ def test_attack_scores_zero_and_leaves_the_next_program_unaffected(
     assert (attacked.score, attacked.verdict in verdicts) == (0.0, True), attacked
     probe = scorer.score(
         Sample(completion=f"```python\n{PROBE}```"),
-        CodeParams.model_validate({"tests": ADD, "test_timeout_s": 2.0, "timeout_s": 6.0}),
+        CodeParams.model_validate(
+            {"tests": ADD, "test_timeout_s": 2.0, "timeout_s": 6.0, "reuse_duplicates": False}
+        ),
     )
     assert (probe.score, probe.verdict) == (1.0, "accepted"), probe
 

@@ -656,7 +656,8 @@ def test_sandbox_is_made_lazily_once_by_the_provider() -> None:
     scorer = CodeScorer(provider=provider)
     assert provider.made == 0
     params = CodeParams.model_validate({"tests": STDIO})
-    results = [scorer.score(Sample(completion="print(input())"), params) for _ in range(2)]
+    programs = ("print(input())", "print(input( ))")
+    results = [scorer.score(Sample(completion=p), params) for p in programs]
     assert ([r.verdict for r in results], provider.made, len(fake.jobs)) == (
         ["accepted", "accepted"],
         1,
@@ -875,3 +876,67 @@ def test_a_compiled_language_adds_the_compilation_to_the_time_bound() -> None:
     cpp = CodeParams.model_validate({"tests": STDIO, "language": "cpp", "timeout_s": 5})
     python = CodeParams.model_validate({"tests": STDIO, "timeout_s": 5})
     assert (scorer.time_bound(cpp), scorer.time_bound(python)) == (15.0, 5.0)
+
+
+# ---- duplicates ------------------------------------------------------------------------------
+
+
+def test_a_duplicate_program_runs_once_and_is_judged_against_its_own_tests() -> None:
+    sandbox = FakeSandbox(reply(case(stdout="1\n")))
+    scorer = CodeScorer(sandbox=sandbox)
+    right = CodeParams.model_validate({"tests": STDIO})
+    other = {"mode": "stdio", "cases": [{"stdin": "1\n", "stdout": "2\n"}]}
+    first = scorer.score(Sample(completion="```python\nprint(input())\n```"), right)
+    again = scorer.score(Sample(completion="```python\nprint(input())\n```"), right)
+    elsewhere = scorer.score(
+        Sample(completion="```python\nprint(input())\n```"),
+        CodeParams.model_validate({"tests": other}),
+    )
+    assert len(sandbox.jobs) == 1
+    assert [r.verdict for r in (first, again, elsewhere)] == [
+        "accepted",
+        "accepted",
+        "wrong_answer",
+    ]
+    assert (details(first).get("reused"), details(again).get("reused")) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("params", "second", "runs"),
+    [
+        ({}, "print(input()) ", 2),  # another program
+        ({"memory_mb": 512}, "print(input())", 2),  # other limits: another run
+        ({"reuse_duplicates": False}, "print(input())", 2),
+    ],
+)
+def test_what_is_not_a_duplicate_runs_again(params: dict[str, Any], second: str, runs: int) -> None:
+    sandbox = FakeSandbox(reply(case(stdout="1\n")))
+    scorer = CodeScorer(sandbox=sandbox)
+    scorer.score(
+        Sample(completion="```python\nprint(input())\n```"),
+        CodeParams.model_validate(
+            {"tests": STDIO, "reuse_duplicates": params.get("reuse_duplicates", True)}
+        ),
+    )
+    scorer.score(
+        Sample(completion=f"```python\n{second}\n```"),
+        CodeParams.model_validate({"tests": STDIO, **params}),
+    )
+    assert len(sandbox.jobs) == runs
+
+
+def test_a_sandbox_failure_is_never_shared() -> None:
+    answers = iter([{"id": -1, "results": []}, None])
+
+    def respond(job: Job) -> JobResult:
+        answer = next(answers)
+        return answer if answer is not None else reply(case(stdout="1\n"))(job)  # type: ignore[return-value]
+
+    sandbox = FakeSandbox(respond)
+    scorer = CodeScorer(sandbox=sandbox)
+    params = CodeParams.model_validate({"tests": STDIO})
+    verdicts = [
+        scorer.score(Sample(completion="```python\nprint(input())\n```"), params).verdict
+        for _ in range(2)
+    ]
+    assert (verdicts, len(sandbox.jobs)) == (["sandbox_error", "accepted"], 2)
