@@ -92,6 +92,30 @@ class CompileLimits(TypedDict):
 
 class StdioCase(TypedDict):
     stdin: str
+    answer: NotRequired[str]
+    """The expected output, only in a job with a checker (which alone reads it)."""
+
+
+class CheckerSpec(TypedDict):
+    """A special judge: `checker input output answer`, testlib's convention (see
+    `referee.sandbox.runner_checker`)."""
+
+    language: Literal["python", "cpp"]
+    source: str
+    wall_s: float
+    """Wall-clock bound of one run (per case)."""
+    memory_mb: int
+    std: NotRequired[str]
+    """C++ only; default `gnu++17`. Compiled under the job's `compile` limits."""
+
+
+class CheckerOutcome(TypedDict):
+    exit: NotRequired[int]
+    """Its exit code, when it exited by itself."""
+    status: NotRequired[Literal["timeout", "killed", "output_limit"]]
+    """How it ended otherwise."""
+    message: str
+    """The head of its output (stdout and stderr together)."""
 
 
 class AssertHarness(TypedDict):
@@ -139,7 +163,10 @@ class Job(TypedDict):
     """Compiled languages: the `-std=` value (`gnu++17`, `c11`, ...; the runner accepts only
     `c`/`gnu` with an optional `++` and two digits). Default `gnu++17` (C++), `gnu11` (C)."""
     compile: NotRequired[CompileLimits]
-    """Required for compiled languages."""
+    """Required for compiled languages and C++ checkers."""
+    checker: NotRequired[CheckerSpec]
+    """stdio only: judge each case whose process exited 0 with this program (the cases then
+    carry their `answer`)."""
 
 
 # Status of one stdio case or one rpc test, as the runner saw it.
@@ -164,6 +191,8 @@ class CaseResult(TypedDict):
     """stdio: the program's stdout (capped at output_bytes, decoded with errors replaced)."""
     value: NotRequired[Any]
     """call mode: the candidate's return value as JSON (tuples as lists)."""
+    checker: NotRequired[CheckerOutcome]
+    """stdio with a checker, for a case whose process exited 0."""
 
 
 class ProgramStatus(TypedDict):
@@ -195,15 +224,24 @@ class JobResult(TypedDict):
     """rpc, and stdio jobs of compiled languages (the compilation)."""
     stderr: NotRequired[str]
     """stdio: tail of the last case's stderr (at most 2,000 characters)."""
+    checker_error: NotRequired[str]
+    """The job's checker could not be used (it did not compile): no case ran."""
     runner_error: NotRequired[str]
     """Set when the runner itself failed (our fault): the host reports `sandbox_error`."""
 
 
 def job_wall_s(job: Job) -> float:
-    """The longest a job may take inside the runner: its wall limit, plus its compilation's."""
+    """The longest a job may take inside the runner: its wall limit, plus its compilations'
+    (the program's, a C++ checker's), plus a checker's bound for every case."""
     compile_limits = job.get("compile")
-    extra = compile_limits["wall_s"] if compile_limits is not None else 0.0
-    return job["limits"]["wall_s"] + extra
+    compiling = compile_limits["wall_s"] if compile_limits is not None else 0.0
+    checker = job.get("checker")
+    checking = 0.0
+    if checker is not None:
+        checking = checker["wall_s"] * len(job.get("cases", []))
+        if checker["language"] == "cpp":
+            compiling *= 2
+    return job["limits"]["wall_s"] + compiling + checking
 
 
 class Sandbox(Protocol):

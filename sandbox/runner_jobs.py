@@ -14,6 +14,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from referee.sandbox.runner_checker import Checker, check_checker, prepare_checker
     from referee.sandbox.runner_clean import clean, kill_others
     from referee.sandbox.runner_langs import (
         COMPILERS,
@@ -65,7 +66,7 @@ def check_job(job: dict[str, Any]) -> None:
             isinstance(value, int | float) and not isinstance(value, bool) and value > 0,
             f"limits.{key} must be a positive number",
         )
-    problem = check_language(job)
+    problem = check_language(job) or check_checker(job)
     _require(problem is None, problem or "")
     if job["kind"] == "stdio":
         cases = job.get("cases")
@@ -215,6 +216,13 @@ class Runner:
         with open(SOURCES[language], "w", encoding="utf-8", errors="surrogatepass") as handle:
             handle.write(job["program"])
         extra: dict[str, Any] = {}
+        checker: Checker | None = None
+        if "checker" in job:
+            prepared = prepare_checker(job)
+            if isinstance(prepared, str):
+                skipped = [result("not_run", "the checker is unusable")] * len(job["cases"])
+                return {"id": job["id"], "results": skipped, "checker_error": prepared}
+            checker = prepared
         if language in COMPILERS:
             compiled = compile_program(job)
             extra["compile_s"] = compiled.pop("wall_s")
@@ -237,10 +245,20 @@ class Runner:
                 results.append(result("timeout", f"job wall time ({limits['wall_s']} s) used up"))
                 stop = True
                 continue
-            case_result, stderr = self.stdio_case(
-                argv, case["stdin"].encode(errors="surrogatepass"), limits, deadline
-            )
+            stdin = case["stdin"].encode(errors="surrogatepass")
+            case_result, stderr = self.stdio_case(argv, stdin, limits, deadline)
             results.append(case_result)
+            if checker is not None and case_result["status"] == "ok":
+                began = time.monotonic()
+                verdict = checker.run(
+                    stdin,
+                    case_result["stdout"].encode(errors="surrogatepass"),
+                    case["answer"].encode(errors="surrogatepass"),
+                )
+                case_result["checker"] = verdict
+                deadline += time.monotonic() - began  # the checker's time is not the program's
+                if job["early_stop"] and verdict.get("exit") != 0:
+                    stop = True
             if case_result["status"] == "timeout" and time.monotonic() >= deadline:
                 stop = True
             if job["early_stop"] and case_result["status"] != "ok":

@@ -82,21 +82,28 @@ def run_argv(language: str) -> list[str]:
     return [EXECUTABLE, "-I", SOURCES[language]]
 
 
-def compile_program(job: dict[str, Any]) -> dict[str, Any]:
-    """Compile the job's program (already written to its source path): the `program` entry of
-    the job's result (`status` `ok` or `compile_error`, `detail`, `stderr`, `wall_s`)."""
-    language = job["language"]
-    compile_limits = job["compile"]
-    std = job.get("std", DEFAULT_STD[language])
-    argv = [COMPILERS[language], f"-std={std}", "-O2", "-pipe", "-o", BINARY_PATH]
-    argv += [SOURCES[language], "-lm"] if language == "c" else [SOURCES[language]]
-    wall = float(compile_limits["wall_s"])
-    cap = int(job["limits"]["output_bytes"])
-    limits = {
-        "memory_mb": compile_limits["memory_mb"],
-        "cpu_s": math.ceil(wall) + 1,
-        "output_bytes": cap,
-    }
+class Captured:
+    """How a helper process (a compiler, a checker) ended, and the head of its output."""
+
+    def __init__(self, status: int | None, cause: str, text: str, wall_s: float) -> None:
+        self.status = status
+        """Its wait status; None when it never ended on its own."""
+        self.cause = cause
+        """`timeout`, `output` (printed past the cap; killed), or '' when it ended by itself."""
+        self.text = text
+        self.wall_s = wall_s
+
+    def exit_code(self) -> int | None:
+        if self.cause or self.status is None or not os.WIFEXITED(self.status):
+            return None
+        return os.WEXITSTATUS(self.status)
+
+
+def run_captured(argv: list[str], limits: dict[str, Any], wall_s: float) -> Captured:
+    """Run `argv` as program code (`spawn` with `limits`: seccomp, rlimits, its own session),
+    stdin empty, stdout and stderr together; keep the first `COMPILER_HEAD_BYTES` of the
+    output, kill it past `limits["output_bytes"]` or `wall_s`, and kill its group after."""
+    cap = int(limits["output_bytes"])
     loop = Loop()
     child: Child | None = None
     theirs: list[int] = []
@@ -124,36 +131,66 @@ def compile_program(job: dict[str, Any]) -> dict[str, Any]:
 
         loop.read(out_r, on_output)
         loop.watch(process)
-        if not loop.run(lambda: process.done, start + wall):
+        if not loop.run(lambda: process.done, start + wall_s):
             cause.append("timeout")
             process.kill()
             loop.run(lambda: process.done, time.monotonic() + 2)
-        process.kill()  # anything the compiler left behind in its group
+        process.kill()  # anything it left behind in its group
         loop.run(lambda: not loop.reading, time.monotonic() + 1)
-        elapsed = time.monotonic() - start
-        text = head.decode(errors="replace")
-        status = process.status if process.status is not None else -1
-        if cause and cause[0] == "timeout":
-            detail = f"compilation took longer than {wall:g} s"
-        elif cause:
-            detail = f"the compiler printed more than {cap} bytes"
-        elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-            return {"status": "ok", "detail": "", "stderr": text, "wall_s": round(elapsed, 6)}
-        elif os.WIFSIGNALED(status):
-            detail = (
-                f"the compiler was killed ({_signal_name(os.WTERMSIG(status))}; memory limit "
-                f"{compile_limits['memory_mb']} MB, CPU limit {limits['cpu_s']} s)"
-            )
-        else:
-            detail = _first_line(text) or f"the compiler exited with code {os.WEXITSTATUS(status)}"
-        return {
-            "status": "compile_error",
-            "detail": detail,
-            "stderr": text,
-            "wall_s": round(elapsed, 6),
-        }
+        return Captured(
+            process.status,
+            cause[0] if cause else "",
+            head.decode(errors="replace"),
+            time.monotonic() - start,
+        )
     finally:
         release(theirs, child, loop)
+
+
+def compile_source(
+    language: str, std: str, source: str, binary: str, bounds: dict[str, Any], cap: int
+) -> dict[str, Any]:
+    """Compile `source` into `binary`: a `program` entry of a job's result (`status` `ok` or
+    `compile_error`, `detail`, `stderr`, `wall_s`)."""
+    argv = [COMPILERS[language], f"-std={std}", "-O2", "-pipe", "-o", binary, source]
+    if language == "c":
+        argv.append("-lm")
+    wall = float(bounds["wall_s"])
+    limits = {"memory_mb": bounds["memory_mb"], "cpu_s": math.ceil(wall) + 1, "output_bytes": cap}
+    ran = run_captured(argv, limits, wall)
+    status = ran.status if ran.status is not None else -1
+    if ran.cause == "timeout":
+        detail = f"compilation took longer than {wall:g} s"
+    elif ran.cause:
+        detail = f"the compiler printed more than {cap} bytes"
+    elif ran.exit_code() == 0:
+        return {"status": "ok", "detail": "", "stderr": ran.text, "wall_s": round(ran.wall_s, 6)}
+    elif os.WIFSIGNALED(status):
+        detail = (
+            f"the compiler was killed ({_signal_name(os.WTERMSIG(status))}; memory limit "
+            f"{bounds['memory_mb']} MB, CPU limit {limits['cpu_s']} s)"
+        )
+    else:
+        detail = _first_line(ran.text) or f"the compiler exited with code {ran.exit_code()}"
+    return {
+        "status": "compile_error",
+        "detail": detail,
+        "stderr": ran.text,
+        "wall_s": round(ran.wall_s, 6),
+    }
+
+
+def compile_program(job: dict[str, Any]) -> dict[str, Any]:
+    """Compile the job's program (already written to its source path)."""
+    language = job["language"]
+    return compile_source(
+        language,
+        job.get("std", DEFAULT_STD[language]),
+        SOURCES[language],
+        BINARY_PATH,
+        job["compile"],
+        int(job["limits"]["output_bytes"]),
+    )
 
 
 def _first_line(text: str) -> str:

@@ -29,6 +29,12 @@ else the first failing test's):
 - `compile_error` 0.0 (C, C++: the compiler failed, or ran past `compile_timeout_s`,
   `compile_memory_mb` or the output cap, in the sandbox; `detail` and `stderr` hold the
   compiler's first lines; no test runs);
+- with a checker (`tests.checker`, stdio), a case whose process exited 0 takes the checker's
+  testlib verdict: exit 0 -> `accepted`, 1 -> `wrong_answer`, 2 -> `presentation_error` (0),
+  7 with `points p` (p in [0, 1]) -> `accepted` at 1, else `wrong_answer` earning p under
+  `scoring="fraction"`; exit 3 (FAIL), any other code, points outside [0, 1], a checker that
+  crashes, runs past its bound or does not compile -> `checker_error` for the whole program,
+  None: the problem's fault, never the program's;
 - `sandbox_error` None: the sandbox raised `SandboxError`, could not be created, set
   `runner_error`, or broke the protocol (wrong id or result count, an `ok` without stdout or
   value, an unknown status, tests skipped with no failure). Our fault, never 0. Details `error`.
@@ -46,8 +52,8 @@ Docker. With neither, every program is `sandbox_error` ("no sandbox configured")
 container and that container's start), or the job's own wall limit for a bare sandbox; the
 executor extends an item's bound to it. The sandbox bounds the program itself.
 
-Left out: Java, Rust and Go; languages other than CPython for tests other than stdio; special
-judges (problems with several right outputs), per-test weights, and compiling the program on
+Left out: Java, Rust and Go; languages other than CPython for tests other than stdio;
+interactive problems, per-test weights, and compiling the program on
 the host (syntax and compile errors come from the sandbox).
 """
 
@@ -65,6 +71,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from referee.sandbox.protocol import (
     COMPILED,
+    CheckerSpec,
     CompileLimits,
     Harness,
     Job,
@@ -261,11 +268,27 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
     )
     if language != "python":
         job["language"] = language
+    compile_limits = CompileLimits(
+        wall_s=params.compile_timeout_s, memory_mb=params.compile_memory_mb
+    )
     if language in COMPILED:
         job["std"] = params.cpp_std if language == "cpp" else params.c_std
-        job["compile"] = CompileLimits(
-            wall_s=params.compile_timeout_s, memory_mb=params.compile_memory_mb
+        job["compile"] = compile_limits
+    tests = params.tests
+    if isinstance(tests, StdioTests) and tests.checker is not None:
+        checker = tests.checker
+        job["checker"] = CheckerSpec(
+            language=checker.language,
+            source=checker.source,
+            wall_s=checker.timeout_s,
+            memory_mb=checker.memory_mb,
+            std=checker.std,
         )
+        if checker.language == "cpp":
+            job["compile"] = compile_limits
+        # Only here does an expected output travel into the sandbox: to the checker, which
+        # runs when the program is dead (`referee.sandbox.runner_checker`).
+        payload = [StdioCase(stdin=case.stdin, answer=case.stdout) for case in tests.cases]
     if isinstance(payload, list):
         job["cases"] = payload
     else:
@@ -333,6 +356,11 @@ class CodeScorer(Scorer[CodeParams]):
         """The provider's worst case for one run of the job; for a bare sandbox, whose
         overheads are unknown here, the job's own wall limit."""
         wall_s = params.timeout_s + (params.compile_timeout_s if params.compiles() else 0.0)
+        tests = params.tests
+        if isinstance(tests, StdioTests) and tests.checker is not None:
+            wall_s += tests.checker.timeout_s * len(tests.cases)
+            if tests.checker.language == "cpp":
+                wall_s += params.compile_timeout_s
         if self._provider is None:
             return wall_s
         return self._provider.run_bound(wall_s)

@@ -204,13 +204,14 @@ DETAIL_CHARS = 300
 
 _FailureVerdict = Literal[
     "wrong_answer",
+    "presentation_error",
     "runtime_error",
     "time_limit_exceeded",
     "memory_limit_exceeded",
     "output_limit_exceeded",
     "syntax_error",
 ]
-CaseVerdict = Literal["accepted", _FailureVerdict, "not_run"]
+CaseVerdict = Literal["accepted", _FailureVerdict, "not_run", "checker_error"]
 """A single test's verdict (`not_run` is never the program's)."""
 CodeVerdict = Literal[
     "accepted",
@@ -219,6 +220,7 @@ CodeVerdict = Literal[
     "no_code",
     "program_too_long",
     "wrong_language",
+    "checker_error",
     "sandbox_error",
 ]
 """The `code` scorer's verdicts (the program's)."""
@@ -233,6 +235,7 @@ def code_score_rule(verdict: CodeVerdict) -> ScoreRule:
             return ALWAYS_ONE
         case (
             "wrong_answer"
+            | "presentation_error"
             | "runtime_error"
             | "time_limit_exceeded"
             | "memory_limit_exceeded"
@@ -242,7 +245,7 @@ def code_score_rule(verdict: CodeVerdict) -> ScoreRule:
             return ZERO_TO_ONE
         case "compile_error" | "no_code" | "program_too_long" | "wrong_language":
             return ALWAYS_ZERO
-        case "sandbox_error":
+        case "sandbox_error" | "checker_error":
             return UNDECIDED
         case _:
             assert_never(verdict)
@@ -282,14 +285,51 @@ class ProtocolError(Exception):
     """The runner's answer breaks the contract of `referee.sandbox.protocol`."""
 
 
-def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[CaseVerdict, str]:
-    """One test's verdict and the reason when it did not pass."""
+_CHECKER_VERDICTS: dict[int, CaseVerdict] = {
+    0: "accepted",
+    1: "wrong_answer",
+    2: "presentation_error",
+}
+_POINTS = re.compile(r"points\s+([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+
+
+def _checker_verdict(index: int, case: CaseResult, language: str) -> tuple[CaseVerdict, str, float]:
+    """A case's verdict from its checker's outcome (testlib's exit codes). A Python checker
+    that dies of an exception exits 1 like a wrong answer: its traceback tells them apart."""
+    outcome = case.get("checker")
+    if not isinstance(outcome, dict):
+        raise ProtocolError(f"test {index + 1}: ok without the checker's outcome")
+    message = str(outcome.get("message", "")).strip()
+    code = outcome.get("exit")
+    if not isinstance(code, int):
+        return "checker_error", f"the checker ended: {outcome.get('status')}", 0.0
+    if code == 7:
+        found = _POINTS.search(message)
+        points = float(found.group(1)) if found else math.nan
+        if not 0.0 <= points <= 1.0:
+            return "checker_error", f"points outside [0, 1] ({message[:80]!r})", 0.0
+        if points == 1.0:
+            return "accepted", "", 1.0
+        return "wrong_answer", f"points {points:g}: {message[:DETAIL_CHARS]}", points
+    verdict = _CHECKER_VERDICTS.get(code)
+    if code == 1 and language == "python" and "Traceback (most recent call last)" in message:
+        verdict = None
+    if verdict is None:
+        what = "FAIL" if code == 3 else f"exit code {code}"
+        return "checker_error", f"the checker reported {what}: {message[:200]}", 0.0
+    return verdict, message[:DETAIL_CHARS] or verdict, 1.0 if verdict == "accepted" else 0.0
+
+
+def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[CaseVerdict, str, float]:
+    """One test's verdict, the reason when it did not pass, and its points (1 if passed)."""
     status = case.get("status")
     verdict = _CASE_VERDICTS.get(status) if isinstance(status, str) else None
     if verdict is None:
         raise ProtocolError(f"unknown status {status!r} for test {index + 1}")
     if status != "ok":
-        return verdict, str(case.get("detail", "")) or verdict
+        return verdict, str(case.get("detail", "")) or verdict, 0.0
+    if isinstance(tests, StdioTests) and tests.checker is not None:
+        return _checker_verdict(index, case, tests.checker.language)
     if isinstance(tests, StdioTests):
         stdout = case.get("stdout")
         if not isinstance(stdout, str):
@@ -304,7 +344,7 @@ def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[CaseV
         )
     else:
         reason = None
-    return ("accepted", "") if reason is None else ("wrong_answer", reason)
+    return ("accepted", "", 1.0) if reason is None else ("wrong_answer", reason, 0.0)
 
 
 def _stdio_syntax_error(verdicts: list[CaseVerdict], stderr: str) -> bool:
@@ -321,6 +361,9 @@ def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: obje
     """Score a job's result (`extra` goes into the details); raises `ProtocolError` when the
     runner broke the contract."""
     total = count_tests(tests)
+    if job_result.get("checker_error"):
+        error = str(job_result["checker_error"])[:DETAIL_CHARS]
+        return code_result("checker_error", None, error=error, **extra)
     results = job_result.get("results")
     if not isinstance(results, list) or not all(isinstance(case, dict) for case in results):
         raise ProtocolError("results is not a list of objects")
@@ -337,22 +380,31 @@ def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: obje
     if len(results) != total:
         raise ProtocolError(f"{len(results)} results for {total} tests")
     judged = [_judge_case(tests, index, case) for index, case in enumerate(results)]
-    verdicts = [verdict for verdict, _ in judged]
+    verdicts = [verdict for verdict, _, _ in judged]
+    broken = [(i, reason) for i, (v, reason, _) in enumerate(judged) if v == "checker_error"]
+    if broken:  # the problem's checker failed: no reward either way
+        index, reason = broken[0]
+        return code_result(
+            "checker_error", None, error=f"test {index + 1}: {reason}"[:DETAIL_CHARS], **extra
+        )
     passed = verdicts.count("accepted")
+    points = sum(p for _, _, p in judged)
     if passed == total:
         return _finish(scoring, "accepted", verdicts, passed, "", "", extra)
     failures = [
         (i, v, reason)
-        for i, (v, reason) in enumerate(judged)
-        if v != "accepted" and v != "not_run"  # `!=`, not `in`: mypy narrows the Literal
+        for i, (v, reason, _) in enumerate(judged)
+        # `!=`, not `in`: mypy narrows the Literal
+        if v != "accepted" and v != "not_run" and v != "checker_error"
     ]
     if not failures:
         raise ProtocolError("tests were skipped with no failure")
-    index, verdict, reason = failures[0]
+    index, failed, reason = failures[0]
     if isinstance(tests, StdioTests) and _stdio_syntax_error(verdicts, stderr):
-        verdict = "syntax_error"
+        failed = "syntax_error"
         verdicts = ["syntax_error" if v == "runtime_error" else v for v in verdicts]
-    return _finish(scoring, verdict, verdicts, passed, f"test {index + 1}: {reason}", stderr, extra)
+    detail = f"test {index + 1}: {reason}"
+    return _finish(scoring, failed, verdicts, passed, detail, stderr, extra, points)
 
 
 def _finish(
@@ -363,9 +415,12 @@ def _finish(
     detail: str,
     stderr: str,
     extra: dict[str, object],
+    points: float | None = None,
 ) -> ScoreResult:
+    """`points`: the tests' summed points when a checker gave partial ones (else `passed`)."""
     total = len(verdicts)
-    score = passed / total if scoring == "fraction" else float(passed == total)
+    earned = passed if points is None else points
+    score = earned / total if scoring == "fraction" else float(passed == total)
     details: dict[str, object] = {
         "passed": passed,
         "total": total,

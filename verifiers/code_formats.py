@@ -102,11 +102,27 @@ class StdioCaseSpec(_Model):
     stdout: str
 
 
+class Checker(_Model):
+    """A special judge run in the sandbox as `checker input output answer` (testlib's
+    convention: exit 0 OK, 1 wrong answer, 2 presentation error, 3 the checker failed, 7
+    points, with `points <p>`, p in [0, 1], first in its output). A C++ checker may include
+    `testlib.h` when the sandbox image was built with one (README, "Checkers")."""
+
+    language: Literal["python", "cpp"]
+    source: str = Field(min_length=1, max_length=1_000_000)
+    std: str = Field(default="gnu++17", pattern=r"(?:c|gnu)\+\+[0-9]{2}")
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    """Wall-clock bound of one run (per case)."""
+    memory_mb: int = Field(default=512, ge=64, le=65536)
+
+
 class StdioTests(_Model):
     mode: Literal["stdio"]
     cases: Annotated[tuple[StdioCaseSpec, ...], Counted]
     compare: Literal["lines", "exact", "tokens"] = "lines"
     float_tolerance: float = Field(default=1e-6, ge=0, le=1)
+    checker: Checker | None = None
+    """Judges each case instead of `compare`; the expected output is its answer file."""
 
 
 class CallCaseSpec(_Model):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import textwrap
+from collections.abc import Iterator
 from typing import Any
 
 from referee.sandbox.channel import Channel
 from referee.sandbox.config import SandboxConfig
+from referee.sandbox.pool import SandboxPool
 from referee.sandbox.protocol import Harness, Job, JobResult, Limits
 from referee.service.settings import Settings
+from referee.verifiers.code import CodeScorer
 
 TEST_LABEL = "org.referee.test"
 CONFIG = Settings(
@@ -106,3 +110,17 @@ class Sandbox:
     def close(self) -> None:
         if self.channel is not None:
             self.channel.close()
+
+
+@contextlib.contextmanager
+def one_container_scorer(client: Any, image: str, memory_mb: int) -> Iterator[CodeScorer]:
+    """The real `code` scorer over a real pool of ONE container (every job of a test module
+    shares it), removed at the end."""
+    config = Settings(
+        sandbox_image=image, sandbox_pool_size=1, sandbox_pids=64, sandbox_memory_mb=memory_mb
+    ).sandbox_config()
+    pool = SandboxPool(config, client)
+    try:
+        yield CodeScorer(sandbox=pool)
+    finally:
+        pool.close()

@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from referee.sandbox.pool import SandboxPool
-from referee.service.settings import Settings
 from referee.verifiers.base import Sample
 from referee.verifiers.code import CodeParams, CodeScorer
 from referee.verifiers.contract import ScoreResult
+from tests.sandbox.helpers import one_container_scorer
 
 ADD = {
     "mode": "assert",
@@ -268,14 +267,8 @@ ATTACKS: list[tuple[str, str, dict[str, Any], set[str]]] = [
 
 @pytest.fixture(scope="module")
 def scorer(docker_client: Any, sandbox_image: str, leftover_check: None) -> Iterator[CodeScorer]:
-    config = Settings(
-        sandbox_image=sandbox_image, sandbox_pool_size=1, sandbox_pids=64, sandbox_memory_mb=384
-    ).sandbox_config()
-    pool = SandboxPool(config, docker_client)
-    try:
-        yield CodeScorer(sandbox=pool)
-    finally:
-        pool.close()
+    with one_container_scorer(docker_client, sandbox_image, memory_mb=384) as scorer:
+        yield scorer
 
 
 def score(scorer: CodeScorer, program: str, tests: dict[str, Any]) -> ScoreResult:

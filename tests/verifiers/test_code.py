@@ -940,3 +940,44 @@ def test_a_sandbox_failure_is_never_shared() -> None:
         for _ in range(2)
     ]
     assert (verdicts, len(sandbox.jobs)) == (["sandbox_error", "accepted"], 2)
+
+
+# ---- checkers --------------------------------------------------------------------------------
+
+CHECKED = {**STDIO, "checker": {"language": "python", "source": "import sys\nsys.exit(0)\n"}}
+
+
+@pytest.mark.parametrize(("tests", "answers"), [(STDIO, [None]), (CHECKED, ["1\n"])])
+def test_expected_outputs_enter_a_job_only_for_its_checker(
+    tests: dict[str, Any], answers: list[str | None]
+) -> None:
+    _, sandbox = run(tests, reply(case(stdout="1\n", checker={"exit": 0, "message": ""})))
+    [job] = sandbox.jobs
+    assert [c.get("answer") for c in job["cases"]] == answers
+    assert ("checker" in job) == (answers != [None])
+
+
+@pytest.mark.parametrize(
+    ("outcome", "verdict", "score"),
+    [
+        ({"exit": 0, "message": "ok"}, "accepted", 1.0),
+        ({"exit": 1, "message": "wrong answer 3"}, "wrong_answer", 0.0),
+        ({"exit": 2, "message": "wrong output format"}, "presentation_error", 0.0),
+        ({"exit": 7, "message": "points 0.25 partial"}, "wrong_answer", 0.25),
+        ({"exit": 7, "message": "points 1"}, "accepted", 1.0),
+        ({"exit": 7, "message": "points 3"}, "checker_error", None),
+        ({"exit": 7, "message": "no number"}, "checker_error", None),
+        ({"exit": 3, "message": "FAIL bad answer file"}, "checker_error", None),
+        ({"exit": 5, "message": ""}, "checker_error", None),
+        ({"exit": 1, "message": "Traceback (most recent call last):\n"}, "checker_error", None),
+        ({"status": "timeout", "message": ""}, "checker_error", None),
+    ],
+)
+def test_testlib_outcomes(outcome: dict[str, Any], verdict: str, score: float | None) -> None:
+    res, _ = run(CHECKED, reply(case(stdout="x\n", checker=outcome)), scoring="fraction")
+    assert (res.verdict, res.score) == (verdict, score)
+
+
+def test_a_checker_that_did_not_compile_is_null() -> None:
+    res, _ = run(CHECKED, reply(case("not_run"), checker_error="the checker did not compile"))
+    assert (res.verdict, res.score) == ("checker_error", None)
