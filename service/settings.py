@@ -178,6 +178,13 @@ class Settings(BaseSettings):
     sandbox_pool_size: int = Field(
         default=2, ge=1, le=64, description="Warm containers kept per worker process."
     )
+    code_time_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Multiplies every code item's time limits (per test, per job, compile, "
+        "checker): for hosts slower than those the problems' limits were set on.",
+    )
     sandbox_job_margin_s: float = Field(
         default=3.0,
         gt=0,
@@ -410,5 +417,6 @@ class Settings(BaseSettings):
         return ScorerConfig(
             lid_model_path=self.lid_model_path,
             plugins=self.scorer_plugins,
+            code_time_scale=self.code_time_scale,
             sandbox=PoolProvider(self.sandbox_config()),
         )

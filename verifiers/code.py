@@ -10,7 +10,11 @@ and judge the `JobResult`, comparing stdout and return values on the host (`code
 
 Scores: `scoring="all"` 1.0 when every test passes, else 0.0 (`early_stop` stops at the first
 failure; stdio jobs stop only at a failing process, since the runner cannot tell a wrong
-answer); `scoring="fraction"` passed / total (never stops early).
+answer); `scoring="fraction"` passed / total (never stops early); `"weighted"` the `weights`'
+share of the tests passed; `"subtasks"` (IOI) the sum over `subtasks` of each one's points
+times the least of its tests' (details `subtasks`: `points`, `earned`, `first_failure`), over
+all subtasks' points. A test's points are 1 when it passes, a checker's partial points, else
+0. Every time limit is multiplied by the scorer's `time_scale` (`code_time_scale`).
 
 Verdicts, per test and for the program (the program's is `accepted` when every test passes,
 else the first failing test's):
@@ -67,7 +71,16 @@ import time
 from collections import OrderedDict
 from typing import ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from referee.sandbox.protocol import (
     COMPILED,
@@ -93,6 +106,7 @@ from referee.verifiers.code_formats import (
     NativeTests,
     StdioTests,
     Tests,
+    count_tests,
 )
 from referee.verifiers.contract import ScoreResult
 
@@ -105,6 +119,26 @@ _FAMILY: dict[str, str] = {"python": "python", "pypy3": "python", "c": "c", "cpp
 
 
 _STD = r"(?:c|gnu)[0-9]{2}"
+
+
+class Subtask(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    points: float = Field(gt=0)
+    tests: tuple[int, ...] = Field(min_length=1)
+
+
+def _field_error(field: str | tuple[str | int, ...], message: str) -> ValidationError:
+    """A validation error located at `field` (a model validator's own errors have no place)."""
+    return ValidationError.from_exception_data(
+        "CodeParams",
+        [
+            {
+                "type": PydanticCustomError("code_params", "{message}", {"message": message}),
+                "loc": (field,) if isinstance(field, str) else field,
+                "input": None,
+            }
+        ],
+    )
 PYPY_MIN_MEMORY_MB = 256
 """PyPy's garbage collector cannot reserve its nursery under a smaller RLIMIT_AS (192 MB
 fails in the sandbox): the program would die before its first line, through no fault of its
@@ -131,7 +165,14 @@ class CodeParams(ScorerParams):
     reuse_duplicates: bool = True
     """A program run shortly before with the same language, input and limits in this scoring
     process (its group's duplicates) reuses that run's result instead of running again."""
-    scoring: Literal["all", "fraction"] = "all"
+    scoring: Literal["all", "fraction", "weighted", "subtasks"] = "all"
+    """`all` (Codeforces' pass/fail), `fraction` (its partial: passed / total), `weighted`
+    (`weights` per test), `subtasks` (IOI: `subtasks`)."""
+    weights: tuple[float, ...] | None = None
+    """`scoring="weighted"`: one non-negative weight per test (in test order)."""
+    subtasks: tuple[Subtask, ...] | None = None
+    """`scoring="subtasks"`: each subtask's points and its tests (0-based indices; a test may
+    belong to several, and runs once)."""
     early_stop: bool = True
     """Stop at the first failing test; only with `scoring="all"`."""
     test_timeout_s: float = Field(default=5.0, gt=0, le=300)
@@ -161,6 +202,48 @@ class CodeParams(ScorerParams):
 
     def stops_early(self) -> bool:
         return self.early_stop and self.scoring == "all"
+
+    @model_validator(mode="after")
+    def _scoring_has_what_it_needs(self) -> CodeParams:
+        total = count_tests(self.tests)
+        if self.scoring == "weighted":
+            if self.weights is None or len(self.weights) != total:
+                raise _field_error("weights", f"scoring='weighted' needs {total} weights")
+            if min(self.weights) < 0 or sum(self.weights) <= 0:
+                raise _field_error("weights", "weights must be >= 0 with a positive sum")
+        elif self.weights is not None:
+            raise _field_error("weights", "weights are only for scoring='weighted'")
+        if self.scoring == "subtasks":
+            if not self.subtasks:
+                raise _field_error("subtasks", "scoring='subtasks' needs subtasks")
+            for n, subtask in enumerate(self.subtasks):
+                outside = [i for i in subtask.tests if not 0 <= i < total]
+                if outside:
+                    raise _field_error(
+                        ("subtasks", n, "tests"), f"no test {outside[0]} (there are {total})"
+                    )
+        elif self.subtasks is not None:
+            raise _field_error("subtasks", "subtasks are only for scoring='subtasks'")
+        return self
+
+    def scaled(self, factor: float) -> CodeParams:
+        """These parameters with every time limit multiplied by `factor` (a slower host)."""
+        if factor == 1.0:
+            return self
+        update: dict[str, object] = {
+            "test_timeout_s": self.test_timeout_s * factor,
+            "timeout_s": self.timeout_s * factor,
+            "compile_timeout_s": self.compile_timeout_s * factor,
+        }
+        if self.cpu_s is not None:
+            update["cpu_s"] = math.ceil(self.cpu_s * factor)
+        tests = self.tests
+        if isinstance(tests, StdioTests) and tests.checker is not None:
+            checker = tests.checker.model_copy(
+                update={"timeout_s": tests.checker.timeout_s * factor}
+            )
+            update["tests"] = tests.model_copy(update={"checker": checker})
+        return self.model_copy(update=update)
 
     @field_validator("language")
     @classmethod
@@ -344,10 +427,15 @@ class CodeScorer(Scorer[CodeParams]):
     params_model = CodeParams
 
     def __init__(
-        self, sandbox: Sandbox | None = None, provider: SandboxProvider | None = None
+        self,
+        sandbox: Sandbox | None = None,
+        provider: SandboxProvider | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         """`sandbox`: use this one. Otherwise `provider.sandbox()` on first use, in the
-        scoring process; with neither, programs are `sandbox_error`."""
+        scoring process; with neither, programs are `sandbox_error`. `time_scale` multiplies
+        every item's time limits (the `code_time_scale` setting)."""
+        self._time_scale = time_scale
         self._sandbox = sandbox
         self._provider = provider
         self._recent = RecentJobs(RECENT_JOBS, RECENT_JOBS_TTL_S)
@@ -355,6 +443,7 @@ class CodeScorer(Scorer[CodeParams]):
     def time_bound(self, params: CodeParams) -> float:
         """The provider's worst case for one run of the job; for a bare sandbox, whose
         overheads are unknown here, the job's own wall limit."""
+        params = params.scaled(self._time_scale)
         wall_s = params.timeout_s + (params.compile_timeout_s if params.compiles() else 0.0)
         tests = params.tests
         if isinstance(tests, StdioTests) and tests.checker is not None:
@@ -374,6 +463,7 @@ class CodeScorer(Scorer[CodeParams]):
         return self._sandbox
 
     def score(self, sample: Sample, params: CodeParams) -> ScoreResult:
+        params = params.scaled(self._time_scale)
         extraction = extract_program(sample.completion, sample.prompt, params.families())
         if not extraction.program:
             return code_result("no_code", reason=extraction.reason)
@@ -402,7 +492,14 @@ class CodeScorer(Scorer[CodeParams]):
                 return outcome
             job_result = outcome
         try:
-            judged = judge(params.tests, job_result, params.scoring, **extra)
+            judged = judge(
+                params.tests,
+                job_result,
+                params.scoring,
+                weights=params.weights,
+                subtasks=[(t.points, t.tests) for t in params.subtasks or ()],
+                extra=extra,
+            )
         except ProtocolError as exc:
             return _sandbox_error(f"protocol: {exc}")
         if key is not None and "reused" not in extra:

