@@ -139,6 +139,8 @@ def _field_error(field: str | tuple[str | int, ...], message: str) -> Validation
             }
         ],
     )
+
+
 PYPY_MIN_MEMORY_MB = 256
 """PyPy's garbage collector cannot reserve its nursery under a smaller RLIMIT_AS (192 MB
 fails in the sandbox): the program would die before its first line, through no fault of its
