@@ -63,6 +63,7 @@ _PARTS = {
         "runner_clean",
         "runner_langs",
         "runner_checker",
+        "runner_interact",
         "runner_jobs",
         "runner_rpc",
         "runner",

@@ -167,6 +167,10 @@ class Job(TypedDict):
     checker: NotRequired[CheckerSpec]
     """stdio only: judge each case whose process exited 0 with this program (the cases then
     carry their `answer`)."""
+    interactor: NotRequired[CheckerSpec]
+    """stdio only, not with a checker: each case's `stdin` goes to this program (the hidden
+    test), which talks with the program under test through pipes and judges it
+    (`referee.sandbox.runner_interact`); its outcome comes back as the case's `checker`."""
 
 
 # Status of one stdio case or one rpc test, as the runner saw it.
@@ -235,7 +239,7 @@ def job_wall_s(job: Job) -> float:
     (the program's, a C++ checker's), plus a checker's bound for every case."""
     compile_limits = job.get("compile")
     compiling = compile_limits["wall_s"] if compile_limits is not None else 0.0
-    checker = job.get("checker")
+    checker = job.get("checker") or job.get("interactor")
     checking = 0.0
     if checker is not None:
         checking = checker["wall_s"] * len(job.get("cases", []))

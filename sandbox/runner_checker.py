@@ -38,30 +38,36 @@ _CHECKER_LANGUAGES = ("python", "cpp")
 
 
 def check_checker(job: dict[str, Any]) -> str | None:
-    """Why the job's checker fields are malformed, or None (no checker is fine)."""
-    checker = job.get("checker")
-    if checker is None:
-        return None
-    if job.get("kind") != "stdio":
-        return "only stdio jobs take a checker"
-    if not isinstance(checker, dict) or checker.get("language") not in _CHECKER_LANGUAGES:
-        return f"checker.language must be one of {', '.join(_CHECKER_LANGUAGES)}"
-    if not isinstance(checker.get("source"), str):
-        return "checker.source must be a string"
-    for key in ("wall_s", "memory_mb"):
-        value = checker.get(key)
-        if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
-            return f"checker.{key} must be a positive number"
-    if checker["language"] == "cpp" and not isinstance(job.get("compile"), dict):
-        return "a C++ checker needs compile limits"
+    """Why the job's checker or interactor fields are malformed, or None (neither is fine)."""
+    if "checker" in job and "interactor" in job:
+        return "a job takes a checker or an interactor, not both"
+    for key in ("checker", "interactor"):
+        spec = job.get(key)
+        if spec is None:
+            continue
+        if job.get("kind") != "stdio":
+            return f"only stdio jobs take a {key}"
+        if not isinstance(spec, dict) or spec.get("language") not in _CHECKER_LANGUAGES:
+            return f"{key}.language must be one of {', '.join(_CHECKER_LANGUAGES)}"
+        if not isinstance(spec.get("source"), str):
+            return f"{key}.source must be a string"
+        for field in ("wall_s", "memory_mb"):
+            value = spec.get(field)
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+                return f"{key}.{field} must be a positive number"
+        if spec["language"] == "cpp" and not isinstance(job.get("compile"), dict):
+            return f"a C++ {key} needs compile limits"
     cases = job.get("cases")
-    if not (isinstance(cases, list) and all(isinstance(c.get("answer"), str) for c in cases)):
+    if "checker" in job and not (
+        isinstance(cases, list) and all(isinstance(c.get("answer"), str) for c in cases)
+    ):
         return "a job with a checker needs an answer for every case"
     return None
 
 
 class Checker:
-    """A job's checker, ready to run: its source (Python) or binary (C++) in memory."""
+    """A job's checker (or interactor), ready to run: its source (Python) or binary (C++) in
+    memory."""
 
     def __init__(self, language: str, payload: bytes, spec: dict[str, Any]) -> None:
         self.language = language
@@ -104,9 +110,10 @@ class Checker:
         return outcome
 
 
-def prepare_checker(job: dict[str, Any]) -> Checker | str:
-    """The job's checker, compiled if it is C++; or why it cannot be used."""
-    spec = job["checker"]
+def prepare_checker(job: dict[str, Any], key: str = "checker") -> Checker | str:
+    """The job's checker (or, with `key="interactor"`, its interactor), compiled if it is
+    C++; or why it cannot be used."""
+    spec = job[key]
     source = spec["source"].encode("utf-8", "surrogatepass")
     if spec["language"] == "python":
         return Checker("python", source, spec)
@@ -124,7 +131,7 @@ def prepare_checker(job: dict[str, Any]) -> Checker | str:
             CHECKER_OUTPUT_BYTES,
         )
         if compiled["status"] != "ok":
-            return f"the checker did not compile: {compiled['detail']}"
+            return f"the {key} did not compile: {compiled['detail']}"
         with open(binary, "rb") as handle:
             return Checker("cpp", handle.read(), spec)
     finally:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from referee.sandbox.runner_checker import Checker, check_checker, prepare_checker
     from referee.sandbox.runner_clean import clean, kill_others
+    from referee.sandbox.runner_interact import interactor_code, run_interactive
     from referee.sandbox.runner_langs import (
         COMPILERS,
         SOURCES,
@@ -217,12 +218,21 @@ class Runner:
             handle.write(job["program"])
         extra: dict[str, Any] = {}
         checker: Checker | None = None
-        if "checker" in job:
-            prepared = prepare_checker(job)
+        interactor: Checker | None = None
+        interactor_source: Any = None
+        for key in ("checker", "interactor"):
+            if key not in job:
+                continue
+            prepared = prepare_checker(job, key)
             if isinstance(prepared, str):
-                skipped = [result("not_run", "the checker is unusable")] * len(job["cases"])
+                skipped = [result("not_run", f"the {key} is unusable")] * len(job["cases"])
                 return {"id": job["id"], "results": skipped, "checker_error": prepared}
-            checker = prepared
+            if key == "checker":
+                checker = prepared
+            else:
+                interactor = prepared
+                if prepared.language == "python":
+                    interactor_source = interactor_code(job[key]["source"])
         if language in COMPILERS:
             compiled = compile_program(job)
             extra["compile_s"] = compiled.pop("wall_s")
@@ -246,7 +256,15 @@ class Runner:
                 stop = True
                 continue
             stdin = case["stdin"].encode(errors="surrogatepass")
-            case_result, stderr = self.stdio_case(argv, stdin, limits, deadline)
+            if interactor is not None:
+                case_result, stderr = run_interactive(
+                    interactor, interactor_source, argv, stdin, limits, deadline
+                )
+                kill_others()  # nothing of this case lives on into the next one
+                if job["early_stop"] and case_result["checker"].get("exit") != 0:
+                    stop = True
+            else:
+                case_result, stderr = self.stdio_case(argv, stdin, limits, deadline)
             results.append(case_result)
             if checker is not None and case_result["status"] == "ok":
                 began = time.monotonic()

@@ -39,6 +39,9 @@ else the first failing test's):
   `scoring="fraction"`; exit 3 (FAIL), any other code, points outside [0, 1], a checker that
   crashes, runs past its bound or does not compile -> `checker_error` for the whole program,
   None: the problem's fault, never the program's;
+- interactive tests (`tests.interactor`): the interactor's exit code as a checker's, except
+  that its OK leaves the program's own verdict (a crash stays `runtime_error`) and a dialogue
+  still going at the test's bound is `time_limit_exceeded` (the program stopped answering);
 - `sandbox_error` None: the sandbox raised `SandboxError`, could not be created, set
   `runner_error`, or broke the protocol (wrong id or result count, an `ok` without stdout or
   value, an unknown status, tests skipped with no failure). Our fault, never 0. Details `error`.
@@ -56,9 +59,9 @@ Docker. With neither, every program is `sandbox_error` ("no sandbox configured")
 container and that container's start), or the job's own wall limit for a bare sandbox; the
 executor extends an item's bound to it. The sandbox bounds the program itself.
 
-Left out: Java, Rust and Go; languages other than CPython for tests other than stdio;
-interactive problems, per-test weights, and compiling the program on
-the host (syntax and compile errors come from the sandbox).
+Left out: Java, Rust and Go; languages other than CPython for tests other than stdio and
+interactive; IOI communication tasks (a manager and several programs), and compiling the
+program on the host (syntax and compile errors come from the sandbox).
 """
 
 from __future__ import annotations
@@ -102,8 +105,11 @@ from referee.verifiers.code_extract import extract_program
 from referee.verifiers.code_formats import (
     AssertTests,
     CallTests,
+    Checker,
+    InteractiveTests,
     MbppTests,
     NativeTests,
+    ProcessTests,
     StdioTests,
     Tests,
     count_tests,
@@ -245,13 +251,18 @@ class CodeParams(ScorerParams):
                 update={"timeout_s": tests.checker.timeout_s * factor}
             )
             update["tests"] = tests.model_copy(update={"checker": checker})
+        if isinstance(tests, InteractiveTests):
+            interactor = tests.interactor.model_copy(
+                update={"timeout_s": tests.interactor.timeout_s * factor}
+            )
+            update["tests"] = tests.model_copy(update={"interactor": interactor})
         return self.model_copy(update=update)
 
     @field_validator("language")
     @classmethod
     def _language_fits_the_tests(cls, language: str, info: ValidationInfo) -> str:
         tests = info.data.get("tests")
-        if tests is None or isinstance(tests, StdioTests):
+        if tests is None or isinstance(tests, ProcessTests):
             return language
         languages = info.data.get("languages", ())
         if language != "python" and not (language == "auto" and languages[:1] == ("python",)):
@@ -276,7 +287,7 @@ class CodeParams(ScorerParams):
 
     def allowed(self) -> frozenset[Language]:
         """The languages a program may run as (only CPython for tests other than stdio)."""
-        if not isinstance(self.tests, StdioTests):
+        if not isinstance(self.tests, ProcessTests):
             return frozenset({"python"})
         if self.language == "auto":
             return frozenset(self.languages)
@@ -308,6 +319,8 @@ def job_payload(
     """The job's kind and its stdio cases or rpc harness. Expected outputs are left out."""
     if isinstance(tests, StdioTests):
         return "stdio", [StdioCase(stdin=case.stdin) for case in tests.cases]
+    if isinstance(tests, InteractiveTests):
+        return "stdio", [StdioCase(stdin=case.input) for case in tests.cases]
     if isinstance(tests, AssertTests):
         return "rpc", {"style": "assert", "test": tests.test, "entry_point": tests.entry_point}
     if isinstance(tests, MbppTests):
@@ -337,6 +350,16 @@ except NameError:
 """
 
 
+def _helper_spec(helper: Checker) -> CheckerSpec:
+    return CheckerSpec(
+        language=helper.language,
+        source=helper.source,
+        wall_s=helper.timeout_s,
+        memory_mb=helper.memory_mb,
+        std=helper.std,
+    )
+
+
 def build_job(params: CodeParams, program: str, language: Language = "python") -> Job:
     """The sandbox job for a program: its cases or harness and limits, no expected output.
     Call mode appends a shim that binds `fn_name` to `Solution().fn_name` when the program
@@ -360,16 +383,13 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
         job["std"] = params.cpp_std if language == "cpp" else params.c_std
         job["compile"] = compile_limits
     tests = params.tests
+    if isinstance(tests, InteractiveTests):
+        job["interactor"] = _helper_spec(tests.interactor)
+        if tests.interactor.language == "cpp":
+            job["compile"] = compile_limits
     if isinstance(tests, StdioTests) and tests.checker is not None:
-        checker = tests.checker
-        job["checker"] = CheckerSpec(
-            language=checker.language,
-            source=checker.source,
-            wall_s=checker.timeout_s,
-            memory_mb=checker.memory_mb,
-            std=checker.std,
-        )
-        if checker.language == "cpp":
+        job["checker"] = _helper_spec(tests.checker)
+        if tests.checker.language == "cpp":
             job["compile"] = compile_limits
         # Only here does an expected output travel into the sandbox: to the checker, which
         # runs when the program is dead (`referee.sandbox.runner_checker`).
@@ -448,9 +468,12 @@ class CodeScorer(Scorer[CodeParams]):
         params = params.scaled(self._time_scale)
         wall_s = params.timeout_s + (params.compile_timeout_s if params.compiles() else 0.0)
         tests = params.tests
-        if isinstance(tests, StdioTests) and tests.checker is not None:
-            wall_s += tests.checker.timeout_s * len(tests.cases)
-            if tests.checker.language == "cpp":
+        helper = tests.checker if isinstance(tests, StdioTests) else None
+        if isinstance(tests, InteractiveTests):
+            helper = tests.interactor
+        if helper is not None and isinstance(tests, ProcessTests):
+            wall_s += helper.timeout_s * len(tests.cases)
+            if helper.language == "cpp":
                 wall_s += params.compile_timeout_s
         if self._provider is None:
             return wall_s

@@ -49,7 +49,13 @@ from referee.verifiers.base import (
     ScoreRule,
     scored,
 )
-from referee.verifiers.code_formats import CallTests, NativeTests, StdioTests, count_tests
+from referee.verifiers.code_formats import (
+    CallTests,
+    InteractiveTests,
+    NativeTests,
+    StdioTests,
+    count_tests,
+)
 from referee.verifiers.contract import ScoreResult
 
 CompareMode = Literal["lines", "exact", "tokens"]
@@ -321,12 +327,33 @@ def _checker_verdict(index: int, case: CaseResult, language: str) -> tuple[CaseV
     return verdict, message[:DETAIL_CHARS] or verdict, 1.0 if verdict == "accepted" else 0.0
 
 
+def _interactive_verdict(
+    index: int, case: CaseResult, own: CaseVerdict, language: str
+) -> tuple[CaseVerdict, str, float]:
+    """An interactive case: the interactor's verdict wins, but its OK leaves the program's own
+    status to decide (a crash after the right answers is still a crash); an interactor that
+    was still waiting at the time bound means the program stopped answering in time."""
+    if own == "not_run":
+        return own, str(case.get("detail", "")) or own, 0.0
+    outcome = case.get("checker")
+    if not isinstance(outcome, dict):
+        raise ProtocolError(f"test {index + 1}: no interactor outcome")
+    own_reason = str(case.get("detail", "")) or own
+    if outcome.get("status") == "timeout" or own == "time_limit_exceeded":
+        return "time_limit_exceeded", own_reason, 0.0
+    if outcome.get("exit") == 0 and own != "accepted":
+        return own, own_reason, 0.0
+    return _checker_verdict(index, case, language)
+
+
 def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[CaseVerdict, str, float]:
     """One test's verdict, the reason when it did not pass, and its points (1 if passed)."""
     status = case.get("status")
     verdict = _CASE_VERDICTS.get(status) if isinstance(status, str) else None
     if verdict is None:
         raise ProtocolError(f"unknown status {status!r} for test {index + 1}")
+    if isinstance(tests, InteractiveTests):
+        return _interactive_verdict(index, case, verdict, tests.interactor.language)
     if status != "ok":
         return verdict, str(case.get("detail", "")) or verdict, 0.0
     if isinstance(tests, StdioTests) and tests.checker is not None:

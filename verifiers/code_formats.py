@@ -125,6 +125,21 @@ class StdioTests(_Model):
     """Judges each case instead of `compare`; the expected output is its answer file."""
 
 
+class InteractiveCaseSpec(_Model):
+    input: str
+    """The hidden test, which only the interactor reads."""
+
+
+class InteractiveTests(_Model):
+    """Interactive problems: the `interactor` (a `Checker` in all but name) reads each case's
+    input from its first argument, talks with the program through its stdin and stdout, and
+    judges it by its exit code (testlib's)."""
+
+    mode: Literal["interactive"]
+    cases: Annotated[tuple[InteractiveCaseSpec, ...], Counted]
+    interactor: Checker
+
+
 class CallCaseSpec(_Model):
     args: tuple[Json, ...]
     expected: Json
@@ -319,8 +334,11 @@ def normalise_tests(value: Any) -> Any:
     if not isinstance(value, Mapping):
         raise _error("expected an object with a mode, a known dataset shape, or a list")
     if "mode" in value:
-        if value["mode"] not in ("assert", "stdio", "call"):
-            raise _error(f"mode: unknown mode {value['mode']!r} (expected assert, stdio or call)")
+        if value["mode"] not in ("assert", "stdio", "call", "interactive"):
+            raise _error(
+                f"mode: unknown mode {value['mode']!r} (expected assert, stdio, call or "
+                "interactive)"
+            )
         return value
     if "format" in value:
         return _from_format(value)
@@ -340,13 +358,16 @@ Tests = Annotated[
     Annotated[AssertTests, Tag("assert")]
     | Annotated[MbppTests, Tag("mbpp")]
     | Annotated[StdioTests, Tag("stdio")]
-    | Annotated[CallTests, Tag("call")],
+    | Annotated[CallTests, Tag("call")]
+    | Annotated[InteractiveTests, Tag("interactive")],
     Discriminator(_tag),
     BeforeValidator(normalise_tests),
 ]
 """The `tests` parameter: any accepted shape in, a native model out."""
 
-NativeTests = AssertTests | MbppTests | StdioTests | CallTests
+NativeTests = AssertTests | MbppTests | StdioTests | CallTests | InteractiveTests
+ProcessTests = StdioTests | InteractiveTests
+"""Tests that run the program as a process on its own (any language)."""
 
 
 def count_tests(tests: NativeTests) -> int:

@@ -1061,3 +1061,37 @@ def test_the_time_scale_multiplies_every_time_limit() -> None:
     limits = job["limits"]
     assert (limits["test_wall_s"], limits["wall_s"], limits["cpu_s"]) == (5.0, 25.0, 8)
     assert (job["compile"]["wall_s"], job["checker"]["wall_s"]) == (25.0, 5.0)
+
+
+# ---- interactive -----------------------------------------------------------------------------
+
+INTERACTIVE = {
+    "mode": "interactive",
+    "cases": [{"input": "37"}],
+    "interactor": {"language": "python", "source": "x"},
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "verdict"),
+    [
+        ("ok", {"exit": 0, "message": ""}, "accepted"),
+        ("ok", {"exit": 1, "message": "wrong guess"}, "wrong_answer"),
+        ("killed", {"exit": 1, "message": "unexpected eof"}, "wrong_answer"),
+        ("error", {"exit": 0, "message": ""}, "runtime_error"),
+        ("timeout", {"status": "timeout", "message": ""}, "time_limit_exceeded"),
+        ("ok", {"status": "timeout", "message": ""}, "time_limit_exceeded"),
+        ("ok", {"exit": 3, "message": "FAIL"}, "checker_error"),
+        ("ok", {"status": "killed", "message": ""}, "checker_error"),
+    ],
+)
+def test_interactive_outcomes(status: str, outcome: dict[str, Any], verdict: str) -> None:
+    res, sandbox = run(INTERACTIVE, reply(case(status, stdout="", checker=outcome)))
+    assert res.verdict == verdict
+    [job] = sandbox.jobs
+    assert (job["cases"], job["interactor"]["language"]) == ([{"stdin": "37"}], "python")
+
+
+def test_interactive_tests_take_any_language() -> None:
+    params = CodeParams.model_validate({"tests": INTERACTIVE, "language": "cpp"})
+    assert params.allowed() == {"cpp"}
