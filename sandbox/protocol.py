@@ -167,6 +167,10 @@ class Job(TypedDict):
     checker: NotRequired[CheckerSpec]
     """stdio only: judge each case whose process exited 0 with this program (the cases then
     carry their `answer`)."""
+    groups: NotRequired[list[list[int]]]
+    """stdio only: IOI subtasks (case indices each). A case is skipped (`not_run`) once every
+    group it belongs to has had a case fail (its process, or its checker's or interactor's
+    verdict); a case in no group always runs."""
     interactor: NotRequired[CheckerSpec]
     """stdio only, not with a checker: each case's `stdin` goes to this program (the hidden
     test), which talks with the program under test through pipes and judges it

@@ -69,6 +69,19 @@ def check_job(job: dict[str, Any]) -> None:
         )
     problem = check_language(job) or check_checker(job)
     _require(problem is None, problem or "")
+    groups = job.get("groups")
+    _require(
+        groups is None
+        or (
+            job["kind"] == "stdio"
+            and isinstance(groups, list)
+            and all(
+                isinstance(g, list) and all(isinstance(i, int) and i >= 0 for i in g)
+                for g in groups
+            )
+        ),
+        "groups must be lists of case indices, in a stdio job",
+    )
     if job["kind"] == "stdio":
         cases = job.get("cases")
         _require(
@@ -104,6 +117,28 @@ def check_job(job: dict[str, Any]) -> None:
         )
     else:
         raise BadJob("harness.style must be assert, mbpp or call")
+
+
+class Groups:
+    """IOI subtasks as the runner sees them (a job's `groups`: lists of case indices): a case
+    runs while one of its groups has not failed, or when it belongs to none. A case fails its
+    groups when its process fails or its checker or interactor does not say OK (a wrong
+    stdout is the host's to see, so without a checker it does not stop a group)."""
+
+    def __init__(self, groups: list[list[int]] | None) -> None:
+        self.alive = [True] * len(groups or [])
+        self.member: dict[int, list[int]] = {}
+        for number, members in enumerate(groups or []):
+            for index in members:
+                self.member.setdefault(index, []).append(number)
+
+    def worth_running(self, index: int) -> bool:
+        mine = self.member.get(index)
+        return not mine or any(self.alive[group] for group in mine)
+
+    def failed(self, index: int) -> None:
+        for group in self.member.get(index, []):
+            self.alive[group] = False
 
 
 def count_tests(harness: dict[str, Any]) -> int:
@@ -247,9 +282,13 @@ class Runner:
         results: list[dict[str, Any]] = []
         stderr = ""
         stop = False
-        for case in job["cases"]:
+        groups = Groups(job.get("groups"))
+        for index, case in enumerate(job["cases"]):
             if stop:
                 results.append(result("not_run", "an earlier case ended the job"))
+                continue
+            if not groups.worth_running(index):
+                results.append(result("not_run", "every subtask of this case already failed"))
                 continue
             if time.monotonic() >= deadline:
                 results.append(result("timeout", f"job wall time ({limits['wall_s']} s) used up"))
@@ -261,8 +300,9 @@ class Runner:
                     interactor, interactor_source, argv, stdin, limits, deadline
                 )
                 kill_others()  # nothing of this case lives on into the next one
-                if job["early_stop"] and case_result["checker"].get("exit") != 0:
-                    stop = True
+                if case_result["checker"].get("exit") != 0:
+                    groups.failed(index)
+                    stop = stop or job["early_stop"]
             else:
                 case_result, stderr = self.stdio_case(argv, stdin, limits, deadline)
             results.append(case_result)
@@ -275,12 +315,14 @@ class Runner:
                 )
                 case_result["checker"] = verdict
                 deadline += time.monotonic() - began  # the checker's time is not the program's
-                if job["early_stop"] and verdict.get("exit") != 0:
-                    stop = True
+                if verdict.get("exit") != 0:
+                    groups.failed(index)
+                    stop = stop or job["early_stop"]
             if case_result["status"] == "timeout" and time.monotonic() >= deadline:
                 stop = True
-            if job["early_stop"] and case_result["status"] != "ok":
-                stop = True
+            if case_result["status"] != "ok":
+                groups.failed(index)
+                stop = stop or job["early_stop"]
         return {"id": job["id"], "results": results, "stderr": stderr, **extra}
 
     def stdio_case(

@@ -182,7 +182,8 @@ class CodeParams(ScorerParams):
     """`scoring="subtasks"`: each subtask's points and its tests (0-based indices; a test may
     belong to several, and runs once)."""
     early_stop: bool = True
-    """Stop at the first failing test; only with `scoring="all"`."""
+    """Stop at the first failing test with `scoring="all"`; with `"subtasks"`, stop each
+    subtask at its first failing test (a test another subtask still needs runs)."""
     test_timeout_s: float = Field(default=5.0, gt=0, le=300)
     """Wall-clock bound per stdio case, per call, per assert test."""
     timeout_s: float = Field(default=30.0, gt=0, le=600)
@@ -396,6 +397,9 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
         payload = [StdioCase(stdin=case.stdin, answer=case.stdout) for case in tests.cases]
     if isinstance(payload, list):
         job["cases"] = payload
+        if params.scoring == "subtasks" and params.early_stop and params.subtasks:
+            # Each subtask stops at its first failure; a test another subtask still needs runs.
+            job["groups"] = [list(subtask.tests) for subtask in params.subtasks]
     else:
         job["harness"] = payload
     return job

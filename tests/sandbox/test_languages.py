@@ -241,3 +241,30 @@ def test_a_compilation_past_its_time_bound_is_a_compile_error(scorer: CodeScorer
         "compile_error",
         "compilation took longer than 2 s",
     ), result
+
+
+@pytest.mark.timeout(120)
+def test_a_subtask_stops_at_its_first_failure_and_shares_no_skip(scorer: CodeScorer) -> None:
+    tests = {
+        "mode": "stdio",
+        "cases": [{"stdin": f"{n}\n", "stdout": f"{n}\n"} for n in range(4)],
+    }
+    params = CodeParams.model_validate(
+        {
+            "tests": tests,
+            "scoring": "subtasks",
+            # Test 0 fails: test 1 is skipped (only in the first subtask), test 2 still runs
+            # for the third, which it shares with the first.
+            "subtasks": [
+                {"points": 20, "tests": [0, 1, 2]},
+                {"points": 30, "tests": [3]},
+                {"points": 50, "tests": [2, 3]},
+            ],
+            "reuse_duplicates": False,
+        }
+    )
+    program = "n = int(input())\nif n == 0:\n    raise SystemExit(1)\nprint(n)\n"
+    result = scorer.score(Sample(completion=f"```python\n{program}```"), params)
+    details = result.model_extra or {}
+    assert details["tests"] == ["runtime_error", "not_run", "accepted", "accepted"], result
+    assert result.score == 0.8, result

@@ -1095,3 +1095,19 @@ def test_interactive_outcomes(status: str, outcome: dict[str, Any], verdict: str
 def test_interactive_tests_take_any_language() -> None:
     params = CodeParams.model_validate({"tests": INTERACTIVE, "language": "cpp"})
     assert params.allowed() == {"cpp"}
+
+
+@pytest.mark.parametrize(
+    ("params", "groups"),
+    [
+        ({"scoring": "subtasks", "subtasks": SUBTASKS}, [[0], [0, 2], [0, 1, 2, 3]]),
+        ({"scoring": "subtasks", "subtasks": SUBTASKS, "early_stop": False}, None),
+        ({"scoring": "fraction"}, None),
+    ],
+)
+def test_subtasks_stop_early_in_the_sandbox_per_subtask(
+    params: dict[str, Any], groups: list[list[int]] | None
+) -> None:
+    _, sandbox = run(FOUR, HALF, **params)
+    [job] = sandbox.jobs
+    assert (job.get("groups"), job["early_stop"]) == (groups, False)
