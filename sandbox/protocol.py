@@ -107,6 +107,8 @@ class CheckerSpec(TypedDict):
     memory_mb: int
     std: NotRequired[str]
     """C++ only; default `gnu++17`. Compiled under the job's `compile` limits."""
+    order: NotRequired[Literal["input_output_answer", "input_answer_output"]]
+    """The order of its file arguments; default testlib's (input, output, answer)."""
 
 
 class CheckerOutcome(TypedDict):
@@ -167,6 +169,9 @@ class Job(TypedDict):
     checker: NotRequired[CheckerSpec]
     """stdio only: judge each case whose process exited 0 with this program (the cases then
     carry their `answer`)."""
+    io: NotRequired[Literal["stdio", "file"]]
+    """stdio jobs: `file` writes each case's input to /work/input.txt (stdin is empty) and
+    takes /work/output.txt, capped like stdout, as the program's output."""
     groups: NotRequired[list[list[int]]]
     """stdio only: IOI subtasks (case indices each). A case is skipped (`not_run`) once every
     group it belongs to has had a case fail (its process, or its checker's or interactor's

@@ -78,15 +78,17 @@ class Checker:
             "output_bytes": CHECKER_OUTPUT_BYTES,
         }
         self.wall_s = float(spec["wall_s"])
+        self.answer_second = spec.get("order") == "input_answer_output"
 
     def run(self, stdin: bytes, output: bytes, answer: bytes) -> dict[str, Any]:
         """Judge one case (every process of the program must be dead already)."""
         folder = os.path.join(WORK_DIR, f".judge-{secrets.token_hex(8)}")
         os.mkdir(folder, 0o700)
         try:
-            paths = []
-            for name, data in (("input", stdin), ("output", output), ("answer", answer)):
-                paths.append(_write(os.path.join(folder, name), data, 0o600))
+            files = [("input", stdin), ("output", output), ("answer", answer)]
+            if self.answer_second:  # open-r1's generated checkers
+                files[1], files[2] = files[2], files[1]
+            paths = [_write(os.path.join(folder, name), data, 0o600) for name, data in files]
             if self.language == "cpp":
                 argv = [_write(os.path.join(folder, "check"), self.payload, 0o700), *paths]
             else:

@@ -6,9 +6,11 @@ the other parts by `referee.sandbox.channel._source`; never imported on the host
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
+import stat
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     )
     from referee.sandbox.runner_rpc import RpcJob
 
+FILE_INPUT = "/work/input.txt"
+FILE_OUTPUT = "/work/output.txt"
 GRACE_S = 0.2
 """How long a finished process's pipes may stay open (held by its children) before we kill."""
 
@@ -69,6 +73,7 @@ def check_job(job: dict[str, Any]) -> None:
         )
     problem = check_language(job) or check_checker(job)
     _require(problem is None, problem or "")
+    _require(job.get("io", "stdio") in ("stdio", "file"), "io must be stdio or file")
     groups = job.get("groups")
     _require(
         groups is None
@@ -304,7 +309,9 @@ class Runner:
                     groups.failed(index)
                     stop = stop or job["early_stop"]
             else:
-                case_result, stderr = self.stdio_case(argv, stdin, limits, deadline)
+                case_result, stderr = self.stdio_case(
+                    argv, stdin, limits, deadline, files=job.get("io") == "file"
+                )
             results.append(case_result)
             if checker is not None and case_result["status"] == "ok":
                 began = time.monotonic()
@@ -326,9 +333,22 @@ class Runner:
         return {"id": job["id"], "results": results, "stderr": stderr, **extra}
 
     def stdio_case(
-        self, argv: list[str], stdin: bytes, limits: dict[str, Any], job_deadline: float
+        self,
+        argv: list[str],
+        stdin: bytes,
+        limits: dict[str, Any],
+        job_deadline: float,
+        files: bool = False,
     ) -> tuple[dict[str, Any], str]:
-        """Run one fresh process; its result and its stderr's tail."""
+        """Run one fresh process; its result and its stderr's tail. With `files`, the input
+        goes to /work/input.txt and the output comes from /work/output.txt instead."""
+        if files:
+            for name in (FILE_INPUT, FILE_OUTPUT):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)
+            with open(FILE_INPUT, "wb") as handle:
+                handle.write(stdin)
+            stdin = b""
         loop = Loop()
         child: Child | None = None
         theirs: list[int] = []
@@ -393,6 +413,10 @@ class Runner:
                 status, detail = "output_limit", f"printed more than {cap} bytes"
             else:
                 status, detail = classify(process, tail, limits, oom_before)
+            if files and not cause:
+                stdout, over = _read_capped(FILE_OUTPUT, cap)
+                if over and status == "ok":
+                    status, detail = "output_limit", f"wrote more than {cap} bytes"
             case_result = result(status, detail, wall)
             case_result["stdout"] = stdout.decode(errors="replace")
             return case_result, tail
@@ -469,6 +493,27 @@ class Runner:
             for child in children:
                 child.close()
             loop.close()
+
+
+def _read_capped(path: str, cap: int) -> tuple[bytearray, bool]:
+    """The first `cap` bytes of a file the program wrote (empty if it wrote none), and
+    whether it holds more."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return bytearray(), False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return bytearray(), False
+        data = bytearray()
+        while len(data) <= cap:
+            chunk = os.read(fd, min(1 << 16, cap + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        return data[:cap], len(data) > cap
+    finally:
+        os.close(fd)
 
 
 def _failure(job_id: int | None, message: str) -> dict[str, Any]:

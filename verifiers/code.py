@@ -201,11 +201,18 @@ class CodeParams(ScorerParams):
 
     def job_limits(self) -> JobLimits:
         cpu_s = self.cpu_s if self.cpu_s is not None else math.ceil(self.timeout_s)
+        test_wall_s, memory_mb = self.test_timeout_s, self.memory_mb
+        tests = self.tests
+        if isinstance(tests, StdioTests):  # a problem's own limits win
+            if tests.time_limit_s is not None:
+                test_wall_s = tests.time_limit_s
+                cpu_s = max(cpu_s, math.ceil(tests.time_limit_s))
+            memory_mb = tests.memory_limit_mb or memory_mb
         return JobLimits(
-            wall_s=self.timeout_s,
-            test_wall_s=self.test_timeout_s,
+            wall_s=max(self.timeout_s, test_wall_s),
+            test_wall_s=test_wall_s,
             cpu_s=cpu_s,
-            memory_mb=self.memory_mb,
+            memory_mb=memory_mb,
             output_bytes=self.output_bytes,
         )
 
@@ -239,14 +246,17 @@ class CodeParams(ScorerParams):
         """These parameters with every time limit multiplied by `factor` (a slower host)."""
         if factor == 1.0:
             return self
+        tests = self.tests
+        if isinstance(tests, StdioTests) and tests.time_limit_s is not None:
+            tests = tests.model_copy(update={"time_limit_s": tests.time_limit_s * factor})
         update: dict[str, object] = {
+            "tests": tests,
             "test_timeout_s": self.test_timeout_s * factor,
             "timeout_s": self.timeout_s * factor,
             "compile_timeout_s": self.compile_timeout_s * factor,
         }
         if self.cpu_s is not None:
             update["cpu_s"] = math.ceil(self.cpu_s * factor)
-        tests = self.tests
         if isinstance(tests, StdioTests) and tests.checker is not None:
             checker = tests.checker.model_copy(
                 update={"timeout_s": tests.checker.timeout_s * factor}
@@ -352,13 +362,16 @@ except NameError:
 
 
 def _helper_spec(helper: Checker) -> CheckerSpec:
-    return CheckerSpec(
+    spec = CheckerSpec(
         language=helper.language,
         source=helper.source,
         wall_s=helper.timeout_s,
         memory_mb=helper.memory_mb,
         std=helper.std,
     )
+    if helper.convention == "open_r1":
+        spec["order"] = "input_answer_output"
+    return spec
 
 
 def build_job(params: CodeParams, program: str, language: Language = "python") -> Job:
@@ -388,6 +401,8 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
         job["interactor"] = _helper_spec(tests.interactor)
         if tests.interactor.language == "cpp":
             job["compile"] = compile_limits
+    if isinstance(tests, StdioTests) and tests.io == "file":
+        job["io"] = "file"
     if isinstance(tests, StdioTests) and tests.checker is not None:
         job["checker"] = _helper_spec(tests.checker)
         if tests.checker.language == "cpp":

@@ -14,6 +14,8 @@ Stdout, three modes:
   text, or both decimal numbers that are equal: integers exactly (any length, `007` == `7`),
   otherwise within `float_tolerance`, relative or absolute. `nan`, `inf`, `1_000` and hex are
   text, not numbers, and so is a decimal too large for a float (`1e999`).
+- `codeforces`: `tokens`, with the words `yes` and `no` equal in any case (as Codeforces and
+  open-r1's runner judge them).
 
 Return values (call mode): JSON values compared structurally. `true` only equals `true` (never
 1); numbers compare by value, integers exactly and otherwise within `float_tolerance`; lists
@@ -51,6 +53,7 @@ from referee.verifiers.base import (
 )
 from referee.verifiers.code_formats import (
     CallTests,
+    Checker,
     InteractiveTests,
     NativeTests,
     StdioTests,
@@ -58,7 +61,7 @@ from referee.verifiers.code_formats import (
 )
 from referee.verifiers.contract import ScoreResult
 
-CompareMode = Literal["lines", "exact", "tokens"]
+CompareMode = Literal["lines", "exact", "tokens", "codeforces"]
 
 PREVIEW_CHARS = 60
 
@@ -81,7 +84,17 @@ def compare_stdout(
         return _compare_exact(expected, got)
     if mode == "tokens":
         return _compare_tokens(expected, got, float_tolerance)
+    if mode == "codeforces":
+        return _compare_tokens(_yes_no(expected), _yes_no(got), float_tolerance)
     return _compare_lines(expected, got)
+
+
+_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+
+
+def _yes_no(text: str) -> str:
+    """`yes` and `no` in any case read alike, as Codeforces and open-r1's runner take them."""
+    return _YES_NO.sub(lambda m: m.group(1).upper(), text)
 
 
 def _normalised_lines(text: str) -> list[str]:
@@ -300,9 +313,12 @@ _CHECKER_VERDICTS: dict[int, CaseVerdict] = {
 _POINTS = re.compile(r"points\s+([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 
-def _checker_verdict(index: int, case: CaseResult, language: str) -> tuple[CaseVerdict, str, float]:
-    """A case's verdict from its checker's outcome (testlib's exit codes). A Python checker
-    that dies of an exception exits 1 like a wrong answer: its traceback tells them apart."""
+def _checker_verdict(
+    index: int, case: CaseResult, checker: Checker
+) -> tuple[CaseVerdict, str, float]:
+    """A case's verdict from its checker's outcome (testlib's exit codes, or open-r1's printed
+    1). A Python checker that dies of an exception exits 1 like a wrong answer: its traceback
+    tells them apart."""
     outcome = case.get("checker")
     if not isinstance(outcome, dict):
         raise ProtocolError(f"test {index + 1}: ok without the checker's outcome")
@@ -310,6 +326,14 @@ def _checker_verdict(index: int, case: CaseResult, language: str) -> tuple[CaseV
     code = outcome.get("exit")
     if not isinstance(code, int):
         return "checker_error", f"the checker ended: {outcome.get('status')}", 0.0
+    crashed = checker.language == "python" and "Traceback (most recent call last)" in message
+    if checker.convention == "open_r1":
+        if crashed:
+            return "checker_error", f"the checker raised: {message[-200:]}", 0.0
+        first = message.splitlines()[0].strip() if message else ""
+        if first in ("1", "100"):
+            return "accepted", "", 1.0
+        return "wrong_answer", f"the checker printed {first[:60]!r}", 0.0
     if code == 7:
         found = _POINTS.search(message)
         points = float(found.group(1)) if found else math.nan
@@ -319,7 +343,7 @@ def _checker_verdict(index: int, case: CaseResult, language: str) -> tuple[CaseV
             return "accepted", "", 1.0
         return "wrong_answer", f"points {points:g}: {message[:DETAIL_CHARS]}", points
     verdict = _CHECKER_VERDICTS.get(code)
-    if code == 1 and language == "python" and "Traceback (most recent call last)" in message:
+    if code == 1 and crashed:
         verdict = None
     if verdict is None:
         what = "FAIL" if code == 3 else f"exit code {code}"
@@ -328,7 +352,7 @@ def _checker_verdict(index: int, case: CaseResult, language: str) -> tuple[CaseV
 
 
 def _interactive_verdict(
-    index: int, case: CaseResult, own: CaseVerdict, language: str
+    index: int, case: CaseResult, own: CaseVerdict, interactor: Checker
 ) -> tuple[CaseVerdict, str, float]:
     """An interactive case: the interactor's verdict wins, but its OK leaves the program's own
     status to decide (a crash after the right answers is still a crash); an interactor that
@@ -343,7 +367,7 @@ def _interactive_verdict(
         return "time_limit_exceeded", own_reason, 0.0
     if outcome.get("exit") == 0 and own != "accepted":
         return own, own_reason, 0.0
-    return _checker_verdict(index, case, language)
+    return _checker_verdict(index, case, interactor)
 
 
 def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[CaseVerdict, str, float]:
@@ -353,11 +377,11 @@ def _judge_case(tests: NativeTests, index: int, case: CaseResult) -> tuple[CaseV
     if verdict is None:
         raise ProtocolError(f"unknown status {status!r} for test {index + 1}")
     if isinstance(tests, InteractiveTests):
-        return _interactive_verdict(index, case, verdict, tests.interactor.language)
+        return _interactive_verdict(index, case, verdict, tests.interactor)
     if status != "ok":
         return verdict, str(case.get("detail", "")) or verdict, 0.0
     if isinstance(tests, StdioTests) and tests.checker is not None:
-        return _checker_verdict(index, case, tests.checker.language)
+        return _checker_verdict(index, case, tests.checker)
     if isinstance(tests, StdioTests):
         stdout = case.get("stdout")
         if not isinstance(stdout, str):

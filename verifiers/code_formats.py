@@ -20,19 +20,22 @@ only, never pickle):
 5. `test_cases` (+ `fn_name`, `metadata`, `language`): open-r1 `verification_info` (a list of
    `{"input", "output", "type"}`), prime's (a JSON string of shape 3), or LiveCodeBench's
    test list wrapped with its `metadata` (`{"func_name"}`, dict or JSON string).
-6. A bare list: LiveCodeBench test cases `{"input", "output", "testtype"}` (or open-r1's).
+6. `official_tests` (+ `generated_tests`, `generated_checker`, `time_limit`, `memory_limit`,
+   `input_mode`): an open-r1 Codeforces row (`from_codeforces`); its other columns are ignored.
+7. A bare list: LiveCodeBench test cases `{"input", "output", "testtype"}` (or open-r1's).
 In case lists, `testtype`/`type` `stdin`/`stdin_stdout` (the default) means stdio and
 `functional`/`function_call` means call mode, whose input holds one JSON argument per line
 and whose output is one JSON value. Every shape may add `compare` and `float_tolerance`; other
 unknown keys are errors. At most `MAX_TESTS` tests, at least one.
 
 Left out: LiveCodeBench's compressed private tests (base64/zlib/pickle: decode them outside
-Referee), codeforces-style checkers, other languages, and per-test time limits.
+Referee), open-r1's IOI rows, and per-test time limits (a problem's own limit is supported).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -110,6 +113,10 @@ class Checker(_Model):
 
     language: Literal["python", "cpp"]
     source: str = Field(min_length=1, max_length=1_000_000)
+    convention: Literal["testlib", "open_r1"] = "testlib"
+    """`testlib`: `checker input output answer`, the exit code decides. `open_r1`: open-r1's
+    generated Codeforces checkers, `checker input answer output`, and printing `1` (or `100`)
+    means correct, anything else wrong."""
     std: str = Field(default="gnu++17", pattern=r"(?:c|gnu)\+\+[0-9]{2}")
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     """Wall-clock bound of one run (per case)."""
@@ -119,10 +126,17 @@ class Checker(_Model):
 class StdioTests(_Model):
     mode: Literal["stdio"]
     cases: Annotated[tuple[StdioCaseSpec, ...], Counted]
-    compare: Literal["lines", "exact", "tokens"] = "lines"
+    compare: Literal["lines", "exact", "tokens", "codeforces"] = "lines"
     float_tolerance: float = Field(default=1e-6, ge=0, le=1)
     checker: Checker | None = None
     """Judges each case instead of `compare`; the expected output is its answer file."""
+    io: Literal["stdio", "file"] = "stdio"
+    """`file`: the program reads `input.txt` and writes `output.txt` in its working
+    directory (old Codeforces problems) instead of stdin and stdout."""
+    time_limit_s: float | None = Field(default=None, gt=0, le=300)
+    """The problem's own time limit per test; overrides the scorer's `test_timeout_s`."""
+    memory_limit_mb: int | None = Field(default=None, ge=16, le=65536)
+    """The problem's own memory limit; overrides the scorer's `memory_mb`."""
 
 
 class InteractiveCaseSpec(_Model):
@@ -310,7 +324,70 @@ def _from_format(shape: Mapping[str, Any]) -> Any:
         return from_apps(shape)
     if name in ("livecodebench", "open_r1"):
         return from_test_cases(shape)
-    raise _error(f"format: unknown format {name!r} (expected apps, verl, livecodebench or open_r1)")
+    if name == "codeforces":
+        return from_codeforces(shape)
+    raise _error(
+        f"format: unknown format {name!r} (expected apps, verl, livecodebench, open_r1 or "
+        "codeforces)"
+    )
+
+
+_CODEFORCES_KEYS = {
+    "official_tests",
+    "generated_tests",
+    "generated_checker",
+    "time_limit",
+    "memory_limit",
+    "input_mode",
+}
+
+
+def from_codeforces(shape: Mapping[str, Any]) -> dict[str, Any]:
+    """open-r1's Codeforces rows (`open-r1/codeforces`: `official_tests`, `generated_tests`,
+    `generated_checker`, `time_limit` in seconds, `memory_limit` in MB, `input_mode`) ->
+    native stdio tests, judged as open-r1's runner judges them: its generated checker when
+    there is one (argument order and verdict by open-r1's convention), else tokens with
+    `yes`/`no` in any case. Other columns of a row may come along and are ignored."""
+    tests = list(_case_pairs(shape.get("official_tests"), "official_tests"))
+    tests += _case_pairs(shape.get("generated_tests") or [], "generated_tests")
+    _check_count(len(tests), "official_tests")
+    native: dict[str, Any] = {
+        "mode": "stdio",
+        "cases": [{"stdin": i, "stdout": o} for i, o in tests],
+        "compare": shape.get("compare", "codeforces"),
+        "io": "file" if shape.get("input_mode") == "file" else "stdio",
+    }
+    if "float_tolerance" in shape:
+        native["float_tolerance"] = shape["float_tolerance"]
+    checker = shape.get("generated_checker")
+    if isinstance(checker, str) and checker.strip():
+        native["checker"] = {"language": "python", "source": checker, "convention": "open_r1"}
+    if shape.get("time_limit") is not None:
+        native["time_limit_s"] = shape["time_limit"]
+    memory = shape.get("memory_limit")
+    if memory is not None:  # MB, sometimes fractional (a limit given in KiB or bytes upstream)
+        native["memory_limit_mb"] = (
+            math.ceil(memory) if isinstance(memory, int | float) and memory > 0 else memory
+        )
+    return native
+
+
+def _case_pairs(cases: Any, where: str) -> list[tuple[str, str]]:
+    if isinstance(cases, str):
+        cases = _json(cases, where)
+    if not isinstance(cases, list):
+        raise _error(f"{where}: expected a list of {{input, output}}")
+    pairs = []
+    for index, case in enumerate(cases):
+        if not isinstance(case, Mapping) or "input" not in case or "output" not in case:
+            raise _error(f"{where}[{index}]: expected an object with input and output")
+        pairs.append(
+            (
+                _text(case["input"], f"{where}[{index}].input"),
+                _text(case["output"], f"{where}[{index}].output"),
+            )
+        )
+    return pairs
 
 
 def _from_input_output(shape: Mapping[str, Any]) -> dict[str, Any]:
@@ -348,9 +425,11 @@ def normalise_tests(value: Any) -> Any:
         return _from_input_output(value)
     if "test_cases" in value:
         return from_test_cases(value)
+    if "official_tests" in value:
+        return from_codeforces(value)
     raise _error(
         "unrecognised test format: expected `mode`, `format`, inputs/outputs, "
-        "input_output, test_cases, or a list of test cases"
+        "input_output, test_cases, official_tests, or a list of test cases"
     )
 
 

@@ -204,3 +204,63 @@ print("wrong")
 def test_a_daemon_left_behind_cannot_tamper_with_the_judging(scorer: CodeScorer) -> None:
     result = score(scorer, TAMPERER, "python", PERMUTATION_PY)
     assert (result.verdict, result.score) == ("wrong_answer", 0.0), result
+
+
+# open-r1's generated Codeforces checkers: `checker input answer output`, print 1 if right.
+OPEN_R1_CHECKER = """import sys
+inp, ans, out = (open(p).read().split() for p in sys.argv[1:4])
+print(1 if sorted(map(int, out)) == sorted(map(int, ans)) else 0)
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("program", "verdict"),
+    [
+        (REVERSED, "accepted"),
+        ("print(1)", "wrong_answer"),
+        ("raise SystemExit(2)", "runtime_error"),
+    ],
+)
+def test_an_open_r1_codeforces_row_is_judged_by_its_generated_checker(
+    scorer: CodeScorer, program: str, verdict: str
+) -> None:
+    row = {
+        "official_tests": [{"input": "3\n", "output": "1 2 3\n"}],
+        "generated_tests": [{"input": "2\n", "output": "1 2\n"}],
+        "generated_checker": OPEN_R1_CHECKER,
+        "time_limit": 2.0,
+        "memory_limit": 256,
+        "input_mode": "stdio",
+    }
+    params = CodeParams.model_validate({"tests": row, "reuse_duplicates": False})
+    result = scorer.score(Sample(completion=f"```python\n{program}\n```"), params)
+    assert result.verdict == verdict, result
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("program", "verdict"),
+    [
+        (
+            "a, b = map(int, open('input.txt').read().split())\n"
+            "open('output.txt', 'w').write(f'{a + b}\\n')\n",
+            "accepted",
+        ),
+        ("a, b = map(int, input().split())\nprint(a + b)\n", "runtime_error"),
+        ("open('output.txt', 'w').write('YES ' * 400000)\n", "output_limit_exceeded"),
+    ],
+)
+def test_file_input_mode_reads_input_txt_and_writes_output_txt(
+    scorer: CodeScorer, program: str, verdict: str
+) -> None:
+    row = {
+        "official_tests": [{"input": "2 3\n", "output": "5\n"}],
+        "input_mode": "file",
+        "time_limit": 2.0,
+    }
+    params = CodeParams.model_validate(
+        {"tests": row, "reuse_duplicates": False, "output_bytes": 1_000_000}
+    )
+    result = scorer.score(Sample(completion=f"```python\n{program}```"), params)
+    assert result.verdict == verdict, result

@@ -175,3 +175,18 @@ def test_compare_value_unwrap_single(expected: Any, got: Any, unwrap: bool, equa
 
 def test_compare_value_reason() -> None:
     assert compare_value({"a": [1, 2]}, None) == 'expected {"a": [1, 2]}, got null'
+
+
+@pytest.mark.parametrize(
+    ("expected", "got", "equal"),
+    [
+        ("YES\n", "yes\n", True),
+        ("No", "NO", True),
+        ("YES 3", "yes   3.0000001", True),
+        ("YES", "YESS", False),
+        ("yesterday", "YESTERDAY", False),
+        ("1 2", "1\n2\n", True),
+    ],
+)
+def test_codeforces_compare(expected: str, got: str, equal: bool) -> None:
+    assert (compare_stdout(expected, got, "codeforces") is None) == equal

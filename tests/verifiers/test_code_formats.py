@@ -355,3 +355,48 @@ def test_never_unpickles() -> None:
     blob = base64.b64encode(zlib.compress(pickle.dumps(LCB_STDIN))).decode()
     with pytest.raises(ValidationError, match="not valid JSON"):
         params(blob)
+
+
+# ---- open-r1 Codeforces rows -----------------------------------------------------------------
+
+CODEFORCES_ROW = {
+    "id": "1A",
+    "title": "Theatre Square",
+    "official_tests": [{"input": "6 6 4\n", "output": "4\n"}],
+    "generated_tests": [{"input": "1 1 1\n", "output": "1\n"}],
+    "generated_checker": "",
+    "time_limit": 1.0,
+    "memory_limit": 256.0,
+    "input_mode": "stdio",
+}
+
+
+def test_a_codeforces_row_becomes_stdio_tests_with_its_own_limits() -> None:
+    built = params(CODEFORCES_ROW)
+    tests = built.tests
+    assert isinstance(tests, StdioTests)
+    assert [(c.stdin, c.stdout) for c in tests.cases] == [("6 6 4\n", "4\n"), ("1 1 1\n", "1\n")]
+    assert (tests.compare, tests.checker, tests.io) == ("codeforces", None, "stdio")
+    limits = built.job_limits()
+    assert (limits["test_wall_s"], limits["memory_mb"]) == (1.0, 256)
+
+
+def test_a_codeforces_generated_checker_keeps_open_r1s_convention() -> None:
+    row = {**CODEFORCES_ROW, "generated_checker": "print(1)", "input_mode": "file"}
+    job = build_job(params(row), "pass")
+    assert (job["checker"].get("order"), job.get("io")) == ("input_answer_output", "file")
+    assert [c.get("answer") for c in job["cases"]] == ["4\n", "1\n"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"official_tests": []}, "tests: official_tests: no tests"),
+        ({"official_tests": [{"input": "1"}]}, "tests: official_tests[0]: expected an object"),
+        ({"official_tests": "nope"}, "tests: official_tests: not valid JSON"),
+    ],
+)
+def test_a_bad_codeforces_row_names_the_field(row: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        params(row)
+    assert format_validation_error(info.value).startswith(message)
