@@ -259,19 +259,16 @@ def math_items() -> list[dict[str, Any]]:
 def code_item(item_id: str, body: str, sleep_s: float = 0.0) -> dict[str, Any]:
     prelude = f"import time\ntime.sleep({sleep_s})\n" if sleep_s else ""
     program = f"{prelude}def add(a, b):\n    return {body}\n"
-    return {
-        "id": item_id,
-        "completion": f"```python\n{program}```",
-        "scorers": [
-            {
-                "name": "code",
-                "tests": {
-                    "mode": "assert",
-                    "test_list": ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"],
-                },
-            }
-        ],
+    scorer: dict[str, Any] = {
+        "name": "code",
+        "tests": {
+            "mode": "assert",
+            "test_list": ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"],
+        },
     }
+    if sleep_s:  # slow on purpose: every copy must really run (no reuse of a duplicate's run)
+        scorer["reuse_duplicates"] = False
+    return {"id": item_id, "completion": f"```python\n{program}```", "scorers": [scorer]}
 
 
 EXPECTED_FIRST = {
