@@ -14,7 +14,9 @@ Usage: python bench/judge_verdicts.py
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -23,6 +25,15 @@ from referee.sandbox.pool import SandboxPool
 from referee.service.settings import Settings
 from referee.verifiers.base import Sample
 from referee.verifiers.code import CodeParams, CodeScorer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The guess-the-number problem and its solutions are the interactive tests' own.
+from tests.sandbox.test_interactive import (
+    INTERACTOR_CPP,
+    INTERACTOR_PY,
+    SEARCH_CPP,
+    SEARCH_PY,
+)
 
 CHECKER_PY = """import sys
 inp, out, ans = (open(p).read().split() for p in sys.argv[1:4])
@@ -62,47 +73,6 @@ PERMUTATION_PROGRAMS: list[tuple[str, str, str, str]] = [
     ("spin (cpp)", "cpp", "int main(){for(;;);}\n", "time_limit_exceeded"),
 ]
 
-INTERACTOR_PY = """import sys
-secret = int(open(sys.argv[1]).read())
-for question in range(8):
-    line = sys.stdin.readline().split()
-    if not line:
-        sys.exit(1)
-    if line[0] == "!":
-        sys.exit(0 if int(line[1]) == secret else 1)
-    if question == 7:
-        sys.exit(1)
-    guess = int(line[1])
-    print("<" if secret < guess else ">" if secret > guess else "=", flush=True)
-sys.exit(1)
-"""
-INTERACTOR_CPP = """#include <bits/stdc++.h>
-int main(int argc, char **argv) {
-  std::ifstream in(argv[1]); int secret; in >> secret;
-  for (int q = 0; q < 8; q++) {
-    std::string kind; long long x;
-    if (!(std::cin >> kind >> x)) return 1;
-    if (kind == "!") return x == secret ? 0 : 1;
-    if (q == 7) return 1;
-    std::cout << (secret < x ? "<" : secret > x ? ">" : "=") << std::endl;
-  }
-  return 1;
-}
-"""
-SEARCH_PY = """lo, hi = 1, 100
-while True:
-    mid = (lo + hi) // 2
-    print("?", mid, flush=True)
-    reply = input().strip()
-    if reply == "=":
-        print("!", mid, flush=True); break
-    lo, hi = (lo, mid - 1) if reply == "<" else (mid + 1, hi)
-"""
-SEARCH_CPP = """#include <bits/stdc++.h>
-int main(){int lo=1,hi=100;for(;;){int m=(lo+hi)/2;std::cout<<"? "<<m<<std::endl;
-std::string r;std::cin>>r;if(r=="="){std::cout<<"! "<<m<<std::endl;return 0;}
-if(r=="<")hi=m-1;else lo=m+1;}}
-"""
 GUESS_PROGRAMS: list[tuple[str, str, str, str]] = [
     ("binary search (py)", "python", SEARCH_PY, "accepted"),
     ("binary search (cpp)", "cpp", SEARCH_CPP, "accepted"),

@@ -23,13 +23,20 @@ codes from it (0 OK, 1 WA, 2 PE, 3 FAIL, 7 points with `points <p>` in the messa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from referee.sandbox.runner_langs import COMPILER_HEAD_BYTES, compile_source, run_captured
+    from referee.sandbox.runner_langs import (
+        COMPILER_HEAD_BYTES,
+        compile_source,
+        positive_number,
+        run_captured,
+    )
     from referee.sandbox.runner_procs import EXECUTABLE, WORK_DIR
 
 CHECKER_OUTPUT_BYTES = 1 << 20
@@ -53,7 +60,7 @@ def check_checker(job: dict[str, Any]) -> str | None:
             return f"{key}.source must be a string"
         for field in ("wall_s", "memory_mb"):
             value = spec.get(field)
-            if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+            if not positive_number(value):
                 return f"{key}.{field} must be a positive number"
         if spec["language"] == "cpp" and not isinstance(job.get("compile"), dict):
             return f"a C++ {key} needs compile limits"
@@ -82,9 +89,7 @@ class Checker:
 
     def run(self, stdin: bytes, output: bytes, answer: bytes) -> dict[str, Any]:
         """Judge one case (every process of the program must be dead already)."""
-        folder = os.path.join(WORK_DIR, f".judge-{secrets.token_hex(8)}")
-        os.mkdir(folder, 0o700)
-        try:
+        with scratch_folder("judge") as folder:
             files = [("input", stdin), ("output", output), ("answer", answer)]
             if self.answer_second:  # open-r1's generated checkers
                 files[1], files[2] = files[2], files[1]
@@ -95,10 +100,6 @@ class Checker:
                 script = _write(os.path.join(folder, "check.py"), self.payload, 0o600)
                 argv = [EXECUTABLE, "-I", script, *paths]
             ran = run_captured(argv, self.limits, self.wall_s)
-        finally:
-            for name in os.listdir(folder):
-                os.unlink(os.path.join(folder, name))
-            os.rmdir(folder)
         outcome: dict[str, Any] = {"message": ran.text[:COMPILER_HEAD_BYTES]}
         code = ran.exit_code()
         if code is not None:
@@ -119,9 +120,7 @@ def prepare_checker(job: dict[str, Any], key: str = "checker") -> Checker | str:
     source = spec["source"].encode("utf-8", "surrogatepass")
     if spec["language"] == "python":
         return Checker("python", source, spec)
-    folder = os.path.join(WORK_DIR, f".checker-{secrets.token_hex(8)}")
-    os.mkdir(folder, 0o700)
-    try:
+    with scratch_folder(key) as folder:
         source_path = _write(os.path.join(folder, "check.cpp"), source, 0o600)
         binary = os.path.join(folder, "check")
         compiled = compile_source(
@@ -136,6 +135,16 @@ def prepare_checker(job: dict[str, Any], key: str = "checker") -> Checker | str:
             return f"the {key} did not compile: {compiled['detail']}"
         with open(binary, "rb") as handle:
             return Checker("cpp", handle.read(), spec)
+
+
+@contextlib.contextmanager
+def scratch_folder(purpose: str) -> Iterator[str]:
+    """A fresh directory of a random name under /work (nothing the program left can be in
+    its way or guess it), removed with its files on the way out."""
+    folder = os.path.join(WORK_DIR, f".{purpose}-{secrets.token_hex(8)}")
+    os.mkdir(folder, 0o700)
+    try:
+        yield folder
     finally:
         for name in os.listdir(folder):
             os.unlink(os.path.join(folder, name))

@@ -24,17 +24,15 @@ Left out: IOI communication tasks (a manager with several contestant processes).
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from referee.sandbox.runner_checker import Checker, _write
+    from referee.sandbox.runner_checker import Checker, _write, scratch_folder
     from referee.sandbox.runner_langs import COMPILER_HEAD_BYTES
     from referee.sandbox.runner_loop import Loop, pipe
     from referee.sandbox.runner_procs import (
         EXECUTABLE,
-        WORK_DIR,
         Child,
         Tail,
         classify,
@@ -87,7 +85,6 @@ def run_interactive(
     loop = Loop()
     children: list[Child] = []
     theirs: list[int] = []
-    folder = ""
     try:
 
         def channel(ours_reads: bool | None) -> tuple[int, int]:
@@ -108,13 +105,10 @@ def run_interactive(
         i_fds = {0: to_interactor_r, 1: to_program_w, 2: i_err_w, 3: hidden_r, 4: result_w}
         start = time.monotonic()
         if interactor.language == "cpp":
-            folder = os.path.join(WORK_DIR, f".interactor-{secrets.token_hex(8)}")
-            os.mkdir(folder, 0o700)
-            binary = _write(os.path.join(folder, "interactor"), interactor.payload, 0o100)
-            children.append(spawn([binary, *_INTERACTOR_ARGS], i_fds, interactor.limits))
-            os.unlink(binary)
-            os.rmdir(folder)
-            folder = ""
+            # Gone (file and folder) before the program starts.
+            with scratch_folder("interactor") as folder:
+                binary = _write(os.path.join(folder, "interactor"), interactor.payload, 0o100)
+                children.append(spawn([binary, *_INTERACTOR_ARGS], i_fds, interactor.limits))
         else:
             children.append(spawn([EXECUTABLE, "interactor"], i_fds, None, code=code))
         oom_before = oom_kills()
@@ -166,8 +160,4 @@ def run_interactive(
             if not child.done:
                 child.kill()
             child.close()
-        if folder:
-            for name in os.listdir(folder):
-                os.unlink(os.path.join(folder, name))
-            os.rmdir(folder)
         loop.close()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         SOURCES,
         check_language,
         compile_program,
+        positive_number,
         run_argv,
     )
     from referee.sandbox.runner_loop import Loop, pipe, release
@@ -68,7 +69,7 @@ def check_job(job: dict[str, Any]) -> None:
     for key in ("wall_s", "test_wall_s", "cpu_s", "memory_mb", "output_bytes"):
         value = limits.get(key)
         _require(
-            isinstance(value, int | float) and not isinstance(value, bool) and value > 0,
+            positive_number(value),
             f"limits.{key} must be a positive number",
         )
     problem = check_language(job) or check_checker(job)
@@ -305,9 +306,6 @@ class Runner:
                     interactor, interactor_source, argv, stdin, limits, deadline
                 )
                 kill_others()  # nothing of this case lives on into the next one
-                if case_result["checker"].get("exit") != 0:
-                    groups.failed(index)
-                    stop = stop or job["early_stop"]
             else:
                 case_result, stderr = self.stdio_case(
                     argv, stdin, limits, deadline, files=job.get("io") == "file"
@@ -322,12 +320,10 @@ class Runner:
                 )
                 case_result["checker"] = verdict
                 deadline += time.monotonic() - began  # the checker's time is not the program's
-                if verdict.get("exit") != 0:
-                    groups.failed(index)
-                    stop = stop or job["early_stop"]
             if case_result["status"] == "timeout" and time.monotonic() >= deadline:
                 stop = True
-            if case_result["status"] != "ok":
+            judged = case_result.get("checker")  # a checker's or an interactor's outcome
+            if case_result["status"] != "ok" or (judged is not None and judged.get("exit") != 0):
                 groups.failed(index)
                 stop = stop or job["early_stop"]
         return {"id": job["id"], "results": results, "stderr": stderr, **extra}

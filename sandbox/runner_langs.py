@@ -51,6 +51,11 @@ COMPILER_HEAD_BYTES = 4096
 """How much of the compiler's output is kept (its first lines: the first error)."""
 
 
+def positive_number(value: Any) -> bool:
+    """A job's bound: an int or float above 0 (never a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
 def check_language(job: dict[str, Any]) -> str | None:
     """Why the job's language fields are malformed, or None."""
     language = job.get("language", "python")
@@ -68,7 +73,7 @@ def check_language(job: dict[str, Any]) -> str | None:
         return "compiled languages need compile limits"
     for key in ("wall_s", "memory_mb"):
         value = limits.get(key)
-        if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+        if not positive_number(value):
             return f"compile.{key} must be a positive number"
     return None
 

@@ -257,16 +257,11 @@ class CodeParams(ScorerParams):
         }
         if self.cpu_s is not None:
             update["cpu_s"] = math.ceil(self.cpu_s * factor)
-        if isinstance(tests, StdioTests) and tests.checker is not None:
-            checker = tests.checker.model_copy(
-                update={"timeout_s": tests.checker.timeout_s * factor}
-            )
-            update["tests"] = tests.model_copy(update={"checker": checker})
-        if isinstance(tests, InteractiveTests):
-            interactor = tests.interactor.model_copy(
-                update={"timeout_s": tests.interactor.timeout_s * factor}
-            )
-            update["tests"] = tests.model_copy(update={"interactor": interactor})
+        found = helper_of(tests)
+        if found is not None:
+            role, helper = found
+            faster = helper.model_copy(update={"timeout_s": helper.timeout_s * factor})
+            update["tests"] = tests.model_copy(update={role: faster})
         return self.model_copy(update=update)
 
     @field_validator("language")
@@ -361,6 +356,16 @@ except NameError:
 """
 
 
+def helper_of(tests: NativeTests) -> tuple[Literal["checker", "interactor"], Checker] | None:
+    """The tests' checker or interactor (the program of the problem's own that judges), and
+    which of the two it is; None when the tests have neither."""
+    if isinstance(tests, StdioTests) and tests.checker is not None:
+        return "checker", tests.checker
+    if isinstance(tests, InteractiveTests):
+        return "interactor", tests.interactor
+    return None
+
+
 def _helper_spec(helper: Checker) -> CheckerSpec:
     spec = CheckerSpec(
         language=helper.language,
@@ -397,16 +402,15 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
         job["std"] = params.cpp_std if language == "cpp" else params.c_std
         job["compile"] = compile_limits
     tests = params.tests
-    if isinstance(tests, InteractiveTests):
-        job["interactor"] = _helper_spec(tests.interactor)
-        if tests.interactor.language == "cpp":
+    found = helper_of(tests)
+    if found is not None:
+        role, helper = found
+        job[role] = _helper_spec(helper)
+        if helper.language == "cpp":
             job["compile"] = compile_limits
     if isinstance(tests, StdioTests) and tests.io == "file":
         job["io"] = "file"
     if isinstance(tests, StdioTests) and tests.checker is not None:
-        job["checker"] = _helper_spec(tests.checker)
-        if tests.checker.language == "cpp":
-            job["compile"] = compile_limits
         # Only here does an expected output travel into the sandbox: to the checker, which
         # runs when the program is dead (`referee.sandbox.runner_checker`).
         payload = [StdioCase(stdin=case.stdin, answer=case.stdout) for case in tests.cases]
@@ -487,11 +491,10 @@ class CodeScorer(Scorer[CodeParams]):
         params = params.scaled(self._time_scale)
         wall_s = params.timeout_s + (params.compile_timeout_s if params.compiles() else 0.0)
         tests = params.tests
-        helper = tests.checker if isinstance(tests, StdioTests) else None
-        if isinstance(tests, InteractiveTests):
-            helper = tests.interactor
-        if helper is not None and isinstance(tests, ProcessTests):
-            wall_s += helper.timeout_s * len(tests.cases)
+        found = helper_of(tests)
+        if found is not None:
+            helper = found[1]
+            wall_s += helper.timeout_s * count_tests(tests)
             if helper.language == "cpp":
                 wall_s += params.compile_timeout_s
         if self._provider is None:
