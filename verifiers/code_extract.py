@@ -50,7 +50,6 @@ LANGUAGE_TAGS: dict[str, str] = {
     "pascal": "pascal",
 }
 """Fence tags that name a language, and the family each names. A tag not here names none."""
-PYTHON_TAGS = frozenset(tag for tag, family in LANGUAGE_TAGS.items() if family == "python")
 
 _OPEN = re.compile(r"(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)")
 _CLOSE = re.compile(r"[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*")
