@@ -74,12 +74,12 @@ class Limits(TypedDict):
     """Cap on stdout and on stderr captured per process; past it the process is killed."""
 
 
-Language = Literal["python", "pypy3", "c", "cpp"]
-"""What a job's program is written in. `python` is the runner's own CPython; `pypy3`, `c` and
-`cpp` come from the image's Debian packages (`pypy3`, `gcc`, `g++`). Only stdio jobs take a
-language other than `python`."""
+Language = Literal["python", "pypy3", "c", "cpp", "java", "rust", "go"]
+"""What a job's program is written in. `python` is the runner's own CPython; the others come
+from the image's Debian packages (`pypy3`, `gcc`, `g++`, `openjdk-17-jdk-headless`, `rustc`,
+`golang-go`). Only stdio jobs take a language other than `python`."""
 
-COMPILED: frozenset[str] = frozenset({"c", "cpp"})
+COMPILED: frozenset[str] = frozenset({"c", "cpp", "java", "rust", "go"})
 """Languages compiled once per job, in the sandbox, before the first case."""
 
 
@@ -165,7 +165,9 @@ class Job(TypedDict):
     """Compiled languages: the `-std=` value (`gnu++17`, `c11`, ...; the runner accepts only
     `c`/`gnu` with an optional `++` and two digits). Default `gnu++17` (C++), `gnu11` (C)."""
     compile: NotRequired[CompileLimits]
-    """Required for compiled languages and C++ checkers."""
+    """Required for compiled languages and C++ checkers. For Java (javac) the address space is
+    `memory_mb` plus the JVM's reserve (`runner_langs.JVM_RESERVE_MB`), as for a Java
+    program's `limits.memory_mb`, which is its heap."""
     checker: NotRequired[CheckerSpec]
     """stdio only: judge each case whose process exited 0 with this program (the cases then
     carry their `answer`)."""

@@ -138,7 +138,7 @@ def run_interactive(
         wall = time.monotonic() - start
         tail = stderr.text()
         if program_ended:
-            status, detail = classify(program, tail, limits, oom_before)
+            status, detail = classify(program, tail, limits, oom_before, stderr.head_text())
         else:  # it stopped answering, or would not end: the dialogue's time is up
             status, detail = "timeout", f"wall time limit ({limits['test_wall_s']} s)"
         outcome: dict[str, Any] = {"message": head.decode(errors="replace")}

@@ -21,11 +21,11 @@ if TYPE_CHECKING:
     from referee.sandbox.runner_interact import interactor_code, run_interactive
     from referee.sandbox.runner_langs import (
         COMPILERS,
-        SOURCES,
         check_language,
         compile_program,
         positive_number,
-        run_argv,
+        run_command,
+        source_path,
     )
     from referee.sandbox.runner_loop import Loop, pipe, release
     from referee.sandbox.runner_procs import (
@@ -255,7 +255,8 @@ class Runner:
     def stdio(self, job: dict[str, Any], start: float) -> dict[str, Any]:
         limits = job["limits"]
         language = job.get("language", "python")
-        with open(SOURCES[language], "w", encoding="utf-8", errors="surrogatepass") as handle:
+        path = source_path(language, job["program"])
+        with open(path, "w", encoding="utf-8", errors="surrogatepass") as handle:
             handle.write(job["program"])
         extra: dict[str, Any] = {}
         checker: Checker | None = None
@@ -280,10 +281,8 @@ class Runner:
             if compiled["status"] != "ok":
                 skipped = [result("not_run", "the program did not compile")] * len(job["cases"])
                 return {"id": job["id"], "results": skipped, "program": compiled, **extra}
-            # Compiled programs may recurse as deep as their memory allows, as on judges.
-            limits = dict(limits, stack_mb=limits["memory_mb"])
             start = time.monotonic()  # the compilation had its own bound
-        argv = run_argv(language)
+        argv, limits = run_command(language, job["program"], limits)
         deadline = start + float(limits["wall_s"])
         results: list[dict[str, Any]] = []
         stderr = ""
@@ -408,7 +407,7 @@ class Runner:
             elif cause:
                 status, detail = "output_limit", f"printed more than {cap} bytes"
             else:
-                status, detail = classify(process, tail, limits, oom_before)
+                status, detail = classify(process, tail, limits, oom_before, stderr.head_text())
             if files and not cause:
                 stdout, over = _read_capped(FILE_OUTPUT, cap)
                 if over and status == "ok":

@@ -7,6 +7,21 @@ the other parts by `referee.sandbox.channel._source`; never imported on the host
 * `pypy3`: Debian's `pypy3 /work/main.py`.
 * `c`, `cpp`: compiled once per job, before the first case, by Debian's `gcc` / `g++`
   (`-std=<std> -O2 -pipe`, C linked with `-lm`) into `/work/main`, which each case then runs.
+* `rust`: Debian's `rustc --edition=2021 -O` into `/work/main`.
+* `go`: Debian's `go build` (Go 1.19, GOPATH mode, its build cache under /work) into
+  `/work/main`. The Go runtime reserves about 800 MB of address space it never touches, so
+  RLIMIT_AS is the memory limit plus `GO_RESERVE_MB`; the limit itself is `GOMEMLIMIT` (the
+  collector's target) and the process's peak resident memory, checked when it ends
+  (`memory` past it, as judges measure).
+* `java`: Debian's OpenJDK 17. The source goes to `/work/<Class>.java`, `<Class>` being its
+  public class (or `Main` when it declares none, as Codeforces names it), `javac` writes the
+  classes to `/work/classes`, and each case runs `java` on the class declaring `main`: the
+  public one, else the first whose body declares `static void main`, else `Main`. The heap is
+  bounded by `-Xmx` at the memory limit and a thread's stack by `-Xss` (64 MB, as judges give);
+  RLIMIT_AS is the memory limit plus `JVM_RESERVE_MB`, because the JVM reserves address space
+  (class space, code cache, thread stacks) it never touches; the container's memory cgroup
+  bounds what it really uses. `java.lang.OutOfMemoryError` is `memory`, like Python's
+  MemoryError (`runner_procs.classify`). javac runs on a JVM too, with the same reserve.
 
 The compiler reads an untrusted source, so it runs as a program does: in its own session, under
 the seccomp filter, with `oom_score_adj` 1000, RLIMIT_AS (the job's `compile.memory_mb`),
@@ -20,7 +35,8 @@ the runner's failure (the image lacks it), never the program's.
 Compiled programs run with their stack limit raised to their memory limit (the usual judge
 setting: deep recursion in C++ is legitimate), still inside RLIMIT_AS.
 
-Left out: Java, Rust and Go; precompiled headers; sharing a compiled binary between jobs.
+Left out: Kotlin, C#, JavaScript and the rest of SandboxFusion's list; Rust editions and Go
+versions other than the image's; sharing a compiled binary between jobs.
 """
 
 from __future__ import annotations
@@ -42,10 +58,53 @@ SOURCES = {
     "pypy3": "/work/main.py",
     "c": "/work/main.c",
     "cpp": "/work/main.cpp",
+    "rust": "/work/main.rs",
+    "go": "/work/main.go",
+    "java": "/work/Main.java",  # the default name; `source_path` gives the public class's
 }
-COMPILERS = {"c": "/usr/bin/gcc", "cpp": "/usr/bin/g++"}
+COMPILERS = {
+    "c": "/usr/bin/gcc",
+    "cpp": "/usr/bin/g++",
+    "rust": "/usr/bin/rustc",
+    "go": "/usr/bin/go",
+    "java": "/usr/bin/javac",
+}
 DEFAULT_STD = {"c": "gnu11", "cpp": "gnu++17"}
 PYPY = "/usr/bin/pypy3"
+JAVA = "/usr/bin/java"
+JAVA_CLASSES = "/work/classes"
+JAVA_STACK_MB = 64
+JVM_RESERVE_MB = 1280
+"""Address space a JVM reserves beyond its heap. Measured in the image with the flags below and
+one malloc arena: 1024 MB more than `-Xmx` starts (64, 256 or 1024 MB), 768 does not; the
+rest is room for a program's own threads (a 64 MB stack each, as `-Xss` gives)."""
+JVM_ENV = ("MALLOC_ARENA_MAX=1",)
+"""glibc reserves 64 MB of address space per thread for its malloc arenas; the JVM starts a
+dozen threads."""
+JVM_FLAGS = (
+    "-XX:+UseSerialGC",  # one GC thread: CPU time is the program's, not a parallel collector's
+    "-XX:-UsePerfData",  # no /tmp/hsperfdata file, and a faster start
+    "-Xshare:auto",
+    "-XX:ReservedCodeCacheSize=64m",
+    "-XX:CompressedClassSpaceSize=64m",
+)
+GO_RESERVE_MB = 1024
+"""Address space Go reserves beyond its heap (measured in the image: a 100 MB heap starts
+under RLIMIT_AS 900 MB, a 400 MB one under 1200; hello world fails at 600)."""
+GO_ENV = (
+    "GOCACHE=/work/.cache/go-build",
+    "GOPATH=/work/go",
+    "GO111MODULE=off",  # a single file, no module to resolve (nothing could be fetched)
+    "GOFLAGS=-buildvcs=false",
+    "CGO_ENABLED=0",
+)
+ENV = "/usr/bin/env"
+_JAVA_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_JAVA_PUBLIC = re.compile(
+    r"\bpublic\s+(?:(?:final|abstract|static|strictfp)\s+)*class\s+([A-Za-z_$][\w$]*)"
+)
+_JAVA_CLASS = re.compile(r"\bclass\s+([A-Za-z_$][\w$]*)")
+_JAVA_MAIN = re.compile(r"\bstatic\s+(?:final\s+)?(?:public\s+)?void\s+main\s*\(")
 _STD = re.compile(r"(?:c|gnu)(?:\+\+)?[0-9]{2}")
 COMPILER_HEAD_BYTES = 4096
 """How much of the compiler's output is kept (its first lines: the first error)."""
@@ -65,9 +124,14 @@ def check_language(job: dict[str, Any]) -> str | None:
         return "only stdio jobs take a language other than python"
     if language not in COMPILERS:
         return None
-    std = job.get("std", DEFAULT_STD[language])
-    if not (isinstance(std, str) and _STD.fullmatch(std) and ("++" in std) == (language == "cpp")):
-        return f"std {std!r} is not a {language} standard (c11, gnu++17, ...)"
+    if language in DEFAULT_STD:
+        std = job.get("std", DEFAULT_STD[language])
+        if not (
+            isinstance(std, str) and _STD.fullmatch(std) and ("++" in std) == (language == "cpp")
+        ):
+            return f"std {std!r} is not a {language} standard (c11, gnu++17, ...)"
+    elif "std" in job:
+        return f"std is for c and cpp, not {language}"
     limits = job.get("compile")
     if not isinstance(limits, dict):
         return "compiled languages need compile limits"
@@ -78,13 +142,48 @@ def check_language(job: dict[str, Any]) -> str | None:
     return None
 
 
-def run_argv(language: str) -> list[str]:
-    """The command that runs one case."""
+def java_classes(program: str) -> tuple[str, str]:
+    """The file name's class (the public one, else `Main`) and the class to run (the public
+    one, else the first declaring `static void main`, else `Main`) of a Java source."""
+    code = _JAVA_COMMENTS.sub(" ", program)
+    public = _JAVA_PUBLIC.search(code)
+    if public is not None:
+        return public.group(1), public.group(1)
+    declared = list(_JAVA_CLASS.finditer(code))
+    for here, after in zip(declared, [*declared[1:], None], strict=True):
+        body = code[here.end() : after.start() if after is not None else len(code)]
+        if _JAVA_MAIN.search(body):
+            return "Main", here.group(1)
+    return "Main", "Main"
+
+
+def source_path(language: str, program: str) -> str:
+    """Where the program's source is written."""
+    if language == "java":
+        return f"/work/{java_classes(program)[0]}.java"
+    return SOURCES[language]
+
+
+def run_command(
+    language: str, program: str, limits: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """The command that runs one case, and the limits its process runs under."""
+    memory = int(limits["memory_mb"])
+    if language == "java":
+        argv = [ENV, *JVM_ENV, JAVA, f"-Xmx{memory}m", f"-Xss{JAVA_STACK_MB}m", *JVM_FLAGS]
+        argv += ["-cp", JAVA_CLASSES, java_classes(program)[1]]
+        return argv, dict(limits, memory_mb=memory + JVM_RESERVE_MB)
+    if language == "go":
+        # No goroutine traces: the message is what a contestant's verdict needs, and the
+        # traces would push it out of the stderr tail.
+        argv = [ENV, f"GOMEMLIMIT={memory}MiB", "GOTRACEBACK=none", BINARY_PATH]
+        return argv, dict(limits, memory_mb=memory + GO_RESERVE_MB, rss_mb=memory)
     if language in COMPILERS:
-        return [BINARY_PATH]
+        # Compiled programs may recurse as deep as their memory allows, as on judges.
+        return [BINARY_PATH], dict(limits, stack_mb=memory)
     if language == "pypy3":
-        return [PYPY, "-s", "-E", SOURCES[language]]
-    return [EXECUTABLE, "-I", SOURCES[language]]
+        return [PYPY, "-s", "-E", SOURCES[language]], limits
+    return [EXECUTABLE, "-I", SOURCES[language]], limits
 
 
 class Captured:
@@ -152,16 +251,30 @@ def run_captured(argv: list[str], limits: dict[str, Any], wall_s: float) -> Capt
         release(theirs, child, loop)
 
 
+def compile_argv(language: str, std: str, source: str, binary: str, memory_mb: int) -> list[str]:
+    """The compiler's command line."""
+    if language == "java":
+        flags = [f"-J-Xmx{memory_mb}m", *(f"-J{flag}" for flag in JVM_FLAGS)]
+        javac = [ENV, *JVM_ENV, COMPILERS[language], *flags]
+        return [*javac, "-encoding", "UTF-8", "-d", JAVA_CLASSES, source]
+    if language == "rust":
+        return [COMPILERS[language], "--edition=2021", "-O", "-o", binary, source]
+    if language == "go":
+        return [ENV, *GO_ENV, COMPILERS[language], "build", "-o", binary, source]
+    argv = [COMPILERS[language], f"-std={std}", "-O2", "-pipe", "-o", binary, source]
+    return [*argv, "-lm"] if language == "c" else argv
+
+
 def compile_source(
     language: str, std: str, source: str, binary: str, bounds: dict[str, Any], cap: int
 ) -> dict[str, Any]:
     """Compile `source` into `binary`: a `program` entry of a job's result (`status` `ok` or
     `compile_error`, `detail`, `stderr`, `wall_s`)."""
-    argv = [COMPILERS[language], f"-std={std}", "-O2", "-pipe", "-o", binary, source]
-    if language == "c":
-        argv.append("-lm")
+    memory = int(bounds["memory_mb"])
+    argv = compile_argv(language, std, source, binary, memory)
     wall = float(bounds["wall_s"])
-    limits = {"memory_mb": bounds["memory_mb"], "cpu_s": math.ceil(wall) + 1, "output_bytes": cap}
+    address_space = memory + JVM_RESERVE_MB if language == "java" else memory
+    limits = {"memory_mb": address_space, "cpu_s": math.ceil(wall) + 1, "output_bytes": cap}
     ran = run_captured(argv, limits, wall)
     status = ran.status if ran.status is not None else -1
     if ran.cause == "timeout":
@@ -186,12 +299,12 @@ def compile_source(
 
 
 def compile_program(job: dict[str, Any]) -> dict[str, Any]:
-    """Compile the job's program (already written to its source path)."""
+    """Compile the job's program (already written to `source_path`)."""
     language = job["language"]
     return compile_source(
         language,
-        job.get("std", DEFAULT_STD[language]),
-        SOURCES[language],
+        job.get("std", DEFAULT_STD.get(language, "")),
+        source_path(language, job["program"]),
         BINARY_PATH,
         job["compile"],
         int(job["limits"]["output_bytes"]),

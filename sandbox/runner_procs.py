@@ -32,14 +32,27 @@ IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
 # SIG_IGN survives exec.
 RESET_SIGNALS = (*IGNORED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ)
 TAIL_CHARS = 2000
+OUT_OF_MEMORY_EXITS = (
+    "java.lang.OutOfMemoryError",  # the heap (-Xmx) or the address space ran out
+    "fatal error: runtime: out of memory",  # Go, exit code 2: the runtime's own memory
+    "fatal error: out of memory",  # Go: the heap
+)
+"""What a program that exited on its own prints when its memory ran out (Python's MemoryError
+is its last line)."""
+OUT_OF_MEMORY_ABORTS = (
+    "std::bad_alloc",  # C++ `new` past RLIMIT_AS
+    "memory allocation of",  # Rust's `memory allocation of N bytes failed`, then abort
+)
 TAIL_BYTES = 16384
+HEAD_BYTES = 1024
 EXECUTABLE = sys.executable or "/usr/bin/python3"
 
 
 # --- children ----------------------------------------------------------------------------------
 
-_exited: dict[int, tuple[int, float]] = {}
-"""Wait status and CPU seconds of reaped children we started and have not collected yet."""
+_exited: dict[int, tuple[int, float, float]] = {}
+"""Wait status, CPU seconds and peak resident MB of reaped children we started and have not
+collected yet."""
 _tracked: set[int] = set()
 
 
@@ -54,7 +67,7 @@ def reap() -> None:
             return
         if pid in _tracked:
             _tracked.discard(pid)
-            _exited[pid] = (status, usage.ru_utime + usage.ru_stime)
+            _exited[pid] = (status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 class Child:
@@ -64,6 +77,8 @@ class Child:
         self.pid = pid
         self.status: int | None = None
         self.cpu_s = 0.0
+        self.peak_mb = 0.0
+        """Its peak resident memory (ru_maxrss), once reaped."""
         try:
             self.pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):  # no pidfd (old kernel, some gVisor): we poll
@@ -72,7 +87,7 @@ class Child:
     @property
     def done(self) -> bool:
         if self.status is None and self.pid in _exited:
-            self.status, self.cpu_s = _exited.pop(self.pid)
+            self.status, self.cpu_s, self.peak_mb = _exited.pop(self.pid)
         return self.status is not None
 
     def kill(self) -> None:
@@ -204,21 +219,34 @@ def oom_kills() -> int | None:
 
 
 def classify(
-    child: Child, stderr_tail: str, limits: dict[str, Any], oom_before: int | None
+    child: Child,
+    stderr_tail: str,
+    limits: dict[str, Any],
+    oom_before: int | None,
+    stderr_head: str = "",
 ) -> tuple[str, str]:
-    """Status and detail of a program process that ended without us killing it."""
+    """Status and detail of a program process that ended without us killing it (`stderr_head`:
+    the start of its stderr, where runtimes print why they died before their traces)."""
     status = child.status if child.status is not None else 0
     last = last_line(stderr_tail)
+    said = f"{stderr_head}\n{stderr_tail}"
+    if "rss_mb" in limits and child.peak_mb > float(limits["rss_mb"]):
+        # A runtime whose address space must exceed its limit (Go) is held to it here.
+        return "memory", f"peak memory {child.peak_mb:.0f} MB, over the {limits['rss_mb']} MB limit"
     if os.WIFEXITED(status):
         code = os.WEXITSTATUS(status)
         if code == 0:
             return "ok", ""
         if last.startswith("MemoryError"):
             return "memory", last
+        marked = _line_with(said, OUT_OF_MEMORY_EXITS)
+        if marked:
+            return "memory", marked
         return "error", last or f"exit code {code}"
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-    if sig == signal.SIGABRT and "std::bad_alloc" in stderr_tail:  # C++ `new` past RLIMIT_AS
-        return "memory", last
+    marked = _line_with(said, OUT_OF_MEMORY_ABORTS)
+    if sig == signal.SIGABRT and marked:
+        return "memory", marked
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and child.cpu_s >= float(limits["cpu_s"])):
         return "timeout", f"CPU time limit ({limits['cpu_s']} s)"
     if sig == signal.SIGKILL:
@@ -233,6 +261,14 @@ def classify(
     return "killed", name
 
 
+def _line_with(text: str, markers: tuple[str, ...]) -> str:
+    """The first line of `text` holding one of `markers`, or ''."""
+    for line in text.splitlines():
+        if any(marker in line for marker in markers):
+            return line.strip()[:TAIL_CHARS]
+    return ""
+
+
 def last_line(text: str) -> str:
     for line in reversed(text.splitlines()):
         if line.strip():
@@ -245,13 +281,19 @@ class Tail:
 
     def __init__(self) -> None:
         self.data = bytearray()
+        self.head = bytearray()
+        """Its first bytes (`HEAD_BYTES`)."""
         self.total = 0
 
     def add(self, chunk: bytes) -> None:
         self.total += len(chunk)
+        self.head += chunk[: max(HEAD_BYTES - len(self.head), 0)]
         self.data += chunk
         if len(self.data) > 2 * TAIL_BYTES:
             del self.data[:-TAIL_BYTES]
 
     def text(self) -> str:
         return bytes(self.data[-TAIL_BYTES:]).decode(errors="replace")[-TAIL_CHARS:]
+
+    def head_text(self) -> str:
+        return bytes(self.head).decode(errors="replace")

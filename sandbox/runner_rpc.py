@@ -182,7 +182,11 @@ class RpcJob:
         if not self.host.done:
             return "error", "the program closed its RPC channel"
         status, detail = classify(
-            self.host, self.host_err.text(), self.job["limits"], self.oom_before
+            self.host,
+            self.host_err.text(),
+            self.job["limits"],
+            self.oom_before,
+            self.host_err.head_text(),
         )
         if status in ("ok", "error"):
             code = os.WEXITSTATUS(self.host.status or 0)

@@ -2,11 +2,12 @@
 
 Steps: extract the program (`code_extract`: the last fence of an allowed language after
 `</think>`), pick the language it runs as (`language`: `python` by default, `pypy3`, `c`,
-`cpp`, or `auto`: the fence tag's, among `languages`), turn the tests into a sandbox job
-(`code_formats`; expected outputs stay here; call mode appends a shim binding `fn_name` to
-`Solution().fn_name` for LeetCode-style programs; C and C++ jobs carry `-std=` and their
-compile bounds), run it in a Docker sandbox (any `Sandbox` of `referee.sandbox.protocol`),
-and judge the `JobResult`, comparing stdout and return values on the host (`code_compare`).
+`cpp`, `java`, `rust`, `go`, or `auto`: the fence tag's, among `languages`), turn the tests
+into a sandbox job (`code_formats`; expected outputs stay here; call mode appends a shim
+binding `fn_name` to `Solution().fn_name` for LeetCode-style programs; compiled languages'
+jobs carry their compile bounds, C and C++ their `-std=`), run it in a Docker sandbox (any
+`Sandbox` of `referee.sandbox.protocol`), and judge the `JobResult`, comparing stdout and
+return values on the host (`code_compare`).
 
 Scores: `scoring="all"` 1.0 when every test passes, else 0.0 (`early_stop` stops at the first
 failure; stdio jobs stop only at a failing process, since the runner cannot tell a wrong
@@ -30,7 +31,7 @@ else the first failing test's):
 - `no_code` 0.0 (nothing to run; details `reason`: `no_answer`, `empty`), `program_too_long`
   0.0 (longer than `max_program_chars`; details `program_chars`), `wrong_language` 0.0 (the
   only code is in a language the item does not allow; details `language`, `allowed`);
-- `compile_error` 0.0 (C, C++: the compiler failed, or ran past `compile_timeout_s`,
+- `compile_error` 0.0 (C, C++, Java, Rust, Go: the compiler failed, or ran past `compile_timeout_s`,
   `compile_memory_mb` or the output cap, in the sandbox; `detail` and `stderr` hold the
   compiler's first lines; no test runs);
 - with a checker (`tests.checker`, stdio), a case whose process exited 0 takes the checker's
@@ -59,7 +60,7 @@ Docker. With neither, every program is `sandbox_error` ("no sandbox configured")
 container and that container's start), or the job's own wall limit for a bare sandbox; the
 executor extends an item's bound to it. The sandbox bounds the program itself.
 
-Left out: Java, Rust and Go; languages other than CPython for tests other than stdio and
+Left out: languages other than CPython for tests other than stdio and
 interactive; IOI communication tasks (a manager and several programs), and compiling the
 program on the host (syntax and compile errors come from the sandbox).
 """
@@ -120,7 +121,15 @@ SANDBOX_ERROR: Literal["sandbox_error"] = "sandbox_error"  # one of code_compare
 
 _JOB_IDS = itertools.count(1)
 
-_FAMILY: dict[str, str] = {"python": "python", "pypy3": "python", "c": "c", "cpp": "cpp"}
+_FAMILY: dict[str, str] = {
+    "python": "python",
+    "pypy3": "python",
+    "c": "c",
+    "cpp": "cpp",
+    "java": "java",
+    "rust": "rust",
+    "go": "go",
+}
 """The fence-tag family (`code_extract.LANGUAGE_TAGS`) of each language a program runs as."""
 
 
@@ -159,7 +168,7 @@ class CodeParams(ScorerParams):
     languages: tuple[Language, ...] = Field(default=("python", "cpp", "c"), min_length=1)
     """With `language="auto"`: the languages allowed, the first the default. A Python-tagged
     block runs as the first Python of them (`python` or `pypy3`)."""
-    language: Literal["python", "pypy3", "c", "cpp", "auto"] = "python"
+    language: Literal["python", "pypy3", "c", "cpp", "java", "rust", "go", "auto"] = "python"
     """What the program runs as. `auto`: the language its fence tag names, among `languages`
     (an untagged program runs as the first of them). Anything but CPython needs stdio tests."""
     cpp_std: str = Field(default="gnu++17", pattern=r"(?:c|gnu)\+\+[0-9]{2}")
@@ -399,8 +408,9 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
         wall_s=params.compile_timeout_s, memory_mb=params.compile_memory_mb
     )
     if language in COMPILED:
-        job["std"] = params.cpp_std if language == "cpp" else params.c_std
         job["compile"] = compile_limits
+    if language in ("c", "cpp"):
+        job["std"] = params.cpp_std if language == "cpp" else params.c_std
     tests = params.tests
     found = helper_of(tests)
     if found is not None:

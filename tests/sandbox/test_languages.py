@@ -1,6 +1,7 @@
-"""C, C++ and PyPy programs through the real `code` scorer and a real sandbox pool with ONE
-container: the verdicts of compiled programs (compile errors and compiler attacks included),
-and the adversarial battery in C and C++, each attack followed in the same container by the
+"""C, C++, PyPy, Java, Rust and Go programs through the real `code` scorer and a real sandbox
+pool with ONE container: the verdicts of compiled programs (compile errors and compiler attacks
+included), and the adversarial battery in C, C++ and Java, each attack followed in the same
+container by the
 Python probe of `test_adversarial`, which must find a clean state and be accepted."""
 
 from __future__ import annotations
@@ -32,6 +33,39 @@ SUM_C = """#include <stdio.h>
 int main(void) { long long a, b; scanf("%lld %lld", &a, &b); printf("%lld\\n", a + b); }
 """
 SUM_PY = "a, b = map(int, input().split())\nprint(a + b)\n"
+SUM_JAVA = """import java.util.*;
+public class Solution {
+    public static void main(String[] args) {
+        Scanner in = new Scanner(System.in);
+        System.out.println(in.nextLong() + in.nextLong());
+    }
+}
+"""
+SUM_RUST = """use std::io::Read;
+fn main() {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).unwrap();
+    let n: i64 = s.split_whitespace().map(|x| x.parse::<i64>().unwrap()).sum();
+    println!("{}", n);
+}
+"""
+SUM_GO = """package main
+
+import "fmt"
+
+func main() {
+	var a, b int64
+	fmt.Scan(&a, &b)
+	fmt.Println(a + b)
+}
+"""
+
+
+def java_main(body: str) -> str:
+    """A Java program whose `main` runs `body` (and may throw)."""
+    head = "public class Main { public static void main(String[] a) throws Exception {"
+    return f"{head} {body} }} }}\n"
+
 
 # (id, language, program, verdict, detail fragment)
 VERDICTS: list[tuple[str, str, str, str, str]] = [
@@ -89,6 +123,100 @@ VERDICTS: list[tuple[str, str, str, str, str]] = [
         "",
     ),
     ("c-exit-code", "c", "int main(void) { return 3; }\n", "runtime_error", "exit code 3"),
+    ("java-accepted-public-class-named-freely", "java", SUM_JAVA, "accepted", ""),
+    (
+        "java-accepted-main-in-a-class-that-is-not-public",
+        "java",
+        "import java.util.*;\n// public class Decoy is only a comment\nclass Helper {}\n"
+        "class Runner { public static void main(String[] a) { Scanner in = new Scanner("
+        "System.in); System.out.println(in.nextLong() + in.nextLong()); } }\n",
+        "accepted",
+        "",
+    ),
+    ("java-syntax", "java", java_main("int x = ;"), "compile_error", "error"),
+    (
+        "java-exception",
+        "java",
+        java_main('throw new IllegalStateException("boom");'),
+        "runtime_error",
+        "boom",
+    ),
+    (
+        "java-heap-past-its-limit",
+        "java",
+        java_main("long[] big = new long[1 << 28]; System.out.println(big.length);"),
+        "memory_limit_exceeded",
+        "OutOfMemoryError",
+    ),
+    (
+        "java-deep-recursion-is-allowed",
+        "java",
+        "import java.util.*;\npublic class Main { static int d(int n) { return n == 0 ? 0 : "
+        "d(n - 1) + 1; } public static void main(String[] a) { Scanner in = new Scanner("
+        "System.in); long x = in.nextLong() + in.nextLong(); d(200000); System.out.println(x); }"
+        " }\n",
+        "accepted",
+        "",
+    ),
+    (
+        "java-thread-with-its-own-big-stack-is-allowed",
+        "java",
+        "import java.util.*;\npublic class Main { static int d(int n) { return n == 0 ? 0 : "
+        "d(n - 1) + 1; } public static void main(String[] a) throws Exception { Scanner in = "
+        "new Scanner(System.in); long x = in.nextLong() + in.nextLong(); Thread t = new "
+        'Thread(null, () -> d(1000000), "deep", 1 << 27); t.start(); t.join(); '
+        "System.out.println(x); } }\n",
+        "accepted",
+        "",
+    ),
+    ("rust-accepted", "rust", SUM_RUST, "accepted", ""),
+    ("rust-type-error", "rust", 'fn main() { let x: i32 = "a"; }\n', "compile_error", "error"),
+    (
+        "rust-panic",
+        "rust",
+        'fn main() { let v: Vec<i32> = Vec::new(); println!("{}", v[3]); }\n',
+        "runtime_error",
+        "index out of bounds",
+    ),
+    (
+        "rust-allocation-past-its-limit",
+        "rust",
+        'fn main() { let v: Vec<u8> = vec![1; 1 << 34]; println!("{}", v[7]); }\n',
+        "memory_limit_exceeded",
+        "memory allocation",
+    ),
+    ("go-accepted", "go", SUM_GO, "accepted", ""),
+    (
+        "go-unused-variable",
+        "go",
+        "package main\n\nfunc main() {\n\tx := 1\n}\n",
+        "compile_error",
+        "declared",
+    ),
+    (
+        "go-panic",
+        "go",
+        'package main\n\nfunc main() {\n\tpanic("boom")\n}\n',
+        "runtime_error",
+        "",
+    ),
+    (
+        "go-allocation-past-its-limit",
+        "go",
+        'package main\n\nimport "fmt"\n\nfunc main() {\n\tv := make([]byte, 1<<34)\n'
+        "\tfmt.Println(v[7])\n}\n",
+        "memory_limit_exceeded",
+        "out of memory",
+    ),
+    (
+        # Within Go's address space (limit + its reserve), but past the limit once touched.
+        "go-resident-memory-past-its-limit",
+        "go",
+        'package main\n\nimport "fmt"\n\nfunc main() {\n\tv := make([]byte, 320<<20)\n'
+        "\tfor i := 0; i < len(v); i += 4096 {\n\t\tv[i] = 1\n\t}\n\tfmt.Println(len(v))\n}\n",
+        "memory_limit_exceeded",
+        "peak memory",
+    ),
 ]
 
 # (id, language, program, verdicts): each must score 0, then the probe must pass.
@@ -161,6 +289,73 @@ ATTACKS: list[tuple[str, str, str, set[str]]] = [
         "struct rlimit r = {1, 1}; prlimit(1, RLIMIT_NOFILE, &r, 0); "
         "return prlimit(1, RLIMIT_AS, &r, 0) == 0 ? 0 : 1; }\n",
         {"runtime_error", "wrong_answer"},
+    ),
+    (
+        "java-fork-bomb-through-processes",
+        "java",
+        java_main('while (true) new ProcessBuilder("/bin/sh", "-c", "sleep 100").start();'),
+        {"time_limit_exceeded", "runtime_error", "memory_limit_exceeded"},
+    ),
+    (
+        "java-thread-bomb",
+        "java",
+        java_main(
+            "while (true) { Thread t = new Thread(() -> { while (true) {} }); t.setDaemon(false);"
+            " t.start(); }"
+        ),
+        {"time_limit_exceeded", "runtime_error", "memory_limit_exceeded"},
+    ),
+    (
+        "java-memory-bomb-touching-pages",
+        "java",
+        java_main(
+            "java.util.List<long[]> keep = new java.util.ArrayList<>(); "
+            "while (true) keep.add(new long[1 << 17]);"
+        ),
+        {"memory_limit_exceeded"},
+    ),
+    (
+        "java-output-flood",
+        "java",
+        java_main('while (true) System.out.println("flood flood flood");'),
+        {"output_limit_exceeded"},
+    ),
+    (
+        "java-reads-the-runners-environment",
+        "java",
+        java_main(
+            "System.out.print(new String(java.nio.file.Files.readAllBytes("
+            'java.nio.file.Paths.get("/proc/1/environ"))));'
+        ),
+        {"runtime_error", "wrong_answer"},
+    ),
+    (
+        "java-kills-every-process-it-can-see",
+        "java",
+        java_main("ProcessHandle.allProcesses().forEach(p -> p.destroyForcibly());"),
+        {"wrong_answer", "runtime_error"},
+    ),
+    (
+        "java-stack-overflow",
+        "java",
+        "public class Main { static int f(int n) { return f(n + 1) + 1; } "
+        "public static void main(String[] a) { System.out.println(f(0)); } }\n",
+        {"runtime_error"},
+    ),
+    (
+        "java-spins-in-a-finally-that-never-ends",
+        "java",
+        java_main("try { while (true) {} } finally { while (true) {} }"),
+        {"time_limit_exceeded"},
+    ),
+    (
+        "java-plants-a-file",
+        "java",
+        java_main(
+            'java.nio.file.Files.writeString(java.nio.file.Paths.get("/work/planted"), "x"); '
+            "System.exit(1);"
+        ),
+        {"runtime_error"},
     ),
 ]
 

@@ -685,8 +685,8 @@ PARAM_ERRORS = [
     ("unknown-mode", {"tests": {"mode": "golden"}}, "tests: mode: unknown mode 'golden'"),
     (
         "unknown-language",
-        {"tests": STDIO, "language": "java"},
-        "language: Input should be 'python', 'pypy3', 'c', 'cpp' or 'auto'",
+        {"tests": STDIO, "language": "kotlin"},
+        "language: Input should be 'python', 'pypy3', 'c', 'cpp', 'java', 'rust', 'go' or 'auto'",
     ),
     (
         "compiled-language-with-call-tests",
@@ -745,9 +745,9 @@ def test_validation_error_names_the_field(params: dict[str, Any], message: str) 
 
 def test_engine_reports_field_path() -> None:
     registry = {"code": CodeScorer(sandbox=FakeSandbox(reply()))}
-    item = {"completion": "x", "scorers": [{"name": "code", "tests": STDIO, "language": "go"}]}
+    item = {"completion": "x", "scorers": [{"name": "code", "tests": STDIO, "language": "ruby"}]}
     assert score_item(item, registry, LIMITS).error == (
-        "scorers[0].language: Input should be 'python', 'pypy3', 'c', 'cpp' or 'auto'"
+        "scorers[0].language: Input should be 'python', 'pypy3', 'c', 'cpp', 'java', 'rust', 'go' or 'auto'"
     )
 
 
