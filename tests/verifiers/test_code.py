@@ -747,7 +747,8 @@ def test_engine_reports_field_path() -> None:
     registry = {"code": CodeScorer(sandbox=FakeSandbox(reply()))}
     item = {"completion": "x", "scorers": [{"name": "code", "tests": STDIO, "language": "ruby"}]}
     assert score_item(item, registry, LIMITS).error == (
-        "scorers[0].language: Input should be 'python', 'pypy3', 'c', 'cpp', 'java', 'rust', 'go' or 'auto'"
+        "scorers[0].language: Input should be "
+        "'python', 'pypy3', 'c', 'cpp', 'java', 'rust', 'go' or 'auto'"
     )
 
 
