@@ -73,10 +73,11 @@ import json
 import math
 import time
 from collections import OrderedDict
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -136,6 +137,14 @@ _FAMILY: dict[str, str] = {
 _STD = r"(?:c|gnu)[0-9]{2}"
 
 
+SCORING_ALIASES = {"pass_fail": "all", "partial": "fraction"}
+"""Codeforces' names of two scoring modes."""
+
+
+def _scoring_name(value: object) -> object:
+    return SCORING_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
 class Subtask(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     points: float = Field(gt=0)
@@ -182,8 +191,11 @@ class CodeParams(ScorerParams):
     reuse_duplicates: bool = True
     """A program run shortly before with the same language, input and limits in this scoring
     process (its group's duplicates) reuses that run's result instead of running again."""
-    scoring: Literal["all", "fraction", "weighted", "subtasks"] = "all"
-    """`all` (Codeforces' pass/fail), `fraction` (its partial: passed / total), `weighted`
+    scoring: Annotated[
+        Literal["all", "fraction", "weighted", "subtasks"], BeforeValidator(_scoring_name)
+    ] = "all"
+    """`all` (Codeforces' pass/fail; also spelled `pass_fail`), `fraction` (its partial: passed
+    / total; also `partial`), `weighted`
     (`weights` per test), `subtasks` (IOI: `subtasks`)."""
     weights: tuple[float, ...] | None = None
     """`scoring="weighted"`: one non-negative weight per test (in test order)."""

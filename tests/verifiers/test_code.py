@@ -498,6 +498,8 @@ def test_verdict_mapping(
         [
             ("all-fails-on-one", "all", 0.0, "wrong_answer"),
             ("fraction-counts-passes", "fraction", 2 / 3, "wrong_answer"),
+            ("codeforces-pass-fail-is-all", "pass_fail", 0.0, "wrong_answer"),
+            ("codeforces-partial-is-fraction", "partial", 2 / 3, "wrong_answer"),
         ]
     ),
 )
