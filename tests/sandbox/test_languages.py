@@ -15,6 +15,7 @@ from referee.verifiers.base import Sample
 from referee.verifiers.code import CodeParams, CodeScorer
 from referee.verifiers.contract import ScoreResult
 from tests.sandbox.helpers import one_container_scorer
+from tests.test_readme_examples import code_items
 from tests.sandbox.test_adversarial import ADD, PROBE, SUM_STDIO
 
 LIMITS = {
@@ -463,3 +464,15 @@ def test_a_subtask_stops_at_its_first_failure_and_shares_no_skip(scorer: CodeSco
     details = result.model_extra or {}
     assert details["tests"] == ["runtime_error", "not_run", "accepted", "accepted"], result
     assert result.score == 0.8, result
+
+
+README_ITEMS = [(completion, params) for completion, params in code_items() if completion]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("completion", "params"), README_ITEMS)
+def test_a_readme_item_scores_as_the_readme_says(
+    scorer: CodeScorer, completion: str, params: dict[str, Any]
+) -> None:
+    result = scorer.score(Sample(completion=completion), CodeParams.model_validate(params))
+    assert (result.score, result.verdict) == (1.0, "accepted"), result
