@@ -15,8 +15,8 @@ from referee.verifiers.base import Sample
 from referee.verifiers.code import CodeParams, CodeScorer
 from referee.verifiers.contract import ScoreResult
 from tests.sandbox.helpers import one_container_scorer
-from tests.test_readme_examples import code_items
 from tests.sandbox.test_adversarial import ADD, PROBE, SUM_STDIO
+from tests.test_readme_examples import code_items
 
 LIMITS = {
     "test_timeout_s": 2.0,
