@@ -7,7 +7,7 @@ the other parts by `referee.sandbox.channel._source`; never imported on the host
 * `pypy3`: Debian's `pypy3 /work/main.py`.
 * `c`, `cpp`: compiled once per job, before the first case, by Debian's `gcc` / `g++`
   (`-std=<std> -O2 -pipe`, C linked with `-lm`) into `/work/main`, which each case then runs.
-* `rust`: Debian's `rustc --edition=2021 -O` into `/work/main`.
+* `rust`: Debian's `rustc --edition=2021 -O -C codegen-units=1` into `/work/main`.
 * `go`: Debian's `go build` (Go 1.19, GOPATH mode, its build cache under /work) into
   `/work/main`. The Go runtime reserves about 800 MB of address space it never touches, so
   RLIMIT_AS is the memory limit plus `GO_RESERVE_MB`; the limit itself is `GOMEMLIMIT` (the
@@ -254,11 +254,17 @@ def run_captured(argv: list[str], limits: dict[str, Any], wall_s: float) -> Capt
 def compile_argv(language: str, std: str, source: str, binary: str, memory_mb: int) -> list[str]:
     """The compiler's command line."""
     if language == "java":
-        flags = [f"-J-Xmx{memory_mb}m", *(f"-J{flag}" for flag in JVM_FLAGS)]
+        # javac is a short-lived JVM: the quick JIT alone compiles a program in 0.6 s instead
+        # of 0.95 (measured in the image under a 1-CPU quota).
+        quick = ("-XX:TieredStopAtLevel=1", *JVM_FLAGS)
+        flags = [f"-J-Xmx{memory_mb}m", *(f"-J{flag}" for flag in quick)]
         javac = [ENV, *JVM_ENV, COMPILERS[language], *flags]
         return [*javac, "-encoding", "UTF-8", "-d", JAVA_CLASSES, source]
     if language == "rust":
-        return [COMPILERS[language], "--edition=2021", "-O", "-o", binary, source]
+        # One codegen unit: under the container's 1-CPU quota, parallel LLVM threads only add
+        # work (0.45 s a program instead of 0.6 to 1.1, measured in the image).
+        rust = [COMPILERS[language], "--edition=2021", "-O", "-C", "codegen-units=1"]
+        return [*rust, "-o", binary, source]
     if language == "go":
         return [ENV, *GO_ENV, COMPILERS[language], "build", "-o", binary, source]
     argv = [COMPILERS[language], f"-std={std}", "-O2", "-pipe", "-o", binary, source]
