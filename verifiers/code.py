@@ -59,6 +59,14 @@ Docker. With neither, every program is `sandbox_error` ("no sandbox configured")
 container and that container's start), or the job's own wall limit for a bare sandbox; the
 executor extends an item's bound to it. The sandbox bounds the program itself.
 
+Stdio tests may bring files of their own (`files`: an IOI task's grader and header), compiled
+with a C/C++ program (`compile_with`, `program_name`, `defines`); a dataset shape may bring
+parameters too (`code_formats.dataset_params`: an IOI problem its `subtasks`, `scoring` and
+`cpp`, an open-r1 `verification_info` its `language`), which the item's own settings override.
+A CMS checker (`convention="cms"`) prints a score in [0, 1]: 1 `accepted`, less
+`wrong_answer` earning it (a subtask takes the least of its tests'); no number in [0, 1], or a
+non-zero exit, is `checker_error`.
+
 Left out: Java, Rust and Go; languages other than CPython for tests other than stdio and
 interactive; IOI communication tasks (a manager and several programs), and compiling the
 program on the host (syntax and compile errors come from the sandbox).
@@ -113,6 +121,7 @@ from referee.verifiers.code_formats import (
     StdioTests,
     Tests,
     count_tests,
+    dataset_params,
 )
 from referee.verifiers.contract import ScoreResult
 
@@ -218,6 +227,34 @@ class CodeParams(ScorerParams):
 
     def stops_early(self) -> bool:
         return self.early_stop and self.scoring == "all"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_defaults(cls, data: object) -> object:
+        """What a dataset shape of `tests` carries (an IOI problem's subtasks and language,
+        a `verification_info`'s language: `code_formats.dataset_params`), where the item
+        does not set it itself."""
+        if not isinstance(data, dict) or "tests" not in data:
+            return data
+        carried = dataset_params(data["tests"])
+        if "scoring" in data and data["scoring"] != carried.get("scoring"):
+            carried.pop("subtasks", None)  # the item scores otherwise
+        return {**carried, **data}
+
+    @model_validator(mode="after")
+    def _compiled_for_files(self) -> CodeParams:
+        tests = self.tests
+        if isinstance(tests, StdioTests) and (
+            tests.compile_with or tests.program_name is not None or tests.defines
+        ):
+            interpreted = sorted(set(self.allowed()) - COMPILED)
+            if interpreted:
+                raise _field_error(
+                    "language",
+                    f"these tests compile the program with their files (C, C++), not as "
+                    f"{interpreted[0]}",
+                )
+        return self
 
     @model_validator(mode="after")
     def _scoring_has_what_it_needs(self) -> CodeParams:
@@ -374,8 +411,10 @@ def _helper_spec(helper: Checker) -> CheckerSpec:
         memory_mb=helper.memory_mb,
         std=helper.std,
     )
-    if helper.convention == "open_r1":
+    if helper.convention in ("open_r1", "cms"):
         spec["order"] = "input_answer_output"
+    if helper.convention == "cms":
+        spec["convention"] = "cms"
     return spec
 
 
@@ -410,6 +449,8 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
             job["compile"] = compile_limits
     if isinstance(tests, StdioTests) and tests.io == "file":
         job["io"] = "file"
+    if isinstance(tests, StdioTests):
+        _add_files(job, tests, language)
     if isinstance(tests, StdioTests) and tests.checker is not None:
         # Only here does an expected output travel into the sandbox: to the checker, which
         # runs when the program is dead (`referee.sandbox.runner_checker`).
@@ -422,6 +463,20 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
     else:
         job["harness"] = payload
     return job
+
+
+def _add_files(job: Job, tests: StdioTests, language: Language) -> None:
+    """The problem's own files (graders, headers) and how they join a compiled program."""
+    if tests.files:
+        job["files"] = dict(tests.files)
+    if language not in COMPILED:
+        return
+    if tests.program_name is not None:
+        job["source_name"] = tests.program_name
+    if tests.compile_with:
+        job["compile_with"] = list(tests.compile_with)
+    if tests.defines:
+        job["defines"] = list(tests.defines)
 
 
 RECENT_JOBS = 512
