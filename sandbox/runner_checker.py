@@ -70,7 +70,8 @@ def check_checker(job: dict[str, Any]) -> str | None:
                 return f"{key}.{field} must be a positive number"
         if spec["language"] == "cpp" and not isinstance(job.get("compile"), dict):
             return f"a C++ {key} needs compile limits"
-        if spec.get("convention", "cms") != "cms" or ("convention" in spec and key != "checker"):
+        convention = spec.get("convention")
+        if convention is not None and (convention != "cms" or key != "checker"):
             return "only a checker takes a convention, and only cms"
     cases = job.get("cases")
     if "checker" in job and not (

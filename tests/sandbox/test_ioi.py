@@ -160,7 +160,10 @@ def test_ioi_verdict(
 
 
 def _job(**changes: Any) -> Job:
+    """The problem's job with some fields changed (a checker's, merged into its spec)."""
     job = build_job(params(PROBLEM), RIGHT, "cpp")
+    if "checker" in changes:
+        changes["checker"] = {**job["checker"], **changes["checker"]}
     job.update(changes)  # type: ignore[typeddict-item]
     return job
 
@@ -175,6 +178,12 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("define-injection", {"defines": ["EVAL -o /tmp/x"]}, "defines must be macro names"),
     ("file-over-source", {"source_name": "graders/grader.cpp"}, "apart from files"),
     ("file-over-a-folder", {"files": {"graders": "x", "graders/grader.cpp": "y"}}, "cannot write"),
+    ("unknown-convention", {"checker": {"convention": "testlib"}}, "only cms"),
+    (
+        "files-for-rpc",
+        {"kind": "rpc", "language": "python"},
+        "only stdio jobs take files",
+    ),
 ]
 
 
