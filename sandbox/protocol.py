@@ -185,13 +185,13 @@ class Job(TypedDict):
     """stdio only: more files of the problem (graders, headers), relative path -> content,
     written under /work before compiling (`referee.sandbox.runner_files` says which paths)."""
     source_name: NotRequired[str]
-    """Compiled languages: the relative path the program's source takes under /work instead
+    """C and C++: the relative path the program's source takes under /work instead
     of `main.c`/`main.cpp` (an IOI grader's `graders/<task>.cpp`)."""
     compile_with: NotRequired[list[str]]
-    """Compiled languages: paths among `files` compiled and linked together with the program
+    """C and C++: paths among `files` compiled and linked together with the program
     (an IOI `grader.cpp`)."""
     defines: NotRequired[list[str]]
-    """Compiled languages: macros passed as `-D<name>` (CMS compiles with `-DEVAL`)."""
+    """C and C++: macros passed as `-D<name>` (CMS compiles with `-DEVAL`)."""
     interactor: NotRequired[CheckerSpec]
     """stdio only, not with a checker: each case's `stdin` goes to this program (the hidden
     test), which talks with the program under test through pipes and judges it

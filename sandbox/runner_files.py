@@ -11,7 +11,7 @@ scratch folder could take), joined by `/`: never absolute, never out of /work. A
 the runner's. Each file is created afresh (`O_EXCL`, `O_NOFOLLOW`): one that clashes with the
 program's source is a malformed job, never an overwrite.
 
-Compiled programs may take `source_name` (the path the program's source takes, e.g. IOI's
+C and C++ programs may take `source_name` (the path the program's source takes, e.g. IOI's
 `graders/<task>.cpp`, which a grader may include), `compile_with` (paths among `files`
 compiled and linked with the program) and `defines` (`-D` macros, such as CMS's `EVAL`).
 The program may change these files while its cases run; they were compiled already, and no
@@ -27,9 +27,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from referee.sandbox.runner_langs import COMPILERS, SOURCES
+    from referee.sandbox.runner_langs import SOURCES
     from referee.sandbox.runner_procs import WORK_DIR
 
+C_FAMILY = ("c", "cpp")
 MAX_FILES = 64
 MAX_FILES_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 4
@@ -63,10 +64,11 @@ def check_files(job: dict[str, Any]) -> str | None:
         size += len(content.encode("utf-8", "surrogatepass"))
     if size > MAX_FILES_BYTES:
         return f"files: {size} bytes exceeds the limit of {MAX_FILES_BYTES}"
-    compiled = job.get("language", "python") in COMPILERS
+    # gcc/g++ arguments: other compiled languages name their sources and macros otherwise.
+    c_family = job.get("language", "python") in C_FAMILY
     for key in ("source_name", "compile_with", "defines"):
-        if key in job and not compiled:
-            return f"{key} is for compiled languages only"
+        if key in job and not c_family:
+            return f"{key} is for C and C++ only"
     source_name = job.get("source_name")
     if source_name is not None and (
         not safe_path(source_name) or source_name in RESERVED_FILES or source_name in files
@@ -85,8 +87,9 @@ def _defined(value: Any) -> bool:
     return isinstance(value, str) and _DEFINE.fullmatch(value) is not None
 
 
-def source_path(job: dict[str, Any]) -> str:
-    """Where the job's program goes."""
+def program_path(job: dict[str, Any]) -> str:
+    """Where the job's program goes: its `source_name` under /work, else its language's
+    source file."""
     name = job.get("source_name")
     return os.path.join(WORK_DIR, name) if name else SOURCES[job.get("language", "python")]
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         prepare_checker,
     )
     from referee.sandbox.runner_clean import clean, kill_others
-    from referee.sandbox.runner_files import check_files, source_path, write_files, write_text
+    from referee.sandbox.runner_files import check_files, program_path, write_files, write_text
     from referee.sandbox.runner_interact import interactor_code, run_interactive
     from referee.sandbox.runner_langs import (
         COMPILERS,
@@ -261,7 +261,7 @@ class Runner:
         limits = job["limits"]
         language = job.get("language", "python")
         try:
-            write_text(source_path(job), job["program"])
+            write_text(program_path(job), job["program"])
             write_files(job)
         except OSError as exc:  # two files at one path: the job's own contradiction
             raise BadJob(f"files: cannot write {exc.filename!r} ({exc.strerror})") from None

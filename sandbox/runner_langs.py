@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from referee.sandbox.runner_files import compile_extras, source_path
+    from referee.sandbox.runner_files import compile_extras, program_path
     from referee.sandbox.runner_loop import Loop, pipe, release
     from referee.sandbox.runner_procs import EXECUTABLE, Child, spawn
 
@@ -225,7 +225,7 @@ def compile_program(job: dict[str, Any]) -> dict[str, Any]:
     return compile_source(
         language,
         job.get("std", DEFAULT_STD[language]),
-        source_path(job),
+        program_path(job),
         BINARY_PATH,
         job["compile"],
         int(job["limits"]["output_bytes"]),

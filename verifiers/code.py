@@ -134,6 +134,8 @@ _FAMILY: dict[str, str] = {"python": "python", "pypy3": "python", "c": "c", "cpp
 
 
 _STD = r"(?:c|gnu)[0-9]{2}"
+_C_FAMILY: frozenset[str] = frozenset({"c", "cpp"})
+"""Languages that take a problem's files as gcc/g++ arguments (`compile_with`, `defines`)."""
 
 
 class Subtask(BaseModel):
@@ -247,12 +249,12 @@ class CodeParams(ScorerParams):
         if isinstance(tests, StdioTests) and (
             tests.compile_with or tests.program_name is not None or tests.defines
         ):
-            interpreted = sorted(set(self.allowed()) - COMPILED)
-            if interpreted:
+            others = sorted(set(self.allowed()) - _C_FAMILY)
+            if others:
                 raise _field_error(
                     "language",
                     f"these tests compile the program with their files (C, C++), not as "
-                    f"{interpreted[0]}",
+                    f"{others[0]}",
                 )
         return self
 
@@ -469,7 +471,7 @@ def _add_files(job: Job, tests: StdioTests, language: Language) -> None:
     """The problem's own files (graders, headers) and how they join a compiled program."""
     if tests.files:
         job["files"] = dict(tests.files)
-    if language not in COMPILED:
+    if language not in _C_FAMILY:
         return
     if tests.program_name is not None:
         job["source_name"] = tests.program_name

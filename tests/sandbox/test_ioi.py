@@ -179,6 +179,7 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("file-over-source", {"source_name": "graders/grader.cpp"}, "apart from files"),
     ("file-over-a-folder", {"files": {"graders": "x", "graders/grader.cpp": "y"}}, "cannot write"),
     ("unknown-convention", {"checker": {"convention": "testlib"}}, "only cms"),
+    ("grader-for-python", {"language": "python"}, "source_name is for C and C++ only"),
     (
         "files-for-rpc",
         {"kind": "rpc", "language": "python"},
