@@ -31,11 +31,12 @@ only, never pickle):
    `time_limit` s, `memory_limit` MB, `task_type`) and its tests (`test_cases`: name ->
    `{"input", "output"}`, or `open-r1/ioi-test-cases` rows `{"test_name", "test_input",
    "test_output"}`). As piston's `cms_ioi` package judges them: the program is
-   `graders/<id>.cpp`, compiled with `-DEVAL` and `graders/grader.cpp` (and `stub.cpp`), the
-   other grader files beside it; `checker/checker.cpp` is a CMS checker (`checker input
-   answer output`, score on stdout), else tokens are compared (piston: `diff -b`). Each test
-   runs once; `dataset_params` gives the item `scoring="subtasks"` and `subtasks` (points: a
-   row's `score`; rows worth 0, the examples, left out unless all are) and `cpp`.
+   `graders/<id>.cpp` (a template there is left out), compiled with `-DEVAL` and
+   `graders/grader.cpp` (and `stub.cpp`), the other grader files beside it;
+   `checker/checker.cpp` is a CMS checker (`checker input answer output`, score on stdout),
+   else tokens are compared (piston: `diff -b`). Each test runs once; `dataset_params` gives
+   the item `scoring="subtasks"` and `subtasks` (points: a row's `score`; rows worth 0, the
+   examples, left out unless all are) and `cpp`.
 5b. `public_tests`/`private_tests` (without `official_tests`), or `test_cases` with
    `checker`, `time_limit` or `memory_limit` (checked before 5; `format` `code_contests`):
    a CodeContests or CodeContests+ row (`from_code_contests`).
@@ -543,7 +544,8 @@ def from_ioi(shape: Mapping[str, Any]) -> dict[str, Any]:
             native["checker"] = {"language": "cpp", "source": content, "convention": "cms"}
         elif path.startswith("checker/") and path not in _IOI_IGNORED:
             raise _error(f"grader_files: {path!r}: a checker is one file, checker/checker.cpp")
-        elif path not in _IOI_IGNORED:
+        elif path not in _IOI_IGNORED and path != native["program_name"]:
+            # (A file at the program's own path is a template: the program takes its place.)
             files[path] = content
     native["files"] = files
     native["compile_with"] = [path for path in _IOI_LINKED if path in files]

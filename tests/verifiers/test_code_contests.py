@@ -148,6 +148,12 @@ IOI_PROPERTIES: list[tuple[str, Any, Property, Any]] = [
     ),
     ("name-to-pair-cases", BY_NAME, lambda p: [c.stdout for c in stdio(p).cases], ["2\n", "4\n"]),
     ("lowercased-program-name", BY_NAME, lambda p: stdio(p).program_name, "graders/double.cpp"),
+    (
+        "template-replaced-by-the-program",
+        {**IOI, "grader_files": [*GRADER_FILES, ["graders/double.cpp", "// your code"]]},
+        lambda p: sorted(stdio(p).files),
+        ["graders/double.h", "graders/grader.cpp"],
+    ),
 ]
 
 
