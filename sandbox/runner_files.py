@@ -4,7 +4,7 @@ Part of the sandbox runner script (see `referee.sandbox.runner`), concatenated w
 the other parts by `referee.sandbox.channel._source`; never imported on the host.
 
 A job's `files` (relative path -> content) are written under /work once the program's source
-is there, before it is compiled. A path is one to `MAX_DEPTH` components of letters, digits,
+is there, before it is compiled. A path is one to `MAX_PATH_DEPTH` components of letters, digits,
 `_`, `-`, `+` and `.`, none starting with a dot (so no `..`, no hidden name that a checker's
 scratch folder could take), joined by `/`: never absolute, never out of /work. At most
 `MAX_FILES` of them, `MAX_FILES_BYTES` in all; `input.txt` and `output.txt` (file I/O) are
@@ -33,10 +33,10 @@ if TYPE_CHECKING:
 C_FAMILY = ("c", "cpp")
 MAX_FILES = 64
 MAX_FILES_BYTES = 16 * 1024 * 1024
-MAX_DEPTH = 4
+MAX_PATH_DEPTH = 4
 RESERVED_FILES = frozenset({"input.txt", "output.txt"})
 _COMPONENT = r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,99}"
-_PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT}){{0,{MAX_DEPTH - 1}}}")
+_PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT}){{0,{MAX_PATH_DEPTH - 1}}}")
 _DEFINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(?:=[A-Za-z0-9_]{0,64})?")
 
 
