@@ -17,11 +17,11 @@ template bomb past the time bound, `#include </dev/zero>` past the memory or out
 `compile_error` with the compiler's first lines; a compiler that cannot be started at all is
 the runner's failure (the image lacks it), never the program's.
 
-Compiled programs run with their stack limit raised to their memory limit (the usual judge
-setting: deep recursion in C++ is legitimate), still inside RLIMIT_AS.
-
 A job's `files` (`runner_files`: an IOI task's graders) lie beside the program; its
 `compile_with` sources and `defines` join the compiler's arguments.
+
+Compiled programs run with their stack limit raised to their memory limit (the usual judge
+setting: deep recursion in C++ is legitimate), still inside RLIMIT_AS.
 
 Left out: Java, Rust and Go; precompiled headers; sharing a compiled binary between jobs.
 """

@@ -50,6 +50,14 @@ Details otherwise: `passed`, `total`, `tests` (the first 50 per-test verdicts), 
 per verdict), `source` (`fence` or `answer`), and on failure `detail` (the first failure's
 reason, <= 300 characters) and `stderr` (its last 500 characters, when any).
 
+Stdio tests may bring files of their own (`files`: an IOI task's grader and header), compiled
+with a C/C++ program (`compile_with`, `program_name`, `defines`); a dataset shape may bring
+parameters too (`code_formats.dataset_params`: an IOI problem its `subtasks`, `scoring` and
+`cpp`, an open-r1 `verification_info` its `language`), which the item's own settings override.
+A CMS checker (`convention="cms"`) prints a score in [0, 1]: 1 `accepted`, less
+`wrong_answer` earning it (a subtask takes the least of its tests'); no number in [0, 1], or a
+non-zero exit, is `checker_error`.
+
 The scorer never builds a sandbox itself: it is given one (`sandbox=`, e.g. a test's fake) or
 a `SandboxProvider` (`provider=`; the service passes `referee.sandbox.pool.PoolProvider`, this
 process's warm pool, made on first use so that forked workers do not share containers). It
@@ -58,14 +66,6 @@ Docker. With neither, every program is `sandbox_error` ("no sandbox configured")
 `time_bound(params)` is the provider's `run_bound` (the job, the pool's one retry on a fresh
 container and that container's start), or the job's own wall limit for a bare sandbox; the
 executor extends an item's bound to it. The sandbox bounds the program itself.
-
-Stdio tests may bring files of their own (`files`: an IOI task's grader and header), compiled
-with a C/C++ program (`compile_with`, `program_name`, `defines`); a dataset shape may bring
-parameters too (`code_formats.dataset_params`: an IOI problem its `subtasks`, `scoring` and
-`cpp`, an open-r1 `verification_info` its `language`), which the item's own settings override.
-A CMS checker (`convention="cms"`) prints a score in [0, 1]: 1 `accepted`, less
-`wrong_answer` earning it (a subtask takes the least of its tests'); no number in [0, 1], or a
-non-zero exit, is `checker_error`.
 
 Left out: Java, Rust and Go; languages other than CPython for tests other than stdio and
 interactive; IOI communication tasks (a manager and several programs), and compiling the
