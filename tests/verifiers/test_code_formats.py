@@ -327,7 +327,7 @@ ADAPTER_ERRORS = [
     (
         "other-language",
         {**OPEN_R1, "language": "javascript"},
-        "tests: language: 'javascript' is not one of python, pypy3, c, cpp",
+        "tests: language: 'javascript' is not one of python",
     ),
     ("unknown-format", {"format": "humaneval-x"}, "tests: format: unknown format"),
     ("unrecognised", {"cases": []}, "tests: unrecognised test format"),
