@@ -62,6 +62,7 @@ _PARTS = {
         "runner_loop",
         "runner_clean",
         "runner_langs",
+        "runner_files",
         "runner_checker",
         "runner_interact",
         "runner_jobs",

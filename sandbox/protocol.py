@@ -109,6 +109,9 @@ class CheckerSpec(TypedDict):
     """C++ only; default `gnu++17`. Compiled under the job's `compile` limits."""
     order: NotRequired[Literal["input_output_answer", "input_answer_output"]]
     """The order of its file arguments; default testlib's (input, output, answer)."""
+    convention: NotRequired[Literal["cms"]]
+    """`cms` (checker only): its stdout, a score in [0, 1], comes back apart from its stderr
+    (`CheckerOutcome.stdout`), and a case it scores 0 (or cannot be read) fails its groups."""
 
 
 class CheckerOutcome(TypedDict):
@@ -117,7 +120,9 @@ class CheckerOutcome(TypedDict):
     status: NotRequired[Literal["timeout", "killed", "output_limit"]]
     """How it ended otherwise."""
     message: str
-    """The head of its output (stdout and stderr together)."""
+    """The head of its output (stdout and stderr together; a `cms` checker's stderr only)."""
+    stdout: NotRequired[str]
+    """A `cms` checker's stdout (its head)."""
 
 
 class AssertHarness(TypedDict):
@@ -178,6 +183,17 @@ class Job(TypedDict):
     """stdio only: IOI subtasks (case indices each). A case is skipped (`not_run`) once every
     group it belongs to has had a case fail (its process, or its checker's or interactor's
     verdict); a case in no group always runs."""
+    files: NotRequired[dict[str, str]]
+    """stdio only: more files of the problem (graders, headers), relative path -> content,
+    written under /work before compiling (`referee.sandbox.runner_files` says which paths)."""
+    source_name: NotRequired[str]
+    """C and C++: the relative path the program's source takes under /work instead
+    of `main.c`/`main.cpp` (an IOI grader's `graders/<task>.cpp`)."""
+    compile_with: NotRequired[list[str]]
+    """C and C++: paths among `files` compiled and linked together with the program
+    (an IOI `grader.cpp`)."""
+    defines: NotRequired[list[str]]
+    """C and C++: macros passed as `-D<name>` (CMS compiles with `-DEVAL`)."""
     interactor: NotRequired[CheckerSpec]
     """stdio only, not with a checker: each case's `stdin` goes to this program (the hidden
     test), which talks with the program under test through pipes and judges it

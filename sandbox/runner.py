@@ -40,6 +40,7 @@ codec (`codec.py`), the host's constants (`PROTOCOL_VERSION` of `referee.sandbox
 `runner_seccomp.py` (the seccomp filter), `runner_procs.py` (starting, reaping and classifying
 children), `runner_loop.py` (a job's event loop), `runner_clean.py` (cleaning the sandbox),
 `runner_langs.py` (languages: source paths, compiling, the command of a case),
+`runner_files.py` (a job's more files: graders and headers beside the program),
 `runner_checker.py` (checkers: special judges run after each case), `runner_interact.py`
 (interactive cases: an interactor and the program wired by pipes),
 `runner_jobs.py` (checking jobs; `Runner`, which runs stdio jobs), `runner_rpc.py` (`RpcJob`)

@@ -19,6 +19,12 @@ does not compile is the job's `checker_error` (the problem's fault, never the pr
 The outcome goes back as the case's `checker`: `exit` (its exit code) or `status` (`timeout`,
 `killed`, `output_limit`), and `message`, the head of its output. The host reads testlib's
 codes from it (0 OK, 1 WA, 2 PE, 3 FAIL, 7 points with `points <p>` in the message).
+
+A checker of the `cms` convention (CMS and open-r1's IOI: `checker input answer output`,
+the `order` `input_answer_output`) prints its score in [0, 1] on stdout and its message on
+stderr: its stdout comes back apart (`stdout`), `message` is its stderr, and a case it scores
+0 (or with anything but a number first) fails its groups (`cms_failed`), as a testlib
+checker's not-OK does.
 """
 
 from __future__ import annotations
@@ -64,6 +70,9 @@ def check_checker(job: dict[str, Any]) -> str | None:
                 return f"{key}.{field} must be a positive number"
         if spec["language"] == "cpp" and not isinstance(job.get("compile"), dict):
             return f"a C++ {key} needs compile limits"
+        convention = spec.get("convention")
+        if convention is not None and (convention != "cms" or key != "checker"):
+            return "only a checker takes a convention, and only cms"
     cases = job.get("cases")
     if "checker" in job and not (
         isinstance(cases, list) and all(isinstance(c.get("answer"), str) for c in cases)
@@ -86,6 +95,7 @@ class Checker:
         }
         self.wall_s = float(spec["wall_s"])
         self.answer_second = spec.get("order") == "input_answer_output"
+        self.cms = spec.get("convention") == "cms"
 
     def run(self, stdin: bytes, output: bytes, answer: bytes) -> dict[str, Any]:
         """Judge one case (every process of the program must be dead already)."""
@@ -99,8 +109,10 @@ class Checker:
             else:
                 script = _write(os.path.join(folder, "check.py"), self.payload, 0o600)
                 argv = [EXECUTABLE, "-I", script, *paths]
-            ran = run_captured(argv, self.limits, self.wall_s)
+            ran = run_captured(argv, self.limits, self.wall_s, split=self.cms)
         outcome: dict[str, Any] = {"message": ran.text[:COMPILER_HEAD_BYTES]}
+        if self.cms:
+            outcome["stdout"] = ran.stdout[:COMPILER_HEAD_BYTES]
         code = ran.exit_code()
         if code is not None:
             outcome["exit"] = code
@@ -161,3 +173,15 @@ def _write(path: str, data: bytes, mode: int) -> str:
         os.close(fd)
     os.chmod(path, stat.S_IMODE(mode))
     return path
+
+
+def cms_failed(outcome: dict[str, Any]) -> bool:
+    """Whether a `cms` checker's outcome fails its case's groups: it did not exit 0, or its
+    stdout does not start with a score above 0 (the host judges the score itself)."""
+    if outcome.get("exit") != 0:
+        return True
+    words = str(outcome.get("stdout", "")).split()
+    try:
+        return not float(words[0]) > 0.0
+    except (IndexError, ValueError):
+        return True

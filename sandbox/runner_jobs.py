@@ -16,8 +16,14 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from referee.sandbox.runner_checker import Checker, check_checker, prepare_checker
+    from referee.sandbox.runner_checker import (
+        Checker,
+        check_checker,
+        cms_failed,
+        prepare_checker,
+    )
     from referee.sandbox.runner_clean import clean, kill_others
+    from referee.sandbox.runner_files import check_files, program_path, write_files, write_text
     from referee.sandbox.runner_interact import interactor_code, run_interactive
     from referee.sandbox.runner_langs import (
         COMPILERS,
@@ -25,7 +31,6 @@ if TYPE_CHECKING:
         compile_program,
         positive_number,
         run_command,
-        source_path,
     )
     from referee.sandbox.runner_loop import Loop, pipe, release
     from referee.sandbox.runner_procs import (
@@ -72,7 +77,7 @@ def check_job(job: dict[str, Any]) -> None:
             positive_number(value),
             f"limits.{key} must be a positive number",
         )
-    problem = check_language(job) or check_checker(job)
+    problem = check_language(job) or check_files(job) or check_checker(job)
     _require(problem is None, problem or "")
     _require(job.get("io", "stdio") in ("stdio", "file"), "io must be stdio or file")
     groups = job.get("groups")
@@ -255,9 +260,11 @@ class Runner:
     def stdio(self, job: dict[str, Any], start: float) -> dict[str, Any]:
         limits = job["limits"]
         language = job.get("language", "python")
-        path = source_path(language, job["program"])
-        with open(path, "w", encoding="utf-8", errors="surrogatepass") as handle:
-            handle.write(job["program"])
+        try:
+            write_text(program_path(job), job["program"])
+            write_files(job)
+        except OSError as exc:  # two files at one path: the job's own contradiction
+            raise BadJob(f"files: cannot write {exc.filename!r} ({exc.strerror})") from None
         extra: dict[str, Any] = {}
         checker: Checker | None = None
         interactor: Checker | None = None
@@ -322,7 +329,12 @@ class Runner:
             if case_result["status"] == "timeout" and time.monotonic() >= deadline:
                 stop = True
             judged = case_result.get("checker")  # a checker's or an interactor's outcome
-            if case_result["status"] != "ok" or (judged is not None and judged.get("exit") != 0):
+            rejected = judged is not None and (
+                cms_failed(judged)
+                if checker is not None and checker.cms
+                else judged.get("exit") != 0
+            )
+            if case_result["status"] != "ok" or rejected:
                 groups.failed(index)
                 stop = stop or job["early_stop"]
         return {"id": job["id"], "results": results, "stderr": stderr, **extra}

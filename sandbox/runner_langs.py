@@ -32,6 +32,9 @@ template bomb past the time bound, `#include </dev/zero>` past the memory or out
 `compile_error` with the compiler's first lines; a compiler that cannot be started at all is
 the runner's failure (the image lacks it), never the program's.
 
+A job's `files` (`runner_files`: an IOI task's graders) lie beside the program; its
+`compile_with` sources and `defines` join the compiler's arguments.
+
 Compiled programs run with their stack limit raised to their memory limit (the usual judge
 setting: deep recursion in C++ is legitimate), still inside RLIMIT_AS.
 
@@ -49,6 +52,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from referee.sandbox.runner_files import compile_extras, program_path
     from referee.sandbox.runner_loop import Loop, pipe, release
     from referee.sandbox.runner_procs import EXECUTABLE, Child, spawn
 
@@ -189,13 +195,18 @@ def run_command(
 class Captured:
     """How a helper process (a compiler, a checker) ended, and the head of its output."""
 
-    def __init__(self, status: int | None, cause: str, text: str, wall_s: float) -> None:
+    def __init__(
+        self, status: int | None, cause: str, text: str, wall_s: float, stdout: str = ""
+    ) -> None:
         self.status = status
         """Its wait status; None when it never ended on its own."""
         self.cause = cause
         """`timeout`, `output` (printed past the cap; killed), or '' when it ended by itself."""
         self.text = text
+        """The head of its output: stdout and stderr together, or stderr alone (`split`)."""
         self.wall_s = wall_s
+        self.stdout = stdout
+        """With `split`: the head of its stdout."""
 
     def exit_code(self) -> int | None:
         if self.cause or self.status is None or not os.WIFEXITED(self.status):
@@ -203,10 +214,13 @@ class Captured:
         return os.WEXITSTATUS(self.status)
 
 
-def run_captured(argv: list[str], limits: dict[str, Any], wall_s: float) -> Captured:
+def run_captured(
+    argv: list[str], limits: dict[str, Any], wall_s: float, split: bool = False
+) -> Captured:
     """Run `argv` as program code (`spawn` with `limits`: seccomp, rlimits, its own session),
-    stdin empty, stdout and stderr together; keep the first `COMPILER_HEAD_BYTES` of the
-    output, kill it past `limits["output_bytes"]` or `wall_s`, and kill its group after."""
+    stdin empty, stdout and stderr together (apart with `split`: a CMS checker's score is its
+    stdout); keep the first `COMPILER_HEAD_BYTES` of each, kill it past
+    `limits["output_bytes"]` in all or `wall_s`, and kill its group after."""
     cap = int(limits["output_bytes"])
     loop = Loop()
     child: Child | None = None
@@ -215,25 +229,36 @@ def run_captured(argv: list[str], limits: dict[str, Any], wall_s: float) -> Capt
         out_r, out_w = pipe()
         theirs.append(out_w)
         loop.owned.add(out_r)
+        err_r, err_w = out_r, out_w
+        if split:
+            err_r, err_w = pipe()
+            theirs.append(err_w)
+            loop.owned.add(err_r)
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         theirs.append(null)
         start = time.monotonic()
-        child = spawn(argv, {0: null, 1: out_w, 2: out_w}, limits)
+        child = spawn(argv, {0: null, 1: out_w, 2: err_w}, limits)
         while theirs:
             os.close(theirs.pop())
         process = child
         head = bytearray()
+        out_head = bytearray()
         total = [0]
         cause: list[str] = []
 
-        def on_output(data: bytes) -> None:
-            total[0] += len(data)
-            head.extend(data[: max(COMPILER_HEAD_BYTES - len(head), 0)])
-            if total[0] > cap and not cause:
-                cause.append("output")
-                process.kill()
+        def keeper(kept: bytearray) -> Callable[[bytes], None]:
+            def on_output(data: bytes) -> None:
+                total[0] += len(data)
+                kept.extend(data[: max(COMPILER_HEAD_BYTES - len(kept), 0)])
+                if total[0] > cap and not cause:
+                    cause.append("output")
+                    process.kill()
 
-        loop.read(out_r, on_output)
+            return on_output
+
+        loop.read(out_r, keeper(out_head if split else head))
+        if split:
+            loop.read(err_r, keeper(head))
         loop.watch(process)
         if not loop.run(lambda: process.done, start + wall_s):
             cause.append("timeout")
@@ -246,13 +271,16 @@ def run_captured(argv: list[str], limits: dict[str, Any], wall_s: float) -> Capt
             cause[0] if cause else "",
             head.decode(errors="replace"),
             time.monotonic() - start,
+            out_head.decode(errors="replace"),
         )
     finally:
         release(theirs, child, loop)
 
 
-def compile_argv(language: str, std: str, source: str, binary: str, memory_mb: int) -> list[str]:
-    """The compiler's command line."""
+def compile_argv(
+    language: str, std: str, source: str, binary: str, memory_mb: int, extras: list[str]
+) -> list[str]:
+    """The compiler's command line (`extras` after a C or C++ source)."""
     if language == "java":
         # javac is a short-lived JVM: the quick JIT alone compiles a program in 0.6 s instead
         # of 0.95 (measured in the image under a 1-CPU quota).
@@ -267,17 +295,24 @@ def compile_argv(language: str, std: str, source: str, binary: str, memory_mb: i
         return [*rust, "-o", binary, source]
     if language == "go":
         return [ENV, *GO_ENV, COMPILERS[language], "build", "-o", binary, source]
-    argv = [COMPILERS[language], f"-std={std}", "-O2", "-pipe", "-o", binary, source]
+    argv = [COMPILERS[language], f"-std={std}", "-O2", "-pipe", "-o", binary, source, *extras]
     return [*argv, "-lm"] if language == "c" else argv
 
 
 def compile_source(
-    language: str, std: str, source: str, binary: str, bounds: dict[str, Any], cap: int
+    language: str,
+    std: str,
+    source: str,
+    binary: str,
+    bounds: dict[str, Any],
+    cap: int,
+    extras: list[str] | None = None,
 ) -> dict[str, Any]:
     """Compile `source` into `binary`: a `program` entry of a job's result (`status` `ok` or
-    `compile_error`, `detail`, `stderr`, `wall_s`)."""
+    `compile_error`, `detail`, `stderr`, `wall_s`). `extras`: more C/C++ arguments after the
+    source (`runner_files.compile_extras`: macros, a grader's sources)."""
     memory = int(bounds["memory_mb"])
-    argv = compile_argv(language, std, source, binary, memory)
+    argv = compile_argv(language, std, source, binary, memory, extras or [])
     wall = float(bounds["wall_s"])
     address_space = memory + JVM_RESERVE_MB if language == "java" else memory
     limits = {"memory_mb": address_space, "cpu_s": math.ceil(wall) + 1, "output_bytes": cap}
@@ -305,15 +340,17 @@ def compile_source(
 
 
 def compile_program(job: dict[str, Any]) -> dict[str, Any]:
-    """Compile the job's program (already written to `source_path`)."""
+    """Compile the job's program (already written to `runner_files.program_path`, its `files`
+    beside)."""
     language = job["language"]
     return compile_source(
         language,
         job.get("std", DEFAULT_STD.get(language, "")),
-        source_path(language, job["program"]),
+        program_path(job),
         BINARY_PATH,
         job["compile"],
         int(job["limits"]["output_bytes"]),
+        compile_extras(job),
     )
 
 

@@ -51,6 +51,14 @@ Details otherwise: `passed`, `total`, `tests` (the first 50 per-test verdicts), 
 per verdict), `source` (`fence` or `answer`), and on failure `detail` (the first failure's
 reason, <= 300 characters) and `stderr` (its last 500 characters, when any).
 
+Stdio tests may bring files of their own (`files`: an IOI task's grader and header), compiled
+with a C/C++ program (`compile_with`, `program_name`, `defines`); a dataset shape may bring
+parameters too (`code_formats.dataset_params`: an IOI problem its `subtasks`, `scoring` and
+`cpp`, an open-r1 `verification_info` its `language`), which the item's own settings override.
+A CMS checker (`convention="cms"`) prints a score in [0, 1]: 1 `accepted`, less
+`wrong_answer` earning it (a subtask takes the least of its tests'); no number in [0, 1], or a
+non-zero exit, is `checker_error`.
+
 The scorer never builds a sandbox itself: it is given one (`sandbox=`, e.g. a test's fake) or
 a `SandboxProvider` (`provider=`; the service passes `referee.sandbox.pool.PoolProvider`, this
 process's warm pool, made on first use so that forked workers do not share containers). It
@@ -115,6 +123,7 @@ from referee.verifiers.code_formats import (
     StdioTests,
     Tests,
     count_tests,
+    dataset_params,
 )
 from referee.verifiers.contract import ScoreResult
 
@@ -135,6 +144,8 @@ _FAMILY: dict[str, str] = {
 
 
 _STD = r"(?:c|gnu)[0-9]{2}"
+_C_FAMILY: frozenset[str] = frozenset({"c", "cpp"})
+"""Languages that take a problem's files as gcc/g++ arguments (`compile_with`, `defines`)."""
 
 
 SCORING_ALIASES = {"pass_fail": "all", "partial": "fraction"}
@@ -239,6 +250,34 @@ class CodeParams(ScorerParams):
 
     def stops_early(self) -> bool:
         return self.early_stop and self.scoring == "all"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_defaults(cls, data: object) -> object:
+        """What a dataset shape of `tests` carries (an IOI problem's subtasks and language,
+        a `verification_info`'s language: `code_formats.dataset_params`), where the item
+        does not set it itself."""
+        if not isinstance(data, dict) or "tests" not in data:
+            return data
+        carried = dataset_params(data["tests"])
+        if "scoring" in data and data["scoring"] != carried.get("scoring"):
+            carried.pop("subtasks", None)  # the item scores otherwise
+        return {**carried, **data}
+
+    @model_validator(mode="after")
+    def _compiled_for_files(self) -> CodeParams:
+        tests = self.tests
+        if isinstance(tests, StdioTests) and (
+            tests.compile_with or tests.program_name is not None or tests.defines
+        ):
+            others = sorted(set(self.allowed()) - _C_FAMILY)
+            if others:
+                raise _field_error(
+                    "language",
+                    f"these tests compile the program with their files (C, C++), not as "
+                    f"{others[0]}",
+                )
+        return self
 
     @model_validator(mode="after")
     def _scoring_has_what_it_needs(self) -> CodeParams:
@@ -395,8 +434,10 @@ def _helper_spec(helper: Checker) -> CheckerSpec:
         memory_mb=helper.memory_mb,
         std=helper.std,
     )
-    if helper.convention == "open_r1":
+    if helper.convention in ("open_r1", "cms"):
         spec["order"] = "input_answer_output"
+    if helper.convention == "cms":
+        spec["convention"] = "cms"
     return spec
 
 
@@ -432,6 +473,8 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
             job["compile"] = compile_limits
     if isinstance(tests, StdioTests) and tests.io == "file":
         job["io"] = "file"
+    if isinstance(tests, StdioTests):
+        _add_files(job, tests, language)
     if isinstance(tests, StdioTests) and tests.checker is not None:
         # Only here does an expected output travel into the sandbox: to the checker, which
         # runs when the program is dead (`referee.sandbox.runner_checker`).
@@ -444,6 +487,20 @@ def build_job(params: CodeParams, program: str, language: Language = "python") -
     else:
         job["harness"] = payload
     return job
+
+
+def _add_files(job: Job, tests: StdioTests, language: Language) -> None:
+    """The problem's own files (graders, headers) and how they join a compiled program."""
+    if tests.files:
+        job["files"] = dict(tests.files)
+    if language not in _C_FAMILY:
+        return
+    if tests.program_name is not None:
+        job["source_name"] = tests.program_name
+    if tests.compile_with:
+        job["compile_with"] = list(tests.compile_with)
+    if tests.defines:
+        job["defines"] = list(tests.defines)
 
 
 RECENT_JOBS = 512

@@ -327,6 +327,8 @@ def _checker_verdict(
     if not isinstance(code, int):
         return "checker_error", f"the checker ended: {outcome.get('status')}", 0.0
     crashed = checker.language == "python" and "Traceback (most recent call last)" in message
+    if checker.convention == "cms":
+        return _cms_verdict(code, str(outcome.get("stdout", "")), message)
     if checker.convention == "open_r1":
         if crashed:
             return "checker_error", f"the checker raised: {message[-200:]}", 0.0
@@ -349,6 +351,23 @@ def _checker_verdict(
         what = "FAIL" if code == 3 else f"exit code {code}"
         return "checker_error", f"the checker reported {what}: {message[:200]}", 0.0
     return verdict, message[:DETAIL_CHARS] or verdict, 1.0 if verdict == "accepted" else 0.0
+
+
+def _cms_verdict(code: int, stdout: str, message: str) -> tuple[CaseVerdict, str, float]:
+    """A CMS checker's verdict: the score it printed first on stdout, in [0, 1] (its stderr,
+    `message`, says why); exiting non-zero, or no such score, is its own failure."""
+    if code != 0:
+        return "checker_error", f"the checker exited {code}: {message[:200]}", 0.0
+    words = stdout.split()
+    try:
+        score = float(words[0]) if words else math.nan
+    except ValueError:
+        score = math.nan
+    if not 0.0 <= score <= 1.0:
+        return "checker_error", f"the checker's score is not in [0, 1] ({stdout[:80]!r})", 0.0
+    if score == 1.0:
+        return "accepted", "", 1.0
+    return "wrong_answer", f"score {score:g}: {message[:DETAIL_CHARS]}", score
 
 
 def _interactive_verdict(

@@ -71,3 +71,34 @@ def test_a_part_using_a_later_parts_name_is_caught() -> None:
 def test_an_unknown_script_is_refused() -> None:
     with pytest.raises(ValueError, match="no sandbox script 'grader'"):
         script("grader")
+
+
+def _top_level_names(source: str) -> set[str]:
+    """The names a part defines at its top level (functions, classes, assignments); imports
+    under `TYPE_CHECKING` define nothing at run time."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_no_two_parts_define_one_name(name: str) -> None:
+    # The parts share one namespace: a later definition would silently replace an earlier one
+    # (a part's own bound of the same name once cut the codec's nesting depth to 4).
+    # `TYPE_CHECKING = False` is the same everywhere on purpose.
+    seen: dict[str, str] = {}
+    clashes = []
+    for part in _PARTS[name]:
+        for defined in sorted(_top_level_names(_read(part)) - {"TYPE_CHECKING"}):
+            if defined in seen:
+                clashes.append(f"{defined} ({seen[defined]}, {part})")
+            seen[defined] = part
+    assert clashes == []

@@ -326,8 +326,8 @@ ADAPTER_ERRORS = [
     ),
     (
         "other-language",
-        {**OPEN_R1, "language": "cpp"},
-        "tests: language: only python is supported, not 'cpp'",
+        {**OPEN_R1, "language": "javascript"},
+        "tests: language: 'javascript' is not one of python",
     ),
     ("unknown-format", {"format": "humaneval-x"}, "tests: format: unknown format"),
     ("unrecognised", {"cases": []}, "tests: unrecognised test format"),
