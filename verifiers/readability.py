@@ -11,7 +11,8 @@ documented parameter, and a rule whose parameter is None (or `code_task` true) i
 - `mixed_language`: the share of the reasoning's words in `language` (the `language` scorer,
   R1's own consistency reward) is below `min_language_share` (0.95, that scorer's
   `consistent` line). `language` (an lid.176 label such as `en`, `zh`) is None by default: the
-  rule is off until the target language is named.
+  rule is off until the target language is named. A reasoning of fewer than 3 counted words,
+  or of only math and code, is not judged (too little to tell a language by).
 - `long_paragraph`: a paragraph (text between blank lines, fenced code left out) is longer than
   `max_paragraph_chars` (2,000 characters, about 400 English words: a wall of text a reader
   cannot follow).
@@ -50,7 +51,7 @@ from referee.verifiers.base import (
 )
 from referee.verifiers.contract import ScoreResult
 from referee.verifiers.format import FormatParams, FormatScorer
-from referee.verifiers.language import LanguageParams, LanguageScorer
+from referee.verifiers.language import LanguageParams, LanguageScorer, lid_label
 from referee.verifiers.shaping import RepetitionParams, RepetitionScorer
 from referee.verifiers.think import prompt_prefills_think, split_think
 
@@ -105,7 +106,7 @@ class ReadabilityParams(ScorerParams):
     @classmethod
     def _known_language(cls, value: str | None) -> str | None:
         # The language scorer's own check: an unknown label is an error naming this field.
-        return None if value is None else LanguageParams(target=value).target
+        return None if value is None else lid_label(value)
 
 
 def code_blocks(text: str) -> int:
@@ -152,7 +153,10 @@ class ReadabilityScorer(Scorer[ReadabilityParams]):
                 Sample(completion=reasoning), LanguageParams(target=params.language)
             )
             details["language_share"] = language.score
-            if language.score is None or language.score < params.min_language_share:
+            # Fewer than 3 counted words (`short`), no words (`language_neutral`: only math or
+            # code) or no reasoning are not judged: too little to tell a language by.
+            judged = language.verdict in ("consistent", "mixed")
+            if judged and (language.score or 0.0) < params.min_language_share:
                 failed.append("mixed_language")
         if params.max_paragraph_chars is not None:
             longest = longest_paragraph(sample.completion)

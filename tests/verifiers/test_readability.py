@@ -77,6 +77,11 @@ def test_each_rule_can_be_turned_off(rule: str, completion: str, params: dict[st
     assert rule not in failed(completion, **params)
 
 
+@pytest.mark.parametrize("reasoning", ["Je divise.", "$x^2 = 4$, $x = 2$"])
+def test_too_few_words_are_not_judged_for_language(reasoning: str) -> None:
+    assert failed(f"<think>{reasoning}</think> 4", language="en") == []
+
+
 def test_a_prefilled_think_is_understood() -> None:
     assert failed("I add two and two.</think> 4", prompt="Q: 2+2? <think>\n") == []
 
