@@ -10,6 +10,10 @@ executor up to 4 x `chunk_size` samples (64 by default), over the queue up to 4 
 vote `group_incomplete` and no maj@k (its pass@k is unaffected). Send one prompt's samples in
 one request.
 
+Positions: `errors` name the request's `items[i]`; a 413 from admission (an item over a size
+limit) names its place among the items scored, which differs only when samples carrying their
+`result` were left out of scoring (a code sample with its result needs none).
+
 Left out: streaming the report, and jobs (a long evaluation over `/v1/jobs`-style polling).
 """
 
