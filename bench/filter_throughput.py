@@ -11,11 +11,11 @@ several: 6% a German sentence run into the reasoning (mixed language), 4% one pa
 
 Method: two subprocesses on the same JSONL, `--workers` scoring processes each, start-up
 included: (a) `referee score` with the items' own scorer (the `math` gold check), the
-baseline; (b) `referee filter --language en --per-prompt 4`, which scores the same scorer plus
-the `readability` scorer (fastText language id, paragraphs, fences, 3-gram repetition, length,
-format) and writes the SFT file. Printed: the wall time and samples/s of each, their ratio,
-and (b)'s report: kept, dropped per reason (each sample once, by its first reason), and rule
-hits among the correct samples.
+baseline; (b) `referee filter --language en --per-prompt 4`, which scores the same scorer,
+then the `readability` scorer (fastText language id, paragraphs, fences, 3-gram repetition,
+length, format) on the samples whose answer was right, and writes the SFT file. Printed: the
+wall time and samples/s of each, their ratio, and (b)'s report: kept, dropped per reason
+(each sample once, by its first reason), and rule hits among the correct samples.
 
 Usage: python bench/filter_throughput.py [--samples 10000] [--workers 2] [--seed 0]
 """

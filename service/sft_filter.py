@@ -4,19 +4,22 @@ prompt.
 
 Each line is a sample, a contract item: its scorers are the required ones (a `math` scorer
 with the gold, a `code` scorer with the tests...), and a sample passes when every one of them
-scores at least `min_score` (1: a right answer, every test passed). A `readability` scorer
-(`referee.verifiers.readability`: R1's filters as named rules, each tunable or off) is
-appended with the rules' parameters; for an item with a `code` scorer `code_task` is set, so a
-code block is no fault there. The samples go through the embedded executor in batches, two in
-flight, like `referee score` (time bounds, kills, the code sandbox). A prompt is the item's
-`group`, else its `prompt` text, else the line alone; the first `per_prompt` samples of a
-prompt that pass are kept, in input order.
+scores at least `min_score` (1: a right answer, every test passed). Two passes through the
+embedded executor, like `referee score` (time bounds, kills, the code sandbox; batches, two in
+flight): first the items as given; then, for the samples that passed, a `readability` scorer
+alone (`referee.verifiers.readability`: R1's filters as named rules, each tunable or off; for
+an item with a `code` scorer `code_task` is set, so a code block is no fault there). The
+rules, whose language check costs most, so never run on a sample already rejected. A prompt is
+the item's `group`, else its `prompt` text, else the line alone; the first `per_prompt` samples
+of a prompt that pass are kept, in input order.
 
 Kept samples are written as SFT-ready JSON lines: `id`, `group`, `prompt`, `completion`,
-`reward` and `scores` (every scorer's result, the readability rules' measurements included).
+`reward` (of the required scorers) and `scores` (every scorer's result, and the readability
+rules' measurements under `_readability`).
 Every dropped sample is counted once, by the first reason in this order: `invalid` (the line is
 not JSON or not a valid item: an error naming the line on stderr), `undecided` (a required
-score is null: a timeout, a sandbox fault, an unparsable gold; our fault, not the sample's),
+score or the rules' is null, or the request's deadline passed first: a timeout, a sandbox
+fault, an unparsable gold; our fault, not the sample's),
 `failed:<key>` (a required score below `min_score`), a readability rule (`think_format`,
 `mixed_language`, ...: the first one it broke), `over_quota` (the prompt already has
 `per_prompt`). `rule_hits` counts, among the samples that passed the required scorers, every
@@ -35,13 +38,14 @@ import json
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
+from referee.service.backend import DEADLINE_ERROR
 from referee.service.cli_config import settings_with
 from referee.service.json_guard import BodyLimits
 from referee.service.lines import Parsed, count_lines, read_batches
@@ -75,10 +79,13 @@ class Candidate:
     place: str
     """`line 7` (CLI) or `items[6]` (HTTP), for error messages."""
     item: dict[str, Any] | None
-    """What is scored (its scorers plus the readability scorer); None for an invalid line."""
+    """What is scored first (the sample as given); None for an invalid line."""
     prompt_key: str
     required: tuple[str, ...] = ()
     error: str | None = None
+    rules_item: dict[str, Any] | None = None
+    """What is scored second, when the first pass passed: the completion and prompt with the
+    readability scorer alone."""
 
 
 def _prompt_key(raw: Mapping[str, Any], place: str) -> str:
@@ -91,8 +98,8 @@ def _prompt_key(raw: Mapping[str, Any], place: str) -> str:
 
 
 def candidate(raw: object, place: str, options: FilterOptions) -> Candidate:
-    """The sample to score, with the readability scorer appended; an error naming the field
-    when the sample is not an object with a list of scorers (the executor checks the rest)."""
+    """The sample to score, and its readability item; an error naming the field when the
+    sample is not an object with a list of scorers (the executor checks the rest)."""
     if not isinstance(raw, Mapping):
         return Candidate(
             place, None, "alone:" + place, error=f"expected an object, got {type(raw).__name__}"
@@ -104,9 +111,12 @@ def candidate(raw: object, place: str, options: FilterOptions) -> Candidate:
     required = tuple(str(spec.get("key") or spec.get("name")) for spec in specs)
     code_task = any(spec.get("name") == "code" for spec in specs)
     rules = options.rules.model_dump(exclude_defaults=True) | {"code_task": code_task}
-    readability = {"name": "readability", "key": RULES_KEY, "weight": 0.0, **rules}
-    item = {**raw, "scorers": [*scorers, readability]}
-    return Candidate(place, item, _prompt_key(raw, place), required)
+    readability = {"name": "readability", "key": RULES_KEY, **rules}
+    rules_item: dict[str, Any] = {"completion": raw.get("completion"), "scorers": [readability]}
+    for name in ("id", "prompt"):
+        if name in raw:
+            rules_item[name] = raw[name]
+    return Candidate(place, dict(raw), _prompt_key(raw, place), required, rules_item=rules_item)
 
 
 class Tally:
@@ -122,17 +132,31 @@ class Tally:
         self.rule_hits: Counter[str] = Counter()
         self.errors: list[str] = []
 
-    def judge(self, sample: Candidate, result: Result | None) -> dict[str, Any] | None:
-        """The SFT line for a kept sample; None for a dropped one (counted by its reason)."""
+    def passes(self, sample: Candidate, result: Result | None) -> bool:
+        """Whether the first pass passed (every required score at least `min_score`), so that
+        the readability rules are to be run."""
+        if result is None or result.error is not None or sample.item is None:
+            return False
+        scores = [result.scores.get(key) for key in sample.required]
+        return all(
+            score is not None and score.score is not None and score.score >= self.options.min_score
+            for score in scores
+        )
+
+    def judge(
+        self, sample: Candidate, result: Result | None, rules: Result | None = None
+    ) -> dict[str, Any] | None:
+        """The SFT line for a kept sample; None for a dropped one (counted by its reason).
+        `result`: the first pass's; `rules`: the readability item's (None when not run)."""
         self.samples += 1
         self.prompts.add(sample.prompt_key)
-        reason = self._reason(sample, result)
+        reason = self._reason(sample, result, rules)
         if reason is None and self.kept_per_prompt[sample.prompt_key] >= self.options.per_prompt:
             reason = "over_quota"
         if reason is not None:
             self.dropped[reason] += 1
             return None
-        assert result is not None and sample.item is not None
+        assert result is not None and rules is not None and sample.item is not None
         self.kept += 1
         self.kept_per_prompt[sample.prompt_key] += 1
         item = sample.item
@@ -142,11 +166,15 @@ class Tally:
             "prompt": item.get("prompt"),
             "completion": item.get("completion"),
             "reward": result.reward,
-            "scores": {k: v.model_dump(mode="json") for k, v in result.scores.items()},
+            "scores": {
+                k: v.model_dump(mode="json") for k, v in {**result.scores, **rules.scores}.items()
+            },
         }
 
-    def _reason(self, sample: Candidate, result: Result | None) -> str | None:
+    def _reason(self, sample: Candidate, result: Result | None, rules: Result | None) -> str | None:
         error = sample.error if result is None else result.error
+        if error is not None and error.startswith(DEADLINE_ERROR):
+            return "undecided"
         if error is not None or result is None:
             self.errors.append(f"{sample.place}: {error or 'not scored'}")
             return "invalid"
@@ -157,9 +185,11 @@ class Tally:
             assert score is not None and score.score is not None
             if score.score < self.options.min_score:
                 return f"failed:{key}"
-        rules = result.scores.get(RULES_KEY)
-        failed = (rules.model_extra or {}).get("failed") if rules is not None else None
-        if rules is None or rules.score is None or not isinstance(failed, list):
+        if rules is not None and rules.error is not None and rules.error.startswith(DEADLINE_ERROR):
+            return "undecided"
+        verdict = rules.scores.get(RULES_KEY) if rules is not None else None
+        failed = (verdict.model_extra or {}).get("failed") if verdict is not None else None
+        if verdict is None or verdict.score is None or not isinstance(failed, list):
             return "undecided"
         self.rule_hits.update(str(rule) for rule in failed)
         return str(failed[0]) if failed else None
@@ -245,18 +275,38 @@ class _Batch:
         ]
         items = [c.item for c in self.candidates if c.item is not None]
         progress.advance(len(self.candidates) - len(items))
+        self.executor = executor
         self.future: BatchFuture = executor.submit(
             items, on_progress=lambda done, total: progress.advance()
         )
 
     def judged(self, tally: Tally) -> list[dict[str, Any]]:
         scored = iter(self.future.result())
-        kept = []
-        for sample in self.candidates:
-            line = tally.judge(sample, next(scored) if sample.item is not None else None)
-            if line is not None:
-                kept.append(line)
-        return kept
+        first = [next(scored) if c.item is not None else None for c in self.candidates]
+        return judge_all(tally, self.candidates, first, self.executor.score)
+
+
+def judge_all(
+    tally: Tally,
+    samples: list[Candidate],
+    first: list[Result | None],
+    score: Callable[[list[dict[str, Any]]], list[Result]],
+) -> list[dict[str, Any]]:
+    """Run the readability rules (`score`, the second pass) on the samples whose first pass
+    passed, then judge every sample in order; the kept samples' SFT lines."""
+    passed = [
+        i
+        for i, (sample, result) in enumerate(zip(samples, first, strict=True))
+        if tally.passes(sample, result) and sample.rules_item is not None
+    ]
+    items = [samples[i].rules_item for i in passed]
+    rules = dict(zip(passed, score([item for item in items if item is not None]), strict=True))
+    kept = []
+    for index, (sample, result) in enumerate(zip(samples, first, strict=True)):
+        line = tally.judge(sample, result, rules.get(index))
+        if line is not None:
+            kept.append(line)
+    return kept
 
 
 def _usage(message: str) -> int:

@@ -3,7 +3,9 @@
 routes, sharing their code (`referee.service.eval`, `referee.service.sft_filter`).
 
 Both score through `score_batch`, as `/v1/rewards` does (admission 413/429, the coalescer, the
-request's deadline, the backend's time bounds), then compute their answer in this process.
+request's deadline, the backend's time bounds), then compute their answer in this process. The
+filter scores twice: the samples, then the readability rules for those that passed, within
+what is left of the deadline.
 A group is clustered in one scoring task only when it arrives whole: over the embedded
 executor up to 4 x `chunk_size` samples (64 by default), over the queue up to 4 x
 `queue_chunk_size`; a larger group, or one split by a small request's micro-batch, has its
@@ -35,7 +37,7 @@ from referee.service.api.schemas_eval import (
 )
 from referee.service.api.state import state_of
 from referee.service.eval import Evaluation
-from referee.service.sft_filter import FilterOptions, Tally, candidate
+from referee.service.sft_filter import FilterOptions, Tally, candidate, judge_all
 
 router = APIRouter(tags=["evaluation"])
 
@@ -67,16 +69,23 @@ async def post_eval(body: EvalRequest, request: Request) -> JSONResponse:
 )
 async def post_filter(body: FilterRequest, request: Request) -> JSONResponse:
     options = FilterOptions(per_prompt=body.per_prompt, min_score=body.min_score, rules=body.rules)
+    state = state_of(request)
     started = time.monotonic()
     samples = [candidate(raw, f"items[{i}]", options) for i, raw in enumerate(body.items)]
     items = [s.item for s in samples if s.item is not None]
-    results = iter(await score_batch(state_of(request), items, body.timeout_s, "items"))
+    scored = iter(await score_batch(state, items, body.timeout_s, "items"))
+    first = [next(scored) if s.item is not None else None for s in samples]
     tally = Tally(options)
-    kept = []
-    for sample in samples:
-        line = tally.judge(sample, next(results) if sample.item is not None else None)
-        if line is not None:
-            kept.append(line)
+    # The second pass (the readability rules) gets what is left of the request's deadline.
+    deadline = body.timeout_s if body.timeout_s is not None else state.settings.request_deadline_s
+    remaining = max(0.001, deadline - (time.monotonic() - started))
+    passed = [
+        s.rules_item
+        for s, r in zip(samples, first, strict=True)
+        if tally.passes(s, r) and s.rules_item is not None
+    ]
+    rules = await score_batch(state, passed, remaining, "items")
+    kept = judge_all(tally, samples, first, lambda _: rules)
     report = tally.report(time.monotonic() - started)
     report["errors"] = tally.errors
     return JSONResponse({"kept": kept, "report": report})

@@ -31,23 +31,28 @@ ITEM = {
 }
 
 
-def result(math: float | None, failed: list[str] | None = None) -> Result:
+Pair = tuple[Result | None, Result | None]
+"""(the first pass's result, the readability pass's result or None when not run)"""
+
+
+def result(math: float | None, failed: list[str] | None = None) -> Pair:
+    first = Result(reward=math, scores={"math": ScoreResult(score=math, verdict="x")})
+    if failed is None:
+        return first, None
     rules = ScoreResult(
-        score=None if failed is None else float(not failed),
-        verdict="readable" if not failed else "unreadable",
-        failed=failed,
+        score=float(not failed), verdict="readable" if not failed else "unreadable", failed=failed
     )
-    scores = {"math": ScoreResult(score=math, verdict="x"), RULES_KEY: rules}
-    return Result(reward=math, scores=scores)
+    return first, Result(reward=0.0, scores={RULES_KEY: rules})
 
 
-def judged(*outcomes: Result | None, per_prompt: int = 4) -> Tally:
+def judged(*outcomes: Pair | None, per_prompt: int = 4) -> Tally:
     tally = Tally(FilterOptions(per_prompt=per_prompt))
     for i, outcome in enumerate(outcomes):
         sample = candidate(ITEM, f"line {i + 1}", tally.options)
         if outcome is None:
             sample = Candidate(f"line {i + 1}", None, "alone", error="invalid JSON")
-        tally.judge(sample, outcome)
+            outcome = (None, None)
+        tally.judge(sample, *outcome)
     return tally
 
 
@@ -55,16 +60,16 @@ def judged(*outcomes: Result | None, per_prompt: int = 4) -> Tally:
     ("outcome", "reason"),
     [
         (None, "invalid"),
-        (Result(error="scorers[0].gold: Field required"), "invalid"),
-        (result(None, []), "undecided"),
-        (result(0.0, []), "failed:math"),
-        (result(0.0, ["code_block"]), "failed:math"),
+        ((Result(error="scorers[0].gold: Field required"), None), "invalid"),
+        ((Result(error="not scored within timeout_s (3s)"), None), "undecided"),
+        (result(None), "undecided"),
+        (result(0.0), "failed:math"),
         (result(1.0, ["mixed_language", "overlong"]), "mixed_language"),
         (result(1.0, None), "undecided"),
     ],
 )
 def test_a_dropped_sample_counts_once_by_its_first_reason(
-    outcome: Result | None, reason: str
+    outcome: Pair | None, reason: str
 ) -> None:
     assert judged(outcome).dropped == {reason: 1}
 
@@ -79,23 +84,30 @@ def test_at_most_per_prompt_samples_are_kept() -> None:
 
 
 def test_rule_hits_count_every_rule_a_correct_sample_broke() -> None:
-    tally = judged(result(1.0, ["mixed_language", "overlong"]), result(0.0, ["overlong"]))
-    assert (tally.rule_hits["mixed_language"], tally.rule_hits["overlong"]) == (1, 1)
+    tally = judged(result(1.0, ["mixed_language", "overlong"]), result(1.0, ["overlong"]))
+    assert (tally.rule_hits["mixed_language"], tally.rule_hits["overlong"]) == (1, 2)
+
+
+@pytest.mark.parametrize(("math", "runs"), [(1.0, True), (0.0, False), (None, False)])
+def test_the_rules_run_only_on_samples_that_passed(math: float | None, runs: bool) -> None:
+    tally = Tally(FilterOptions())
+    assert tally.passes(candidate(ITEM, "line 1", tally.options), result(math)[0]) is runs
 
 
 def test_the_kept_line_is_sft_ready() -> None:
     tally = Tally(FilterOptions())
-    line = tally.judge(candidate(ITEM, "line 1", tally.options), result(1.0, []))
-    assert line is not None and (line["prompt"], line["completion"]) == (
+    line = tally.judge(candidate(ITEM, "line 1", tally.options), *result(1.0, []))
+    assert line is not None and (line["prompt"], line["completion"], sorted(line["scores"])) == (
         ITEM["prompt"],
         ITEM["completion"],
+        [RULES_KEY, "math"],
     )
 
 
 def test_a_code_item_allows_code_blocks() -> None:
     code_item = {**ITEM, "scorers": [{"name": "code", "tests": {}}]}
-    item = candidate(code_item, "line 1", FilterOptions()).item
-    assert item is not None and item["scorers"][-1]["code_task"] is True
+    rules_item = candidate(code_item, "line 1", FilterOptions()).rules_item
+    assert rules_item is not None and rules_item["scorers"][0]["code_task"] is True
 
 
 def _args(**given: Any) -> argparse.Namespace:
