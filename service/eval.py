@@ -167,10 +167,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     items = evaluation.items()
-    progress = Progress(sys.stderr, len(items), enabled=not args.quiet)
-    with Executor(settings) as executor:
-        results = executor.score(items, on_progress=lambda done, total: progress.advance())
-    progress.close()
+    results: list[Result] = []
+    if items:  # samples that all carry their results need no scoring processes
+        progress = Progress(sys.stderr, len(items), enabled=not args.quiet)
+        with Executor(settings) as executor:
+            results = executor.score(items, on_progress=lambda done, total: progress.advance())
+        progress.close()
     out = evaluation.report(results, ks, seed=args.seed)
     for entry in out["errors"]:
         print(f"{PROG}: line {lines[entry['position']]}: {entry['error']}", file=sys.stderr)

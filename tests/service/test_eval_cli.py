@@ -121,6 +121,42 @@ def test_a_bad_flag_is_a_usage_error_naming_it(
     assert (done.returncode, message in done.stderr) == (2, True), done.stderr
 
 
+def test_a_sample_carrying_its_result_is_not_scored_again(tmp_path: Path) -> None:
+    # The completion's answer is wrong, but the result it carries says right: that is used,
+    # while its answer still votes.
+    given = {"reward": 1.0, "scores": {"math": {"score": 1.0, "verdict": "correct"}}}
+    lines = [{**sample("p", "5", "4"), "result": given}, sample("p", "5", "4")]
+    out = tmp_path / "report.json"
+    done = referee(str(write(tmp_path / "in.jsonl", *lines)), "-q", "--json", str(out))
+    prompt = json.loads(out.read_text())["prompts"][0]
+    assert (done.returncode, prompt["correct"], prompt["majority"]["size"]) == (0, 1, 2)
+
+
+def test_code_samples_with_results_vote_by_test_outcome(tmp_path: Path) -> None:
+    def code(verdict: str, tests: list[str]) -> dict[str, Any]:
+        score = float(verdict == "accepted")
+        result = {
+            "reward": score,
+            "scores": {"code": {"score": score, "verdict": verdict, "tests": tests}},
+        }
+        return {
+            "group": "c",
+            "completion": "x",
+            "scorers": [{"name": "code", "tests": {}}],
+            "result": result,
+        }
+
+    lines = [
+        code("accepted", ["accepted"] * 2),
+        code("wrong_answer", ["accepted", "wrong_answer"]),
+        code("accepted", ["accepted"] * 2),
+    ]
+    out = tmp_path / "report.json"
+    done = referee(str(write(tmp_path / "in.jsonl", *lines)), "-q", "--json", str(out))
+    prompt = json.loads(out.read_text())["prompts"][0]
+    assert (done.returncode, prompt["maj@k"]["3"], prompt["majority"]["size"]) == (0, 1.0, 2)
+
+
 def test_a_missing_input_is_a_usage_error(tmp_path: Path) -> None:
     done = referee(str(tmp_path / "nope.jsonl"))
     assert done.returncode == 2 and "file not found" in done.stderr
