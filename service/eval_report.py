@@ -1,11 +1,11 @@
 """How `referee eval` shows its report: a table for people, and a plot of accuracy against k.
 
-The table lists the totals (pass@k, maj@k by equivalence and by exact string, for each k), the
-prompts per difficulty bucket, and with `per_prompt` one row per prompt (its pass rate, bucket,
-majority answer and whether that answer is right). The plot (PNG) draws pass@k, maj@k and
-maj@k by exact string against k on a log scale. It needs matplotlib (in the `train` extra and
-the development install); without it, `write_plot` writes nothing and says which extra to
-install, rather than failing a run whose figures are already computed.
+The table lists the totals (pass@k, mean@k, maj@k by equivalence and by exact string, for each
+k), the prompts per difficulty bucket, and with `per_prompt` one row per prompt (its pass rate,
+bucket, majority answer and whether that answer is right). The plot (PNG) draws the same rows
+against k on a log scale. It needs matplotlib (in the `train` extra and the development
+install); without it, `write_plot` writes nothing and says which extra to install, rather than
+failing a run whose figures are already computed.
 
 Left out: colours in the terminal, other image formats than those matplotlib infers from the
 file name.
@@ -19,7 +19,12 @@ from typing import Any
 
 from referee.service.eval_stats import DIFFICULTIES
 
-ROWS = (("pass@k", "pass@k"), ("maj@k", "maj@k (equivalence)"), ("maj_string@k", "maj@k (string)"))
+ROWS = (
+    ("pass@k", "pass@k"),
+    ("mean@k", "mean@k"),
+    ("maj@k", "maj@k (equivalence)"),
+    ("maj_string@k", "maj@k (string)"),
+)
 PREVIEW = 24
 
 

@@ -1,7 +1,8 @@
 """The statistics of `referee eval` and `POST /v1/eval`, from each sample's outcome.
 
 Per prompt (a `group`): n decided samples, c correct, the pass rate c/n (R1's "pass@1 averaged
-over k samples", whose expectation is the same for every k), unbiased pass@k and maj@k
+over k samples"), mean@k (the mean correctness of k samples, whose expectation is the pass rate
+for every k: listed per k beside the others), unbiased pass@k and maj@k
 (`referee.verifiers.passk`) for each requested k up to n, the majority class (its answer,
 size, and whether it is correct), and a difficulty bucket by pass rate:
 
@@ -119,6 +120,9 @@ def prompt_stats(
         "pass_rate": c / n if n else None,
         "difficulty": difficulty(c / n) if n else None,
         "pass@k": {str(k): pass_at_k(n, c, k) if k <= n else None for k in ks},
+        # mean@k, the mean correctness of k samples, has the same expectation for every k: the
+        # pass rate. Listed per k so that the table names it beside pass@k and maj@k.
+        "mean@k": {str(k): c / n if k <= n else None for k in ks},
     }
     labels = _classes([o.label for o in decided])
     has_classes = any(label is not None for label in labels)
@@ -169,6 +173,7 @@ def totals(prompts: Sequence[Mapping[str, Any]], ks: Sequence[int]) -> dict[str,
         "invalid": sum(p["invalid"] for p in prompts),
         "pass_rate": _mean([p["pass_rate"] for p in prompts]),
         "pass@k": _mean_by_k(prompts, "pass@k", ks),
+        "mean@k": _mean_by_k(prompts, "mean@k", ks),
         "maj@k": _mean_by_k(prompts, "maj@k", ks),
         "maj_string@k": _mean_by_k(prompts, "maj_string@k", ks),
         "majority_correct": _mean(

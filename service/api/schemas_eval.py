@@ -58,12 +58,12 @@ class EvalRequest(BaseModel):
 class EvalResponse(BaseModel):
     ks: list[int]
     totals: dict[str, Any] = Field(
-        description="prompts, samples, undecided, invalid, pass_rate, pass@k, maj@k, "
+        description="prompts, samples, undecided, invalid, pass_rate, pass@k, mean@k, maj@k, "
         "maj_string@k, majority_correct, difficulty (prompts per bucket)."
     )
     prompts: list[dict[str, Any]] = Field(
         description="Per group, in first-seen order: n, correct, pass_rate, difficulty, "
-        "pass@k, maj@k, maj_string@k, majority {answer, size, correct, tied, classes}."
+        "pass@k, mean@k, maj@k, maj_string@k, majority {answer, size, correct, tied, classes}."
     )
     errors: list[dict[str, Any]] = Field(
         description="Each invalid sample: `position` in `items` and the `error` naming the field."

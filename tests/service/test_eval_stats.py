@@ -56,6 +56,10 @@ def test_pass_at_k_per_prompt_is_the_estimator() -> None:
     assert stats["pass@k"] == {str(k): pass_at_k(5, 3, k) for k in (1, 2, 5)}
 
 
+def test_mean_at_k_is_the_pass_rate_for_every_k() -> None:
+    assert prompt_stats("p", SPLIT_VOTE, [1, 5])["mean@k"] == {"1": 0.6, "5": 0.6}
+
+
 def test_equivalence_wins_the_vote_that_strings_lose() -> None:
     stats = prompt_stats("p", SPLIT_VOTE, [5])
     assert (stats["maj@k"]["5"], stats["maj_string@k"]["5"]) == (1.0, 0.0)
