@@ -2,7 +2,10 @@
 executor, or over a Redis/RQ queue when `REFEREE_REDIS_URL` is set); `referee worker` scores
 jobs from that queue; `referee train --config recipe.yaml` runs the GRPO trainer
 (`referee.trainer_client.grpo.cli`); `referee score IN.jsonl [-o OUT.jsonl] [--workers N]`
-scores a file; `referee audit DATA.jsonl` checks a dataset (`referee.service.audit`).
+scores a file; `referee audit DATA.jsonl` checks a dataset (`referee.service.audit`);
+`referee eval IN.jsonl` reports pass@k and maj@k per prompt (`referee.service.eval`);
+`referee filter IN.jsonl -o SFT.jsonl` keeps correct, readable samples for SFT
+(`referee.service.sft_filter`).
 
 `referee score` reads one item per line (`-` for stdin), scores them through the embedded
 executor, and writes one result per input line in input order (`-` or no `-o` for stdout).
@@ -116,6 +119,18 @@ def run_audit(args: argparse.Namespace) -> int:
     return audit(args)
 
 
+def run_eval(args: argparse.Namespace) -> int:
+    from referee.service.eval import run_eval as evaluate
+
+    return evaluate(args)
+
+
+def run_filter(args: argparse.Namespace) -> int:
+    from referee.service.sft_filter import run_filter as sft_filter
+
+    return sft_filter(args)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     settings = settings_with(
         "referee serve",
@@ -203,6 +218,52 @@ def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit.set_defaults(handler=run_audit)
 
 
+def _add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    evaluate = commands.add_parser(
+        "eval",
+        help="pass@k, mean and maj@k by mathematical equivalence per prompt (group) and for "
+        "the dataset, as a table, JSON and a plot",
+        description="Scores every sample (or reads its `result`), then per group: pass rate, "
+        "unbiased pass@k, maj@k voting on answer classes by equivalence (and by exact string, "
+        "for comparison), the majority answer and a difficulty bucket; then the totals.",
+    )
+    evaluate.add_argument(
+        "input", help="samples: contract items with a group, one JSON object per line ('-': stdin)"
+    )
+    evaluate.add_argument("--k", help="the k to report, e.g. 1,4,16,64 (default: 1, 2, 4, ... n)")
+    evaluate.add_argument(
+        "--key", help="result key of the score that decides correctness (default: first scorer)"
+    )
+    evaluate.add_argument(
+        "--json", metavar="OUT.json", help="the whole report as JSON ('-': stdout)"
+    )
+    evaluate.add_argument("--plot", metavar="OUT.png", help="accuracy against k (needs matplotlib)")
+    evaluate.add_argument("--per-prompt", action="store_true", help="a table row per prompt")
+    evaluate.add_argument(
+        "--max-comparisons",
+        type=_positive,
+        help="equivalence judgements per group, at most (the majority scorer's default: 256)",
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="seed of the k-subsets maj@k averages over"
+    )
+    _add_executor_flags(evaluate, "per-item")
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=run_eval)
+
+
+def _add_filter(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from referee.service.sft_filter import add_parser
+
+    command = add_parser(commands)
+    _add_executor_flags(command, "per-item")
+    command.add_argument(
+        "--batch-size", type=_positive, default=1024, help="samples per executor batch"
+    )
+    command.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    command.set_defaults(handler=run_filter)
+
+
 def _add_executor_flags(command: argparse.ArgumentParser, bound: str) -> None:
     """--workers and --timeout, the embedded executor's settings for one run."""
     command.add_argument("--workers", type=int, help=flag_help("workers", "scoring processes"))
@@ -226,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     score.set_defaults(handler=run_score)
     _add_audit(commands)
+    _add_eval(commands)
+    _add_filter(commands)
     serve = commands.add_parser(
         "serve", help="run the HTTP service (embedded executor; REFEREE_* settings)"
     )

@@ -9,7 +9,10 @@ Every scoring request of the API goes through `Coalescer.score(items, timeout_s,
   one batch, as soon as they hold `coalesce_max_items` items or the oldest has waited the
   window. A larger request goes at once, on its own. The backend groups a batch's items by
   group and gold (the executor's tasks, the queue's chunks), so samples of one prompt sent in
-  separate requests share a scoring process and their gold is parsed once.
+  separate requests share a scoring process and their gold is parsed once. Groups are the
+  client's own: in a micro-batch holding several clients' requests each client's `group`
+  names are marked as its own (two trainers both calling their groups `g0`, `g1` must not
+  vote together under the `majority` scorer).
 * **Each request on its own.** A request's results are handed back the moment its own items
   are scored (the backend streams results: per item embedded, per chunk over the queue), so a
   slow sample in the same micro-batch delays nobody else. Each request keeps its own
@@ -89,6 +92,19 @@ class ClientCounts:
 
     requests: int = 0
     items: int = 0
+
+
+def _own_groups(items: list[Any], client: int) -> list[Any]:
+    """`items` with each `group` marked as client number `client`'s in this micro-batch: two
+    trainers that both name their groups `g0`, `g1`... must not share a group (a `majority`
+    vote, a canary's group). The number, not the client's name: that may be its API key,
+    which must not travel with the items."""
+    return [
+        {**item, "group": f"c{client}/{item['group']}"}
+        if isinstance(item, dict) and isinstance(item.get("group"), str)
+        else item
+        for item in items
+    ]
 
 
 class Coalescer:
@@ -237,9 +253,13 @@ class Coalescer:
     def _send(self, requests: list[_Request]) -> None:
         items: list[Any] = []
         owners: list[tuple[_Request, int]] = []
+        clients = {client: n for n, client in enumerate(dict.fromkeys(r.client for r in requests))}
         for request in requests:
             request.sent = True
-            items.extend(request.items)
+            if len(clients) > 1:
+                items.extend(_own_groups(request.items, clients[request.client]))
+            else:
+                items.extend(request.items)
             owners.extend((request, pos) for pos in range(len(request.items)))
         self._in_backend += len(items)
         if self.on_send is not None:

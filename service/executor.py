@@ -181,6 +181,9 @@ class _Pending:
 class _Task:
     task_id: int
     items: deque[_Pending]
+    peers: tuple[_Pending, ...] = ()
+    """The group piece the task was cut with (`referee.verifiers.groups`); kept whole when
+    the task goes back to the queue with fewer items."""
 
 
 @dataclass
@@ -380,8 +383,9 @@ class Executor:
         loose = by_key.pop(None, [])
         # A group is one task even past chunk_size (grouping.split_group), so its gold is
         # parsed once.
-        for members in by_key.values():
-            tasks.extend(self._task(piece) for piece in split_group(members, size))
+        for key, members in by_key.items():
+            grouped = key is not None and key.startswith("group:")
+            tasks.extend(self._task(piece, grouped) for piece in split_group(members, size))
         # Loose items spread over every worker: a small batch (a micro-batch of single-sample
         # requests) in one task would leave the other workers idle, and one slow item would
         # hold back all the rest.
@@ -390,8 +394,9 @@ class Executor:
             tasks.append(self._task(loose[start : start + step]))
         return tasks
 
-    def _task(self, members: list[_Pending]) -> _Task:
-        return _Task(task_id=next(self._task_ids), items=deque(members))
+    def _task(self, members: list[_Pending], grouped: bool = False) -> _Task:
+        peers = tuple(members) if grouped else ()
+        return _Task(task_id=next(self._task_ids), items=deque(members), peers=peers)
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -565,9 +570,11 @@ class Executor:
         failure writes nothing to the pipe; then each item is tried alone, inside the same
         envelope (so at the same depth), and those that fail end as their own errors."""
         try:
-            return _pickle_task(task.task_id, task.items)
+            return _pickle_task(task.task_id, task.items, task.peers)
         except Exception:
             pass
+        # Peers that do not pickle alone are left out (their own items end as errors below).
+        task.peers = tuple(p for p in task.peers if _pickles(task.task_id, p))
         kept: deque[_Pending] = deque()
         for pending in task.items:
             try:
@@ -580,7 +587,7 @@ class Executor:
         if not kept:
             return None
         try:
-            return _pickle_task(task.task_id, kept)
+            return _pickle_task(task.task_id, kept, task.peers)
         except Exception as exc:  # each pickles alone, not together (e.g. out of memory)
             for pending in kept:
                 self._settle(pending, _unsendable(pending, exc))
@@ -768,10 +775,23 @@ def _current(worker: _Worker, task_id: int, pos: int) -> _Pending | None:
     return current
 
 
-def _pickle_task(task_id: int, items: Sequence[_Pending]) -> memoryview:
-    """A task as the worker receives it, pickled as `Connection.send` would."""
-    payload: memoryview = ForkingPickler.dumps(Task(task_id, [(p.pos, p.raw) for p in items]))
+def _pickle_task(
+    task_id: int, items: Sequence[_Pending], peers: Sequence[_Pending] = ()
+) -> memoryview:
+    """A task as the worker receives it, pickled as `Connection.send` would. Peers are the
+    same objects as the items, which pickle writes once."""
+    payload: memoryview = ForkingPickler.dumps(
+        Task(task_id, [(p.pos, p.raw) for p in items], [(p.pos, p.raw) for p in peers])
+    )
     return payload
+
+
+def _pickles(task_id: int, pending: _Pending) -> bool:
+    try:
+        _pickle_task(task_id, [], [pending])
+    except Exception:
+        return False
+    return True
 
 
 def _unsendable(pending: _Pending, exc: BaseException) -> Result:

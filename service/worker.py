@@ -42,7 +42,16 @@ from referee.service.worker_messages import (
     WorkerMessage,
 )
 from referee.verifiers.contract import Item, Result, ScoreResult
-from referee.verifiers.engine import Limits, finalize, item_id, prepare, run_step, time_bound
+from referee.verifiers.engine import (
+    Limits,
+    finalize,
+    item_id,
+    prepare,
+    run_step,
+    seat_of,
+    time_bound,
+)
+from referee.verifiers.groups import TaskGroups
 from referee.verifiers.registry import ScorerConfig, build_registry
 
 
@@ -102,9 +111,10 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
         match message:
             case Stop():
                 return
-            case Task(task_id=task_id, entries=entries):
+            case Task(task_id=task_id, entries=entries, peers=peers):
+                groups = TaskGroups(peers)
                 for pos, item in entries:
-                    _score_one(conn, task_id, pos, item, registry, config)
+                    _score_one(conn, task_id, pos, item, registry, config, groups)
                 pool = pool_stats()
                 if pool is not None:
                     send(conn, PoolStats(pool))
@@ -119,6 +129,7 @@ def _score_one(
     item: Item | Mapping[str, Any],
     registry: Any,
     config: WorkerConfig,
+    groups: TaskGroups,
 ) -> None:
     def unsendable(exc: BaseException) -> WorkerMessage:
         return ItemDone(
@@ -131,7 +142,7 @@ def _score_one(
         )
 
     try:
-        result = _score_steps(conn, task_id, pos, item, registry, config)
+        result = _score_steps(conn, task_id, pos, item, registry, config, groups)
     except Exception as exc:  # e.g. RecursionError validating a deeply nested item
         result = Result(id=item_id(item), error=f"item could not be scored: {describe_error(exc)}")
     send(conn, ItemDone(task_id, pos, result), unsendable)
@@ -144,17 +155,19 @@ def _score_steps(
     item: Item | Mapping[str, Any],
     registry: Any,
     config: WorkerConfig,
+    groups: TaskGroups,
 ) -> Result:
     plan = prepare(item, registry, config.limits)
     if isinstance(plan, Result):
         return plan
+    seat = seat_of(plan, pos, groups)
     bound = time_bound(plan, config.item_timeout_s)
     if bound > config.item_timeout_s:
         send(conn, ItemBound(task_id, pos, bound))
     scores: dict[str, ScoreResult] = {}
     last = len(plan.steps) - 1
     for index, step in enumerate(plan.steps):
-        outcome = run_step(plan, step, scores)
+        outcome = run_step(plan, step, scores, seat)
         scores[step.key] = outcome
         if index < last:
             # Unsendable: left out; the parent loses this score only if the item then times

@@ -76,6 +76,11 @@ class Task:
 
     task_id: int
     entries: Sequence[tuple[int, Item | Mapping[str, Any]]]
+    peers: Sequence[tuple[int, Item | Mapping[str, Any]]] = ()
+    """Every item of the group piece the task was cut with, finished ones too (a task sent
+    again after a timeout holds fewer `entries`), for scorers that judge a sample against its
+    group (`referee.verifiers.groups`). The same objects as in `entries`, so pickling them
+    costs a reference each. Empty for tasks of loose items."""
 
 
 @dataclass(frozen=True)

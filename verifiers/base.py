@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeAlias, TypeVar
 
@@ -32,18 +32,45 @@ class ScorerParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True, eq=False)
+class Group:
+    """The members of one group (items sharing `group`) that were scored in the same task,
+    for scorers that judge a sample against its group (`Scorer.needs_group`).
+
+    `memo` lets such a scorer compute a group-level result once (the answer classes of the
+    `majority` scorer) and reuse it for every member scored in this process; its keys should
+    include the scorer's name and parameters. How the members reach a worker:
+    `referee.verifiers.groups`.
+    """
+
+    key: str
+    completions: tuple[str | None, ...]
+    """Each member's completion, in batch order; None for a member that is not a valid item
+    (it gets its own error result and takes no part)."""
+    prompts: tuple[str | None, ...]
+    memo: dict[Hashable, object] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.completions)
+
+
 @dataclass(frozen=True)
 class Sample:
     """What a scorer sees of an item.
 
     `prior` holds the results of the scorers listed before this one in the same item, by result
-    key, so that shaping scorers can depend on correctness without recomputing it.
+    key, so that shaping scorers can depend on correctness without recomputing it. `group` and
+    `group_index` (this sample's place among `group.completions`) are set only for scorers
+    that declare `needs_group`.
     """
 
     completion: str
     prompt: str | None = None
     completion_tokens: int | None = None
     prior: Mapping[str, ScoreResult] = field(default_factory=dict)
+    group: Group | None = None
+    group_index: int | None = None
 
 
 P = TypeVar("P", bound=ScorerParams)
@@ -54,6 +81,9 @@ class Scorer(ABC, Generic[P]):
 
     name: ClassVar[str]
     params_model: type[P]
+    needs_group: ClassVar[bool] = False
+    """Judges a sample against the other members of its group: an item using it must have a
+    `group` (else an error naming the field), and its `Sample` carries the group."""
 
     @abstractmethod
     def score(self, sample: Sample, params: P) -> ScoreResult:

@@ -9,13 +9,13 @@ in-process use, with no time bound (see `referee.service.executor` for the bound
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from referee.verifiers.base import Sample, Scorer, ScorerParams
+from referee.verifiers.base import Group, Sample, Scorer, ScorerParams
 from referee.verifiers.contract import (
     VERDICT_SCORER_ERROR,
     Item,
@@ -25,6 +25,7 @@ from referee.verifiers.contract import (
     weighted_reward,
 )
 from referee.verifiers.field_path import render_path
+from referee.verifiers.groups import TaskGroups
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,20 @@ class Plan:
     item: Item
     steps: tuple[Step, ...]
 
-    def sample(self, prior: Mapping[str, ScoreResult]) -> Sample:
+    @property
+    def needs_group(self) -> bool:
+        return any(step.scorer.needs_group for step in self.steps)
+
+    def sample(
+        self, prior: Mapping[str, ScoreResult], seat: tuple[Group, int] | None = None
+    ) -> Sample:
         return Sample(
             completion=self.item.completion,
             prompt=self.item.prompt,
             completion_tokens=self.item.completion_tokens,
             prior=prior,
+            group=seat[0] if seat is not None else None,
+            group_index=seat[1] if seat is not None else None,
         )
 
 
@@ -115,6 +124,12 @@ def prepare(
         else:
             steps.append(step_or_error)
             seen.add(step_or_error.key)
+    if not errors and item.group is None:
+        errors += [
+            f"group: Field required by scorer {step.scorer.name!r} ({render_path(('scorers', i))})"
+            for i, step in enumerate(steps)
+            if step.scorer.needs_group
+        ][:1]
     if errors:
         return Result(id=item.id, error="; ".join(errors))
     return Plan(item=item, steps=tuple(steps))
@@ -152,10 +167,17 @@ def time_bound(plan: Plan, default_s: float) -> float:
     return max([default_s, *(b for b in bounds if b is not None)])
 
 
-def run_step(plan: Plan, step: Step, prior: Mapping[str, ScoreResult]) -> ScoreResult:
-    """Run one scorer; an exception becomes a `scorer_error` verdict with a null score."""
+def run_step(
+    plan: Plan,
+    step: Step,
+    prior: Mapping[str, ScoreResult],
+    seat: tuple[Group, int] | None = None,
+) -> ScoreResult:
+    """Run one scorer; an exception becomes a `scorer_error` verdict with a null score.
+    `seat`: the item's group and its place in it, for scorers that need the group."""
     try:
-        return step.scorer.score(plan.sample(prior), step.params)
+        sample = plan.sample(prior, seat if step.scorer.needs_group else None)
+        return step.scorer.score(sample, step.params)
     except MemoryError:
         return ScoreResult(
             score=None, verdict=VERDICT_SCORER_ERROR, error="out of memory in scorer"
@@ -173,14 +195,49 @@ def finalize(plan: Plan, scores: Mapping[str, ScoreResult]) -> Result:
     return Result(id=plan.item.id, reward=reward, scores=ordered)
 
 
+def seat_of(plan: Plan, pos: int, groups: TaskGroups) -> tuple[Group, int] | None:
+    """The item's group and place, when one of its scorers needs the group."""
+    if not plan.needs_group or plan.item.group is None:
+        return None
+    return groups.seat(plan.item.group, pos, plan.item.completion, plan.item.prompt)
+
+
 def score_item(
-    raw: Item | Mapping[str, Any], registry: Mapping[str, Scorer[Any]], limits: Limits
+    raw: Item | Mapping[str, Any],
+    registry: Mapping[str, Scorer[Any]],
+    limits: Limits,
+    seat: tuple[Group, int] | None = None,
 ) -> Result:
-    """Validate and score one item in this process, with no time bound."""
+    """Validate and score one item in this process, with no time bound. Alone, an item is a
+    group of one; `score_items` scores items with their groups."""
     plan = prepare(raw, registry, limits)
     if isinstance(plan, Result):
         return plan
+    if seat is None:
+        seat = seat_of(plan, 0, TaskGroups(()))
     scores: dict[str, ScoreResult] = {}
     for step in plan.steps:
-        scores[step.key] = run_step(plan, step, scores)
+        scores[step.key] = run_step(plan, step, scores, seat)
     return finalize(plan, scores)
+
+
+def score_items(
+    raws: Sequence[Item | Mapping[str, Any]],
+    registry: Mapping[str, Scorer[Any]],
+    limits: Limits,
+) -> list[Result]:
+    """Validate and score items in this process, with no time bound, each group-needing
+    scorer seeing the items of its group among `raws` (`referee.verifiers.groups`)."""
+    groups = TaskGroups(list(enumerate(raws)))
+    results = []
+    for pos, raw in enumerate(raws):
+        plan = prepare(raw, registry, limits)
+        if isinstance(plan, Result):
+            results.append(plan)
+            continue
+        scores: dict[str, ScoreResult] = {}
+        seat = seat_of(plan, pos, groups)
+        for step in plan.steps:
+            scores[step.key] = run_step(plan, step, scores, seat)
+        results.append(finalize(plan, scores))
+    return results

@@ -400,16 +400,21 @@ class LanguageParams(ScorerParams):
     @field_validator("target")
     @classmethod
     def _known_label(cls, value: str) -> str:
-        code = value.strip().lower()
-        if code in LID176_LABELS:
-            return code
-        primary = re.split(r"[-_]", code, maxsplit=1)[0]
-        hint = f"; did you mean {primary!r}?" if primary in LID176_LABELS else ""
-        raise ValueError(
-            f"unknown language {value!r}: not a label of the lid.176 language-id model "
-            f"(ISO 639-1 codes such as 'en', 'zh', 'fr', 'ja', plus a few others such as "
-            f"'yue' or 'als'){hint}"
-        )
+        return lid_label(value)
+
+
+def lid_label(value: str) -> str:
+    """`value` as a lid.176 label (`EN` -> `en`); raises ValueError for an unknown one."""
+    code = value.strip().lower()
+    if code in LID176_LABELS:
+        return code
+    primary = re.split(r"[-_]", code, maxsplit=1)[0]
+    hint = f"; did you mean {primary!r}?" if primary in LID176_LABELS else ""
+    raise ValueError(
+        f"unknown language {value!r}: not a label of the lid.176 language-id model "
+        f"(ISO 639-1 codes such as 'en', 'zh', 'fr', 'ja', plus a few others such as "
+        f"'yue' or 'als'){hint}"
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -53,18 +53,22 @@ def build_registry(config: ScorerConfig | None = None) -> dict[str, Scorer[Any]]
     from referee.verifiers.code import CodeScorer
     from referee.verifiers.format import FormatScorer
     from referee.verifiers.language import LanguageScorer
+    from referee.verifiers.majority import MajorityScorer
     from referee.verifiers.math import MathScorer
     from referee.verifiers.noop import NoopScorer
+    from referee.verifiers.readability import ReadabilityScorer
     from referee.verifiers.shaping import CosineLengthScorer, OverlongScorer, RepetitionScorer
 
     config = config or ScorerConfig()
     scorers: list[Scorer[Any]] = [
         MathScorer(),
+        MajorityScorer(),
         FormatScorer(),
         LanguageScorer(model_path=config.lid_model_path),
         CosineLengthScorer(),
         OverlongScorer(),
         RepetitionScorer(),
+        ReadabilityScorer(model_path=config.lid_model_path),
         CodeScorer(provider=config.sandbox, time_scale=config.code_time_scale),
         NoopScorer(),
     ]

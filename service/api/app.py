@@ -25,7 +25,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from referee.service.api import routes_compat, routes_health, routes_nemo_gym, routes_rewards
+from referee.service.api import (
+    routes_compat,
+    routes_eval,
+    routes_health,
+    routes_nemo_gym,
+    routes_rewards,
+)
 from referee.service.api.auth import AuthMiddleware
 from referee.service.api.body_guard import BodyGuardMiddleware, BodyLimits
 from referee.service.api.errors import install_error_handlers
@@ -116,6 +122,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(routes_rewards.router)
+    app.include_router(routes_eval.router)
     app.include_router(routes_compat.router)
     app.include_router(routes_nemo_gym.router)
     app.include_router(routes_health.router)

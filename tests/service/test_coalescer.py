@@ -143,3 +143,35 @@ async def test_counts_per_client_while_pending() -> None:
     await pending
     assert during == (1, 3, 0)
     assert c.of("a").requests == 0
+
+
+class GroupRecorder(ScriptedBackend):
+    """Also records the `group` of each item sent."""
+
+    def __init__(self) -> None:
+        super().__init__(auto=True)
+        self.groups: list[object] = []
+
+    async def stream(self, items: list[Any], on_result: OnResult, timeout_s: float | None) -> bool:
+        self.groups.extend(item.get("group") for item in items)
+        return await super().stream(items, on_result, timeout_s)
+
+
+async def test_two_clients_with_the_same_group_name_do_not_share_the_group() -> None:
+    backend = GroupRecorder()
+    c = coalescer(backend)
+    await asyncio.gather(
+        c.score([{"id": "a-0", "group": "g0"}], 5, "a"),
+        c.score([{"id": "b-0", "group": "g0"}], 5, "b"),
+    )
+    assert len(backend.batches) == 1 and len(set(backend.groups)) == 2
+
+
+async def test_one_client_s_requests_still_share_their_group() -> None:
+    backend = GroupRecorder()
+    c = coalescer(backend)
+    await asyncio.gather(
+        c.score([{"id": "a-0", "group": "g0"}], 5, "a"),
+        c.score([{"id": "a-1", "group": "g0"}], 5, "a"),
+    )
+    assert backend.groups == ["g0", "g0"]

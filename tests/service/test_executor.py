@@ -247,3 +247,30 @@ def test_pending_items_counts_unfinished_work(executor: Executor) -> None:
     assert executor.pending_items() > 0
     future.result(timeout=30)
     assert executor.pending_items() == 0
+
+
+def _voter(group: str, answer: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "group": group,
+        "completion": f"<think>.</think> \\boxed{{{answer}}}",
+        "scorers": [{"name": "majority"}],
+        **extra,
+    }
+
+
+def test_a_group_votes_together_in_a_worker(executor: Executor) -> None:
+    # Interleaved groups: each votes among its own members only.
+    items = [_voter("a", "1/2"), _voter("b", "3"), _voter("a", "0.5"), _voter("b", "4")]
+    items += [_voter("a", "9"), _voter("b", "3")]
+    results = executor.score(items)
+    assert [r.reward for r in results] == [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+
+
+def test_members_scored_after_a_timeout_still_see_the_whole_group(executor: Executor) -> None:
+    # The second member times out: its worker is killed and the task's rest goes back to the
+    # queue; the members after it must still count the first member's vote.
+    items = [_voter("t", "5"), _voter("t", "5"), _voter("t", "6"), _voter("t", "5")]
+    items[1]["scorers"] = [{"name": "sleep", "seconds": 10}, {"name": "majority"}]
+    results = executor.score(items)
+    extra = results[3].scores["majority"].model_extra or {}
+    assert (results[3].reward, extra["members"], extra["class_size"]) == (1.0, 4, 3)

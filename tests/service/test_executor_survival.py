@@ -303,3 +303,13 @@ def test_executor_past_the_budget_takes_no_work(exhausted: tuple[str, httpx.Resp
     base, _ = exhausted
     reply = httpx.post(f"{base}/v1/rewards", json={"items": [echo()]}, timeout=10)
     assert reply.status_code == 503
+
+
+def test_a_poison_member_takes_no_part_in_its_group_s_vote(executor: Executor) -> None:
+    group = [
+        {"group": "v", "completion": f"\\boxed{{{a}}}", "scorers": [{"name": "majority"}]}
+        for a in ("1", "1", "2", "2")
+    ]
+    group[3] = {**group[3], "extra": nested(2000)}
+    results = executor.score(group)
+    assert [r.reward for r in results] == [1.0, 1.0, 0.0, None]

@@ -12,7 +12,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import ValidationError
 
-from referee.verifiers import code, code_compare, language, noop, shaping
+from referee.verifiers import code, code_compare, language, majority, noop, readability, shaping
 from referee.verifiers import format as format_scorer
 from referee.verifiers import math as math_scorer
 from referee.verifiers.base import (
@@ -74,6 +74,16 @@ TABLES = {
         code_compare.CodeVerdict,
         lambda v: [code_compare.code_score_rule(v)],
         _doc(code),
+    ),
+    "majority": Table(
+        majority.MajorityVerdict,
+        lambda v: [majority.majority_score_rule(v)],
+        _doc(majority),
+    ),
+    "readability": Table(
+        readability.ReadabilityVerdict,
+        lambda v: [readability.readability_score_rule(v)],
+        _doc(readability),
     ),
     "noop": Table(noop.NoopVerdict, lambda v: [noop.noop_score_rule(v)], _doc(noop)),
     "overlong": Table(
