@@ -198,3 +198,33 @@ async def test_worker_killed_mid_batch_is_requeued(redis_url: str) -> None:
     assert [r.reward for r in results] == [1.0] * 8
     assert elapsed < 30
     assert retries >= 1  # the victim's chunk ran again, and /metrics counts it
+
+
+async def test_majority_votes_over_the_whole_group_across_chunks(
+    redis_url: str, workers: WorkerProcs
+) -> None:
+    # Eight members of one group and four of another, in chunks of 4: each group must reach
+    # one worker whole (the vote is by equivalence: 1/2, 0.5 and \frac{1}{2} are one answer).
+    answers = ["1/2", "0.5", "\\frac{1}{2}", "3", "0.50", "3", "7", "2/4"]
+    other = ["5", "6", "5", "5"]
+    scorer = [{"name": "majority", "group_size": len(answers)}]
+    items = [
+        {"id": f"a{n}", "completion": f"\\boxed{{{a}}}", "scorers": scorer, "group": "a"}
+        for n, a in enumerate(answers)
+    ]
+    items += [
+        {
+            "id": f"b{n}",
+            "completion": f"\\boxed{{{a}}}",
+            "scorers": [{"name": "majority", "group_size": len(other)}],
+            "group": "b",
+        }
+        for n, a in enumerate(other)
+    ]
+    backend = RedisBackend(settings_for(redis_url, queue_chunk_size=4))
+    try:
+        results = await backend.score(items, timeout_s=60)
+    finally:
+        backend.close()
+    expected = [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
+    assert [r.reward for r in results] == expected, [r.scores for r in results]
