@@ -66,7 +66,10 @@ imports only the sandbox's stdlib protocol module, so importing it stays cheap a
 Docker. With neither, every program is `sandbox_error` ("no sandbox configured"). Time:
 `time_bound(params)` is the provider's `run_bound` (the job, the pool's one retry on a fresh
 container and that container's start), or the job's own wall limit for a bare sandbox; the
-executor extends an item's bound to it. The sandbox bounds the program itself.
+executor extends an item's bound to it. Both start from `protocol.job_wall_s` of the job the
+slowest allowed language would get, the formula the pool's own deadline uses. A job's wall
+limit follows from its tests (`CodeParams.job_limits`: each run's bound added up, `timeout_s`
+at most). The sandbox bounds the program itself.
 
 Left out: languages other than CPython for tests other than stdio and
 interactive; IOI communication tasks (a manager and several programs), and compiling the
@@ -107,6 +110,7 @@ from referee.sandbox.protocol import (
     SandboxError,
     SandboxProvider,
     StdioCase,
+    job_wall_s,
 )
 from referee.sandbox.protocol import Limits as JobLimits
 from referee.verifiers.base import Sample, Scorer, ScorerParams
@@ -147,6 +151,11 @@ _STD = r"(?:c|gnu)[0-9]{2}"
 _C_FAMILY: frozenset[str] = frozenset({"c", "cpp"})
 """Languages that take a problem's files as gcc/g++ arguments (`compile_with`, `defines`)."""
 
+
+JOB_MARGIN_S = 1.0
+JOB_MARGIN_PER_RUN_S = 0.05
+"""A job's wall time beyond its runs' own bounds: once, and per run (starting a process,
+cleaning up after a case)."""
 
 SCORING_ALIASES = {"pass_fail": "all", "partial": "fraction"}
 """Codeforces' names of two scoring modes."""
@@ -219,7 +228,8 @@ class CodeParams(ScorerParams):
     test_timeout_s: float = Field(default=5.0, gt=0, le=300)
     """Wall-clock bound per stdio case, per call, per assert test."""
     timeout_s: float = Field(default=30.0, gt=0, le=600)
-    """Wall-clock bound for the whole job."""
+    """Wall-clock bound for the whole job, at most: the job's own is its tests' bounds added
+    up (`job_limits`), when that is less."""
     memory_mb: int = Field(default=256, ge=16, le=65536)
     """Address-space limit of each process running the program (the container's own limit,
     `sandbox_memory_mb`, still applies)."""
@@ -240,8 +250,15 @@ class CodeParams(ScorerParams):
                 test_wall_s = tests.time_limit_s
                 cpu_s = max(cpu_s, math.ceil(tests.time_limit_s))
             memory_mb = tests.memory_limit_mb or memory_mb
+        # Every run the job makes is bounded by test_wall_s (a case's process; in rpc jobs the
+        # program's loading, MBPP's setup and each test), so no program holds a sandbox for
+        # longer than its own tests allow, whatever `timeout_s` says.
+        runs = count_tests(tests)
+        if not isinstance(tests, ProcessTests):
+            runs += 2 if isinstance(tests, MbppTests) else 1
+        from_tests = runs * (test_wall_s + JOB_MARGIN_PER_RUN_S) + JOB_MARGIN_S
         return JobLimits(
-            wall_s=max(self.timeout_s, test_wall_s),
+            wall_s=round(min(max(self.timeout_s, test_wall_s), from_tests), 3),
             test_wall_s=test_wall_s,
             cpu_s=cpu_s,
             memory_mb=memory_mb,
@@ -373,10 +390,6 @@ class CodeParams(ScorerParams):
         return next(
             (lang for lang in self.languages if _FAMILY[lang] == family and lang in allowed), None
         )
-
-    def compiles(self) -> bool:
-        """Whether a program may need compiling (its bound then includes the compilation)."""
-        return any(language in COMPILED for language in self.allowed())
 
 
 def job_payload(
@@ -568,14 +581,11 @@ class CodeScorer(Scorer[CodeParams]):
         """The provider's worst case for one run of the job; for a bare sandbox, whose
         overheads are unknown here, the job's own wall limit."""
         params = params.scaled(self._time_scale)
-        wall_s = params.timeout_s + (params.compile_timeout_s if params.compiles() else 0.0)
-        tests = params.tests
-        found = helper_of(tests)
-        if found is not None:
-            helper = found[1]
-            wall_s += helper.timeout_s * count_tests(tests)
-            if helper.language == "cpp":
-                wall_s += params.compile_timeout_s
+        # The job the runner would get, for the allowed language that takes longest (one that
+        # compiles), through the one formula the pool uses too.
+        allowed = sorted(params.allowed())
+        slowest = next((lang for lang in allowed if lang in COMPILED), allowed[0])
+        wall_s = job_wall_s(build_job(params, "", slowest))
         if self._provider is None:
             return wall_s
         return self._provider.run_bound(wall_s)

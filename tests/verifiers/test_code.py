@@ -315,7 +315,7 @@ def test_job_ids_are_distinct() -> None:
                 "defaults",
                 {},
                 {
-                    "wall_s": 30.0,
+                    "wall_s": 6.05,  # one case: 5 s, 0.05 s to start it, 1 s of margin
                     "test_wall_s": 5.0,
                     "cpu_s": 30,
                     "memory_mb": 256,
@@ -326,7 +326,7 @@ def test_job_ids_are_distinct() -> None:
                 "cpu-is-ceil-of-timeout",
                 {"timeout_s": 12.5, "test_timeout_s": 2, "memory_mb": 128, "output_bytes": 1000},
                 {
-                    "wall_s": 12.5,
+                    "wall_s": 3.05,
                     "test_wall_s": 2.0,
                     "cpu_s": 13,
                     "memory_mb": 128,
@@ -337,7 +337,7 @@ def test_job_ids_are_distinct() -> None:
                 "explicit-cpu",
                 {"cpu_s": 7},
                 {
-                    "wall_s": 30.0,
+                    "wall_s": 6.05,
                     "test_wall_s": 5.0,
                     "cpu_s": 7,
                     "memory_mb": 256,
@@ -350,6 +350,27 @@ def test_job_ids_are_distinct() -> None:
 def test_limits_propagate_to_job(params: dict[str, Any], limits: dict[str, Any]) -> None:
     _, sandbox = run(STDIO, reply(case(stdout="1\n")), **params)
     assert sandbox.jobs[0]["limits"] == limits
+
+
+# (id, tests, params, the job's wall_s): each run the job makes (a case's process; in rpc
+# jobs the program's loading, MBPP's setup and each test) gets test_timeout_s and 0.05 s, the
+# job 1 s more, and timeout_s caps it.
+JOB_WALLS: list[tuple[str, Any, dict[str, Any], float]] = [
+    ("three-cases", STDIO3, {"test_timeout_s": 2}, 3 * 2.05 + 1),
+    ("humaneval-loads-then-tests", HUMANEVAL, {"test_timeout_s": 2}, 2 * 2.05 + 1),
+    ("timeout-caps-many-cases", STDIO3, {"test_timeout_s": 4, "timeout_s": 7}, 7.0),
+    ("a-problems-own-limit", {**STDIO3, "time_limit_s": 1.5}, {}, 3 * 1.55 + 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("tests", "params", "wall_s"), [w[1:] for w in JOB_WALLS], ids=[w[0] for w in JOB_WALLS]
+)
+def test_a_jobs_wall_time_follows_from_its_tests(
+    tests: Any, params: dict[str, Any], wall_s: float
+) -> None:
+    limits = CodeParams.model_validate({"tests": tests, **params}).job_limits()
+    assert limits["wall_s"] == pytest.approx(wall_s)
 
 
 @pytest.mark.parametrize(
@@ -771,9 +792,10 @@ def test_no_sandbox_configured_is_sandbox_error() -> None:
     ("provider", "timeout_s", "bound"),
     table(
         [
-            ("provider-default", True, 30.0, 61.0),
-            ("provider-short", True, 2.0, 5.0),
-            ("bare-sandbox", False, 30.0, 30.0),
+            ("provider-default", True, 30.0, 13.1),  # the job's 6.05 s, not timeout_s
+            # The job's wall is never under its one test's 5 s (the old bound said 2 s).
+            ("provider-short", True, 2.0, 11.0),
+            ("bare-sandbox", False, 30.0, 6.05),
         ]
     ),
 )
@@ -1062,7 +1084,7 @@ def test_the_time_scale_multiplies_every_time_limit() -> None:
     scorer.score(Sample(completion="```cpp\nint main(){}\n```"), params)
     [job] = sandbox.jobs
     limits = job["limits"]
-    assert (limits["test_wall_s"], limits["wall_s"], limits["cpu_s"]) == (5.0, 25.0, 8)
+    assert (limits["test_wall_s"], limits["wall_s"], limits["cpu_s"]) == (5.0, 6.05, 8)
     assert (job["compile"]["wall_s"], job["checker"]["wall_s"]) == (25.0, 5.0)
 
 
