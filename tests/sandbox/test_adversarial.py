@@ -9,6 +9,7 @@ The session fixture `leftover_check` asserts that no sandbox container is left b
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -301,3 +302,35 @@ def test_a_correct_program_is_accepted(scorer: CodeScorer) -> None:
 def test_a_correct_stdio_program_is_accepted(scorer: CodeScorer) -> None:
     program = "a, b = map(int, input().split())\nprint(a + b)\n"
     assert score(scorer, program, SUM_STDIO).verdict == "accepted"
+
+
+STOPS_EVERYONE = """
+import os, signal
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) not in (1, os.getpid()):
+        try:
+            os.kill(int(pid), signal.SIGSTOP)
+        except OSError:
+            pass
+
+def add(a, b):
+    return a + b
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_program_that_stops_its_tester_holds_the_sandbox_only_as_long_as_its_tests_allow(
+    scorer: CodeScorer,
+) -> None:
+    # The tester is stopped, so nothing inside enforces the per-test limit: the job's own
+    # wall limit ends it. It follows from the tests (loading plus one test, 2 s each, plus
+    # margins: 5.1 s), never the item's far longer timeout_s.
+    params = CodeParams.model_validate({"tests": ADD, **LIMITS, "timeout_s": 60.0})
+    wall_s = params.job_limits()["wall_s"]
+    started = time.monotonic()
+    result = scorer.score(Sample(completion=f"```python\n{STOPS_EVERYONE}```"), params)
+    held = time.monotonic() - started
+    assert (result.score, wall_s) == (0.0, 5.1), result
+    assert held < wall_s + 3.0, (held, result)
+    probe = score(scorer, PROBE, ADD)
+    assert (probe.score, probe.verdict) == (1.0, "accepted"), probe
