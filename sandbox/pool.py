@@ -1,4 +1,5 @@
-"""A warm pool of sandbox containers for one process, refilled in the background.
+"""A warm pool of sandbox containers for one process, refilled in the background (the first
+container alone, so that the first job waits only for it, then up to `PARALLEL_STARTS` at once).
 
 Each worker process owns its pool (`get_pool`): containers are never shared between processes,
 so no locking across processes is needed and a worker killed by the executor takes nothing of
@@ -38,6 +39,9 @@ from referee.sandbox.channel import Channel
 from referee.sandbox.config import SandboxConfig
 from referee.sandbox.container import OWNER_LABEL, SANDBOX_LABEL
 from referee.sandbox.protocol import Job, JobResult, SandboxError, job_wall_s
+
+PARALLEL_STARTS = 4
+"""Containers a pool starts at once (the engine does much of a start in parallel)."""
 
 
 def owner_host() -> str:
@@ -81,6 +85,9 @@ class SandboxPool:
         self._starting = 0
         self._closed = False
         self._last_error: str | None = None
+        self._retry_at = 0.0
+        self._backoff = 0.5
+        self._starters: list[threading.Thread] = []
         self._cond = threading.Condition()
         self.stats = {"started": 0, "failed_starts": 0, "retries": 0, "waits": 0}
         self.sweep_orphans()
@@ -123,10 +130,15 @@ class SandboxPool:
             self._cond.notify_all()
         for channel in idle:
             channel.close()
-        # A container the refill thread is starting right now is closed by that thread as
-        # soon as it is up; wait for it, so nothing outlives the pool.
+        # A container being started right now is closed by its starter as soon as it is up;
+        # wait for them, so nothing outlives the pool.
         if threading.current_thread() is not self._refill:
             self._refill.join(timeout=self._config.start_timeout_s + 5)
+        with self._cond:
+            starters = list(self._starters)
+        for starter in starters:
+            if starter is not threading.current_thread():
+                starter.join(timeout=self._config.start_timeout_s + 5)
 
     def sweep_orphans(self) -> int:
         """Remove sandbox containers of this host whose owner process no longer exists.
@@ -199,37 +211,58 @@ class SandboxPool:
             self._cond.notify_all()
 
     def _refill_loop(self) -> None:
-        backoff = 0.5
+        """Keep `pool_size` containers idle, busy or starting: the first starts alone (the first
+        job waits only for it), then up to `PARALLEL_STARTS` at once (a pool of 4 was full
+        after 1.4 s instead of 2.0 started one by one; all 4 at once, 1.0 s, but the first
+        ready at 0.8 s instead of 0.5)."""
         while True:
             with self._cond:
-                while not self._closed and self._count() >= self._config.pool_size:
-                    self._cond.wait(timeout=5.0)
+                while not self._closed and (
+                    self._count() >= self._config.pool_size
+                    or self._starting >= self._parallel_starts()
+                    or time.monotonic() < self._retry_at
+                ):
+                    wait = max(self._retry_at - time.monotonic(), 0.01)
+                    self._cond.wait(timeout=min(wait, 5.0))
                 if self._closed:
                     return
                 self._starting += 1
-            try:
-                channel = Channel.open(self._client, self._config, labels=self._labels)
-            except Exception as exc:  # keep trying; waiting callers time out with this error
-                with self._cond:
-                    self._starting -= 1
-                    self._last_error = f"{type(exc).__name__}: {exc}"
-                    self.stats["failed_starts"] += 1
-                    self._cond.notify_all()
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            backoff = 0.5
+                self._starters = [t for t in self._starters if t.is_alive()]
+                starter = threading.Thread(
+                    target=self._start_one, name="sandbox-start", daemon=True
+                )
+                self._starters.append(starter)
+            starter.start()
+
+    def _parallel_starts(self) -> int:
+        # The first container starts alone: started beside others it is ready later, and the
+        # first job waits for it.
+        return PARALLEL_STARTS if self.stats["started"] else 1
+
+    def _start_one(self) -> None:
+        try:
+            channel = Channel.open(self._client, self._config, labels=self._labels)
+        except Exception as exc:  # keep trying; waiting callers time out with this error
             with self._cond:
                 self._starting -= 1
-                self.stats["started"] += 1
-                if self._closed:
-                    channel_to_close: Channel | None = channel
-                else:
-                    channel_to_close = None
-                    self._idle.append(channel)
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                self.stats["failed_starts"] += 1
+                self._retry_at = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, 10.0)
                 self._cond.notify_all()
-            if channel_to_close is not None:
-                channel_to_close.close()
+            return
+        with self._cond:
+            self._starting -= 1
+            self._backoff = 0.5
+            self.stats["started"] += 1
+            if self._closed:
+                channel_to_close: Channel | None = channel
+            else:
+                channel_to_close = None
+                self._idle.append(channel)
+            self._cond.notify_all()
+        if channel_to_close is not None:
+            channel_to_close.close()
 
 
 _pools: dict[int, SandboxPool] = {}

@@ -80,6 +80,26 @@ def test_pool_fills_to_its_size(pool: SandboxPool, docker_client: Any) -> None:
     assert len(containers_of(docker_client, pool)) == 2
 
 
+def test_after_the_first_container_the_rest_start_at_once(
+    docker_client: Any, sandbox_image: str, leftover_check: None
+) -> None:
+    config = Settings(sandbox_image=sandbox_image, sandbox_pool_size=4).sandbox_config()
+    pool = SandboxPool(config, docker_client)
+    seen: list[tuple[int, int]] = []  # (started, starting) while the pool fills
+    try:
+
+        def full() -> bool:
+            with pool._cond:
+                seen.append((pool.stats["started"], pool._starting))
+                return len(pool._idle) == 4
+
+        assert wait_for(full)
+    finally:
+        pool.close()
+    assert max(starting for started, starting in seen if started == 0) == 1
+    assert max(starting for started, starting in seen if started >= 1) >= 2
+
+
 def test_a_container_killed_from_outside_is_replaced(pool: SandboxPool, docker_client: Any) -> None:
     assert wait_for(lambda: len(pool._idle) == 2)
     for container in containers_of(docker_client, pool):
