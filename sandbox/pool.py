@@ -115,6 +115,11 @@ class SandboxPool:
             return result
         raise SandboxError(f"sandbox failed twice: {failure}")
 
+    def idle_count(self) -> int:
+        """Containers ready for a job right now."""
+        with self._cond:
+            return len(self._idle)
+
     @property
     def size(self) -> int:
         with self._cond:
