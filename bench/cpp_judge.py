@@ -19,7 +19,6 @@ Usage: python bench/cpp_judge.py [--programs 200] [--seed 0]
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import subprocess
@@ -31,8 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "referee.service.cli"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from referee_cli import score_items
 
 
 @dataclass(frozen=True)
@@ -158,33 +158,18 @@ def run_bare(programs: list[Program]) -> tuple[float, list[bool]]:
 
 
 def run_referee(programs: list[Program]) -> tuple[float, list[dict[str, object]]]:
-    with tempfile.TemporaryDirectory() as folder:
-        source, target = Path(folder) / "items.jsonl", Path(folder) / "results.jsonl"
-        with source.open("w") as handle:
-            for n, program in enumerate(programs):
-                cases = [{"stdin": i, "stdout": o} for i, o in program.tests]
-                item = {
-                    "id": str(n),
-                    "completion": f"```cpp\n{program.source}```",
-                    "scorers": [
-                        {
-                            "name": "code",
-                            "language": "cpp",
-                            "tests": {"mode": "stdio", "cases": cases},
-                        }
-                    ],
-                }
-                handle.write(json.dumps(item) + "\n")
-        started = time.perf_counter()
-        subprocess.run(
-            [*CLI, "score", str(source), "-o", str(target), "--workers", "2"],
-            check=True,
-            cwd=REPO,
-            stderr=subprocess.DEVNULL,
+    items = []
+    for n, program in enumerate(programs):
+        cases = [{"stdin": i, "stdout": o} for i, o in program.tests]
+        tests = {"mode": "stdio", "cases": cases}
+        items.append(
+            {
+                "id": str(n),
+                "completion": f"```cpp\n{program.source}```",
+                "scorers": [{"name": "code", "language": "cpp", "tests": tests}],
+            }
         )
-        elapsed = time.perf_counter() - started
-        results = [json.loads(line) for line in target.read_text().splitlines()]
-    return elapsed, results
+    return score_items(items)
 
 
 def main() -> None:

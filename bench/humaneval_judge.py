@@ -21,11 +21,7 @@ Usage: python bench/humaneval_judge.py [--skip-warm]
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -33,9 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from code_tasks import Task
 from code_throughput import resolve_python, run_bare, run_referee
+from referee_cli import score_items
 
-REPO = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "referee.service.cli"]
 WORKERS = 2
 
 
@@ -61,18 +56,7 @@ def humaneval_tasks() -> list[Task]:
 
 
 def run_cold(tasks: list[Task]) -> tuple[float, list[dict[str, object]]]:
-    with tempfile.TemporaryDirectory() as folder:
-        source, target = Path(folder) / "items.jsonl", Path(folder) / "results.jsonl"
-        source.write_text("".join(json.dumps(task.item()) + "\n" for task in tasks))
-        started = time.perf_counter()
-        subprocess.run(
-            [*CLI, "score", str(source), "-o", str(target), "--workers", str(WORKERS)],
-            check=True,
-            cwd=REPO,
-            stderr=subprocess.DEVNULL,
-        )
-        elapsed = time.perf_counter() - started
-        return elapsed, [json.loads(line) for line in target.read_text().splitlines()]
+    return score_items([task.item() for task in tasks], WORKERS)
 
 
 def main() -> None:

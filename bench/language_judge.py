@@ -19,7 +19,6 @@ Usage: python bench/language_judge.py [--programs 20] [--languages c,cpp,java,ru
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import subprocess
@@ -30,8 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "referee.service.cli"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from referee_cli import score_items
+
 TESTS = [("2 3\n", "5\n"), ("-7 7\n", "0\n"), ("1000000000000 1\n", "1000000000001\n")]
 
 # {v}: a per-program suffix; {op}: + (right) or - (wrong).
@@ -114,32 +115,17 @@ def run_bare(language: str, programs: list[Program]) -> tuple[float, list[bool]]
 
 
 def run_referee(language: str, programs: list[Program]) -> tuple[float, list[dict[str, object]]]:
-    with tempfile.TemporaryDirectory() as folder:
-        source, target = Path(folder) / "items.jsonl", Path(folder) / "results.jsonl"
-        cases = [{"stdin": i, "stdout": o} for i, o in TESTS]
-        with source.open("w") as handle:
-            for program in programs:
-                scorer = {
-                    "name": "code",
-                    "language": language,
-                    "tests": {"mode": "stdio", "cases": cases},
-                }
-                item = {
-                    "id": str(program.index),
-                    "completion": f"```{language}\n{program.source}```",
-                    "scorers": [scorer],
-                }
-                handle.write(json.dumps(item) + "\n")
-        started = time.perf_counter()
-        subprocess.run(
-            [*CLI, "score", str(source), "-o", str(target), "--workers", "2"],
-            check=True,
-            cwd=REPO,
-            stderr=subprocess.DEVNULL,
-        )
-        elapsed = time.perf_counter() - started
-        results = [json.loads(line) for line in target.read_text().splitlines()]
-    return elapsed, results
+    cases = [{"stdin": i, "stdout": o} for i, o in TESTS]
+    scorer = {"name": "code", "language": language, "tests": {"mode": "stdio", "cases": cases}}
+    items = [
+        {
+            "id": str(program.index),
+            "completion": f"```{language}\n{program.source}```",
+            "scorers": [scorer],
+        }
+        for program in programs
+    ]
+    return score_items(items)
 
 
 def has_toolchain(language: str) -> bool:
