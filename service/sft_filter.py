@@ -149,7 +149,8 @@ class Tally:
         """The SFT line for a kept sample; None for a dropped one (counted by its reason).
         `result`: the first pass's; `rules`: the readability item's (None when not run)."""
         self.samples += 1
-        self.prompts.add(sample.prompt_key)
+        if sample.item is not None:  # a line that is no sample names no prompt
+            self.prompts.add(sample.prompt_key)
         reason = self._reason(sample, result, rules)
         if reason is None and self.kept_per_prompt[sample.prompt_key] >= self.options.per_prompt:
             reason = "over_quota"

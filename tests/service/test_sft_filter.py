@@ -174,6 +174,9 @@ def test_the_command_keeps_correct_readable_samples_and_reports_the_rest(tmp_pat
         "code_block": 1,
         "invalid": 1,
     }
+    # The invalid line is a sample dropped, but no prompt.
+    counted = json.loads(report.read_text())
+    assert (counted["samples"], counted["prompts"]) == (7, 2)
     assert "line 7: expected a JSON object" in done.stderr
 
 
