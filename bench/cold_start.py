@@ -4,8 +4,9 @@ Times, each run in a fresh process (a second executor in the same process finds
 multiprocessing's forkserver already up and starts in 0.02 s): importing the executor,
 starting it (`Executor(Settings(workers=N))`: the forkserver, the scoring processes and their
 preloads), the first code item (its worker's pool starts its first container), the next
---items code items (other workers' pools start theirs), and the stop (closing the pools). Then `referee score` over the same items as a subprocess, whole.
-Needs Docker and the sandbox image.
+--items code items (other workers' pools start theirs), and the stop (closing the pools).
+Then `referee score` over the same items as a subprocess, whole. Needs Docker and the
+sandbox image.
 Usage: python bench/cold_start.py [--workers 2] [--items 2] [--runs 3]
 """
 
