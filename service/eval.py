@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import sys
 import time
@@ -36,7 +35,7 @@ from referee.service.eval_report import render_table, write_plot
 from referee.service.eval_stats import Outcome, report
 from referee.service.grouping import GROUP_PIECE_FACTOR
 from referee.service.json_guard import BodyLimits
-from referee.service.lines import read_batches
+from referee.service.lines import read_batches, write_json
 from referee.service.report import Progress
 from referee.verifiers.contract import Result
 
@@ -178,14 +177,9 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"{PROG}: line {lines[entry['position']]}: {entry['error']}", file=sys.stderr)
         entry["line"] = lines[entry.pop("position")]
     if args.json is not None:
-        text = json.dumps(out, ensure_ascii=False, indent=1)
-        if args.json == "-":
-            print(text)
-        else:
-            try:
-                Path(args.json).write_text(text + "\n", encoding="utf-8")
-            except OSError as exc:
-                return _usage(f"--json: cannot write {args.json}: {exc.strerror or exc}")
+        problem = write_json(out, args.json, "--json")
+        if problem is not None:
+            return _usage(problem)
     if args.json != "-":
         print(render_table(out, per_prompt=args.per_prompt))
     if args.plot is not None:

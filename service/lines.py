@@ -1,5 +1,7 @@
-"""JSONL input for the file commands (`referee score`, `referee audit`): one JSON object per line,
-each line checked like a request body (`referee.service.json_guard`) before `json` parses it.
+"""JSONL input for the file commands (`referee score`, `referee audit`, `referee eval`,
+`referee filter`): one JSON object per line, each line checked like a request body
+(`referee.service.json_guard`) before `json` parses it; and their JSON reports
+(`write_json`), to a file or stdout.
 
 A line that is empty, fails those checks, is not JSON or is not an object becomes an error
 result naming the line (`line 7: invalid JSON: ...`); reading goes on. Left out: what an object
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from referee.service.json_guard import BodyLimits, BodyProblem, check_body
@@ -57,3 +60,17 @@ def count_lines(path: str) -> int | None:
         return None
     with open(path, "rb") as handle:
         return sum(1 for _ in handle)
+
+
+def write_json(value: object, path: str, flag: str) -> str | None:
+    """Write `value` as indented JSON to `path` (`-`: stdout); why it could not be written, as
+    a usage message naming `flag`, or None."""
+    text = json.dumps(value, ensure_ascii=False, indent=1)
+    if path == "-":
+        print(text)
+        return None
+    try:
+        Path(path).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        return f"{flag}: cannot write {path}: {exc.strerror or exc}"
+    return None

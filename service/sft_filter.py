@@ -48,7 +48,7 @@ from pydantic import ValidationError
 from referee.service.backend import DEADLINE_ERROR
 from referee.service.cli_config import settings_with
 from referee.service.json_guard import BodyLimits
-from referee.service.lines import Parsed, count_lines, read_batches
+from referee.service.lines import Parsed, count_lines, read_batches, write_json
 from referee.service.report import Progress
 from referee.verifiers.contract import Result
 from referee.verifiers.readability import RULES, ReadabilityParams
@@ -369,14 +369,9 @@ def run_filter(args: argparse.Namespace) -> int:
         print(f"{PROG}: {error}", file=sys.stderr)
     print(render_report(summary), file=sys.stderr)
     if args.report is not None:
-        text = json.dumps(summary, indent=1)
-        if args.report == "-":
-            print(text)
-        else:
-            try:
-                Path(args.report).write_text(text + "\n", encoding="utf-8")
-            except OSError as exc:
-                return _usage(f"--report: cannot write {args.report}: {exc.strerror or exc}")
+        problem = write_json(summary, args.report, "--report")
+        if problem is not None:
+            return _usage(problem)
     return 0
 
 
