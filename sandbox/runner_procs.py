@@ -229,7 +229,6 @@ def classify(
     the start of its stderr, where runtimes print why they died before their traces)."""
     status = child.status if child.status is not None else 0
     last = last_line(stderr_tail)
-    said = f"{stderr_head}\n{stderr_tail}"
     if "rss_mb" in limits and child.peak_mb > float(limits["rss_mb"]):
         # A runtime whose address space must exceed its limit (Go) is held to it here.
         return "memory", f"peak memory {child.peak_mb:.0f} MB, over the {limits['rss_mb']} MB limit"
@@ -239,14 +238,15 @@ def classify(
             return "ok", ""
         if last.startswith("MemoryError"):
             return "memory", last
-        marked = _line_with(said, OUT_OF_MEMORY_EXITS)
+        marked = _line_with(f"{stderr_head}\n{stderr_tail}", OUT_OF_MEMORY_EXITS)
         if marked:
             return "memory", marked
         return "error", last or f"exit code {code}"
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-    marked = _line_with(said, OUT_OF_MEMORY_ABORTS)
-    if sig == signal.SIGABRT and marked:
-        return "memory", marked
+    if sig == signal.SIGABRT:
+        marked = _line_with(f"{stderr_head}\n{stderr_tail}", OUT_OF_MEMORY_ABORTS)
+        if marked:
+            return "memory", marked
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and child.cpu_s >= float(limits["cpu_s"])):
         return "timeout", f"CPU time limit ({limits['cpu_s']} s)"
     if sig == signal.SIGKILL:
