@@ -58,6 +58,7 @@ _PARTS = {
     "runner": (
         "codec",
         "runner_seccomp",
+        "runner_child",
         "runner_procs",
         "runner_loop",
         "runner_clean",
@@ -67,10 +68,12 @@ _PARTS = {
         "runner_interact",
         "runner_jobs",
         "runner_rpc",
+        "runner_zygote",
         "runner",
     ),
     "tester": ("codec", "tester"),
     "program_host": ("codec", "program_host"),
+    "zygote": ("runner_seccomp", "runner_child", "zygote"),
 }
 """The files each script sent into a container is made of, in order (see `referee.sandbox.runner`
 for the runner's parts)."""
@@ -192,7 +195,13 @@ class Channel:
             if hello != {"ready": True, "protocol": PROTOCOL_VERSION}:
                 raise SandboxError(f"unexpected hello from the runner: {str(hello)[:200]}")
             channel._send(
-                {"init": {"tester": _source("tester"), "program_host": _source("program_host")}},
+                {
+                    "init": {
+                        "tester": _source("tester"),
+                        "program_host": _source("program_host"),
+                        "zygote": _source("zygote") if config.zygote else None,
+                    }
+                },
                 deadline,
             )
             answer = channel._receive(deadline)

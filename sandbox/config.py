@@ -30,6 +30,7 @@ class SandboxConfig:
     fsize_mb: int
     runtime: str | None
     pool_size: int
+    zygote: bool
     job_margin_s: float
     start_timeout_s: float
 

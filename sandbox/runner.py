@@ -67,9 +67,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from referee.sandbox.protocol import PROTOCOL_VERSION
+    from referee.sandbox.runner_child import IGNORED_SIGNALS
     from referee.sandbox.runner_clean import clean
     from referee.sandbox.runner_jobs import Runner
-    from referee.sandbox.runner_procs import IGNORED_SIGNALS, reap
+    from referee.sandbox.runner_procs import reap
     from referee.sandbox.runner_seccomp import _libc
 
 
@@ -137,6 +138,8 @@ def main() -> None:
         if was_job:
             with contextlib.suppress(Exception):  # the next job's own cleaning reports it
                 clean()
+                if runner.zygote is not None:
+                    runner.zygote.ensure()  # warm again before the next job, if it died
 
 
 if __name__ == "__main__":

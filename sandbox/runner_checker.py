@@ -37,13 +37,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from referee.sandbox.runner_child import WORK_DIR
     from referee.sandbox.runner_langs import (
         COMPILER_HEAD_BYTES,
         compile_source,
         positive_number,
         run_captured,
     )
-    from referee.sandbox.runner_procs import EXECUTABLE, WORK_DIR
+    from referee.sandbox.runner_procs import EXECUTABLE
 
 CHECKER_OUTPUT_BYTES = 1 << 20
 """A checker printing more than this is killed (`output_limit`)."""

@@ -14,7 +14,8 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from referee.sandbox.runner_procs import WORK_DIR, reap
+    from referee.sandbox.runner_child import WORK_DIR
+    from referee.sandbox.runner_procs import SPARED, reap
     from referee.sandbox.runner_seccomp import _libc
 
 CLEAN_DIRS = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
@@ -28,17 +29,29 @@ def other_pids() -> list[int]:
 
 
 def kill_others(bound_s: float = 5.0) -> tuple[int, int]:
-    """SIGKILL every process but us until /proc shows none; (how many there were, how many are
-    left when the bound ran out)."""
-    found = len(other_pids())
+    """SIGKILL every process but us and the spared ones (`SPARED`: the zygote) until /proc
+    shows none; (how many there were, how many are left when the bound ran out)."""
+    found = len([pid for pid in other_pids() if pid not in SPARED])
     end = time.monotonic() + bound_s
     pause = 0.0005
     while True:
         with contextlib.suppress(ProcessLookupError):  # ESRCH: nobody left
-            os.kill(-1, signal.SIGKILL)
+            if SPARED:
+                # Stopped processes cannot fork, so the kills one by one below catch every
+                # process a bomb makes; the spared ones are let go again after.
+                os.kill(-1, signal.SIGSTOP)
+                for pid in other_pids():
+                    if pid not in SPARED:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+            else:
+                os.kill(-1, signal.SIGKILL)
         reap()
-        left = other_pids()
+        left = [pid for pid in other_pids() if pid not in SPARED]
         if not left or time.monotonic() > end:
+            for pid in SPARED:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
             return found, len(left)
         # Killed processes are zombies until reaped; those of a killed parent are reparented to
         # us first. Both take a moment.

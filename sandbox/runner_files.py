@@ -27,8 +27,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from referee.sandbox.runner_child import WORK_DIR
     from referee.sandbox.runner_langs import source_path
-    from referee.sandbox.runner_procs import WORK_DIR
 
 C_FAMILY = ("c", "cpp")
 MAX_FILES = 64

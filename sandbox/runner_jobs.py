@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import stat
 import time
 import traceback
@@ -44,6 +43,8 @@ if TYPE_CHECKING:
         spawn,
     )
     from referee.sandbox.runner_rpc import RpcJob
+    from referee.sandbox.runner_seccomp import own_attributes
+    from referee.sandbox.runner_zygote import Zygote, ZygoteError
 
 FILE_INPUT = "/work/input.txt"
 FILE_OUTPUT = "/work/output.txt"
@@ -162,25 +163,13 @@ def result(status: str, detail: str, wall_s: float = 0.0) -> dict[str, Any]:
     return {"status": status, "detail": detail[:TAIL_CHARS], "wall_s": round(wall_s, 6)}
 
 
-RLIMITS = sorted(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
-
-
-def own_attributes() -> dict[str, Any]:
-    """What other processes of our uid could change about us but for the seccomp filter."""
-    return {
-        "resource limits": [resource.getrlimit(limit) for limit in RLIMITS],
-        "priority": os.getpriority(os.PRIO_PROCESS, 0),
-        "scheduling policy": os.sched_getscheduler(0),
-        "CPU affinity": sorted(os.sched_getaffinity(0)),
-    }
-
-
 class Runner:
     def __init__(self) -> None:
         self.tester: str | None = None
         self.tester_code: Any = None
         self.program_host: str | None = None
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self.zygote: Zygote | None = None
         self.attributes = own_attributes()
 
     def tampered(self) -> str | None:
@@ -217,6 +206,7 @@ class Runner:
                 isinstance(init, dict)
                 and isinstance(init.get("tester"), str)
                 and isinstance(init.get("program_host"), str)
+                and isinstance(init.get("zygote"), (str, type(None)))
             ):
                 return _failure(
                     None, "malformed init: needs tester and program_host sources"
@@ -224,6 +214,12 @@ class Runner:
             self.tester, self.program_host = init["tester"], init["program_host"]
             # T is forked from us and runs this, rather than a fresh interpreter per job.
             self.tester_code = compile(self.tester, "tester", "exec")
+            if self.zygote is not None:
+                self.zygote.stop()
+                self.zygote = None
+            if init.get("zygote") is not None:
+                self.zygote = Zygote(init["zygote"], self.program_host, self.devnull)
+                self.zygote.ensure()  # it warms up while the host sends the first job
             return {"init": "ok"}, False
         job_id = message.get("id") if isinstance(message.get("id"), int) else None
         try:
@@ -233,6 +229,8 @@ class Runner:
             before = clean()
             if before["left"]:
                 return _failure(job_id, f"could not kill {before['left']} leftover processes"), True
+            if self.zygote is not None:
+                self.zygote.ensure()  # a previous program may have killed it
             changed = self.tampered()
             if changed is not None:  # by a previous job's leftovers: not this program's fault
                 reply = _failure(job_id, f"the runner's {changed} changed between jobs")
@@ -471,26 +469,33 @@ class Runner:
                 )
             )
             oom_before = oom_kills()
-            children.append(
-                spawn(
-                    [EXECUTABLE, "-I", "-c", self.program_host],
-                    {
-                        0: self.devnull,
-                        1: p_out_w,
-                        2: p_err_w,
-                        3: control_r,
-                        4: load_w,
-                        5: calls_r,
-                        6: replies_w,
-                    },
-                    job["limits"],
+            host_fds = {
+                0: self.devnull,
+                1: p_out_w,
+                2: p_err_w,
+                3: control_r,
+                4: load_w,
+                5: calls_r,
+                6: replies_w,
+            }
+            forked = "not configured"
+            if self.zygote is not None:
+                try:
+                    children.append(self.zygote.spawn(host_fds, job["limits"]))
+                    forked = "forked"
+                except ZygoteError as exc:
+                    forked = f"not used: {exc}"[:TAIL_CHARS]
+            if len(children) == 1:
+                children.append(
+                    spawn([EXECUTABLE, "-I", "-c", self.program_host], host_fds, job["limits"])
                 )
-            )
             # Without our copies of the children's ends, each side sees EOF when the other
             # dies.
             while theirs:
                 os.close(theirs.pop())
-            return RpcJob(job, loop, children[0], children[1], start, oom_before, ours).run()
+            reply = RpcJob(job, loop, children[0], children[1], start, oom_before, ours).run()
+            reply["zygote"] = forked
+            return reply
         finally:
             for fd in theirs:
                 os.close(fd)

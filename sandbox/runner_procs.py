@@ -7,30 +7,21 @@ the other parts by `referee.sandbox.channel._source`; never imported on the host
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import fcntl
 import os
-import resource
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from referee.sandbox.runner_child import (
+        CHILD_ENV,
+        RESET_SIGNALS,
+        WORK_DIR,
+        limit_program,
+        place_fds,
+    )
     from referee.sandbox.runner_loop import pipe
-    from referee.sandbox.runner_seccomp import _libc, install_filter
 
-WORK_DIR = "/work"
-CHILD_ENV = {
-    # /usr/local/bin first for python:*-slim images, whose interpreter lives there.
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "HOME": WORK_DIR,
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
-IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-# Dispositions a program should start with: Python ignores SIGPIPE and SIGXFSZ at startup and
-# SIG_IGN survives exec.
-RESET_SIGNALS = (*IGNORED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ)
 TAIL_CHARS = 2000
 OUT_OF_MEMORY_EXITS = (
     "java.lang.OutOfMemoryError",  # the heap (-Xmx) or the address space ran out
@@ -54,6 +45,9 @@ _exited: dict[int, tuple[int, float, float]] = {}
 """Wait status, CPU seconds and peak resident MB of reaped children we started and have not
 collected yet."""
 _tracked: set[int] = set()
+SPARED: set[int] = set()
+"""Live children of ours that cleaning leaves alone (the zygote). A pid leaves the set the moment
+it is reaped, before it can be reused by anyone else's process."""
 
 
 def reap() -> None:
@@ -65,6 +59,7 @@ def reap() -> None:
             return
         if pid == 0:
             return
+        SPARED.discard(pid)
         if pid in _tracked:
             _tracked.discard(pid)
             _exited[pid] = (status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
@@ -155,35 +150,8 @@ def _child(
     for sig in RESET_SIGNALS if limits is not None else (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
     if limits is not None:
-        memory = int(limits["memory_mb"]) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        cpu = max(1, int(limits["cpu_s"]))
-        # SIGXCPU at the soft limit, SIGKILL a second later if the program ignores it.
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        if "stack_mb" in limits:
-            stack = int(limits["stack_mb"]) * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
-        # A non-dumpable process's /proc files belong to root, so this copy of us becomes
-        # dumpable to write its own oom_score_adj (exec would make it dumpable anyway). Its
-        # memory, a copy of ours, is readable from here to exec by processes of our uid; no
-        # program code runs now (stdio cases run one at a time after a kill of everything
-        # else; in rpc jobs P is the only process that ever runs program code).
-        if _libc.prctl(4, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 1) failed")
-        with open("/proc/self/oom_score_adj", "w") as adj:
-            adj.write("1000")
-        install_filter()
-    # Every fd we need first goes above the target range, so no dup2 below clobbers it.
-    top = max(fds) + 1
-    error_fd = fcntl.fcntl(error_fd, fcntl.F_DUPFD_CLOEXEC, top)
-    moved = {
-        target: fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, top) for target, source in fds.items()
-    }
-    for target, source in moved.items():
-        os.dup2(source, target)
-    # Close everything else but the error pipe (close-on-exec itself).
-    os.closerange(top, error_fd)
-    os.closerange(error_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        limit_program(limits)
+    error_fd = place_fds(fds, error_fd)
     os.chdir(WORK_DIR)
     if code is None:
         try:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import struct
+from typing import Any
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -110,3 +112,18 @@ def install_filter() -> None:
         or _libc.prctl(22, 2, ctypes.byref(_FILTER_PROG), 0, 0) != 0
     ):
         raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
+
+
+# --- what the filter guards ---------------------------------------------------------------------
+
+RLIMITS = sorted(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
+
+
+def own_attributes() -> dict[str, Any]:
+    """What other processes of our uid could change about us but for the seccomp filter."""
+    return {
+        "resource limits": [resource.getrlimit(limit) for limit in RLIMITS],
+        "priority": os.getpriority(os.PRIO_PROCESS, 0),
+        "scheduling policy": os.sched_getscheduler(0),
+        "CPU affinity": sorted(os.sched_getaffinity(0)),
+    }

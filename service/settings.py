@@ -178,6 +178,12 @@ class Settings(BaseSettings):
     sandbox_pool_size: int = Field(
         default=2, ge=1, le=64, description="Warm containers kept per worker process."
     )
+    sandbox_zygote: bool = Field(
+        default=True,
+        description="Fork each Python rpc program (assert, call and MBPP tests) from a warm "
+        "interpreter kept in its container instead of starting a fresh one (about 20 ms less "
+        "per program); off: `python3 -I` per program, as before.",
+    )
     code_time_scale: float = Field(
         default=1.0,
         gt=0,
@@ -409,6 +415,7 @@ class Settings(BaseSettings):
             fsize_mb=self.sandbox_fsize_mb,
             runtime=self.sandbox_runtime,
             pool_size=self.sandbox_pool_size,
+            zygote=self.sandbox_zygote,
             job_margin_s=self.sandbox_job_margin_s,
             start_timeout_s=self.sandbox_start_timeout_s,
         )

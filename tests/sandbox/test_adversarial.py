@@ -43,15 +43,17 @@ PROBE = """
 import os
 stray = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != 1
          and int(p) not in (os.getpid(), os.getppid())]
-others = []
+others, zygotes = [], []
 for pid in stray:
     try:
-        cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")[0:3]
+        cmd = open(f"/proc/{pid}/cmdline", "rb").read()
     except OSError:
         continue
-    others.append((pid, cmd))
-# The runner's tester process is our sibling; anything else is a leftover.
+    (zygotes if b"The zygote Z" in cmd else others).append((pid, cmd.split(b"\\0")[0:3]))
+# The runner's tester process is our sibling, and its zygote (at most one) lives on between
+# jobs; anything else is a leftover.
 assert len(others) <= 1, f"stray processes: {others}"
+assert len(zygotes) <= 1, f"more than one zygote: {zygotes}"
 for folder in ("/work", "/tmp", "/dev/shm"):
     assert not os.listdir(folder), f"{folder} not clean: {os.listdir(folder)}"
 assert open("/proc/sysvipc/shm").read().count("\\n") <= 1, "System V shm left behind"

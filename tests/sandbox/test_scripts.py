@@ -18,7 +18,7 @@ import pytest
 
 from referee.sandbox.channel import _HOST_CONSTANTS, _PARTS, _read, script
 
-SCRIPTS = ("runner", "tester", "program_host")
+SCRIPTS = ("runner", "tester", "program_host", "zygote")
 _EXEC = (
     "import sys\n"
     "source = sys.stdin.read()\n"

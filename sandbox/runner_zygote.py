@@ -1,0 +1,153 @@
+"""The runner's side of the zygote (`referee.sandbox.zygote`): starting it, asking it for a
+program host, starting it anew when a program killed it.
+
+Part of the sandbox runner script (see `referee.sandbox.runner`), concatenated with the codec and
+the other parts by `referee.sandbox.channel._source`; never imported on the host.
+
+The zygote is started when the runner gets its init (so a warm container has one before its
+first job) and after any job that left it dead. It is in `SPARED`: cleaning stops it with
+everyone else, kills everyone else, then lets it go. A program host it forks becomes our child
+like any other (`Child`, tracked for `reap`) once the zygote reports its pid.
+
+Left out: using it for anything but rpc program hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from referee.sandbox.runner_procs import EXECUTABLE, SPARED, Child, _tracked, spawn
+
+ZYGOTE_READY_S = 5.0
+"""How long a job waits for a starting zygote before it starts its program host the old way."""
+ZYGOTE_FORK_S = 2.0
+"""How long a fork may take before the zygote counts as broken (a program stopped it: the
+cleaning before every job continues it, so this is only ever a hung zygote)."""
+ZYGOTE_FAILURES = 3
+"""Failed starts in a row after which this container stops trying (every later program host is
+exec'd, as without a zygote)."""
+STATUS_CAP = 2000
+
+
+class ZygoteError(RuntimeError):
+    pass
+
+
+class Zygote:
+    def __init__(self, script: str, program_host: str, devnull: int):
+        self.script = script
+        self.program_host = program_host.encode()
+        self.devnull = devnull
+        self.child: Child | None = None
+        self.sock: socket.socket | None = None
+        self.ready = False
+        self.failures = 0
+        self.last_error: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.failures < ZYGOTE_FAILURES
+
+    def ensure(self) -> None:
+        """Start a zygote unless one is alive (it warms up while we go on)."""
+        if self.child is not None and not self.child.done:
+            return
+        self.stop()
+        if not self.usable:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            child = spawn(
+                [EXECUTABLE, "-I", "-c", self.script],
+                {0: self.devnull, 1: self.devnull, 2: self.devnull, 3: theirs.fileno()},
+                None,
+            )
+        except Exception as exc:
+            ours.close()
+            self.failed(f"cannot start: {exc}")
+            return
+        finally:
+            theirs.close()
+        SPARED.add(child.pid)
+        self.child, self.sock, self.ready = child, ours, False
+        try:
+            ours.send(self.program_host)
+        except OSError as exc:
+            self.failed(f"cannot send the program host: {exc}")
+
+    def failed(self, reason: str) -> None:
+        self.failures += 1
+        self.last_error = reason
+        self.stop()
+
+    def stop(self) -> None:
+        if self.child is not None:
+            SPARED.discard(self.child.pid)
+            self.child.kill()
+            self.child.close()
+        if self.sock is not None:
+            self.sock.close()
+        self.child, self.sock, self.ready = None, None, False
+
+    def _wait_ready(self) -> None:
+        assert self.sock is not None
+        readable, _, _ = select.select([self.sock], [], [], ZYGOTE_READY_S)
+        answer = self.sock.recv(STATUS_CAP) if readable else b"error no answer in time"
+        if answer != b"ready":
+            raise ZygoteError(answer.decode(errors="replace") or "exited while starting")
+        self.ready = True
+        self.failures = 0
+
+    def spawn(self, fds: dict[int, int], limits: dict[str, Any]) -> Child:
+        """A program host forked by the zygote with exactly `fds` (child fd -> our fd) and the
+        job's `limits`. Raises ZygoteError (the zygote is stopped) when it cannot."""
+        if self.sock is None or self.child is None or self.child.done:
+            raise ZygoteError(self.last_error or "not running")
+        status_r, status_w = os.pipe()
+        try:
+            if not self.ready:
+                self._wait_ready()
+            targets = sorted(fds)
+            request = json.dumps({"limits": limits, "targets": targets}).encode()
+            socket.send_fds(self.sock, [request], [status_w, *(fds[t] for t in targets)])
+            os.close(status_w)
+            status_w = -1
+            answer = _read_all(status_r, time.monotonic() + ZYGOTE_FORK_S)
+        except (OSError, ZygoteError) as exc:
+            self.failed(str(exc))
+            raise ZygoteError(str(exc)) from None
+        finally:
+            os.close(status_r)
+            if status_w >= 0:
+                os.close(status_w)
+        if not answer.startswith(b"ok "):
+            reason = answer.decode(errors="replace") or "no answer"
+            self.failed(reason)
+            raise ZygoteError(reason)
+        pid = int(answer[3:])
+        # Tracked before any reap can run, so its exit status is ours even if it died already.
+        _tracked.add(pid)
+        return Child(pid)
+
+
+def _read_all(fd: int, deadline: float) -> bytes:
+    """Everything written to a pipe until its last writer closes it."""
+    data = b""
+    while len(data) < STATUS_CAP:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ZygoteError("no answer from the zygote in time")
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            continue
+        chunk = os.read(fd, STATUS_CAP)
+        if not chunk:
+            break
+        data += chunk
+    return data
