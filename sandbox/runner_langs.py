@@ -77,6 +77,10 @@ COMPILERS = {
 }
 DEFAULT_STD = {"c": "gnu11", "cpp": "gnu++17"}
 PYPY = "/usr/bin/pypy3"
+PYPY_ENV = ("PYPY_GC_NURSERY=4MB",)
+"""PyPy sizes its young generation from the CPU cache that /proc/cpuinfo reports; on a host that
+reports 480 MB (seen on a cloud Xeon), it cannot even start under a 256 MB address space
+("cannot allocate nursery"). A fixed size makes a verdict independent of the host's CPU."""
 JAVA = "/usr/bin/java"
 JAVA_CLASSES = "/work/classes"
 JAVA_STACK_MB = 64
@@ -188,7 +192,7 @@ def run_command(
         # Compiled programs may recurse as deep as their memory allows, as on judges.
         return [BINARY_PATH], dict(limits, stack_mb=memory)
     if language == "pypy3":
-        return [PYPY, "-s", "-E", SOURCES[language]], limits
+        return [ENV, *PYPY_ENV, PYPY, "-s", "-E", SOURCES[language]], limits
     return [EXECUTABLE, "-I", SOURCES[language]], limits
 
 

@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 
 from referee.sandbox.runner_langs import (
+    ENV,
     GO_RESERVE_MB,
     JVM_RESERVE_MB,
+    PYPY,
+    PYPY_ENV,
     java_classes,
     run_command,
     source_path,
@@ -83,3 +86,10 @@ def test_each_language_runs_under_its_own_address_space(
 def test_a_java_heap_is_the_memory_limit() -> None:
     argv, _ = run_command("java", "public class P {}", LIMITS)
     assert (argv[argv.index("-Xmx256m")], argv[-1]) == ("-Xmx256m", "P")
+
+
+def test_pypy_gets_a_fixed_nursery_whatever_cache_the_host_reports() -> None:
+    # Without it PyPy cannot start under 256 MB on a host whose /proc/cpuinfo reports a 480 MB
+    # cache (its nursery follows the cache size).
+    argv, _ = run_command("pypy3", "print(1)", LIMITS)
+    assert argv[: argv.index(PYPY)] == [ENV, *PYPY_ENV] and "PYPY_GC_NURSERY=4MB" in PYPY_ENV
