@@ -16,14 +16,16 @@ on this machine, each at concurrency 2 unless said otherwise:
        `code` scorer, at concurrency N = workers in --concurrency (default 1, 2, 4, 8). Each
        executor is started and warmed first (2N one-item tasks, then a wait until every
        worker's pool holds its containers), so the timed pass sees a warm pool, as a
-       long-running service does; executor and container start-up are excluded.
+       long-running service does; executor and container start-up are excluded. With
+       --zygote both (the default), each concurrency runs twice: the sandbox zygote off (every
+       program host a fresh `python3 -I`, as before issue 15) and on, and the speed-up prints.
 
 Prints wall seconds and programs/s of each, the ratios Referee@2 / (a) (target <= 1.5) and
 (b) / Referee@2 (target >= 5), Referee's verdict counts, and how often its rewards disagree
 with (a)'s pass/fail. --profile adds where one sandbox job's time goes (host round trip vs the
 runner's own phases inside the container).
 Usage: python bench/code_throughput.py [--tasks 200] [--seed 0] [--concurrency 1,2,4,8]
-       [--docker-subset 0] [--profile]
+       [--docker-subset 0] [--profile] [--zygote on|off|both]
 """
 
 from __future__ import annotations
@@ -220,7 +222,9 @@ def warm_items(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def run_referee(tasks: list[Task], workers: int) -> tuple[float, list[Any], int]:
+def run_referee(
+    tasks: list[Task], workers: int, zygote: bool = True
+) -> tuple[float, list[Any], int]:
     """Seconds for one timed pass through a started, warmed executor; its results; and how
     many warm containers its workers held when the pass started."""
     from referee.service.executor import Executor
@@ -229,7 +233,8 @@ def run_referee(tasks: list[Task], workers: int) -> tuple[float, list[Any], int]
     items = [task.item() for task in tasks]
     owners: set[str] = set()
     try:
-        with Executor(Settings(workers=workers, sandbox_pool_size=POOL_SIZE)) as executor:
+        settings = Settings(workers=workers, sandbox_pool_size=POOL_SIZE, sandbox_zygote=zygote)
+        with Executor(settings) as executor:
             warm = executor.score(warm_items(2 * workers))
             if any(r.reward != 1.0 for r in warm):
                 raise SystemExit(f"warm-up failed: {[r.model_dump() for r in warm]}")
@@ -244,14 +249,16 @@ def run_referee(tasks: list[Task], workers: int) -> tuple[float, list[Any], int]
     return seconds, results, len(ours)
 
 
-def profile_pool(tasks: list[Task], jobs: int) -> None:
+def profile_pool(tasks: list[Task], jobs: int, zygote: bool = True) -> None:
     """One pool in this process, jobs run one at a time: host round trip per job against the
     runner's own phases (seconds from the job's start inside the container)."""
     from referee.sandbox.pool import SandboxPool
     from referee.service.settings import Settings
     from referee.verifiers.code import CodeParams, build_job
 
-    pool = SandboxPool(Settings(sandbox_pool_size=POOL_SIZE).sandbox_config())
+    pool = SandboxPool(
+        Settings(sandbox_pool_size=POOL_SIZE, sandbox_zygote=zygote).sandbox_config()
+    )
     try:
         trips: list[float] = []
         phases: dict[str, list[float]] = {}
@@ -269,7 +276,8 @@ def profile_pool(tasks: list[Task], jobs: int) -> None:
         pool.close()
     inside = ", ".join(f"{k} {1000 * statistics.median(v):.1f}" for k, v in phases.items())
     print(
-        f"profile, {jobs} jobs one at a time through one pool: host round trip median "
+        f"profile, zygote {'on' if zygote else 'off'}, {jobs} jobs one at a time through one "
+        f"pool: host round trip median "
         f"{1000 * statistics.median(trips):.1f} ms; runner phases (ms from job start, "
         f"median): {inside}"
     )
@@ -299,6 +307,13 @@ def main() -> None:
     parser.add_argument("--image", default="referee-sandbox:latest")
     parser.add_argument(
         "--profile", action="store_true", help="also time single sandbox jobs through one pool"
+    )
+    parser.add_argument(
+        "--zygote",
+        choices=("on", "off", "both"),
+        default="both",
+        help="Referee with the sandbox zygote on, off (every program a fresh interpreter: the "
+        "figures before issue 15), or both, one after the other at each concurrency",
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
@@ -359,28 +374,39 @@ def main() -> None:
         f"warm pools, start-up excluded:"
     )
     timings: dict[int, float] = {}
+    before = 0.0
+    modes = {"on": [True], "off": [False], "both": [False, True]}[args.zygote]
     for workers in levels:
-        seconds, results, warm = run_referee(tasks, workers)
-        timings[workers] = seconds
-        verdicts = Counter(
-            r.scores["code"].verdict if "code" in r.scores else "error" for r in results
-        )
-        wanted = ["accepted" if ok else "wrong_answer" for ok in expected]
-        off_verdict = sum(
-            1
-            for r, w in zip(results, wanted, strict=True)
-            if "code" not in r.scores or r.scores["code"].verdict != w
-        )
-        disagree = sum(1 for r, ok in zip(results, bare, strict=True) if (r.reward == 1.0) != ok)
-        print(
-            _line(
-                f"(R)  concurrency {workers} ({warm} warm containers)",
-                n,
-                seconds,
-                f"   verdicts {dict(verdicts)}; unexpected {off_verdict}; "
-                f"rewards differing from (a) {disagree}",
+        for zygote in modes:
+            seconds, results, warm = run_referee(tasks, workers, zygote)
+            if zygote:
+                timings[workers] = seconds
+            verdicts = Counter(
+                r.scores["code"].verdict if "code" in r.scores else "error" for r in results
             )
-        )
+            wanted = ["accepted" if ok else "wrong_answer" for ok in expected]
+            off_verdict = sum(
+                1
+                for r, w in zip(results, wanted, strict=True)
+                if "code" not in r.scores or r.scores["code"].verdict != w
+            )
+            disagree = sum(
+                1 for r, ok in zip(results, bare, strict=True) if (r.reward == 1.0) != ok
+            )
+            print(
+                _line(
+                    f"(R)  {workers} workers, zygote {'on ' if zygote else 'off'} ({warm} warm)",
+                    n,
+                    seconds,
+                    f"   verdicts {dict(verdicts)}; unexpected {off_verdict}; "
+                    f"rewards differing from (a) {disagree}",
+                )
+            )
+            before = seconds if not zygote else before
+            if zygote and args.zygote == "both":
+                print(
+                    f"     zygote on / off at concurrency {workers}: {before / seconds:.2f}x faster"
+                )
 
     if c in timings:
         ours = timings[c]
@@ -392,7 +418,8 @@ def main() -> None:
     else:
         print(f"ratios need concurrency {c} in --concurrency")
     if args.profile:
-        profile_pool(tasks, 60)
+        for zygote in modes:
+            profile_pool(tasks, 60, zygote)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The program host P: the one process of an rpc job that runs the untrusted program.
 
-The runner (`referee.sandbox.runner`) starts it as a fresh `python3 -I -c <this source>` inside
-the sandbox container, with the job's memory and CPU limits and `oom_score_adj` 1000, and these
-file descriptors (everything else closed):
+The zygote (`referee.sandbox.zygote`, a warm `python3 -I` in the container) forks it and runs
+this source as `__main__`; without a zygote the runner (`referee.sandbox.runner`) starts it as a
+fresh `python3 -I -c <this source>`. Either way it gets the job's memory and CPU limits,
+`oom_score_adj` 1000, the seccomp filter, and these file descriptors (everything else closed):
 
 - 0: /dev/null; 1, 2: pipes to the runner (the program's prints and tracebacks; capped there);
 - 3: control in, from the runner: one frame `{"source": <program>}`, then EOF;

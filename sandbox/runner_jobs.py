@@ -226,7 +226,9 @@ class Runner:
             check_job(message)
             if message["kind"] == "rpc" and (self.tester is None or self.program_host is None):
                 raise BadJob("rpc job before init")
-            before = clean()
+            cleaning = time.monotonic()
+            before: dict[str, Any] = dict(clean())
+            before["seconds"] = round(time.monotonic() - cleaning, 6)
             if before["left"]:
                 return _failure(job_id, f"could not kill {before['left']} leftover processes"), True
             if self.zygote is not None:
@@ -493,7 +495,9 @@ class Runner:
             # dies.
             while theirs:
                 os.close(theirs.pop())
-            reply = RpcJob(job, loop, children[0], children[1], start, oom_before, ours).run()
+            state = RpcJob(job, loop, children[0], children[1], start, oom_before, ours)
+            state.mark("spawned")
+            reply = state.run()
             reply["zygote"] = forked
             return reply
         finally:

@@ -1,6 +1,6 @@
 """The tester T: runs an rpc job's tests, calling the untrusted program over a pipe.
 
-The runner (`referee.sandbox.runner`) starts it as a fresh `python3 -I -S -c <this source>`,
+The runner (`referee.sandbox.runner`) forks itself (a `python3 -I -S`) to run this source,
 without the program's resource limits, with these file descriptors (everything else closed):
 
 - 0: job in, from the runner: one frame, sent only once the program has loaded:
