@@ -14,8 +14,10 @@ its problem's `check(candidate)` test. Then, 2-wide on this machine:
       method).
 
 Prints each wall time, the ratios R / a (issue 15's target: <= 1.0) and a / W (>= 2), the
-verdict counts, and how many rewards disagree with (a)'s pass/fail (expected 0).
-Usage: python bench/humaneval_judge.py [--skip-warm]
+verdict counts, and how many rewards disagree with (a)'s pass/fail (expected 0). (R0) and (W0)
+repeat (R) and (W) with the sandbox zygote off (`REFEREE_SANDBOX_ZYGOTE=false`: a fresh
+interpreter per program, as before issue 15), in the same run.
+Usage: python bench/humaneval_judge.py [--skip-warm] [--skip-off]
 """
 
 from __future__ import annotations
@@ -55,13 +57,19 @@ def humaneval_tasks() -> list[Task]:
     return tasks
 
 
-def run_cold(tasks: list[Task]) -> tuple[float, list[dict[str, object]]]:
-    return score_items([task.item() for task in tasks], WORKERS)
+def run_cold(tasks: list[Task], zygote: bool = True) -> tuple[float, list[dict[str, object]]]:
+    env = {"REFEREE_SANDBOX_ZYGOTE": "true" if zygote else "false"}
+    return score_items([task.item() for task in tasks], WORKERS, env)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--skip-warm", action="store_true", help="leave out (W)")
+    parser.add_argument(
+        "--skip-off",
+        action="store_true",
+        help="leave out the runs with the sandbox zygote off (the figures before issue 15)",
+    )
     args = parser.parse_args()
     tasks = humaneval_tasks()
     _, python = resolve_python("python3")
@@ -74,6 +82,10 @@ def main() -> None:
     print(f"(a) bare python3 -I, 2-wide:        {bare_s:7.2f} s  {n / bare_s:6.1f} programs/s")
     print(f"(R) referee score --workers 2:      {cold_s:7.2f} s  {n / cold_s:6.1f} programs/s")
     print(f"R / a (start-up included): {cold_s / bare_s:.2f}x (target <= 1.0)")
+    if not args.skip_off:
+        off_s, _ = run_cold(tasks, zygote=False)
+        print(f"(R0) the same, zygote off:          {off_s:7.2f} s  {n / off_s:6.1f} programs/s")
+        print(f"R0 / a: {off_s / bare_s:.2f}x")
     if not args.skip_warm:
         warm_s, warm, pool = run_referee(tasks, WORKERS)
         print(
@@ -81,6 +93,13 @@ def main() -> None:
             f"  ({pool} warm containers)"
         )
         print(f"a / W (steady state): {bare_s / warm_s:.2f}x (target >= 2)")
+        if not args.skip_off:
+            off_warm_s, _, _ = run_referee(tasks, WORKERS, zygote=False)
+            print(
+                f"(W0) the same, zygote off:          {off_warm_s:7.2f} s  "
+                f"{n / off_warm_s:6.1f} programs/s"
+            )
+            print(f"a / W0: {bare_s / off_warm_s:.2f}x")
         warm_disagree = sum((r.reward == 1.0) != b for r, b in zip(warm, bare, strict=True))
         print(f"(W) rewards disagreeing with (a): {warm_disagree}")
     print(f"(R) verdicts: {dict(verdicts)}")

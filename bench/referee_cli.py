@@ -8,6 +8,7 @@ as a user's first run would see it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,8 +20,11 @@ REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "referee.service.cli"]
 
 
-def score_items(items: list[dict[str, Any]], workers: int = 2) -> tuple[float, list[Any]]:
-    """Seconds `referee score --workers N` takes over `items`, and its results (dicts)."""
+def score_items(
+    items: list[dict[str, Any]], workers: int = 2, env: dict[str, str] | None = None
+) -> tuple[float, list[Any]]:
+    """Seconds `referee score --workers N` takes over `items`, and its results (dicts);
+    `env`: settings (`REFEREE_*`) added to this process's environment for the run."""
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "items.jsonl", Path(folder) / "results.jsonl"
         source.write_text("".join(json.dumps(item) + "\n" for item in items))
@@ -30,6 +34,7 @@ def score_items(items: list[dict[str, Any]], workers: int = 2) -> tuple[float, l
             check=True,
             cwd=REPO,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
         )
         elapsed = time.perf_counter() - started
         return elapsed, [json.loads(line) for line in target.read_text().splitlines()]
