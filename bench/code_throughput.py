@@ -272,6 +272,9 @@ def profile_pool(tasks: list[Task], jobs: int, zygote: bool = True) -> None:
             trips.append(time.perf_counter() - started)
             for phase, at in dict(result.get("phases") or {}).items():
                 phases.setdefault(phase, []).append(at)
+            cleaning = dict(result.get("cleanup") or {}).get("seconds")
+            if isinstance(cleaning, float):
+                phases.setdefault("(cleaning before the job)", []).append(cleaning)
     finally:
         pool.close()
     inside = ", ".join(f"{k} {1000 * statistics.median(v):.1f}" for k, v in phases.items())
