@@ -1,24 +1,29 @@
 """Each compiled language judged in the sandbox against its bare toolchain on this host, one run.
 
-For each language (`c`, `cpp`, `java`, `rust`, `go`), --programs solutions (default 20) to
+For each language (`c`, `cpp`, `java`, `rust`, `go`, and `python` on request), --programs
+solutions (default 20) to
 a + b over 3 tests, about 30% of them wrong (a - b), each made distinct by its names. Then,
 2-wide on this machine, per language:
 
   (a) bare: per program, the host's own compiler into a temporary folder (`gcc`/`g++ -O2`,
       `javac` + `java -Xss64m -XX:+UseSerialGC`, `rustc --edition=2021 -O`, `go build`),
-      then each test as a subprocess; unsandboxed. Skipped when the host lacks the toolchain
-      (its versions may differ from the image's: rustc and Go are Debian's there);
+      then each test as a subprocess (`python3 -I main.py` for Python); unsandboxed.
+      Skipped when the host lacks the toolchain (its versions may differ from the image's:
+      rustc and Go are Debian's there);
   (R) `referee score --workers 2` as a subprocess, start-up included (the executor, the
-      scoring processes, the sandbox containers), the `code` scorer with that `language`.
+      scoring processes, the sandbox containers), the `code` scorer with that `language`;
+      for Python also with the sandbox zygote off (R0: a fresh interpreter per test, as
+      before issue 15), in the same run.
 
 Prints each language's wall times, the ratio R / a, seconds per program in the sandbox, and how
 many rewards disagree with the labels (expected 0).
-Usage: python bench/language_judge.py [--programs 20] [--languages c,cpp,java,rust,go]
+Usage: python bench/language_judge.py [--programs 20] [--languages c,cpp,java,rust,go,python]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import shutil
 import subprocess
@@ -31,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from code_throughput import resolve_python
 from referee_cli import score_items
 
 TESTS = [("2 3\n", "5\n"), ("-7 7\n", "0\n"), ("1000000000000 1\n", "1000000000001\n")]
@@ -50,8 +56,9 @@ TEMPLATES = {
     'println!("{{}}", v[0] {op} v[1]); }}\n',
     "go": 'package main\n\nimport "fmt"\n\nfunc main() {{\n\tvar a{v}, b{v} int64\n'
     "\tfmt.Scan(&a{v}, &b{v})\n\tfmt.Println(a{v} {op} b{v})\n}}\n",
+    "python": "a{v}, b{v} = map(int, input().split())\nprint(a{v} {op} b{v})\n",
 }
-FILES = {"c": "main.c", "cpp": "main.cpp", "rust": "main.rs", "go": "main.go"}
+FILES = {"c": "main.c", "cpp": "main.cpp", "rust": "main.rs", "go": "main.go", "python": "main.py"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,12 @@ def make_programs(language: str, count: int, seed: int) -> list[Program]:
     return programs
 
 
+@functools.cache
+def python_executable() -> str:
+    """The interpreter `python3` runs, not a pyenv shim (whose own start-up would count)."""
+    return resolve_python("python3")[1]
+
+
 def bare_commands(language: str, program: Program, folder: Path) -> tuple[list[str], list[str]]:
     """The compile command and the run command of one program, its source written."""
     if language == "java":
@@ -80,6 +93,8 @@ def bare_commands(language: str, program: Program, folder: Path) -> tuple[list[s
         return compile_argv, ["java", "-Xss64m", "-XX:+UseSerialGC", "-cp", str(folder), name]
     source, binary = folder / FILES[language], str(folder / "main")
     source.write_text(program.source)
+    if language == "python":
+        return [], [python_executable(), "-I", str(source)]
     compilers = {
         "c": ["gcc", "-std=gnu11", "-O2", "-pipe", "-o", binary, str(source), "-lm"],
         "cpp": ["g++", "-std=gnu++17", "-O2", "-pipe", "-o", binary, str(source)],
@@ -91,7 +106,10 @@ def bare_commands(language: str, program: Program, folder: Path) -> tuple[list[s
 
 def bare_passes(language: str, program: Program, folder: Path) -> bool:
     compile_argv, run_argv = bare_commands(language, program, folder)
-    if subprocess.run(compile_argv, capture_output=True, timeout=120, cwd=folder).returncode:
+    if (
+        compile_argv
+        and subprocess.run(compile_argv, capture_output=True, timeout=120, cwd=folder).returncode
+    ):
         return False
     for stdin, stdout in TESTS:
         run = subprocess.run(run_argv, input=stdin, capture_output=True, text=True, timeout=20)
@@ -114,7 +132,9 @@ def run_bare(language: str, programs: list[Program]) -> tuple[float, list[bool]]
         shutil.rmtree(root)
 
 
-def run_referee(language: str, programs: list[Program]) -> tuple[float, list[dict[str, object]]]:
+def run_referee(
+    language: str, programs: list[Program], env: dict[str, str] | None = None
+) -> tuple[float, list[dict[str, object]]]:
     cases = [{"stdin": i, "stdout": o} for i, o in TESTS]
     scorer = {"name": "code", "language": language, "tests": {"mode": "stdio", "cases": cases}}
     items = [
@@ -125,11 +145,12 @@ def run_referee(language: str, programs: list[Program]) -> tuple[float, list[dic
         }
         for program in programs
     ]
-    return score_items(items)
+    return score_items(items, env=env)
 
 
 def has_toolchain(language: str) -> bool:
     tools = {"c": "gcc", "cpp": "g++", "java": "javac", "rust": "rustc", "go": "go"}
+    tools["python"] = "python3"
     return shutil.which(tools[language]) is not None
 
 
@@ -152,6 +173,13 @@ def main() -> None:
             f"{language:8} {bare} {referee_s:9.2f} {ratio} {referee_s / len(programs):9.2f}  "
             f"{disagree} of {len(programs)} rewards disagree"
         )
+        if language == "python":
+            off_s, _ = run_referee(language, programs, {"REFEREE_SANDBOX_ZYGOTE": "false"})
+            off_ratio = f"{off_s / bare_s:6.2f}" if bare_s else f"{'-':>6}"
+            print(
+                f"{'  (R0)':8} {'':8} {off_s:9.2f} {off_ratio} {off_s / len(programs):9.2f}  "
+                "zygote off"
+            )
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         oom_kills,
         spawn,
     )
+    from referee.sandbox.runner_zygote import start_program
 
 _INTERACTOR_ARGS = ["/dev/fd/3", "/dev/fd/4"]
 
@@ -112,7 +113,7 @@ def run_interactive(
         else:
             children.append(spawn([EXECUTABLE, "interactor"], i_fds, None, code=code))
         oom_before = oom_kills()
-        program = spawn(argv, {0: to_program_r, 1: to_interactor_w, 2: p_err_w}, limits)
+        program = start_program(argv, {0: to_program_r, 1: to_interactor_w, 2: p_err_w}, limits)
         children.append(program)
         while theirs:
             os.close(theirs.pop())

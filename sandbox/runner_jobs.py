@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     )
     from referee.sandbox.runner_rpc import RpcJob
     from referee.sandbox.runner_seccomp import own_attributes
-    from referee.sandbox.runner_zygote import Zygote, ZygoteError
+    from referee.sandbox.runner_zygote import ZYGOTE, Zygote, ZygoteError, start_program
 
 FILE_INPUT = "/work/input.txt"
 FILE_OUTPUT = "/work/output.txt"
@@ -217,9 +217,11 @@ class Runner:
             if self.zygote is not None:
                 self.zygote.stop()
                 self.zygote = None
+            ZYGOTE.clear()
             if init.get("zygote") is not None:
                 self.zygote = Zygote(init["zygote"], self.program_host, self.devnull)
                 self.zygote.ensure()  # it warms up while the host sends the first job
+                ZYGOTE.append(self.zygote)
             return {"init": "ok"}, False
         job_id = message.get("id") if isinstance(message.get("id"), int) else None
         try:
@@ -373,7 +375,7 @@ class Runner:
             oom_before = oom_kills()
             start = time.monotonic()
             deadline = min(job_deadline, start + float(limits["test_wall_s"]))
-            child = spawn(argv, {0: in_r, 1: out_w, 2: err_w}, limits)
+            child = start_program(argv, {0: in_r, 1: out_w, 2: err_w}, limits)
             while theirs:
                 os.close(theirs.pop())
             process = child

@@ -62,10 +62,15 @@ class Zygote:
         if not self.usable:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # stdout and stderr are pipes, as every program's are: the interpreter's text streams,
+        # made at its start, cache whether their files are seekable. Nothing reads them: Z
+        # never writes.
+        out_r, out_w = os.pipe()
+        os.close(out_r)
         try:
             child = spawn(
                 [EXECUTABLE, "-I", "-c", self.script],
-                {0: self.devnull, 1: self.devnull, 2: self.devnull, 3: theirs.fileno()},
+                {0: self.devnull, 1: out_w, 2: out_w, 3: theirs.fileno()},
                 None,
             )
         except Exception as exc:
@@ -74,6 +79,7 @@ class Zygote:
             return
         finally:
             theirs.close()
+            os.close(out_w)
         SPARED.add(child.pid)
         self.child, self.sock, self.ready = child, ours, False
         try:
@@ -104,9 +110,12 @@ class Zygote:
         self.ready = True
         self.failures = 0
 
-    def spawn(self, fds: dict[int, int], limits: dict[str, Any]) -> Child:
-        """A program host forked by the zygote with exactly `fds` (child fd -> our fd) and the
-        job's `limits`. Raises ZygoteError (the zygote is stopped) when it cannot."""
+    def spawn(
+        self, fds: dict[int, int], limits: dict[str, Any], script: str | None = None
+    ) -> Child:
+        """A program forked by the zygote with exactly `fds` (child fd -> our fd) and the job's
+        `limits`: the program host, or with `script`, `python3 -I <script>`. Raises
+        ZygoteError (the zygote is stopped) when it cannot."""
         if self.sock is None or self.child is None or self.child.done:
             raise ZygoteError(self.last_error or "not running")
         status_r, status_w = os.pipe()
@@ -114,7 +123,7 @@ class Zygote:
             if not self.ready:
                 self._wait_ready()
             targets = sorted(fds)
-            request = json.dumps({"limits": limits, "targets": targets}).encode()
+            request = json.dumps({"limits": limits, "targets": targets, "script": script}).encode()
             socket.send_fds(self.sock, [request], [status_w, *(fds[t] for t in targets)])
             os.close(status_w)
             status_w = -1
@@ -151,3 +160,18 @@ def _read_all(fd: int, deadline: float) -> bytes:
             break
         data += chunk
     return data
+
+
+ZYGOTE: list[Zygote] = []
+"""The runner's zygote, when it has one (set by `Runner` at init): `start_program` asks it."""
+
+
+def start_program(argv: list[str], fds: dict[int, int], limits: dict[str, Any]) -> Child:
+    """A program process for `argv`: forked by the zygote when `argv` is a Python script run
+    as `python3 -I <script>` and the runner has a zygote, else `spawn`ed (exec'd)."""
+    if ZYGOTE and len(argv) == 3 and argv[:2] == [EXECUTABLE, "-I"]:
+        try:
+            return ZYGOTE[0].spawn(fds, limits, script=argv[2])
+        except ZygoteError:
+            pass  # stopped; a fresh interpreter does the same job
+    return spawn(argv, fds, limits)

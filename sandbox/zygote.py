@@ -43,13 +43,17 @@ compiled languages.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import io
 import json
 import os
 import signal
 import socket
 import sys
 import types
+from collections.abc import Callable
+from importlib.machinery import SourceFileLoader
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -111,97 +115,194 @@ def fresh_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def become_program_host(
-    sock: socket.socket, code: Any, limits: dict[str, Any], fds: dict[int, int], status: int
-) -> None:
-    """In the forked P: prepare the process as `runner_procs.spawn` would for an exec, report
-    our pid, then run the program host as `__main__`. Never returns."""
+def reopen_stdin() -> None:
+    """`sys.stdin` over this process's fd 0 as a fresh interpreter makes it (CPython's
+    `create_stdio`): ours was made over the zygote's /dev/null, and a text stream caches whether
+    its file is seekable."""
+    old = sys.stdin
+    buffer = open(0, "rb", buffering=-1, closefd=False)  # noqa: SIM115 (it becomes sys.stdin)
+    setattr(buffer.raw, "name", "<stdin>")  # noqa: B010 (typeshed has no name for raw)
+    stream = io.TextIOWrapper(
+        buffer,
+        encoding=old.encoding,
+        errors=old.errors,
+        newline="\n",
+        line_buffering=False,
+        write_through=False,
+    )
+    stream.mode = "r"  # type: ignore[misc]
+    sys.stdin = stream
+    setattr(sys, "__stdin__", stream)  # noqa: B010 (a fresh start sets both)
+
+
+VM_PROBE = "print(next(l.split()[1] for l in open('/proc/self/status') if l[:7] == 'VmSize:'))"
+
+
+def vm_size_kb(argv: list[str] | None = None) -> int:
+    """Our address space in kB, or with `argv`, that of a fresh interpreter started so."""
+    if argv is None:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line[:7] == "VmSize:")
+    read, write = os.pipe()
+    pid = os.posix_spawn(
+        argv[0], argv, dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, write, 1)]
+    )
+    os.close(write)
+    with os.fdopen(read) as output:
+        text = output.read()
+    os.waitpid(pid, 0)
+    return int(text)
+
+
+def prepare(limits: dict[str, Any], fds: dict[int, int], status: int, reserve_mb: int) -> None:
+    """In the forked P: what `runner_procs.spawn` does before an exec (the address-space limit
+    raised by `reserve_mb`, what the zygote's warm modules take beyond a fresh interpreter,
+    so that a program has the room it would have had), and a fresh interpreter's signal
+    dispositions and stdin; then our pid on the status pipe, closed. A failure is written
+    there instead, and P exits."""
     try:
-        sock.detach()  # fd 3 becomes P's control pipe; this object must never close it
         os.setsid()
         fresh_signals()
-        limit_program(limits)
+        limit_program(dict(limits, memory_mb=int(limits["memory_mb"]) + reserve_mb))
         status = place_fds(fds, status)
         os.chdir(WORK_DIR)
+        reopen_stdin()
         os.write(status, f"ok {os.getpid()}".encode())
         os.close(status)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
         os._exit(127)
+
+
+def new_main(**names: Any) -> dict[str, Any]:
+    """A fresh `__main__` module holding `names`; its namespace."""
     main = types.ModuleType("__main__")
-    main.__dict__["__builtins__"] = __builtins__
+    main.__dict__.update(__builtins__=builtins, **names)
     sys.modules["__main__"] = main
+    return main.__dict__
+
+
+def host_runner(code: Any) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            exec(code, new_main())
+        finally:
+            os._exit(0)  # the program host's own end; no interpreter shutdown, as there
+
+    return run
+
+
+def script_runner(path: str) -> Callable[[], None]:
+    """`python3 -I <path>` from here on: the script as `__main__`; SystemExit left to the
+    interpreter; any other uncaught exception printed by `sys.excepthook` from the script's
+    first frame on, then exit status 1; then the interpreter's own shutdown (non-daemon
+    threads joined, atexit, flushing, module teardown), as after a fresh start."""
+
+    def run() -> None:
+        sys.argv = [path]
+        namespace = new_main(
+            __file__=path, __cached__=None, __loader__=SourceFileLoader("__main__", path)
+        )
+        try:
+            with open(path, "rb") as handle:
+                source = handle.read()
+            exec(compile(source, path, "exec", dont_inherit=True), namespace)
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            trace = exc.__traceback__
+            while trace is not None and trace.tb_frame.f_code.co_filename != path:
+                trace = trace.tb_next  # our frames: a fresh interpreter has none
+            sys.excepthook(type(exc), exc.with_traceback(trace), trace)
+            if isinstance(exc, KeyboardInterrupt):  # as CPython: die of SIGINT
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGINT)
+            raise SystemExit(1) from None
+
+    return run
+
+
+def fork_program(
+    code: Any, request: dict[str, Any], fds: list[int], reserve_mb: int
+) -> Callable[[], None] | None:
+    """Fork twice; in Z, None once the middle process is reaped. In P, prepared, what to run
+    (returned, so that it runs with no frame of ours under it that could still act: no
+    `finally` of the loop, and the interpreter's own exit after it)."""
+    middle = os.fork()
+    if middle:
+        os.waitpid(middle, 0)
+        return None
+    status = fds[0]
     try:
-        exec(code, main.__dict__)
-    finally:
-        os._exit(0)  # the program host's own end; no interpreter shutdown, as there
+        if os.fork():
+            os._exit(0)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
+        os._exit(0)
+    targets = dict(zip(request["targets"], fds[1:], strict=True))
+    prepare(request["limits"], targets, status, reserve_mb)
+    script = request.get("script")
+    return script_runner(script) if isinstance(script, str) else host_runner(code)
 
 
-def serve(sock: socket.socket, code: Any, attributes: dict[str, Any]) -> None:
-    """Fork a program host for each request until the runner closes its end."""
+def serve(
+    sock: socket.socket, code: Any, attributes: dict[str, Any], reserve_mb: int
+) -> Callable[[], None]:
+    """Fork a program for each request until the runner closes its end (then exit); in a
+    forked program, return what it runs."""
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(sock, REQUEST_CAP, MAX_FDS)
         except OSError:
-            return
+            os._exit(0)
         if not message and not fds:
-            return  # the runner closed its end
+            os._exit(0)  # the runner closed its end
         status = fds[0] if fds else -1
+        program = None
         try:
             request = json.loads(message)
-            targets = request["targets"]
-            if len(fds) != len(targets) + 1:
-                raise ValueError(f"{len(fds)} descriptors for {len(targets)} targets")
+            if len(fds) != len(request["targets"]) + 1:
+                raise ValueError(f"{len(fds)} descriptors for {len(request['targets'])} targets")
             if own_attributes() != attributes:
                 os.write(status, b"error the zygote's attributes changed")
                 os._exit(0)  # the runner starts a new one
-            middle = os.fork()
-            if middle == 0:
-                try:
-                    if os.fork() == 0:
-                        become_program_host(
-                            sock,
-                            code,
-                            request["limits"],
-                            dict(zip(targets, fds[1:], strict=True)),
-                            status,
-                        )
-                except BaseException as exc:
-                    with contextlib.suppress(OSError):
-                        os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
-                finally:
-                    os._exit(0)
-            os.waitpid(middle, 0)
+            program = fork_program(code, request, fds, reserve_mb)
         except Exception as exc:
             with contextlib.suppress(OSError):
                 os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
-        finally:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        if program is not None:
+            sock.detach()  # fd 3 is P's own now; this object must never close it
+            return program
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
-def main() -> None:
+def main() -> Callable[[], None]:
+    """Start, then serve; returns only in a forked program, with what it runs."""
     ignore_signals()
     if _libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0, before anything else is read
         os._exit(3)
     os.chdir("/")
+    os.set_inheritable(CONTROL, False)  # the one process we exec (the probe) must not get it
     sock = socket.socket(fileno=CONTROL)
     try:
         source = sock.recv(SOURCE_CAP)
         code = compile(source.decode(), "program_host", "exec", dont_inherit=True)
+        fresh_kb = vm_size_kb([sys.executable, "-I", "-c", VM_PROBE])
         for name in WARM_MODULES:
             __import__(name)
+        reserve_mb = max(0, -(-(vm_size_kb() - fresh_kb) // 1024))
         attributes = own_attributes()
         sock.send(b"ready")
     except Exception as exc:
         with contextlib.suppress(OSError):
             sock.send(f"error {type(exc).__name__}: {exc}".encode()[:1000])
         os._exit(1)
-    serve(sock, code, attributes)
-    os._exit(0)
+    return serve(sock, code, attributes, reserve_mb)
 
 
 if __name__ == "__main__":
-    main()
+    main()()  # only a forked program gets here: the program's run is the script's last act

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from referee.sandbox import channel as channel_module
 from tests.sandbox.helpers import (
     Sandbox,
     assert_harness,
@@ -20,6 +21,7 @@ from tests.sandbox.helpers import (
     config_for,
     rpc_job,
     statuses,
+    stdio_job,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -100,7 +102,8 @@ def f():
         "environ": dict(os.environ),
         "signals": handlers,
         "blocked": status["SigBlk"].strip(),
-        "limits": [resource.getrlimit(n) for n in range(16)],
+        # The address space apart: the zygote's is raised by what its warm modules take.
+        "limits": [resource.getrlimit(n) for n in range(16) if n != resource.RLIMIT_AS],
         "umask": os.umask(0o022),
         "fds": sorted(os.listdir("/proc/self/fd")),
         "ppid": os.getppid(),
@@ -182,3 +185,107 @@ def test_a_program_that_signals_the_zygote_leaves_the_next_job_a_working_one(
     assert statuses(sandbox.run(rpc_job(attack, assert_harness(CHECK_ADD)))) == ["ok"]
     result = sandbox.run(rpc_job("def f(x):\n    return x + 1\n", assert_harness(CHECK_ADD)))
     assert (statuses(result), result.get("zygote")) == (["ok"], "forked")
+
+
+# --- stdio: `python3 -I main.py` forked ----------------------------------------------------------
+
+STDIO_PROGRAMS = [
+    ("reads-stdin", "a = input()\nrest = sys.stdin.read()\nprint(a * 2, rest.split())\n"),
+    ("iterates-stdin", "for line in sys.stdin:\n    print(line.strip()[::-1])\n"),
+    ("traceback", "def f(x):\n    return 1 / x\nprint('before')\nf(0)\n"),
+    ("syntax-error", "print('never')\ndef f(:\n    pass\n"),
+    ("exit-code", "print('out')\nsys.exit(3)\n"),
+    ("exit-message", "sys.exit('bye')\n"),
+    ("os-exit", "print('lost', end='')\nos._exit(5)\n"),
+    (
+        "thread-outlives-main",
+        "import threading, time\ndef late():\n    time.sleep(0.05)\n    print('late')\n"
+        "threading.Thread(target=late).start()\nprint('main done')\n",
+    ),
+    ("atexit", "import atexit\natexit.register(lambda: print('at exit'))\nprint('main')\n"),
+    (
+        "del-at-exit",
+        "class A:\n    def __del__(self):\n        print('deleted')\nkeep = A()\nprint('main')\n",
+    ),
+    ("unflushed", "sys.stdout.write('no newline, no flush')\n"),
+    ("keyboard-interrupt", "raise KeyboardInterrupt\n"),
+    ("main-block", "if __name__ == '__main__':\n    print('main block runs')\n"),
+    ("closes-stdout", "print('x')\nsys.stdout.close()\n"),
+    (
+        "state",
+        "import signal, __main__\nprint(repr((sys.argv, __file__, __main__.__file__, sys.path,"
+        " sys.flags, os.getcwd(), sys.stdin.seekable(), sys.stdin.encoding, sys.stdin.errors,"
+        " sys.stdin.mode, sys.stdin.name, sys.stdout.seekable(), sys.stdout.line_buffering,"
+        " sys.stderr.line_buffering, sys.stdin is sys.__stdin__, type(__loader__).__name__,"
+        " __spec__, __cached__, __package__, __doc__, __builtins__ is __import__('builtins'),"
+        " [repr(signal.getsignal(s)) for s in (1, 2, 13, 15, 25)], sys.getrecursionlimit(),"
+        " dict(os.environ))))\n",
+    ),
+]
+
+
+def stdio_outcome(box: Sandbox, program: str) -> tuple[Any, ...]:
+    result = box.run(stdio_job("import os, sys\n" + program, "ab\ncd\nef\n"))
+    case = result["results"][0]
+    return case["status"], case["detail"], case.get("stdout"), result.get("stderr")
+
+
+@pytest.mark.parametrize(
+    "program", [p for _, p in STDIO_PROGRAMS], ids=[name for name, _ in STDIO_PROGRAMS]
+)
+def test_a_forked_stdio_program_runs_as_a_fresh_python3_would(
+    sandbox: Sandbox, plain: Sandbox, program: str
+) -> None:
+    assert stdio_outcome(sandbox, program) == stdio_outcome(plain, program)
+
+
+def test_stdio_python_programs_are_forked_from_the_zygote(sandbox: Sandbox, plain: Sandbox) -> None:
+    probe = "print(b'The zygote Z' in open('/proc/self/cmdline', 'rb').read())\n"
+    assert [stdio_outcome(box, probe)[2] for box in (sandbox, plain)] == ["True\n", "False\n"]
+
+
+def test_a_zygote_changed_despite_the_filter_is_replaced_not_used(
+    docker_client: Any, sandbox_image: str, leftover_check: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The backstop: with the filter switched off, a program lowers the zygote's open-file
+    # limit, which every program it forks would inherit. The zygote notices before its next
+    # fork and exits; that job's program is a fresh interpreter, the next one's a new zygote's.
+    read: Callable[[str], str] = channel_module._source
+
+    def without_filter(name: str) -> str:
+        source = read(name)
+        return source.replace("_FILTER = seccomp_filter()", "_FILTER = None")
+
+    monkeypatch.setattr(channel_module, "_source", without_filter)
+    box = Sandbox(docker_client, config_for(sandbox_image), "zygote-backstop")
+    add = "def f(x):\n    return x + 1\n"
+    try:
+        attack = FIND_ZYGOTE + (
+            "import resource\nresource.prlimit(zygote_pid(), resource.RLIMIT_NOFILE, (16, 16))\n"
+            + add
+        )
+        runs = [box.run(rpc_job(p, assert_harness(CHECK_ADD))) for p in (attack, add, add)]
+        assert [statuses(r) for r in runs] == [["ok"]] * 3
+        assert [r.get("zygote") for r in runs] == [
+            "forked",
+            "not used: error the zygote's attributes changed",
+            "forked",
+        ]
+    finally:
+        box.close()
+
+
+HEADROOM = """
+import resource
+size = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
+print(resource.getrlimit(resource.RLIMIT_AS)[0] // 1024 - size)
+"""
+
+
+def test_a_forked_program_has_the_address_space_a_fresh_one_has(
+    sandbox: Sandbox, plain: Sandbox
+) -> None:
+    # What the zygote's warm modules map (about 11 MB) is added to the limit, so a program
+    # near its memory limit gets the same verdict either way (within 2 MB).
+    forked, fresh = (int(stdio_outcome(box, HEADROOM)[2]) for box in (sandbox, plain))
+    assert abs(forked - fresh) < 2048, (forked, fresh)
