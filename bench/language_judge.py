@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import random
 import shutil
 import subprocess
@@ -167,6 +168,10 @@ def main() -> None:
         referee_s, results = run_referee(language, programs)
         rewards = {int(str(r["id"])): r["reward"] == 1.0 for r in results}
         disagree = sum(rewards[p.index] != p.right for p in programs)
+        for result in results:  # what went wrong, for the first few
+            index = int(str(result["id"]))
+            if rewards[index] != programs[index].right and disagree:
+                print(f"  disagrees: program {index}: {json.dumps(result)[:600]}")
         ratio = f"{referee_s / bare_s:6.2f}" if bare_s else f"{'-':>6}"
         bare = f"{bare_s:8.2f}" if bare_s else f"{'-':>8}"
         print(

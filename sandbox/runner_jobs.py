@@ -228,13 +228,15 @@ class Runner:
             check_job(message)
             if message["kind"] == "rpc" and (self.tester is None or self.program_host is None):
                 raise BadJob("rpc job before init")
+            if self.zygote is not None:
+                self.zygote.settle()
             cleaning = time.monotonic()
             before: dict[str, Any] = dict(clean())
             before["seconds"] = round(time.monotonic() - cleaning, 6)
             if before["left"]:
                 return _failure(job_id, f"could not kill {before['left']} leftover processes"), True
             if self.zygote is not None:
-                self.zygote.ensure()  # a previous program may have killed it
+                self.zygote.ensure(wait=True)  # a previous program may have killed it
             changed = self.tampered()
             if changed is not None:  # by a previous job's leftovers: not this program's fault
                 reply = _failure(job_id, f"the runner's {changed} changed between jobs")

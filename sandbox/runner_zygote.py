@@ -54,9 +54,12 @@ class Zygote:
     def usable(self) -> bool:
         return self.failures < ZYGOTE_FAILURES
 
-    def ensure(self) -> None:
-        """Start a zygote unless one is alive (it warms up while we go on)."""
+    def ensure(self, wait: bool = False) -> None:
+        """Start a zygote unless one is alive; it warms up while we go on, or with `wait`, we
+        wait until it is ready (`settle`)."""
         if self.child is not None and not self.child.done:
+            if wait:
+                self.settle()
             return
         self.stop()
         if not self.usable:
@@ -86,6 +89,19 @@ class Zygote:
             ours.send(self.program_host)
         except OSError as exc:
             self.failed(f"cannot send the program host: {exc}")
+            return
+        if wait:
+            self.settle()
+
+    def settle(self) -> None:
+        """Wait until a starting zygote is ready. Cleaning must not run while it starts: it
+        would stop the zygote and kill the interpreter it measures itself against."""
+        if self.child is None or self.ready:
+            return
+        try:
+            self._wait_ready()
+        except (OSError, ZygoteError) as exc:
+            self.failed(str(exc))
 
     def failed(self, reason: str) -> None:
         self.failures += 1

@@ -95,8 +95,11 @@ most, none of which starts a thread; imported once here instead of once per prog
 
 
 def ignore_signals() -> None:
+    """Every signal a program could send us is ignored. SIGCHLD too, so our children (the
+    middle process, the start-up probe) are reaped by the kernel as they exit: the runner's
+    cleaning stops us and kills them, and a zombie of a stopped parent would outlive it."""
     for sig in signal.valid_signals():
-        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
         with contextlib.suppress(OSError, ValueError):  # those glibc keeps for itself
             signal.signal(sig, signal.SIG_IGN)
@@ -150,7 +153,8 @@ def vm_size_kb(argv: list[str] | None = None) -> int:
     os.close(write)
     with os.fdopen(read) as output:
         text = output.read()
-    os.waitpid(pid, 0)
+    with contextlib.suppress(ChildProcessError):  # reaped already: SIGCHLD is ignored
+        os.waitpid(pid, 0)
     return int(text)
 
 
@@ -231,7 +235,8 @@ def fork_program(
     `finally` of the loop, and the interpreter's own exit after it)."""
     middle = os.fork()
     if middle:
-        os.waitpid(middle, 0)
+        with contextlib.suppress(ChildProcessError):  # reaped already: SIGCHLD is ignored
+            os.waitpid(middle, 0)
         return None
     status = fds[0]
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -289,3 +290,35 @@ def test_a_forked_program_has_the_address_space_a_fresh_one_has(
     # near its memory limit gets the same verdict either way (within 2 MB).
     forked, fresh = (int(stdio_outcome(box, HEADROOM)[2]) for box in (sandbox, plain))
     assert abs(forked - fresh) < 2048, (forked, fresh)
+
+
+def test_a_job_sent_while_the_zygote_starts_waits_for_it_not_for_a_stuck_cleaning(
+    docker_client: Any, sandbox_image: str, leftover_check: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first job reaches a new container while its zygote still starts, here held 0.5 s in
+    # the interpreter it measures itself against. Cleaning then would stop the zygote and kill
+    # that interpreter, whose zombie (of a stopped parent) no one could reap: the cleaning
+    # would run out its 5 s and fail the job as ours.
+    read: Callable[[str], str] = channel_module._source
+
+    def slow_start(name: str) -> str:
+        source = read(name)
+        if name == "zygote":
+            source = source.replace('VM_PROBE = "', "VM_PROBE = \"__import__('time').sleep(0.5); ")
+        return source
+
+    monkeypatch.setattr(channel_module, "_source", slow_start)
+    box = Sandbox(docker_client, config_for(sandbox_image), "zygote-start")
+    try:
+        box.ensure()
+        time.sleep(0.2)  # the zygote is in its probe now
+        started = time.monotonic()
+        result = box.run(stdio_job("print(6 * 7)"))
+        assert "runner_error" not in result, result
+        assert (result["results"][0]["stdout"], result["cleanup"]["left"]) == ("42\n", 0)
+        assert time.monotonic() - started < 3
+        # And it was forked: the zygote started, slowly, and is in use.
+        rpc = box.run(rpc_job("def f(x):\n    return x + 1\n", assert_harness(CHECK_ADD)))
+        assert rpc.get("zygote") == "forked"
+    finally:
+        box.close()
