@@ -1,24 +1,33 @@
-"""The zygote Z: a warm Python interpreter that forks every rpc job's program host P.
+"""The zygote Z: a warm Python interpreter that forks every Python program of a container.
 
-A fresh `python3 -I` costs a program ~15 ms under the container's CPU quota before its first
-line, and `import typing` ~5 ms more. The runner (`referee.sandbox.runner`) therefore starts
-this script once per container as `python3 -I -c <this script>` (exactly the command P used
-to be started with, so `sys.flags`, `sys.path` and site are the same), and Z:
+A fresh `python3 -I` costs a program ~10-15 ms under the container's CPU quota before its
+first line, `import typing` ~5 ms more, and its exit a few more. The runner
+(`referee.sandbox.runner`) therefore starts this script once per container as
+`python3 -I -c <this script>` (the command an rpc program host used to get, so `sys.flags`,
+`sys.path` and site are the same), and Z:
 
-1. ignores every signal it can, makes itself non-dumpable (so no program can read its memory,
-   open its file descriptors through /proc or ptrace it), imports `WARM_MODULES`, compiles
-   the program host's source (the first message on its socket) and answers `ready`;
+1. ignores every signal it can (SIGCHLD too: the kernel reaps its children, so none lingers as
+   a zombie while the runner's cleaning holds Z stopped), makes itself non-dumpable (so no
+   program can read its memory, open its file descriptors through /proc or ptrace it),
+   measures a fresh interpreter's address space, imports `WARM_MODULES`, compiles the
+   program host's source (the first message on its socket) and answers `ready`;
 2. for each request on its socket (fd 3, SOCK_SEQPACKET, one end of a socketpair: no path
-   anyone else could connect to), a JSON `{"limits": ..., "targets": [fd, ...]}` carrying the
-   descriptors by SCM_RIGHTS (a status pipe, then one per target), forks twice: the middle
-   process exits at once, so the grandchild P is reparented to the runner (PID 1), which reaps
-   it and reads its exit status, CPU time and peak memory itself, as for any process it
-   starts;
-3. P does what `runner_procs.spawn` does before an exec (own session, the job's limits,
-   oom_score_adj 1000, the seccomp filter, exactly the target descriptors, /work), restores a
-   fresh interpreter's signal dispositions, writes `ok <pid>` on the status pipe and closes it,
-   then runs the program host as a new `__main__` module. Any failure before that is written
-   on the status pipe as `error <reason>`: the runner then starts P the old way.
+   anyone else could connect to), a JSON `{"limits", "targets": [fd, ...], "script"}`
+   carrying the descriptors by SCM_RIGHTS (a status pipe, then one per target), forks twice:
+   the middle process exits at once, so the grandchild P is reparented to the runner (PID 1),
+   which reaps it and reads its exit status, CPU time and peak memory itself, as for any
+   process it starts;
+3. P does what `runner_procs.spawn` does before an exec (own session, the job's limits with
+   the address space raised by what the warm modules map, so a program has the room a fresh
+   interpreter would leave it; oom_score_adj 1000, the seccomp filter, exactly the target
+   descriptors, /work), restores a fresh interpreter's signal dispositions and `sys.stdin`,
+   writes `ok <pid>` on the status pipe and closes it, then, with no frame of Z's loop left
+   under it, runs either the program host (rpc jobs, `script` null) as a new `__main__`, or
+   `python3 -I <script>` (stdio and interactive cases): the script as `__main__` with its
+   `__file__`, `sys.argv` and loader; SystemExit, uncaught exceptions (traceback from the
+   script's first frame) and KeyboardInterrupt ending as they would; then `shut_down`.
+   Any failure before the program runs is written on the status pipe as `error <reason>`:
+   the runner then starts it the old way.
 
 Z never sees a job: no program, harness or expected value ever reaches it, so a forked P holds
 nothing another job could want, and each P starts from the same state: a program's changes to
@@ -31,18 +40,21 @@ fresh interpreter.
 What a program can tell apart from a fresh interpreter: `WARM_MODULES` are already in
 `sys.modules`; every P forked from one Z shares its hash seed (str and bytes hashes, so set
 order) while `random` is reseeded in each (the stdlib does that at fork); `/proc/self/cmdline`
-shows this script. None of it carries anything from one program to the next.
+and `sys.orig_argv` show this script; a stack walked past the program's first frame finds
+ours; at a script's exit, objects still alive are not finalized (`shut_down`). None of it
+carries anything from one program to the next. `tests/sandbox/test_zygote.py` compares forked
+and fresh programs' outcomes (output, stderr, status) case by case.
 
 Part list (`referee.sandbox.channel._PARTS["zygote"]`): `runner_seccomp` (the filter and
 `own_attributes`), `runner_child` (a program process's limits and descriptors), this file.
 
-Left out: stdio cases (`python3 -I /work/main.py` keeps its exec: a forked copy would have to
-reproduce the interpreter's own exit: atexit, thread joins, flushing, exit codes), PyPy and
-compiled languages.
+Left out: PyPy and the compiled languages (an exec each, as before), Python checkers and
+interactors (trusted code, started by the runner as before).
 """
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import contextlib
 import io
@@ -51,10 +63,11 @@ import os
 import signal
 import socket
 import sys
+import traceback
 import types
 from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from referee.sandbox.runner_child import WORK_DIR, limit_program, place_fds
@@ -197,11 +210,56 @@ def host_runner(code: Any) -> Callable[[], None]:
     return run
 
 
+def describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n")
+
+
+def exit_status(code: object) -> int:
+    """The exit status `raise SystemExit(code)` gives an interpreter (CPython's
+    `_Py_HandleSystemExit`): None 0, an int its low byte (255 past a C long), anything else
+    printed to stderr and 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF if -(2**63) <= code < 2**63 else 255
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def shut_down(status: int, sigint: bool = False) -> NoReturn:
+    """What the interpreter's exit does that a program can see, without tearing down the
+    modules (in a fork, every object touched there is a page copied: ~5 ms): non-daemon
+    threads joined, atexit callbacks, sys.stdout and sys.stderr flushed (status 120 when that
+    fails); then exit, or die of SIGINT after an uncaught KeyboardInterrupt, as CPython does.
+    Objects still alive are not finalized (no `__del__`), which Python does not promise."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        main = threading.main_thread()
+        for thread in threading.enumerate():
+            if thread is not main and not thread.daemon:
+                thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):  # CPython's flush_std_files
+        try:
+            if stream is None or stream.closed:
+                continue
+            stream.flush()
+        except Exception as exc:
+            status = 120
+            if stream is sys.stdout:
+                with contextlib.suppress(Exception):
+                    sys.stderr.write(f"Exception ignored in: {stream!r}\n{describe(exc)}\n")
+    if sigint:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(status)
+
+
 def script_runner(path: str) -> Callable[[], None]:
-    """`python3 -I <path>` from here on: the script as `__main__`; SystemExit left to the
-    interpreter; any other uncaught exception printed by `sys.excepthook` from the script's
-    first frame on, then exit status 1; then the interpreter's own shutdown (non-daemon
-    threads joined, atexit, flushing, module teardown), as after a fresh start."""
+    """`python3 -I <path>` from here on: the script as `__main__`; SystemExit as the
+    interpreter handles it; any other uncaught exception printed by `sys.excepthook` from the
+    script's first frame on, then exit status 1; then `shut_down`."""
 
     def run() -> None:
         sys.argv = [path]
@@ -212,17 +270,15 @@ def script_runner(path: str) -> Callable[[], None]:
             with open(path, "rb") as handle:
                 source = handle.read()
             exec(compile(source, path, "exec", dont_inherit=True), namespace)
-        except SystemExit:
-            raise
+        except SystemExit as exc:
+            shut_down(exit_status(exc.code))
         except BaseException as exc:
             trace = exc.__traceback__
             while trace is not None and trace.tb_frame.f_code.co_filename != path:
                 trace = trace.tb_next  # our frames: a fresh interpreter has none
             sys.excepthook(type(exc), exc.with_traceback(trace), trace)
-            if isinstance(exc, KeyboardInterrupt):  # as CPython: die of SIGINT
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGINT)
-            raise SystemExit(1) from None
+            shut_down(1, sigint=isinstance(exc, KeyboardInterrupt))
+        shut_down(0)
 
     return run
 

@@ -205,9 +205,12 @@ STDIO_PROGRAMS = [
     ),
     ("atexit", "import atexit\natexit.register(lambda: print('at exit'))\nprint('main')\n"),
     (
-        "del-at-exit",
-        "class A:\n    def __del__(self):\n        print('deleted')\nkeep = A()\nprint('main')\n",
+        "del-when-dropped",
+        "class A:\n    def __del__(self):\n        print('deleted')\nkeep = A()\ndel keep\n"
+        "print('main')\n",
     ),
+    ("stdout-replaced", "import io\nsys.stdout = io.StringIO()\nprint('kept in memory')\n"),
+    ("stderr-closed", "sys.stderr.close()\nprint('out')\n"),
     ("unflushed", "sys.stdout.write('no newline, no flush')\n"),
     ("keyboard-interrupt", "raise KeyboardInterrupt\n"),
     ("main-block", "if __name__ == '__main__':\n    print('main block runs')\n"),
@@ -322,3 +325,15 @@ def test_a_job_sent_while_the_zygote_starts_waits_for_it_not_for_a_stuck_cleanin
         assert rpc.get("zygote") == "forked"
     finally:
         box.close()
+
+
+def test_objects_alive_at_a_forked_programs_exit_are_not_finalized(
+    sandbox: Sandbox, plain: Sandbox
+) -> None:
+    # The one documented difference (`zygote.shut_down`): module teardown is skipped, so the
+    # `__del__` of an object still alive at exit does not run; Python does not promise it.
+    program = (
+        "class A:\n    def __del__(self):\n        print('deleted')\nkeep = A()\nprint('main')\n"
+    )
+    outputs = [stdio_outcome(box, program)[2] for box in (sandbox, plain)]
+    assert outputs == ["main\n", "main\ndeleted\n"]
