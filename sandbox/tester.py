@@ -29,6 +29,13 @@ Why the program cannot pass a test it should fail:
 - The harness's own `check` is used, never one the program defines; builtins are never
   shadowed by the program's names.
 
+Call-style tests (a list of argument lists, values compared on the host) send later cases'
+calls ahead (`AHEAD_BYTES` in flight), so the program answers the next while this process
+checks and reports the last: ~7 ms for 100 cases instead of ~16. The program learns those
+arguments sooner, never an expected value; each test is still timed from its own turn, and a
+reply is only ever taken for the call it answers. Assert and MBPP tests stay one call at a
+time: which call comes next depends on the last answer.
+
 Left out: comparing outputs. Call-mode values go back to the host, which holds the expected
 values; so do stdio outputs, which never reach this process at all.
 """
@@ -43,6 +50,7 @@ import select
 import sys
 import time
 import types
+from collections import deque
 
 TYPE_CHECKING = False  # importing typing would cost this interpreter milliseconds
 if TYPE_CHECKING:
@@ -58,6 +66,9 @@ JOB_CAP = 256 << 20
 FRAME_CAP = 256 << 20
 DETAIL_CHARS = 1000
 BUILTIN_NAMES = frozenset(dir(builtins))
+AHEAD_BYTES = 32 << 10
+"""Call frames of later call-style tests sent before their turn, at most (below a pipe's 64 KB,
+so that sending them never waits on the program)."""
 UNSAFE_MODULES = frozenset(
     {
         "antigravity",
@@ -170,7 +181,33 @@ class Rpc:
             ) from None
         self.seq += 1
         self._write(frame({"seq": self.seq, "call": name, "args": text}, FRAME_CAP))
-        reply = self._reply(self.seq)
+        return self.collect(self.seq)
+
+    def prepare(self, name: str, args: list[Any]) -> bytes | None:
+        """The frame of the next call, to send ahead (`send_ahead`); None when its arguments
+        cannot travel (the test then calls normally and fails there)."""
+        try:
+            text = encode((tuple(args), {}), ARGS_CAP)
+        except (NonLiteral, TooLarge):
+            return None
+        return frame({"seq": self.seq + 1, "call": name, "args": text}, FRAME_CAP)
+
+    def send_ahead(self, data: bytes) -> int | None:
+        """Send a frame from `prepare` now; its call number, None when the channel is broken."""
+        if self.broken is not None:
+            return None
+        try:
+            self._write(data)
+        except Fault:
+            return None
+        self.seq += 1
+        return self.seq
+
+    def collect(self, seq: int) -> Any:
+        """The value of call `seq` (sent already), or its failure raised."""
+        if self.broken is not None:
+            raise Fault(self.broken.status, self.broken.detail, True, self.broken.lost)
+        reply = self._reply(seq)
         if "ok" in reply:
             value = reply["ok"]
             try:
@@ -441,13 +478,53 @@ class Tester:
                 return
 
     def run_call(self) -> None:
-        function = self.proxy(str(self.harness["fn_name"]))
-        for index, args in enumerate(self.harness["cases"]):
+        """Each case a call. The calls of later cases go out ahead (up to `AHEAD_BYTES` in
+        flight), so the program answers one while the last answer is checked here: no round
+        trip per test. Each test's time still starts when the previous answer arrived, which
+        is when the program turned to it, and the program only ever sees arguments."""
+        name = str(self.harness["fn_name"])
+        function = self.proxy(name)
+        cases = self.harness["cases"]
+        sent: dict[int, int] = {}  # case -> call number
+        flight: deque[tuple[int, int]] = deque()  # (case, frame bytes) sent ahead, oldest first
+        in_flight = 0  # their bytes
+        ahead = 0  # the next case whose call may go ahead
 
-            def body(args: Any = args) -> dict[str, Any]:
-                if not isinstance(args, list):
-                    raise TypeError("call arguments must be a list")
-                value = function(*args)
+        def top_up(current: int) -> None:
+            """Send the calls of the cases after `current` while they fit, in order: a case
+            that cannot go ahead stops it (its call, made in its turn, must reach the
+            program before any later one)."""
+            nonlocal ahead, in_flight
+            while flight and flight[0][0] < current:  # answered
+                in_flight -= flight.popleft()[1]
+            while ahead < len(cases) and isinstance(cases[ahead], list):
+                data = self.rpc.prepare(name, cases[ahead])
+                if data is None or (in_flight and in_flight + len(data) > AHEAD_BYTES):
+                    return
+                seq = self.rpc.send_ahead(data)
+                if seq is None:
+                    return
+                sent[ahead] = seq
+                flight.append((ahead, len(data)))
+                in_flight += len(data)
+                ahead += 1
+
+        top_up(0)
+        for index, args in enumerate(cases):
+
+            def body(args: Any = args, index: int = index) -> dict[str, Any]:
+                nonlocal ahead
+                if index in sent:
+                    top_up(index)  # the next calls go out while this one is answered
+                    value = self.rpc.collect(sent[index])
+                else:
+                    ahead = index + 1  # nothing after this case was sent yet
+                    if not isinstance(args, list):
+                        raise TypeError("call arguments must be a list")
+                    try:
+                        value = function(*args)
+                    finally:
+                        top_up(index + 1)
                 try:
                     return {"value": json_value(value, 0)}
                 except (TypeError, ValueError):

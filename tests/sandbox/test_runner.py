@@ -331,6 +331,38 @@ def test_rpc_call_style_returns_values_as_json(sandbox: Sandbox) -> None:
             assert expected in case["detail"] and "value" not in case, (kind, case)
 
 
+def test_rpc_call_style_answers_many_cases_in_order(sandbox: Sandbox) -> None:
+    # Later calls go out ahead of their turn (`tester.AHEAD_BYTES`); answers stay in order.
+    program = "def f(x, s):\n    return [x * 2, s[::-1]]\n"
+    cases = [[k, "ab" * (k % 50)] for k in range(500)]
+    result = sandbox.run(rpc_job(program, call_harness(*cases)))
+    assert [case.get("value") for case in result["results"]] == [
+        [k * 2, ("ab" * (k % 50))[::-1]] for k in range(500)
+    ]
+
+
+def test_rpc_call_style_times_each_case_from_its_own_turn(sandbox: Sandbox) -> None:
+    # Five calls of 0.3 s under a 0.5 s test limit: all sent ahead, each timed on its own.
+    program = "import time\ndef f(x):\n    time.sleep(0.3)\n    return x\n"
+    result = sandbox.run(rpc_job(program, call_harness(*[[k] for k in range(5)]), test_wall_s=0.5))
+    assert statuses(result) == ["ok"] * 5
+    assert all(0.25 < case["wall_s"] < 0.5 for case in result["results"]), result
+
+
+def test_rpc_call_style_timeout_ends_at_its_own_case(sandbox: Sandbox) -> None:
+    program = "import time\ndef f(x):\n    if x == 2:\n        time.sleep(60)\n    return x\n"
+    result = sandbox.run(rpc_job(program, call_harness(*[[k] for k in range(5)]), test_wall_s=0.5))
+    assert statuses(result)[:3] == ["ok", "ok", "timeout"], result
+    assert [case.get("value") for case in result["results"][:2]] == [0, 1]
+
+
+def test_rpc_call_style_case_that_raises_fails_alone(sandbox: Sandbox) -> None:
+    program = "def f(x):\n    if x == 1:\n        raise ValueError('one')\n    return x + 1\n"
+    result = sandbox.run(rpc_job(program, call_harness([0], [1], [2], [3])))
+    assert statuses(result) == ["ok", "error", "ok", "ok"], result
+    assert [result["results"][i].get("value") for i in (0, 2, 3)] == [1, 3, 4]
+
+
 # --- rpc: how the program failed -----------------------------------------------------------------
 
 LOAD_FAILURES = [
