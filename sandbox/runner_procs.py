@@ -122,6 +122,7 @@ def spawn(
                 os.write(error_w, f"{type(exc).__name__}: {exc}".encode()[:1000])
             finally:
                 os._exit(127)
+        _exited.pop(pid, None)  # a status kept for an earlier process with this pid is not its
         _tracked.add(pid)
         child = Child(pid)
         os.close(error_w)

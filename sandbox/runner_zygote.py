@@ -22,10 +22,18 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from referee.sandbox.runner_procs import EXECUTABLE, SPARED, Child, _tracked, spawn
+    from referee.sandbox.runner_procs import (
+        EXECUTABLE,
+        SPARED,
+        Child,
+        _exited,
+        _tracked,
+        spawn,
+    )
 
-ZYGOTE_READY_S = 5.0
-"""How long a job waits for a starting zygote before it starts its program host the old way."""
+ZYGOTE_READY_S = 1.0
+"""How long a job waits for a starting zygote (about 0.1 s on an idle machine) before its
+programs are started the old way: well inside the host's margin past the job's own limit."""
 ZYGOTE_FORK_S = 2.0
 """How long a fork may take before the zygote counts as broken (a program stopped it: the
 cleaning before every job continues it, so this is only ever a hung zygote)."""
@@ -156,7 +164,9 @@ class Zygote:
             self.failed(reason)
             raise ZygoteError(reason)
         pid = int(answer[3:])
-        # Tracked before any reap can run, so its exit status is ours even if it died already.
+        # Tracked before any reap can run, so its exit status is ours even if it died already;
+        # a status kept for an earlier process with this pid is not its.
+        _exited.pop(pid, None)
         _tracked.add(pid)
         return Child(pid)
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import builtins
 import ctypes
+import fcntl
 import math
 import os
 import select
@@ -67,8 +68,11 @@ FRAME_CAP = 256 << 20
 DETAIL_CHARS = 1000
 BUILTIN_NAMES = frozenset(dir(builtins))
 AHEAD_BYTES = 32 << 10
-"""Call frames of later call-style tests sent before their turn, at most (below a pipe's 64 KB,
-so that sending them never waits on the program)."""
+"""Call frames of later call-style tests sent before their turn, at most; a frame is sent ahead
+only when the calls pipe (64 KB unless the program shrank it) has room for it, so sending never
+waits on the program, and one larger than this goes in its turn."""
+PIPE_SLACK = 8192
+"""Room kept free in the calls pipe beyond the frames in flight (pipes fill by pages)."""
 UNSAFE_MODULES = frozenset(
     {
         "antigravity",
@@ -192,9 +196,17 @@ class Rpc:
             return None
         return frame({"seq": self.seq + 1, "call": name, "args": text}, FRAME_CAP)
 
-    def send_ahead(self, data: bytes) -> int | None:
-        """Send a frame from `prepare` now; its call number, None when the channel is broken."""
+    def send_ahead(self, data: bytes, in_flight: int) -> int | None:
+        """Send a frame from `prepare` now, if the calls pipe takes it without waiting (the
+        frames already ahead, `in_flight` bytes, are at most what it holds unread); its call
+        number, or None: not now, or the channel is broken."""
         if self.broken is not None:
+            return None
+        try:
+            size = fcntl.fcntl(CALLS_OUT, fcntl.F_GETPIPE_SZ)
+        except OSError:
+            return None
+        if in_flight + len(data) + PIPE_SLACK > size:
             return None
         try:
             self._write(data)
@@ -276,10 +288,11 @@ class Rpc:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise self.fail(Fault("timeout", f"test took longer than {self.test_wall_s:g} s", True))
+        timeout = None if remaining == math.inf else remaining  # select takes no infinity
         if write:
-            select.select([], [fd], [], remaining)
+            select.select([], [fd], [], timeout)
         else:
-            select.select([fd], [], [], remaining)
+            select.select([fd], [], [], timeout)
 
     @staticmethod
     def _lost() -> Fault:
@@ -499,9 +512,9 @@ class Tester:
                 in_flight -= flight.popleft()[1]
             while ahead < len(cases) and isinstance(cases[ahead], list):
                 data = self.rpc.prepare(name, cases[ahead])
-                if data is None or (in_flight and in_flight + len(data) > AHEAD_BYTES):
+                if data is None or in_flight + len(data) > AHEAD_BYTES:
                     return
-                seq = self.rpc.send_ahead(data)
+                seq = self.rpc.send_ahead(data, in_flight)
                 if seq is None:
                     return
                 sent[ahead] = seq
@@ -509,7 +522,6 @@ class Tester:
                 in_flight += len(data)
                 ahead += 1
 
-        top_up(0)
         for index, args in enumerate(cases):
 
             def body(args: Any = args, index: int = index) -> dict[str, Any]:

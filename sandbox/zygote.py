@@ -21,11 +21,12 @@ first line, `import typing` ~5 ms more, and its exit a few more. The runner
    the address space raised by what the warm modules map, so a program has the room a fresh
    interpreter would leave it; oom_score_adj 1000, the seccomp filter, exactly the target
    descriptors, /work), restores a fresh interpreter's signal dispositions and `sys.stdin`,
-   writes `ok <pid>` on the status pipe and closes it, then, with no frame of Z's loop left
-   under it, runs either the program host (rpc jobs, `script` null) as a new `__main__`, or
-   `python3 -I <script>` (stdio and interactive cases): the script as `__main__` with its
-   `__file__`, `sys.argv` and loader; SystemExit, uncaught exceptions (traceback from the
-   script's first frame) and KeyboardInterrupt ending as they would; then `shut_down`.
+   writes `ok <pid>` on the status pipe and closes it, then, at this script's top level (no
+   frame of Z's loop left under it), runs either the program host (rpc jobs, `script` null)
+   as a new `__main__`, or `python3 -I <script>` (stdio and interactive cases): the script as
+   `__main__` with its `__file__`, `sys.argv` and loader; SystemExit, uncaught exceptions
+   (traceback from the script's first frame) and KeyboardInterrupt ending as they would; then
+   `shut_down`, the interpreter's exit as the program sees it.
    Any failure before the program runs is written on the status pipe as `error <reason>`:
    the runner then starts it the old way.
 
@@ -40,9 +41,11 @@ fresh interpreter.
 What a program can tell apart from a fresh interpreter: `WARM_MODULES` are already in
 `sys.modules`; every P forked from one Z shares its hash seed (str and bytes hashes, so set
 order) while `random` is reseeded in each (the stdlib does that at fork); `/proc/self/cmdline`
-and `sys.orig_argv` show this script; a stack walked past the program's first frame finds
-ours; at a script's exit, objects still alive are not finalized (`shut_down`). None of it
-carries anything from one program to the next. `tests/sandbox/test_zygote.py` compares forked
+and `sys.orig_argv` show this script; the program's stack is one frame deeper (ours), so the
+recursion limit comes one call earlier; at a script's exit only its own `__main__` is torn
+down, not the modules (an object kept alive only by another module is not finalized). The
+middle process and the frozen collector cost nothing a program can see. None of it carries
+anything from one program to the next. `tests/sandbox/test_zygote.py` compares forked
 and fresh programs' outcomes (output, stderr, status) case by case.
 
 Part list (`referee.sandbox.channel._PARTS["zygote"]`): `runner_seccomp` (the filter and
@@ -57,6 +60,7 @@ from __future__ import annotations
 import atexit
 import builtins
 import contextlib
+import gc
 import io
 import json
 import os
@@ -65,12 +69,11 @@ import socket
 import sys
 import traceback
 import types
-from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from referee.sandbox.runner_child import WORK_DIR, limit_program, place_fds
+    from referee.sandbox.runner_child import CHILD_ENV, WORK_DIR, limit_program, place_fds
     from referee.sandbox.runner_seccomp import _libc, own_attributes
 
 CONTROL = 3
@@ -160,9 +163,7 @@ def vm_size_kb(argv: list[str] | None = None) -> int:
         with open("/proc/self/status") as status:
             return next(int(line.split()[1]) for line in status if line[:7] == "VmSize:")
     read, write = os.pipe()
-    pid = os.posix_spawn(
-        argv[0], argv, dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, write, 1)]
-    )
+    pid = os.posix_spawn(argv[0], argv, CHILD_ENV, file_actions=[(os.POSIX_SPAWN_DUP2, write, 1)])
     os.close(write)
     with os.fdopen(read) as output:
         text = output.read()
@@ -200,16 +201,6 @@ def new_main(**names: Any) -> dict[str, Any]:
     return main.__dict__
 
 
-def host_runner(code: Any) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            exec(code, new_main())
-        finally:
-            os._exit(0)  # the program host's own end; no interpreter shutdown, as there
-
-    return run
-
-
 def describe(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n")
 
@@ -227,20 +218,10 @@ def exit_status(code: object) -> int:
     return 1
 
 
-def shut_down(status: int, sigint: bool = False) -> NoReturn:
-    """What the interpreter's exit does that a program can see, without tearing down the
-    modules (in a fork, every object touched there is a page copied: ~5 ms): non-daemon
-    threads joined, atexit callbacks, sys.stdout and sys.stderr flushed (status 120 when that
-    fails); then exit, or die of SIGINT after an uncaught KeyboardInterrupt, as CPython does.
-    Objects still alive are not finalized (no `__del__`), which Python does not promise."""
-    threading = sys.modules.get("threading")
-    if threading is not None:
-        main = threading.main_thread()
-        for thread in threading.enumerate():
-            if thread is not main and not thread.daemon:
-                thread.join()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):  # CPython's flush_std_files
+def flush_std_files(status: int) -> int:
+    """CPython's `flush_std_files`: flush sys.stdout and sys.stderr unless closed; 120 when
+    that fails (stdout's failure reported as an unraisable exception)."""
+    for stream in (sys.stdout, sys.stderr):
         try:
             if stream is None or stream.closed:
                 continue
@@ -250,45 +231,93 @@ def shut_down(status: int, sigint: bool = False) -> NoReturn:
             if stream is sys.stdout:
                 with contextlib.suppress(Exception):
                     sys.stderr.write(f"Exception ignored in: {stream!r}\n{describe(exc)}\n")
+    return status
+
+
+def clear_module(namespace: dict[str, Any]) -> None:
+    """CPython's `_PyModule_ClearDict`: names with one leading underscore set to None first,
+    then every other but `__builtins__`, so objects the program still holds are finalized
+    (files flushed and closed, `__del__` run) as at a fresh interpreter's exit."""
+    for name, value in list(namespace.items()):
+        if value is not None and isinstance(name, str) and name[:1] == "_" and name[1:2] != "_":
+            namespace[name] = None
+    for name, value in list(namespace.items()):
+        if value is not None and isinstance(name, str) and name != "__builtins__":
+            namespace[name] = None
+
+
+def shut_down(status: int, namespace: dict[str, Any], sigint: bool = False) -> NoReturn:
+    """A fresh interpreter's exit as a program sees it (`Py_FinalizeEx`): non-daemon threads
+    joined (after `threading`'s own exit callbacks, which stop executors' workers), atexit
+    callbacks, std streams flushed (status 120 when that fails), the program's globals cleared
+    and its garbage collected, the streams flushed again; then exit, or die of SIGINT after an
+    uncaught KeyboardInterrupt. Not the rest of the teardown (every module's globals): the
+    zygote's objects are frozen out of the collector and never touched, so a fork copies no
+    page for them."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except Exception:  # its bookkeeping broken by the program: join by hand
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and not thread.daemon:
+                    thread.join()
+    atexit._run_exitfuncs()
+    status = flush_std_files(status)
+    with contextlib.suppress(Exception):
+        clear_module(namespace)
+        gc.collect()
+    status = flush_std_files(status)
     if sigint:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     os._exit(status)
 
 
-def script_runner(path: str) -> Callable[[], None]:
-    """`python3 -I <path>` from here on: the script as `__main__`; SystemExit as the
-    interpreter handles it; any other uncaught exception printed by `sys.excepthook` from the
-    script's first frame on, then exit status 1; then `shut_down`."""
+def script_program(path: str) -> tuple[Any, dict[str, Any]]:
+    """`python3 -I <path>`'s start: the script compiled (a failure printed and exit 1, as
+    there) and a fresh `__main__` with its `__file__`, loader and `sys.argv`."""
+    sys.argv = [path]
+    namespace = new_main(
+        __file__=path, __cached__=None, __loader__=SourceFileLoader("__main__", path)
+    )
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+        return compile(source, path, "exec", dont_inherit=True), namespace
+    except BaseException as exc:
+        finish(path, namespace, exc)
 
-    def run() -> None:
-        sys.argv = [path]
-        namespace = new_main(
-            __file__=path, __cached__=None, __loader__=SourceFileLoader("__main__", path)
-        )
-        try:
-            with open(path, "rb") as handle:
-                source = handle.read()
-            exec(compile(source, path, "exec", dont_inherit=True), namespace)
-        except SystemExit as exc:
-            shut_down(exit_status(exc.code))
-        except BaseException as exc:
-            trace = exc.__traceback__
-            while trace is not None and trace.tb_frame.f_code.co_filename != path:
-                trace = trace.tb_next  # our frames: a fresh interpreter has none
-            sys.excepthook(type(exc), exc.with_traceback(trace), trace)
-            shut_down(1, sigint=isinstance(exc, KeyboardInterrupt))
-        shut_down(0)
 
-    return run
+def finish(script: str | None, namespace: dict[str, Any], exc: BaseException | None) -> NoReturn:
+    """The end of a forked program that returned (`exc` None) or raised `exc`. The program
+    host ends itself (`os._exit`); a script ends as the interpreter would end it: SystemExit
+    gives its status, another exception is printed by `sys.excepthook` from the script's
+    first frame on (ours are not a fresh interpreter's) and gives 1; then `shut_down`."""
+    if script is None:
+        os._exit(0)
+    if exc is None:
+        shut_down(0, namespace)
+    if isinstance(exc, SystemExit):
+        shut_down(exit_status(exc.code), namespace)
+    trace = exc.__traceback__
+    while trace is not None and trace.tb_frame.f_code.co_filename != script:
+        trace = trace.tb_next
+    sys.excepthook(type(exc), exc.with_traceback(trace), trace)
+    shut_down(1, namespace, sigint=isinstance(exc, KeyboardInterrupt))
+
+
+Program = tuple[Any, dict[str, Any], "str | None"]
+"""What a forked program runs: a code object, its `__main__` namespace, and the script's path
+(None for the program host)."""
 
 
 def fork_program(
     code: Any, request: dict[str, Any], fds: list[int], reserve_mb: int
-) -> Callable[[], None] | None:
-    """Fork twice; in Z, None once the middle process is reaped. In P, prepared, what to run
-    (returned, so that it runs with no frame of ours under it that could still act: no
-    `finally` of the loop, and the interpreter's own exit after it)."""
+) -> Program | None:
+    """Fork twice; in Z, None once the middle process is gone. In P, prepared, what to run:
+    returned up to the script's top level, so that it runs with no frame of Z's loop under it
+    (no `finally` there could act in P) and one frame deeper than in a fresh interpreter."""
     middle = os.fork()
     if middle:
         with contextlib.suppress(ChildProcessError):  # reaped already: SIGCHLD is ignored
@@ -296,21 +325,24 @@ def fork_program(
         return None
     status = fds[0]
     try:
+        # Ours to reap is nothing: P, should it end before we do, must stay a zombie for the
+        # runner (a parent ignoring SIGCHLD would have the kernel reap it, status and all).
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if os.fork():
             os._exit(0)
-    except BaseException as exc:
+        targets = dict(zip(request["targets"], fds[1:], strict=True))
+        script = request.get("script")
+        prepare(request["limits"], targets, status, reserve_mb)
+    except BaseException as exc:  # P, or the middle process, must never go back to serving
         with contextlib.suppress(OSError):
             os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
-        os._exit(0)
-    targets = dict(zip(request["targets"], fds[1:], strict=True))
-    prepare(request["limits"], targets, status, reserve_mb)
-    script = request.get("script")
-    return script_runner(script) if isinstance(script, str) else host_runner(code)
+        os._exit(127)
+    if isinstance(script, str):
+        return (*script_program(script), script)
+    return code, new_main(), None
 
 
-def serve(
-    sock: socket.socket, code: Any, attributes: dict[str, Any], reserve_mb: int
-) -> Callable[[], None]:
+def serve(sock: socket.socket, code: Any, attributes: dict[str, Any], reserve_mb: int) -> Program:
     """Fork a program for each request until the runner closes its end (then exit); in a
     forked program, return what it runs."""
     while True:
@@ -336,12 +368,14 @@ def serve(
         if program is not None:
             sock.detach()  # fd 3 is P's own now; this object must never close it
             return program
-        for fd in fds:
+        # The job's descriptors first, the status pipe last: once the runner sees it closed,
+        # no copy of the job's pipes is left here (a stopped zygote could not hold one open).
+        for fd in (*fds[1:], *fds[:1]):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
 
-def main() -> Callable[[], None]:
+def main() -> Program:
     """Start, then serve; returns only in a forked program, with what it runs."""
     ignore_signals()
     if _libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0, before anything else is read
@@ -357,6 +391,9 @@ def main() -> Callable[[], None]:
             __import__(name)
         reserve_mb = max(0, -(-(vm_size_kb() - fresh_kb) // 1024))
         attributes = own_attributes()
+        # Out of the collector's sight: a program's collections never touch (so never copy)
+        # the pages of our objects.
+        gc.freeze()
         sock.send(b"ready")
     except Exception as exc:
         with contextlib.suppress(OSError):
@@ -366,4 +403,10 @@ def main() -> Callable[[], None]:
 
 
 if __name__ == "__main__":
-    main()()  # only a forked program gets here: the program's run is the script's last act
+    # Only a forked program gets past `main()`; its code runs here, at the script's top level.
+    _code, _namespace, _script = main()
+    try:
+        exec(_code, _namespace)
+    except BaseException as _exc:
+        finish(_script, _namespace, _exc)
+    finish(_script, _namespace, None)

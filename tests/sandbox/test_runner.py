@@ -356,6 +356,24 @@ def test_rpc_call_style_timeout_ends_at_its_own_case(sandbox: Sandbox) -> None:
     assert [case.get("value") for case in result["results"][:2]] == [0, 1]
 
 
+def test_rpc_call_style_case_larger_than_a_pipe_goes_in_its_turn(sandbox: Sandbox) -> None:
+    # A first frame over the pipe's 64 KB is never sent ahead (the write would wait on the
+    # program before any test's time limit is set).
+    result = sandbox.run(
+        rpc_job("def f(s):\n    return len(s)\n", call_harness(["x" * 100_000], ["y"]))
+    )
+    assert [case.get("value") for case in result["results"]] == [100_000, 1], result
+
+
+def test_rpc_call_style_program_that_shrinks_its_pipe_is_still_judged(sandbox: Sandbox) -> None:
+    program = (
+        "import fcntl\nfcntl.fcntl(5, fcntl.F_SETPIPE_SZ, 4096)\ndef f(x):\n    return x + 1\n"
+    )
+    result = sandbox.run(rpc_job(program, call_harness(*[[k] for k in range(50)])))
+    assert "runner_error" not in result, result
+    assert [case.get("value") for case in result["results"]] == [k + 1 for k in range(50)]
+
+
 def test_rpc_call_style_case_that_raises_fails_alone(sandbox: Sandbox) -> None:
     program = "def f(x):\n    if x == 1:\n        raise ValueError('one')\n    return x + 1\n"
     result = sandbox.run(rpc_job(program, call_harness([0], [1], [2], [3])))
