@@ -113,7 +113,7 @@ def run_interactive(
         else:
             children.append(spawn([EXECUTABLE, "interactor"], i_fds, None, code=code))
         oom_before = oom_kills()
-        program = start_program(argv, {0: to_program_r, 1: to_interactor_w, 2: p_err_w}, limits)
+        program, _ = start_program(argv, {0: to_program_r, 1: to_interactor_w, 2: p_err_w}, limits)
         children.append(program)
         while theirs:
             os.close(theirs.pop())

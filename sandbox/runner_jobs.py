@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     )
     from referee.sandbox.runner_rpc import RpcJob
     from referee.sandbox.runner_seccomp import own_attributes
-    from referee.sandbox.runner_zygote import ZYGOTE, Zygote, ZygoteError, start_program
+    from referee.sandbox.runner_zygote import ZYGOTE, Zygote, start_program
 
 FILE_INPUT = "/work/input.txt"
 FILE_OUTPUT = "/work/output.txt"
@@ -169,8 +169,12 @@ class Runner:
         self.tester_code: Any = None
         self.program_host: str | None = None
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        self.zygote: Zygote | None = None
         self.attributes = own_attributes()
+
+    @property
+    def zygote(self) -> Zygote | None:
+        """The container's zygote (`ZYGOTE`, where `start_program` finds it), if any."""
+        return ZYGOTE[0] if ZYGOTE else None
 
     def tampered(self) -> str | None:
         """Which of our attributes a job changed (only the program can have), if any."""
@@ -216,12 +220,10 @@ class Runner:
             self.tester_code = compile(self.tester, "tester", "exec")
             if self.zygote is not None:
                 self.zygote.stop()
-                self.zygote = None
             ZYGOTE.clear()
             if init.get("zygote") is not None:
-                self.zygote = Zygote(init["zygote"], self.program_host, self.devnull)
-                self.zygote.ensure()  # it warms up while the host sends the first job
-                ZYGOTE.append(self.zygote)
+                ZYGOTE.append(Zygote(init["zygote"], self.program_host, self.devnull))
+                ZYGOTE[0].ensure()  # it warms up while the host sends the first job
             return {"init": "ok"}, False
         job_id = message.get("id") if isinstance(message.get("id"), int) else None
         try:
@@ -377,7 +379,7 @@ class Runner:
             oom_before = oom_kills()
             start = time.monotonic()
             deadline = min(job_deadline, start + float(limits["test_wall_s"]))
-            child = start_program(argv, {0: in_r, 1: out_w, 2: err_w}, limits)
+            child, _ = start_program(argv, {0: in_r, 1: out_w, 2: err_w}, limits)
             while theirs:
                 os.close(theirs.pop())
             process = child
@@ -484,17 +486,10 @@ class Runner:
                 5: calls_r,
                 6: replies_w,
             }
-            forked = "not configured"
-            if self.zygote is not None:
-                try:
-                    children.append(self.zygote.spawn(host_fds, job["limits"]))
-                    forked = "forked"
-                except ZygoteError as exc:
-                    forked = f"not used: {exc}"[:TAIL_CHARS]
-            if len(children) == 1:
-                children.append(
-                    spawn([EXECUTABLE, "-I", "-c", self.program_host], host_fds, job["limits"])
-                )
+            host, forked = start_program(
+                [EXECUTABLE, "-I", "-c", self.program_host], host_fds, job["limits"]
+            )
+            children.append(host)
             # Without our copies of the children's ends, each side sees EOF when the other
             # dies.
             while theirs:

@@ -1,15 +1,16 @@
 """The runner's side of the zygote (`referee.sandbox.zygote`): starting it, asking it for a
-program host, starting it anew when a program killed it.
+Python program's process (`start_program`: the rpc program host, a stdio or interactive case's
+script), starting it anew when a program killed it.
 
 Part of the sandbox runner script (see `referee.sandbox.runner`), concatenated with the codec and
 the other parts by `referee.sandbox.channel._source`; never imported on the host.
 
 The zygote is started when the runner gets its init (so a warm container has one before its
 first job) and after any job that left it dead. It is in `SPARED`: cleaning stops it with
-everyone else, kills everyone else, then lets it go. A program host it forks becomes our child
-like any other (`Child`, tracked for `reap`) once the zygote reports its pid.
+everyone else, kills everyone else, then lets it go. A program it forks becomes our child like
+any other (`Child`, tracked for `reap`) once the zygote reports its pid.
 
-Left out: using it for anything but rpc program hosts.
+Left out: PyPy, compiled programs, checkers and interactors: `start_program` execs them.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class ZygoteError(RuntimeError):
 class Zygote:
     def __init__(self, script: str, program_host: str, devnull: int):
         self.script = script
-        self.program_host = program_host.encode()
+        self.program_host = program_host
         self.devnull = devnull
         self.child: Child | None = None
         self.sock: socket.socket | None = None
@@ -94,7 +95,7 @@ class Zygote:
         SPARED.add(child.pid)
         self.child, self.sock, self.ready = child, ours, False
         try:
-            ours.send(self.program_host)
+            ours.send(self.program_host.encode())
         except OSError as exc:
             self.failed(f"cannot send the program host: {exc}")
             return
@@ -192,12 +193,24 @@ ZYGOTE: list[Zygote] = []
 """The runner's zygote, when it has one (set by `Runner` at init): `start_program` asks it."""
 
 
-def start_program(argv: list[str], fds: dict[int, int], limits: dict[str, Any]) -> Child:
-    """A program process for `argv`: forked by the zygote when `argv` is a Python script run
-    as `python3 -I <script>` and the runner has a zygote, else `spawn`ed (exec'd)."""
-    if ZYGOTE and len(argv) == 3 and argv[:2] == [EXECUTABLE, "-I"]:
-        try:
-            return ZYGOTE[0].spawn(fds, limits, script=argv[2])
-        except ZygoteError:
-            pass  # stopped; a fresh interpreter does the same job
-    return spawn(argv, fds, limits)
+def start_program(
+    argv: list[str], fds: dict[int, int], limits: dict[str, Any]
+) -> tuple[Child, str]:
+    """A program process for `argv`, and how it started. Forked by the runner's zygote when
+    there is one and `argv` is what it runs (`python3 -I <script>`, or the program host as
+    `python3 -I -c <its source>`): `forked`; else `spawn`ed (exec'd), saying why: `not
+    configured`, `not Python`, or `not used: <the zygote's failure>` (the same job, done by a
+    fresh interpreter)."""
+    if not ZYGOTE:
+        return spawn(argv, fds, limits), "not configured"
+    zygote = ZYGOTE[0]
+    if len(argv) == 3 and argv[:2] == [EXECUTABLE, "-I"]:
+        script: str | None = argv[2]
+    elif argv == [EXECUTABLE, "-I", "-c", zygote.program_host]:
+        script = None
+    else:
+        return spawn(argv, fds, limits), "not Python"
+    try:
+        return zygote.spawn(fds, limits, script=script), "forked"
+    except ZygoteError as exc:
+        return spawn(argv, fds, limits), f"not used: {exc}"[:STATUS_CAP]
