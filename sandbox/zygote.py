@@ -172,6 +172,12 @@ def vm_size_kb(argv: list[str] | None = None) -> int:
     return int(text)
 
 
+def report(status: int, exc: BaseException) -> None:
+    """Why a program could not be started, on its status pipe (the runner then execs it)."""
+    with contextlib.suppress(OSError):
+        os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
+
+
 def prepare(limits: dict[str, Any], fds: dict[int, int], status: int, reserve_mb: int) -> None:
     """In the forked P: what `runner_procs.spawn` does before an exec (the address-space limit
     raised by `reserve_mb`, what the zygote's warm modules take beyond a fresh interpreter,
@@ -188,8 +194,7 @@ def prepare(limits: dict[str, Any], fds: dict[int, int], status: int, reserve_mb
         os.write(status, f"ok {os.getpid()}".encode())
         os.close(status)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
+        report(status, exc)
         os._exit(127)
 
 
@@ -334,8 +339,7 @@ def fork_program(
         script = request.get("script")
         prepare(request["limits"], targets, status, reserve_mb)
     except BaseException as exc:  # P, or the middle process, must never go back to serving
-        with contextlib.suppress(OSError):
-            os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
+        report(status, exc)
         os._exit(127)
     if isinstance(script, str):
         return (*script_program(script), script)
@@ -363,8 +367,7 @@ def serve(sock: socket.socket, code: Any, attributes: dict[str, Any], reserve_mb
                 os._exit(0)  # the runner starts a new one
             program = fork_program(code, request, fds, reserve_mb)
         except Exception as exc:
-            with contextlib.suppress(OSError):
-                os.write(status, f"error {type(exc).__name__}: {exc}".encode()[:1000])
+            report(status, exc)
         if program is not None:
             sock.detach()  # fd 3 is P's own now; this object must never close it
             return program
