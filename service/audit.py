@@ -36,7 +36,7 @@ from typing import Any, TextIO, get_args
 from referee.service.audit_checks import Check, Finding, Reason, checks_for, judge
 from referee.service.audit_input import AnswerMode, Entry, to_entry
 from referee.service.audit_report import Totals, finding_json, render_finding
-from referee.service.cli_config import settings_with
+from referee.service.cli_config import executor_settings, usage_error
 from referee.service.executor import BatchFuture, Executor
 from referee.service.json_guard import BodyLimits
 from referee.service.lines import count_lines, read_batches
@@ -135,28 +135,22 @@ def audit_stream(
         finish(in_flight.popleft())
 
 
-def _usage(message: str) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr)
-    return 2
-
-
 def run_audit(args: argparse.Namespace) -> int:
     if args.answer is not None and args.gold_field is None:
-        return _usage("--answer: applies only to raw rows; give --gold-field too")
+        return usage_error(PROG, "--answer: applies only to raw rows; give --gold-field too")
     unknown = sorted(set(args.skip_probe or ()) - set(get_args(ProbeKind)))
     if unknown:
         known = ", ".join(get_args(ProbeKind))
-        return _usage(f"--skip-probe: unknown probe kind {unknown[0]!r} (known: {known})")
+        return usage_error(
+            PROG, f"--skip-probe: unknown probe kind {unknown[0]!r} (known: {known})"
+        )
     if args.input != "-" and not Path(args.input).is_file():
-        return _usage(f"INPUT: file not found: {args.input}")
-    settings = settings_with(
-        PROG,
-        {"workers": ("--workers", args.workers), "item_timeout_s": ("--timeout", args.timeout)},
-    )
+        return usage_error(PROG, f"INPUT: file not found: {args.input}")
+    settings = executor_settings(PROG, args.workers, args.timeout)
     try:
         registry = build_registry(settings.scorer_config())
     except (PluginError, FileNotFoundError) as exc:
-        return _usage(str(exc))
+        return usage_error(PROG, str(exc))
     options = AuditOptions(
         gold_field=args.gold_field,
         answer=args.answer or "boxed",
@@ -176,7 +170,9 @@ def run_audit(args: argparse.Namespace) -> int:
             try:
                 report = stack.enter_context(open(args.report, "w", encoding="utf-8"))
             except OSError as exc:
-                return _usage(f"--report: cannot write {args.report}: {exc.strerror or exc}")
+                return usage_error(
+                    PROG, f"--report: cannot write {args.report}: {exc.strerror or exc}"
+                )
         totals = Totals()
         shown: list[Finding] = []
 

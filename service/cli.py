@@ -27,7 +27,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from referee.service.cli_config import ConfigError, missing_extra, settings_with
+from referee.service.cli_config import (
+    ConfigError,
+    executor_settings,
+    missing_extra,
+    settings_with,
+)
 from referee.service.json_guard import BodyLimits
 from referee.service.lines import Parsed, count_lines, read_batches
 from referee.service.settings_docs import flag_help
@@ -67,10 +72,7 @@ class _Batch:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    settings = settings_with(
-        "referee score",
-        {"workers": ("--workers", args.workers), "item_timeout_s": ("--timeout", args.timeout)},
-    )
+    settings = executor_settings("referee score", args.workers, args.timeout)
     from referee.service.executor import Executor
     from referee.service.report import Progress, Summary
 

@@ -3,11 +3,13 @@ their errors as one message per problem that names the flag (or the environment 
 the limit, e.g. `referee serve: --port: must be at most 65535 (got 70000)`.
 
 Also names the extra to install when the CLI runs on an install that lacks it
-(`missing_extra`). Left out: flags that are not settings (argparse checks those).
+(`missing_extra`), and writes a command's usage error (`usage_error`). Left out: flags that are
+not settings (argparse checks those).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +67,19 @@ def _say(message: str) -> str:
         if message.startswith(theirs):
             return ours + message[len(theirs) :]
     return message
+
+
+def usage_error(prog: str, message: str) -> int:
+    """`prog: message` on stderr; the exit status of a usage error (2)."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    return 2
+
+
+def executor_settings(prog: str, workers: int | None, timeout: float | None) -> Settings:
+    """`settings_with` for the flags every command that scores has: --workers, --timeout."""
+    return settings_with(
+        prog, {"workers": ("--workers", workers), "item_timeout_s": ("--timeout", timeout)}
+    )
 
 
 def settings_with(prog: str, flags: Mapping[str, tuple[str, Any]]) -> Settings:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from referee.service.cli_config import settings_with
+from referee.service.cli_config import executor_settings, usage_error
 from referee.service.eval_input import EvalSample, SampleError, outcome, to_sample
 from referee.service.eval_report import render_table, write_plot
 from referee.service.eval_stats import Outcome, report
@@ -113,11 +113,6 @@ def chunk_size_for(largest_group: int, current: int) -> int:
     return max(current, math.ceil(largest_group / GROUP_PIECE_FACTOR))
 
 
-def _usage(message: str) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr)
-    return 2
-
-
 def parse_ks(text: str) -> list[int]:
     """`1,4,16` as [1, 4, 16]; raises ValueError naming the bad part."""
     ks: list[int] = []
@@ -136,13 +131,10 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         ks = parse_ks(args.k) if args.k is not None else None
     except ValueError as exc:
-        return _usage(f"--k: {exc}")
+        return usage_error(PROG, f"--k: {exc}")
     if args.input != "-" and not Path(args.input).is_file():
-        return _usage(f"INPUT: file not found: {args.input}")
-    base = settings_with(
-        PROG,
-        {"workers": ("--workers", args.workers), "item_timeout_s": ("--timeout", args.timeout)},
-    )
+        return usage_error(PROG, f"INPUT: file not found: {args.input}")
+    base = executor_settings(PROG, args.workers, args.timeout)
     limits = BodyLimits(base.max_json_depth, base.max_number_chars)
     evaluation = Evaluation()
     lines: dict[int, int] = {}
@@ -179,7 +171,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json is not None:
         problem = write_json(out, args.json, "--json")
         if problem is not None:
-            return _usage(problem)
+            return usage_error(PROG, problem)
     if args.json != "-":
         print(render_table(out, per_prompt=args.per_prompt))
     if args.plot is not None:

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from pydantic import ValidationError
 
 from referee.service.backend import DEADLINE_ERROR
-from referee.service.cli_config import settings_with
+from referee.service.cli_config import executor_settings, usage_error
 from referee.service.json_guard import BodyLimits
 from referee.service.lines import Parsed, count_lines, read_batches, write_json
 from referee.service.report import Progress
@@ -310,24 +310,16 @@ def judge_all(
     return kept
 
 
-def _usage(message: str) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr)
-    return 2
-
-
 def run_filter(args: argparse.Namespace) -> int:
     if args.per_prompt < 1:
-        return _usage(f"--per-prompt: must be at least 1 (got {args.per_prompt})")
+        return usage_error(PROG, f"--per-prompt: must be at least 1 (got {args.per_prompt})")
     try:
         rules = rules_from_args(args)
     except ValueError as exc:
-        return _usage(str(exc))
+        return usage_error(PROG, str(exc))
     if args.input != "-" and not Path(args.input).is_file():
-        return _usage(f"INPUT: file not found: {args.input}")
-    settings = settings_with(
-        PROG,
-        {"workers": ("--workers", args.workers), "item_timeout_s": ("--timeout", args.timeout)},
-    )
+        return usage_error(PROG, f"INPUT: file not found: {args.input}")
+    settings = executor_settings(PROG, args.workers, args.timeout)
     options = FilterOptions(per_prompt=args.per_prompt, min_score=args.min_score, rules=rules)
     from referee.service.executor import Executor
 
@@ -344,7 +336,7 @@ def run_filter(args: argparse.Namespace) -> int:
                 else stack.enter_context(open(args.output, "w", encoding="utf-8"))
             )
         except OSError as exc:
-            return _usage(f"--output: cannot write {args.output}: {exc.strerror or exc}")
+            return usage_error(PROG, f"--output: cannot write {args.output}: {exc.strerror or exc}")
         tally = Tally(options)
         progress = Progress(sys.stderr, count_lines(args.input), enabled=not args.quiet)
         started = time.monotonic()
@@ -371,7 +363,7 @@ def run_filter(args: argparse.Namespace) -> int:
     if args.report is not None:
         problem = write_json(summary, args.report, "--report")
         if problem is not None:
-            return _usage(problem)
+            return usage_error(PROG, problem)
     return 0
 
 
