@@ -9,9 +9,7 @@ several boxes, which may change. The runs that must come out clean skip that pro
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +22,14 @@ from referee.verifiers.contract import Result, ScoreResult
 from referee.verifiers.engine import Limits
 from referee.verifiers.probes import Probe, probes_for
 from referee.verifiers.registry import build_registry
+from tests.service.cli_run import run_cli
 
 NO_POLICY = ("--skip-probe", "several_boxes")
 LIMITS = Limits(max_completion_chars=100_000, max_prompt_chars=100_000, max_scorers=8)
 
 
 def referee(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "referee.service.cli", "audit", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "REFEREE_WORKERS": "2", **(env or {})},
-    )
+    return run_cli("audit", *args, env=env)
 
 
 def write_lines(path: Path, *values: Any) -> Path:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.service.cli_run import run_cli
+
 GOOD = {
     "id": "ok",
     "completion": "<think>Add them.</think> The answer is \\boxed{4}.",
@@ -20,15 +22,7 @@ WRONG = {**GOOD, "id": "wrong", "completion": "<think>Add them.</think> \\boxed{
 
 
 def referee(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REFEREE_WORKERS": "2"}
-    return subprocess.run(
-        [sys.executable, "-m", "referee.service.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return run_cli(*args, stdin=stdin, timeout=120)
 
 
 def lines_of(*values: Any) -> str:

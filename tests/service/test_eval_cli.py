@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.service.cli_run import run_cli
+
 
 def referee(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "referee.service.cli", "eval", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "REFEREE_WORKERS": "2"},
-    )
+    return run_cli("eval", *args)
 
 
 def sample(group: str, answer: str | None, gold: str) -> dict[str, Any]:

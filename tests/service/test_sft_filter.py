@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from referee.service.sft_filter import (
     rules_from_args,
 )
 from referee.verifiers.contract import Result, ScoreResult
+from tests.service.cli_run import run_cli
 
 ITEM = {
     "group": "p",
@@ -138,13 +137,7 @@ def test_off_turns_a_rule_off() -> None:
 
 
 def referee(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "referee.service.cli", "filter", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "REFEREE_WORKERS": "2"},
-    )
+    return run_cli("filter", *args)
 
 
 def sample(group: str, completion: str) -> dict[str, Any]:
